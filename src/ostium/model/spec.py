@@ -1,0 +1,239 @@
+"""The agent document: desired state of one amphora, and the agent's answers.
+
+Role: the single typed contract between the control plane and the agent. The worker's
+spec builder converts database rows into an `AmphoraSpec` (the only conversion); the
+agent client sends it; the agent validates it again on arrival and converges to it.
+
+Pure pydantic v2 models, no I/O. Field names follow the Octavia v2 API where a field has
+an API twin. Identifiers that reach generated configs (listener, pool, member, policy,
+rule, health monitor ids) must be UUIDs; free text (URL paths, L7 values, cookie names)
+is carried verbatim and escaped by the agent's renderer, never here.
+
+Do not add control-plane concepts (project ids, names, descriptions, tags, statuses):
+the agent has no use for them and names must never reach a haproxy config.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, IPvAnyNetwork, StringConstraints
+
+from ostium.model.enums import (
+    HealthMonitorType,
+    HttpMethod,
+    L7Action,
+    L7CompareType,
+    L7RuleType,
+    LbAlgorithm,
+    ListenerProtocol,
+    PersistenceType,
+    PoolProtocol,
+)
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+ResourceId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+"""A UUID string; the only kind of identifier the agent writes into configs."""
+
+ExternalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+"""A network or subnet id: never rendered into configs, kept to a safe alphabet anyway."""
+
+BridgeName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")]
+"""A Linux bridge name (at most 15 characters)."""
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+TimeoutMs = Annotated[int, Field(ge=0, le=2073600000)]
+UserText = Annotated[str, StringConstraints(max_length=2048)]
+
+DEFAULT_TIMEOUT_CLIENT_DATA = 50000
+DEFAULT_TIMEOUT_MEMBER_CONNECT = 5000
+DEFAULT_TIMEOUT_MEMBER_DATA = 50000
+DEFAULT_TIMEOUT_TCP_INSPECT = 0
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: unknown fields are refused, so typos fail loudly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- networks
+
+
+class AmphoraVip(SpecModel):
+    """The VIP plumbing of an amphora: one veth into the VIP network's bridge."""
+
+    network_id: ExternalId
+    subnet_id: ExternalId | None = None
+    bridge: BridgeName
+    address: IPvAnyAddress
+    prefixlen: int = Field(ge=0, le=128)
+    gateway: IPvAnyAddress | None = None
+    """Host-side address of the bridge; the amphora's default route points at it."""
+
+
+class AmphoraNetwork(SpecModel):
+    """A member network the amphora joins with its own veth and address."""
+
+    subnet_id: ExternalId
+    bridge: BridgeName
+    cidr: IPvAnyNetwork
+    address: IPvAnyAddress
+    """The amphora's own address on that subnet (prefix length taken from `cidr`)."""
+
+
+class AmphoraPlug(SpecModel):
+    """Request to create (or ensure) an amphora: namespace, veths, addresses, routes."""
+
+    amphora_id: ResourceId
+    loadbalancer_id: ResourceId
+    vip: AmphoraVip
+    member_networks: list[AmphoraNetwork] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- L7
+
+
+class L7RuleSpec(SpecModel):
+    id: ResourceId
+    type: L7RuleType
+    compare_type: L7CompareType
+    key: UserText | None = None
+    value: UserText
+    invert: bool = False
+    admin_state_up: bool = True
+
+
+class L7PolicySpec(SpecModel):
+    id: ResourceId
+    action: L7Action
+    position: int = Field(ge=1)
+    redirect_url: UserText | None = None
+    redirect_prefix: UserText | None = None
+    redirect_pool_id: ResourceId | None = None
+    redirect_http_code: int | None = None
+    admin_state_up: bool = True
+    rules: list[L7RuleSpec] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- listeners
+
+
+class ListenerSpec(SpecModel):
+    id: ResourceId
+    protocol: ListenerProtocol
+    protocol_port: Port
+    connection_limit: int = Field(default=-1, ge=-1)
+    timeout_client_data: TimeoutMs = DEFAULT_TIMEOUT_CLIENT_DATA
+    timeout_member_connect: TimeoutMs = DEFAULT_TIMEOUT_MEMBER_CONNECT
+    timeout_member_data: TimeoutMs = DEFAULT_TIMEOUT_MEMBER_DATA
+    timeout_tcp_inspect: TimeoutMs = DEFAULT_TIMEOUT_TCP_INSPECT
+    insert_headers: dict[str, str] = Field(default_factory=dict)
+    """API semantics: keys like `X-Forwarded-For`, values the strings "true"/"false"."""
+    allowed_cidrs: list[IPvAnyNetwork] = Field(default_factory=list)
+    admin_state_up: bool = True
+    default_pool_id: ResourceId | None = None
+    l7policies: list[L7PolicySpec] = Field(default_factory=list)
+    """Any order on the wire; the agent applies them by `position`."""
+
+
+# --------------------------------------------------------------------------- pools
+
+
+class SessionPersistenceSpec(SpecModel):
+    type: PersistenceType
+    cookie_name: UserText | None = None
+
+
+class HealthMonitorSpec(SpecModel):
+    id: ResourceId
+    type: HealthMonitorType
+    delay: int = Field(ge=0)
+    """Seconds between checks."""
+    timeout: int = Field(ge=0)
+    """Seconds before one check gives up."""
+    max_retries: int = Field(ge=1, le=10)
+    max_retries_down: int = Field(default=3, ge=1, le=10)
+    http_method: HttpMethod | None = None
+    url_path: UserText | None = None
+    expected_codes: UserText | None = None
+    http_version: float | None = None
+    domain_name: UserText | None = None
+    admin_state_up: bool = True
+
+
+class MemberSpec(SpecModel):
+    id: ResourceId
+    address: IPvAnyAddress
+    protocol_port: Port
+    weight: int = Field(default=1, ge=0, le=256)
+    backup: bool = False
+    admin_state_up: bool = True
+    monitor_address: IPvAnyAddress | None = None
+    monitor_port: Port | None = None
+    subnet_id: ExternalId | None = None
+
+
+class PoolSpec(SpecModel):
+    id: ResourceId
+    protocol: PoolProtocol
+    lb_algorithm: LbAlgorithm
+    session_persistence: SessionPersistenceSpec | None = None
+    admin_state_up: bool = True
+    healthmonitor: HealthMonitorSpec | None = None
+    members: list[MemberSpec] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- amphora
+
+
+class AmphoraSpec(SpecModel):
+    """Everything one amphora must run. `generation` only ever grows."""
+
+    amphora_id: ResourceId
+    loadbalancer_id: ResourceId
+    generation: int = Field(ge=0)
+    admin_state_up: bool = True
+    vip: AmphoraVip
+    member_networks: list[AmphoraNetwork] = Field(default_factory=list)
+    listeners: list[ListenerSpec] = Field(default_factory=list)
+    pools: list[PoolSpec] = Field(default_factory=list)
+
+    def plug(self) -> AmphoraPlug:
+        """The plumbing part of this spec, as a create request."""
+        return AmphoraPlug(
+            amphora_id=self.amphora_id,
+            loadbalancer_id=self.loadbalancer_id,
+            vip=self.vip,
+            member_networks=list(self.member_networks),
+        )
+
+
+# --------------------------------------------------------------------------- answers
+
+
+class AmphoraState(SpecModel):
+    """What the agent reports about one amphora."""
+
+    amphora_id: ResourceId
+    loadbalancer_id: ResourceId | None = None
+    namespace: str
+    applied_generation: int | None = None
+    """None until a spec has been applied."""
+    haproxy_running: bool = False
+    haproxy_pid: int | None = None
+    respawns: int = 0
+
+
+class AmphoraList(SpecModel):
+    amphorae: list[AmphoraState] = Field(default_factory=list)
+
+
+class AgentErrorBody(SpecModel):
+    """The JSON body of every agent error response."""
+
+    error: str
+    """A stable machine code, e.g. `stale_generation`, `invalid_config`, `not_found`."""
+    message: str
+    details: list[str] | dict[str, object] | None = None
