@@ -1,0 +1,1 @@
+"""Certificate drivers: the local CA that secures controller <-> agent traffic."""
