@@ -1,0 +1,399 @@
+"""The agent's core: amphorae on this host, their state files, apply, delete, supervise.
+
+Role: everything the HTTP routes do goes through `AmphoraManager`. It keeps one
+directory per amphora under `<state_dir>/amphorae/<namespace>/` (plug.json, spec.json
+= last applied spec, haproxy.cfg, haproxy.cfg.lkg, haproxy.cfg.failed, sockets, pid,
+nftables rules, haproxy log), adopts running amphorae on start, removes namespaces with
+its prefix that no amphora needs, and respawns haproxy if it dies.
+
+Apply = render -> `haproxy -c` on a temp file (kept as haproxy.cfg.failed when refused)
+-> nft rules -> atomic rename -> runtime API when only servers changed, else seamless
+reload -> on failure restore the last-known-good config. Callers: `app`, tests.
+Must not import the control plane; it knows the host only through `netns`,
+`haproxy_process`, `firewall` and `haproxy_runtime`.
+"""
+
+from __future__ import annotations
+
+import grp
+import logging
+import os
+import resource
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ostium.agent import firewall, haproxy_process, haproxy_runtime, netns, runtime_update
+from ostium.agent.errors import AgentFailure, AmphoraNotFound, InvalidConfig, StaleGeneration
+from ostium.agent.haproxy_process import HaproxyPaths
+from ostium.agent.naming import DEFAULT_PREFIX, Names
+from ostium.agent.render import RenderContext, build_view, render_haproxy
+from ostium.model.spec import AmphoraPlug, AmphoraSpec, AmphoraState
+
+LOG = logging.getLogger(__name__)
+MAX_SOCKET_PATH = 100
+ZERO_ID = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    state_dir: Path
+    name_prefix: str = DEFAULT_PREFIX
+    haproxy_bin: str = "haproxy"
+    respawn_count: int = 3
+    """Respawns allowed within `respawn_window` seconds before the supervisor gives up."""
+    respawn_interval: float = 2.0
+    """Seconds between supervision passes."""
+    respawn_window: float = 60.0
+    del_server_wait: float = 3.0
+    """How long a removed server may take to lose its connections before we reload."""
+
+
+def _default_group() -> str | None:
+    for name in ("nogroup", "nobody"):
+        try:
+            grp.getgrnam(name)
+            return name
+        except KeyError:
+            continue
+    return None
+
+
+def _fd_maxconn() -> int:
+    """The largest global maxconn haproxy can honour under this host's fd hard limit."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        return 1_000_000
+    return max(100, (hard - 1000) // 2)
+
+
+def _write_json(path: Path, data: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(data)
+    os.replace(tmp, path)
+
+
+@dataclass
+class _Amphora:
+    names: Names
+    directory: Path
+    plug: AmphoraPlug
+    spec: AmphoraSpec | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    respawns: list[float] = field(default_factory=list)
+    total_respawns: int = 0
+
+    @property
+    def paths(self) -> HaproxyPaths:
+        d = self.directory
+        return HaproxyPaths(
+            config=d / "haproxy.cfg",
+            pidfile=d / "haproxy.pid",
+            master_socket=d / "master.sock",
+            stats_socket=d / "stats.sock",
+            log=d / "haproxy.log",
+        )
+
+
+class AmphoraManager:
+    def __init__(self, settings: AgentSettings) -> None:
+        self.settings = settings
+        self.root = Path(settings.state_dir) / "amphorae"
+        self.root.mkdir(parents=True, exist_ok=True)
+        if len(str(self.root)) + 30 > MAX_SOCKET_PATH:
+            raise ValueError(f"state dir {settings.state_dir} is too long for unix sockets")
+        self._group = _default_group()
+        self._max_maxconn = _fd_maxconn()
+        self._amphorae: dict[str, _Amphora] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._supervisor: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Adopt amphorae from the state dir, clean orphans, start supervising."""
+        self.adopt()
+        self._stop.clear()
+        self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+        self._supervisor.start()
+
+    def close(self) -> None:
+        """Stop supervising. Running haproxy processes are left alone on purpose."""
+        self._stop.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
+
+    def adopt(self) -> None:
+        known: set[str] = set()
+        for directory in sorted(self.root.iterdir()):
+            plug_file = directory / "plug.json"
+            if not plug_file.exists():
+                shutil.rmtree(directory, ignore_errors=True)
+                continue
+            plug = AmphoraPlug.model_validate_json(plug_file.read_text())
+            amp = _Amphora(self._names(plug.amphora_id), directory, plug)
+            spec_file = directory / "spec.json"
+            if spec_file.exists():
+                amp.spec = AmphoraSpec.model_validate_json(spec_file.read_text())
+            known.add(amp.names.namespace)
+            with self._lock:
+                self._amphorae[plug.amphora_id] = amp
+            try:
+                self._converge_after_restart(amp)
+            except AgentFailure as exc:
+                LOG.error("could not restore amphora %s: %s", plug.amphora_id, exc.message)
+        for ns in netns.list_namespaces():
+            if self._names(ZERO_ID).owns_namespace(ns) and ns not in known:
+                LOG.warning("removing orphan namespace %s", ns)
+                haproxy_process.kill_namespace_processes(ns)
+                netns.delete_namespace(ns)
+
+    def _converge_after_restart(self, amp: _Amphora) -> None:
+        with amp.lock:
+            running = haproxy_process.master_pid(amp.paths)
+            if running is not None and netns.namespace_exists(amp.names.namespace):
+                LOG.info("adopted amphora %s (haproxy pid %s)", amp.plug.amphora_id, running)
+                return
+            netns.ensure_amphora(amp.names, amp.plug)
+            if amp.spec is not None and amp.paths.config.exists():
+                haproxy_process.stop(amp.paths)
+                self._apply_firewall(amp, amp.spec)
+                haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, amp.paths)
+
+    # ----------------------------------------------------------------- queries
+
+    def _names(self, amphora_id: str) -> Names:
+        return Names(self.settings.name_prefix, amphora_id)
+
+    def _find(self, amphora_id: str) -> _Amphora:
+        with self._lock:
+            amp = self._amphorae.get(amphora_id)
+        if amp is None:
+            raise AmphoraNotFound(f"amphora {amphora_id} is not on this agent")
+        return amp
+
+    def _state(self, amp: _Amphora) -> AmphoraState:
+        pid = haproxy_process.master_pid(amp.paths)
+        return AmphoraState(
+            amphora_id=amp.plug.amphora_id,
+            loadbalancer_id=amp.plug.loadbalancer_id,
+            namespace=amp.names.namespace,
+            applied_generation=amp.spec.generation if amp.spec else None,
+            haproxy_running=pid is not None,
+            haproxy_pid=pid,
+            respawns=amp.total_respawns,
+        )
+
+    def get(self, amphora_id: str) -> AmphoraState:
+        return self._state(self._find(amphora_id))
+
+    def list(self) -> list[AmphoraState]:
+        with self._lock:
+            amps = list(self._amphorae.values())
+        return [self._state(a) for a in amps]
+
+    # ----------------------------------------------------------------- ensure / delete
+
+    def ensure(self, plug: AmphoraPlug) -> AmphoraState:
+        names = self._names(plug.amphora_id)
+        with self._lock:
+            amp = self._amphorae.get(plug.amphora_id)
+            if amp is None:
+                directory = self.root / names.namespace
+                directory.mkdir(parents=True, exist_ok=True)
+                amp = _Amphora(names, directory, plug)
+                self._amphorae[plug.amphora_id] = amp
+        with amp.lock:
+            amp.plug = plug
+            _write_json(amp.directory / "plug.json", plug.model_dump_json())
+            netns.ensure_amphora(names, plug)
+        return self._state(amp)
+
+    def delete(self, amphora_id: str) -> None:
+        names = self._names(amphora_id)
+        with self._lock:
+            amp = self._amphorae.get(amphora_id)
+        directory = self.root / names.namespace
+        subnets: list[str] = []
+        if amp is not None:
+            subnets = [n.subnet_id for n in amp.plug.member_networks]
+            if amp.spec is not None:
+                subnets += [n.subnet_id for n in amp.spec.member_networks]
+        lock = amp.lock if amp is not None else threading.RLock()
+        with lock:
+            paths = _Amphora(names, directory, _placeholder_plug(amphora_id)).paths
+            haproxy_process.stop(paths)
+            if netns.namespace_exists(names.namespace):
+                haproxy_process.kill_namespace_processes(names.namespace)
+            netns.delete_amphora(names, subnets)
+            shutil.rmtree(directory, ignore_errors=True)
+            with self._lock:
+                self._amphorae.pop(amphora_id, None)
+
+    # ----------------------------------------------------------------- apply
+
+    def _context(self, amp: _Amphora) -> RenderContext:
+        return RenderContext(
+            stats_socket=str(amp.paths.stats_socket),
+            group=self._group,
+            max_maxconn=self._max_maxconn,
+        )
+
+    def apply(self, spec: AmphoraSpec) -> AmphoraState:
+        with self._lock:
+            amp = self._amphorae.get(spec.amphora_id)
+        if amp is not None and amp.spec is not None and spec.generation < amp.spec.generation:
+            raise StaleGeneration(
+                f"generation {spec.generation} is older than applied {amp.spec.generation}",
+                {"applied_generation": amp.spec.generation},
+            )
+        self.ensure(spec.plug())
+        amp = self._find(spec.amphora_id)
+        with amp.lock:
+            if amp.spec is not None and spec.generation < amp.spec.generation:
+                raise StaleGeneration(
+                    f"generation {spec.generation} is older than applied {amp.spec.generation}",
+                    {"applied_generation": amp.spec.generation},
+                )
+            self._apply_locked(amp, spec)
+        return self._state(amp)
+
+    def _apply_locked(self, amp: _Amphora, spec: AmphoraSpec) -> None:
+        paths = amp.paths
+        ctx = self._context(amp)
+        view = build_view(spec, ctx)
+        text = render_haproxy(spec, ctx)
+        candidate = paths.config.with_name("haproxy.cfg.new")
+        candidate.write_text(text)
+        try:
+            haproxy_process.check_config(self.settings.haproxy_bin, candidate)
+        except InvalidConfig:
+            os.replace(candidate, paths.config.with_name("haproxy.cfg.failed"))
+            raise
+        self._apply_firewall(amp, spec)
+        old_view = build_view(amp.spec, ctx) if amp.spec is not None else None
+        running = haproxy_process.master_pid(paths)
+        os.replace(candidate, paths.config)
+        try:
+            if running is None:
+                haproxy_process.stop(paths)  # stray workers of a dead master
+                haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, paths)
+            else:
+                plan = runtime_update.plan(old_view, view) if old_view is not None else None
+                if plan is None or not self._run_plan(amp, plan):
+                    haproxy_process.reload(paths)
+        except AgentFailure:
+            self._restore_last_known_good(amp)
+            raise
+        shutil.copyfile(paths.config, paths.config.with_name("haproxy.cfg.lkg"))
+        amp.spec = spec.model_copy(deep=True)
+        _write_json(amp.directory / "spec.json", spec.model_dump_json())
+        amp.respawns.clear()
+
+    def _apply_firewall(self, amp: _Amphora, spec: AmphoraSpec) -> None:
+        try:
+            firewall.apply_ruleset(
+                amp.names.namespace, amp.directory / "nftables.conf", firewall.render_ruleset(spec)
+            )
+        except AgentFailure as exc:
+            raise InvalidConfig("nftables refused the allowed_cidrs rules", exc.details) from exc
+
+    def _run_plan(self, amp: _Amphora, plan: runtime_update.RuntimePlan) -> bool:
+        """Apply server changes at runtime; False means "reload instead"."""
+        sock = str(amp.paths.stats_socket)
+        try:
+            for command in plan.add:
+                answer = haproxy_runtime.send(sock, command).strip()
+                if answer and "registered" not in answer:
+                    LOG.info("runtime command %r refused: %s; reloading", command, answer)
+                    return False
+            for backend, server in plan.remove:
+                haproxy_runtime.send(sock, f"set server {backend}/{server} state maint")
+            deadline = time.monotonic() + self.settings.del_server_wait
+            pending = list(plan.remove)
+            while pending:
+                backend, server = pending[0]
+                answer = haproxy_runtime.send(sock, f"del server {backend}/{server}").strip()
+                if "deleted" in answer.lower():
+                    pending.pop(0)
+                    continue
+                if time.monotonic() > deadline:
+                    LOG.info("del server %s/%s: %s; reloading", backend, server, answer)
+                    return False
+                time.sleep(0.1)
+        except AgentFailure as exc:
+            LOG.info("runtime update failed (%s); reloading", exc.message)
+            return False
+        return True
+
+    def _restore_last_known_good(self, amp: _Amphora) -> None:
+        paths = amp.paths
+        lkg = paths.config.with_name("haproxy.cfg.lkg")
+        failed = paths.config.with_name("haproxy.cfg.failed")
+        shutil.copyfile(paths.config, failed)
+        if not lkg.exists():
+            haproxy_process.stop(paths)
+            paths.config.unlink(missing_ok=True)
+            return
+        shutil.copyfile(lkg, paths.config)
+        try:
+            if haproxy_process.master_pid(paths) is None:
+                haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, paths)
+            else:
+                haproxy_process.reload(paths)
+        except AgentFailure as exc:
+            LOG.error("restoring last-known-good config failed: %s", exc.message)
+        if amp.spec is not None:
+            self._apply_firewall(amp, amp.spec)
+
+    # ----------------------------------------------------------------- supervision
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(self.settings.respawn_interval):
+            with self._lock:
+                amps = list(self._amphorae.values())
+            for amp in amps:
+                if not amp.lock.acquire(blocking=False):
+                    continue
+                try:
+                    self._check_one(amp)
+                except Exception:  # the supervisor must outlive any single failure
+                    LOG.exception("supervising amphora %s", amp.plug.amphora_id)
+                finally:
+                    amp.lock.release()
+
+    def _check_one(self, amp: _Amphora) -> None:
+        if amp.spec is None or not amp.paths.config.exists():
+            return
+        if haproxy_process.master_pid(amp.paths) is not None:
+            return
+        now = time.monotonic()
+        amp.respawns = [t for t in amp.respawns if now - t < self.settings.respawn_window]
+        if len(amp.respawns) >= self.settings.respawn_count:
+            return
+        amp.respawns.append(now)
+        amp.total_respawns += 1
+        LOG.warning("haproxy of amphora %s is not running; respawning", amp.plug.amphora_id)
+        if not netns.namespace_exists(amp.names.namespace):
+            netns.ensure_amphora(amp.names, amp.plug)
+            self._apply_firewall(amp, amp.spec)
+        haproxy_process.stop(amp.paths)
+        haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, amp.paths)
+
+    def describe(self) -> dict[str, Any]:
+        return {"amphorae": len(self._amphorae), "prefix": self.settings.name_prefix}
+
+
+def _placeholder_plug(amphora_id: str) -> AmphoraPlug:
+    """A plug used only to compute file paths of an amphora we know nothing else about."""
+    return AmphoraPlug.model_validate(
+        {
+            "amphora_id": amphora_id,
+            "loadbalancer_id": amphora_id,
+            "vip": {"network_id": "x", "bridge": "x", "address": "0.0.0.0", "prefixlen": 0},
+        }
+    )
