@@ -1,0 +1,240 @@
+"""Demo backends: a bridge and N namespaces, each running a tiny HTTP server.
+
+Role: give a fresh machine something to load-balance (`ostium demo-backends`), and give
+the e2e tests their backend servers. Each backend answers every request with its name
+(and a few test helpers: `/slow?s=N`, `/status/<code>`, `/setcookie`, `/headers`).
+Callers: the `ostium` CLI (`main(argv)`), `python -m ostium.demo`, tests/e2e.
+
+Only addresses inside 198.18.0.0/15 (reserved for benchmarking) are accepted, the bridge
+gets no route to anything else, and `DemoNetwork.destroy()` removes every namespace,
+veth, bridge and process it made. Nothing here talks to the control plane or the agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+
+ALLOWED = ipaddress.ip_network("198.18.0.0/15")
+
+
+def _ip(*argv: str, check: bool = True) -> None:
+    subprocess.run(["ip", *argv], check=check, capture_output=True)
+
+
+# --------------------------------------------------------------------------- server
+
+
+def _handler(name: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def _reply(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Backend", name)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            query = urllib.parse.parse_qs(url.query)
+            if url.path == "/slow":
+                time.sleep(float(query.get("s", ["1"])[0]))
+            if url.path.startswith("/status/"):
+                self._reply(int(url.path.rsplit("/", 1)[1]), f"{name}\n".encode())
+                return
+            if url.path == "/setcookie":
+                self._reply(200, f"{name}\n".encode(), {"Set-Cookie": f"JSESSIONID={name}"})
+                return
+            if url.path == "/headers":
+                self._reply(200, json.dumps(dict(self.headers.items())).encode())
+                return
+            self._reply(200, f"{name}\n".encode())
+
+        do_HEAD = do_GET
+        do_POST = do_GET
+
+    return Handler
+
+
+def serve(name: str, host: str, port: int) -> None:
+    """Serve forever (run inside the backend's namespace)."""
+    server = ThreadingHTTPServer((host, port), _handler(name))
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+# --------------------------------------------------------------------------- network
+
+
+@dataclass
+class Backend:
+    name: str
+    namespace: str
+    address: str
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "address": self.address,
+            "port": self.port,
+        }
+
+
+@dataclass
+class DemoNetwork:
+    """A bridge with a host address and backend namespaces hanging off it."""
+
+    bridge: str
+    cidr: str
+    prefix: str = "ostium-d"
+    host_address: bool = True
+    backends: list[Backend] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        net = ipaddress.ip_network(self.cidr, strict=False)
+        if not net.subnet_of(ALLOWED):  # type: ignore[arg-type]
+            raise ValueError(f"network {self.cidr} is outside {ALLOWED}")
+        if len(self.bridge) > 15 or len(self.prefix) > 9:
+            raise ValueError("bridge name must be <= 15 chars and prefix <= 9")
+        self.network = net
+
+    def _host(self, index: int) -> str:
+        return str(list(self.network.hosts())[index])
+
+    def create_bridge(self) -> None:
+        _ip("link", "add", "name", self.bridge, "type", "bridge", check=False)
+        if self.host_address:
+            _ip("addr", "replace", f"{self._host(0)}/{self.network.prefixlen}", "dev", self.bridge)
+        _ip("link", "set", "dev", self.bridge, "up")
+
+    def add_backend(self, index: int, port: int = 8080, name: str | None = None) -> Backend:
+        """Backend number `index` (>= 1) at the `index + 10`-th host address."""
+        ns = f"{self.prefix}{index}"
+        address = self._host(index + 9)
+        host_veth, peer = f"{ns}h", f"{ns}p"
+        _ip("netns", "add", ns)
+        _ip("link", "add", host_veth, "type", "veth", "peer", "name", peer)
+        _ip("link", "set", "dev", peer, "netns", ns)
+        _ip("link", "set", "dev", host_veth, "master", self.bridge)
+        _ip("link", "set", "dev", host_veth, "up")
+        _ip("netns", "exec", ns, "ip", "link", "set", "dev", "lo", "up")
+        _ip("netns", "exec", ns, "ip", "addr", "add", f"{address}/{self.network.prefixlen}",
+            "dev", peer)  # fmt: skip
+        _ip("netns", "exec", ns, "ip", "link", "set", "dev", peer, "up")
+        backend = Backend(name or ns, ns, address, port)
+        argv = ["ip", "netns", "exec", ns, sys.executable, "-m", "ostium.demo", "serve",
+                "--name", backend.name, "--bind", address, "--port", str(port)]  # fmt: skip
+        backend.process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.backends.append(backend)
+        _wait_listening(ns, address, port)
+        return backend
+
+    def stop_backend(self, backend: Backend) -> None:
+        if backend.process is not None and backend.process.poll() is None:
+            backend.process.terminate()
+            try:
+                backend.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                backend.process.kill()
+                backend.process.wait()
+
+    def destroy(self) -> None:
+        for backend in self.backends:
+            self.stop_backend(backend)
+            _ip("netns", "del", backend.namespace, check=False)
+            _ip("link", "del", f"{backend.namespace}h", check=False)
+        self.backends.clear()
+        _ip("link", "del", self.bridge, check=False)
+
+
+def _wait_listening(namespace: str, address: str, port: int, timeout: float = 10.0) -> None:
+    probe = (
+        "import socket,sys\n"
+        "s=socket.socket(); s.settimeout(0.3)\n"
+        f"sys.exit(s.connect_ex(({address!r}, {port})))\n"
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rc = subprocess.run(
+            ["ip", "netns", "exec", namespace, sys.executable, "-c", probe], capture_output=True
+        ).returncode
+        if rc == 0:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"backend {address}:{port} in {namespace} did not start")
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ostium demo-backends")
+    sub = parser.add_subparsers(dest="command")
+    srv = sub.add_parser("serve", help="(internal) run one backend server")
+    srv.add_argument("--name", required=True)
+    srv.add_argument("--bind", required=True)
+    srv.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--count", type=int, default=2)
+    parser.add_argument("--network-cidr", default="198.18.1.0/24")
+    parser.add_argument("--bridge", default="ostium-demo")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve(args.name, args.bind, args.port)
+        return 0
+    demo = DemoNetwork(bridge=args.bridge, cidr=args.network_cidr)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        demo.create_bridge()
+        for i in range(1, args.count + 1):
+            demo.add_backend(i, args.port)
+        print(
+            json.dumps(
+                {
+                    "bridge": demo.bridge,
+                    "cidr": str(demo.network),
+                    "host_address": demo._host(0),
+                    "backends": [b.as_dict() for b in demo.backends],
+                },
+                indent=2,
+            ),
+            flush=True,
+        )
+        stop.wait()
+    finally:
+        demo.destroy()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
