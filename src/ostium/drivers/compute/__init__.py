@@ -1,1 +1,1 @@
-"""ostium."""
+"""Compute drivers: noop (test double) and netns (amphorae on this host's agent)."""

@@ -1,0 +1,80 @@
+"""FastAPI dependencies: the service context, the caller, the raw body, link base URL."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from ostium.control.api.context import RequestContext, noauth_context, token_context
+from ostium.control.api.listing import select_fields
+from ostium.control.services.common import ServiceContext
+from ostium.model.errors import ApiError
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+def get_svc(request: Request) -> ServiceContext:
+    svc: ServiceContext = request.app.state.svc
+    return svc
+
+
+def get_ctx(request: Request) -> RequestContext:
+    svc = get_svc(request)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if svc.settings.api.auth_strategy == "noauth":
+        return noauth_context(headers, svc.settings.api.default_project_id)
+    ctx = token_context(svc.db, headers.get("x-auth-token"))
+    if ctx is None:
+        raise Unauthorized("The request you have made requires authentication.")
+    return ctx
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+def base_url(request: Request) -> str:
+    svc = get_svc(request)
+    path = str(request.scope.get("ostium.original_path", request.url.path))
+    if svc.settings.api.api_base_uri:
+        return svc.settings.api.api_base_uri.rstrip("/") + path
+    return f"{request.url.scheme}://{request.url.netloc}{path}"
+
+
+def query_items(request: Request) -> list[tuple[str, str]]:
+    return list(request.query_params.multi_items())
+
+
+Svc = Annotated[ServiceContext, Depends(get_svc)]
+Ctx = Annotated[RequestContext, Depends(get_ctx)]
+Raw = Annotated[bytes, Depends(raw_body)]
+
+
+def ok(payload: Any, status: int = 200) -> Response:
+    return JSONResponse(payload, status_code=status)
+
+
+def show(request: Request, root: str, obj: dict[str, Any], status: int = 200) -> Response:
+    fields: list[str] = []
+    for k, v in request.query_params.multi_items():
+        if k == "fields":
+            fields.extend(x for x in v.split(",") if x)
+    return JSONResponse({root: select_fields(obj, fields)}, status_code=status)
+
+
+def empty(status: int) -> Response:
+    return Response(status_code=status)
+
+
+def listing(plural: str, result: tuple[list[dict[str, Any]], list[dict[str, str]]],
+            links_key: str | None = None) -> Response:
+    items, links = result
+    return JSONResponse({plural: items, links_key or f"{plural}_links": links})
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "t", "true", "on", "y", "yes")

@@ -1,0 +1,1 @@
+"""Wire models (pydantic) for request bodies: one per resource family."""

@@ -1,0 +1,204 @@
+"""The `ostium` command: serve (all-in-one), api, worker, db upgrade, token create,
+agent and demo-backends. Settings are built here once and passed down."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import ipaddress
+import logging
+import secrets
+import signal
+import sys
+import threading
+from typing import Any
+
+from ostium.control.settings import Settings, load_settings
+
+log = logging.getLogger("ostium")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config-file", help="INI file (Octavia-style sections)")
+    p.add_argument("--database-url", help="e.g. postgresql+psycopg://user@host/db")
+    p.add_argument("--state-dir", help="state directory (default ./var or $OSTIUM_STATE_DIR)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        args.config_file, state_dir=args.state_dir, database_url=args.database_url,
+        bind=getattr(args, "bind", None), compute_driver=getattr(args, "compute_driver", None),
+        auth_strategy=getattr(args, "auth_strategy", None))
+
+
+def _prepare(settings: Settings) -> Any:
+    from ostium.control.db.engine import open_database
+    from ostium.control.db.migrate import upgrade
+
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    return open_database(settings.database_url)
+
+
+def _check_bind(settings: Settings) -> None:
+    host = settings.api.bind_host
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if settings.api.auth_strategy == "noauth" and not loopback \
+            and not settings.api.allow_noauth_on_public_bind:
+        raise SystemExit(f"refusing auth_strategy=noauth on non-loopback bind {host}: use "
+                         "auth_strategy=token or set allow_noauth_on_public_bind = true")
+
+
+def make_driver(settings: Settings) -> Any:
+    from ostium.control.drivers_factory import make_compute_driver
+
+    return make_compute_driver(settings)
+
+
+def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
+    import uvicorn
+
+    from ostium.control.api.app import create_app
+    from ostium.control.services.common import ServiceContext
+
+    app = create_app(ServiceContext(db=db, settings=settings, wake=wake))
+    uvicorn.run(app, host=settings.api.bind_host, port=settings.api.bind_port,
+                log_level="warning", access_log=False)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ostium.control.worker.loop import WorkerLoop
+
+    settings = _settings(args)
+    _check_bind(settings)
+    db = _prepare(settings)
+    driver, cleanup = make_driver(settings)
+    worker = WorkerLoop(db, settings, driver)
+    worker.start()
+    log.warning("ostium serving the Octavia v2 API on http://%s:%d (compute driver %s, "
+                "database %s)", settings.api.bind_host, settings.api.bind_port, driver.name,
+                db.dialect)
+    try:
+        _serve_api(settings, db, worker.wake)
+    finally:
+        worker.stop()
+        cleanup()
+        db.dispose()
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _check_bind(settings)
+    db = _prepare(settings)
+    _serve_api(settings, db, lambda: None)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from ostium.control.worker.loop import WorkerLoop
+
+    settings = _settings(args)
+    db = _prepare(settings)
+    driver, cleanup = make_driver(settings)
+    worker = WorkerLoop(db, settings, driver)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    worker.start()
+    done.wait()
+    worker.stop()
+    cleanup()
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _prepare(settings).dispose()
+    print(f"database at head: {settings.database_url}")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from ostium.control.api.context import hash_token
+    from ostium.control.db import models as m
+    from ostium.control.services.common import new_id
+
+    settings = _settings(args)
+    db = _prepare(settings)
+    token = secrets.token_urlsafe(32)
+    expires = None
+    if args.expires_in:
+        expires = m.utcnow() + dt.timedelta(seconds=args.expires_in)
+    with db.write() as session:
+        session.add(m.ApiToken(id=new_id(), token_hash=hash_token(token),
+                               project_id=args.project, roles=",".join(args.role),
+                               expires_at=expires))
+    db.dispose()
+    print(token)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ostium", description="Load Balancer as a Service "
+                                "speaking the OpenStack Octavia v2 API")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="API + worker (+ local agent) in one process")
+    _common(s)
+    s.add_argument("--bind", help="HOST:PORT for the API (default 127.0.0.1:9876)")
+    s.add_argument("--compute-driver", choices=["auto", "noop", "netns"])
+    s.add_argument("--auth-strategy", choices=["noauth", "token"])
+    s.set_defaults(func=cmd_serve)
+
+    a = sub.add_parser("api", help="the API alone")
+    _common(a)
+    a.add_argument("--bind")
+    a.add_argument("--auth-strategy", choices=["noauth", "token"])
+    a.set_defaults(func=cmd_api)
+
+    w = sub.add_parser("worker", help="the reconciling worker alone")
+    _common(w)
+    w.add_argument("--compute-driver", choices=["auto", "noop", "netns"])
+    w.set_defaults(func=cmd_worker)
+
+    d = sub.add_parser("db", help="database maintenance")
+    dsub = d.add_subparsers(dest="db_command", required=True)
+    up = dsub.add_parser("upgrade", help="apply migrations")
+    _common(up)
+    up.set_defaults(func=cmd_db)
+
+    t = sub.add_parser("token", help="API tokens for auth_strategy = token")
+    tsub = t.add_subparsers(dest="token_command", required=True)
+    tc = tsub.add_parser("create", help="create a token and print it")
+    _common(tc)
+    tc.add_argument("--project", required=True)
+    tc.add_argument("--role", action="append", required=True,
+                    choices=["admin", "member", "reader"])
+    tc.add_argument("--expires-in", type=int, help="seconds")
+    tc.set_defaults(func=cmd_token)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s "
+                        "%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if argv and argv[0] == "agent":
+        from ostium.agent.main import main as agent_main
+
+        return agent_main(argv[1:])
+    if argv and argv[0] == "demo-backends":
+        from ostium.demo import main as demo_main
+
+        return demo_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ValueError as exc:
+        print(f"ostium: {exc}", file=sys.stderr)
+        return 2

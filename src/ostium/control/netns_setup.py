@@ -1,0 +1,70 @@
+"""Set up the local data plane for `ostium serve`: the CA, certificates, a local agent.
+
+On first start a CA is created in `<state_dir>/pki`; the agent's server certificate and
+the controller's client certificate are issued from it and re-issued when they are
+missing or within 30 days of expiry. The agent runs as a child process; stopping
+ostium stops the agent but leaves haproxy serving (the agent adopts it next time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from ostium.agent.main import start_agent_subprocess
+from ostium.agent_client import AgentClient, mtls_client
+from ostium.control.settings import Settings
+from ostium.drivers.certificates.local_ca import LocalCA, cert_expiration
+from ostium.drivers.compute.netns import NetnsDriver
+
+RENEW_BEFORE = dt.timedelta(days=30)
+
+
+def _fresh(cert: Path, key: Path) -> bool:
+    if not (cert.exists() and key.exists()):
+        return False
+    return cert_expiration(cert) - dt.datetime.now(dt.UTC) > RENEW_BEFORE
+
+
+def ensure_certificates(settings: Settings) -> dict[str, Path]:
+    pki = settings.state_dir / "pki"
+    pki.mkdir(parents=True, exist_ok=True)
+    ca = LocalCA(pki)
+    validity = dt.timedelta(days=settings.haproxy.cert_validity_days)
+    paths = {
+        "ca": ca.cert_path,
+        "agent_cert": pki / "agent.pem", "agent_key": pki / "agent.key",
+        "client_cert": pki / "controller.pem", "client_key": pki / "controller.key",
+    }
+    if not _fresh(paths["agent_cert"], paths["agent_key"]):
+        ca.issue_server_cert(paths["agent_cert"], paths["agent_key"],
+                             ip_addresses=[settings.haproxy.bind_host], validity=validity)
+    if not _fresh(paths["client_cert"], paths["client_key"]):
+        ca.issue_client_cert(paths["client_cert"], paths["client_key"], validity=validity)
+    return paths
+
+
+def start_local_netns_driver(settings: Settings) -> tuple[NetnsDriver, Callable[[], None]]:
+    paths = ensure_certificates(settings)
+    bind = f"{settings.haproxy.bind_host}:{settings.haproxy.bind_port}"
+    agent = start_agent_subprocess(
+        cert=paths["agent_cert"], key=paths["agent_key"], ca=paths["ca"],
+        state_dir=settings.state_dir / "agent", bind=bind,
+        name_prefix=settings.haproxy.name_prefix,
+        log_path=settings.state_dir / "agent.log",
+        extra_args=["--respawn-count", str(settings.haproxy.respawn_count),
+                    "--respawn-interval", str(settings.haproxy.respawn_interval),
+                    "--haproxy-bin", settings.haproxy.haproxy_cmd])
+    http = mtls_client(agent.url, cert=paths["client_cert"], key=paths["client_key"],
+                       ca=paths["ca"])
+    driver = NetnsDriver(AgentClient(http), host=agent.url,
+                         cert_expiration=cert_expiration(paths["agent_cert"]).replace(
+                             tzinfo=None),
+                         agent_ip=settings.haproxy.bind_host)
+
+    def cleanup() -> None:
+        http.close()
+        agent.stop()
+
+    return driver, cleanup

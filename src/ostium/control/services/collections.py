@@ -1,0 +1,90 @@
+"""Listing of every lbaas collection: project scoping + the generic ListQuery runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from ostium.control.api.context import RequestContext
+from ostium.control.api.listing import Collection, ListQuery, run, select_fields
+from ostium.control.api.policy import any_role, check
+from ostium.control.db import models as m
+from ostium.control.services.common import ServiceContext, load_tags
+from ostium.model.errors import Forbidden
+
+
+def _cols(model: Any, names: list[str], **aliases: str) -> dict[str, Any]:
+    out = {n: getattr(model, n) for n in names}
+    for api, col in aliases.items():
+        out[api] = getattr(model, col)
+    return out
+
+
+_BASE = ["id", "project_id", "provisioning_status", "operating_status", "admin_state_up",
+         "created_at", "updated_at"]
+
+LOADBALANCERS = Collection(m.LoadBalancer, _cols(
+    m.LoadBalancer, [*_BASE, "name", "description", "vip_address", "vip_port_id",
+                     "vip_subnet_id", "vip_network_id", "vip_qos_policy_id", "provider",
+                     "flavor_id", "availability_zone", "vip_vnic_type"],
+    tenant_id="project_id"))
+LISTENERS = Collection(m.Listener, _cols(
+    m.Listener, [*_BASE, "name", "description", "protocol", "protocol_port",
+                 "connection_limit", "default_pool_id", "default_tls_container_ref",
+                 "timeout_client_data", "timeout_member_connect", "timeout_member_data",
+                 "timeout_tcp_inspect", "client_authentication", "hsts_max_age"],
+    tenant_id="project_id", loadbalancer_id="load_balancer_id"))
+POOLS = Collection(m.Pool, _cols(
+    m.Pool, [*_BASE, "name", "description", "protocol", "lb_algorithm", "tls_enabled"],
+    tenant_id="project_id", loadbalancer_id="load_balancer_id"))
+MEMBERS = Collection(m.Member, _cols(
+    m.Member, [*_BASE, "name", "address", "protocol_port", "weight", "backup", "subnet_id",
+               "monitor_address", "monitor_port", "vnic_type"], tenant_id="project_id"))
+HEALTHMONITORS = Collection(m.HealthMonitor, _cols(
+    m.HealthMonitor, [*_BASE, "name", "type", "delay", "timeout", "max_retries",
+                      "max_retries_down", "http_method", "url_path", "expected_codes",
+                      "domain_name"], tenant_id="project_id", pool_id="pool_id"))
+L7POLICIES = Collection(m.L7Policy, _cols(
+    m.L7Policy, [*_BASE, "name", "description", "listener_id", "action", "redirect_url",
+                 "redirect_prefix", "redirect_pool_id", "redirect_http_code", "position"],
+    tenant_id="project_id"))
+L7RULES = Collection(m.L7Rule, _cols(
+    m.L7Rule, [*_BASE, "type", "compare_type", "key", "value", "invert"],
+    tenant_id="project_id"))
+
+# Pools are also filterable by the id of their health monitor.
+POOLS.extra_filters["healthmonitor_id"] = lambda v: m.Pool.id.in_(
+    select(m.HealthMonitor.pool_id).where(m.HealthMonitor.id == v))
+LISTENERS.extra_filters["l7policy_id"] = lambda v: m.Listener.id.in_(
+    select(m.L7Policy.listener_id).where(m.L7Policy.id == v))
+
+
+def list_lbaas(svc: ServiceContext, ctx: RequestContext, coll: Collection,
+               items: list[tuple[str, str]], base_url: str,
+               view: Callable[[Any, list[str]], dict[str, Any]],
+               where: Any = None, scoped: bool = True) -> tuple[list[dict[str, Any]],
+                                                                 list[dict[str, str]]]:
+    any_role(ctx)
+    q = ListQuery.parse(items, svc.settings.api.pagination_max_limit)
+    stmt = select(coll.model).where(coll.model.provisioning_status != "DELETED")
+    if where is not None:
+        stmt = stmt.where(where)
+    wanted = q.filters.pop("project_id", None) or q.filters.pop("tenant_id", None)
+    if scoped:
+        if check(ctx, "read-global"):
+            if wanted:
+                stmt = stmt.where(coll.model.project_id == wanted)
+        else:
+            if wanted and wanted != ctx.project_id:
+                raise Forbidden()
+            if not check(ctx, "read", ctx.project_id):
+                raise Forbidden()
+            stmt = stmt.where(coll.model.project_id == ctx.project_id)
+    elif wanted:
+        stmt = stmt.where(coll.model.project_id == wanted)
+    with svc.db.read() as session:
+        rows, links = run(session, stmt, coll, q, base_url)
+        tags = load_tags(session, [r.id for r in rows])
+        return [select_fields(view(r, tags[r.id]), q.fields) for r in rows], links

@@ -1,0 +1,239 @@
+"""Typed settings groups, read once in main() from an INI file plus command-line flags.
+
+Section and option names follow Octavia's where the meaning is the same
+(`[api_settings]`, `[database]`, `[controller_worker]`, `[health_manager]`,
+`[haproxy_amphora]`, `[quotas]`). Local networks are declared as `[network:NAME]`
+sections. Nothing here is read at import time; callers build a `Settings` and pass it down.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import ipaddress
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# Deterministic ids for networks and subnets declared in the config.
+NETWORK_NAMESPACE = uuid.UUID("6f2d3a4e-0b1c-5d6e-8f90-1a2b3c4d5e6f")
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    name: str
+    cidr: str
+    bridge: str
+    gateway: str  # host-side address on the bridge
+    subnet_name: str
+
+    @property
+    def network_id(self) -> str:
+        return str(uuid.uuid5(NETWORK_NAMESPACE, f"network:{self.name}"))
+
+    @property
+    def subnet_id(self) -> str:
+        return str(uuid.uuid5(NETWORK_NAMESPACE, f"subnet:{self.subnet_name}"))
+
+    @property
+    def ip_network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        return ipaddress.ip_network(self.cidr, strict=False)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 9876
+    auth_strategy: str = "noauth"  # noauth | token
+    allow_noauth_on_public_bind: bool = False
+    default_project_id: str = "admin"
+    pagination_max_limit: int = 1000
+    max_request_body_size: int = 114688
+    default_provider_driver: str = "amphora"
+    api_base_uri: str = ""
+    enforce_quotas_in_noauth: bool = False
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    connection: str = ""
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    compute_driver: str = "auto"
+    loadbalancer_topology: str = "SINGLE"
+    lease_seconds: float = 30.0
+    poll_interval: float = 0.2
+    workers: int = 4
+    max_retries: int = 5
+    retry_backoff: float = 0.5
+
+
+@dataclass(frozen=True)
+class QuotaSettings:
+    default_load_balancer_quota: int = -1
+    default_listener_quota: int = -1
+    default_member_quota: int = -1
+    default_pool_quota: int = -1
+    default_health_monitor_quota: int = -1
+    default_l7policy_quota: int = -1
+    default_l7rule_quota: int = -1
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    bind_ip: str = "127.0.0.1"
+    bind_port: int = 5555
+    heartbeat_interval: float = 2.0
+    heartbeat_timeout: float = 6.0
+    heartbeat_key: str = "insecure"
+    failover_threshold: int = 0
+
+
+@dataclass(frozen=True)
+class HaproxySettings:
+    respawn_count: int = 2
+    respawn_interval: float = 2.0
+    haproxy_cmd: str = "haproxy"
+    # The local agent started by `ostium serve` (mTLS REST).
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 9443
+    name_prefix: str = "amp-"
+    cert_validity_days: int = 365
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path = field(default_factory=lambda: Path("var"))
+    api: ApiSettings = field(default_factory=ApiSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
+    haproxy: HaproxySettings = field(default_factory=HaproxySettings)
+    networks: tuple[NetworkSettings, ...] = ()
+    reserved_ips: tuple[str, ...] = ("169.254.169.254",)
+
+    @property
+    def database_url(self) -> str:
+        if self.database.connection:
+            return self.database.connection
+        return f"sqlite:///{(self.state_dir / 'ostium.sqlite').resolve()}"
+
+    def network_by_subnet(self, subnet_id: str) -> NetworkSettings | None:
+        return next((n for n in self.networks if n.subnet_id == subnet_id), None)
+
+    def network_by_network(self, network_id: str) -> NetworkSettings | None:
+        return next((n for n in self.networks if n.network_id == network_id), None)
+
+
+DEFAULT_NETWORK = NetworkSettings(
+    name="vip-net",
+    cidr="198.18.0.0/24",
+    bridge="ostium0",
+    gateway="198.18.0.1",
+    subnet_name="vip-subnet",
+)
+
+
+def _coerce(value: str, like: object) -> object:
+    if isinstance(like, bool):
+        low = value.strip().lower()
+        if low in {"1", "true", "yes", "on", "t", "y"}:
+            return True
+        if low in {"0", "false", "no", "off", "f", "n"}:
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    if isinstance(like, int):
+        return int(value)
+    if isinstance(like, float):
+        return float(value)
+    return value
+
+
+def _group(cls: type[T], parser: configparser.ConfigParser, section: str,
+              aliases: dict[str, str] | None = None) -> T:
+    defaults = cls()
+    kwargs: dict[str, object] = {}
+    if parser.has_section(section):
+        for key, raw in parser.items(section):
+            name = (aliases or {}).get(key, key)
+            if not hasattr(defaults, name):
+                raise ValueError(f"[{section}] has no option {key!r}")
+            kwargs[name] = _coerce(raw, getattr(defaults, name))
+    return cls(**kwargs)
+
+
+def _networks(parser: configparser.ConfigParser) -> tuple[NetworkSettings, ...]:
+    nets: list[NetworkSettings] = []
+    for section in parser.sections():
+        if not section.startswith("network:"):
+            continue
+        name = section.split(":", 1)[1].strip()
+        opts = dict(parser.items(section))
+        net = ipaddress.ip_network(opts["cidr"], strict=False)
+        benchmark = ipaddress.ip_network("198.18.0.0/15")
+        outside_ok = opts.get("allow_outside_benchmark_range", "false").lower() == "true"
+        if not benchmark.supernet_of(net) and not outside_ok:  # type: ignore[arg-type]
+            raise ValueError(f"network {name}: {net} is outside 198.18.0.0/15")
+        gateway = opts.get("gateway") or str(next(net.hosts()))
+        nets.append(NetworkSettings(
+            name=name,
+            cidr=str(net),
+            bridge=opts.get("bridge", f"ostium-{name}"[:15]),
+            gateway=gateway,
+            subnet_name=opts.get("subnet_name", f"{name}-subnet"),
+        ))
+    if not any(n.name == DEFAULT_NETWORK.name for n in nets):
+        nets.insert(0, DEFAULT_NETWORK)
+    return tuple(nets)
+
+
+def load_settings(
+    config_file: str | None = None,
+    *,
+    state_dir: str | None = None,
+    database_url: str | None = None,
+    bind: str | None = None,
+    compute_driver: str | None = None,
+    auth_strategy: str | None = None,
+) -> Settings:
+    parser = configparser.ConfigParser(interpolation=None)
+    if config_file and not parser.read(config_file):
+        raise ValueError(f"cannot read config file {config_file!r}")
+    api = _group(ApiSettings, parser, "api_settings")
+    db = _group(DatabaseSettings, parser, "database")
+    worker = _group(WorkerSettings, parser, "controller_worker")
+    quotas = _group(QuotaSettings, parser, "quotas")
+    health = _group(HealthSettings, parser, "health_manager")
+    haproxy = _group(HaproxySettings, parser, "haproxy_amphora")
+    sd = state_dir or (parser.get("DEFAULT", "state_dir", fallback=None)) \
+        or os.environ.get("OSTIUM_STATE_DIR") or "var"
+    if bind:
+        host, _, port = bind.rpartition(":")
+        api = _replace(api, bind_host=host or api.bind_host, bind_port=int(port))
+    if auth_strategy:
+        api = _replace(api, auth_strategy=auth_strategy)
+    if api.auth_strategy not in {"noauth", "token"}:
+        raise ValueError(f"[api_settings] auth_strategy: {api.auth_strategy!r} is not noauth|token")
+    if database_url:
+        db = DatabaseSettings(connection=database_url)
+    if compute_driver:
+        worker = _replace(worker, compute_driver=compute_driver)
+    reserved = tuple(
+        x.strip() for x in parser.get("networking", "reserved_ips",
+                                      fallback="169.254.169.254").split(",") if x.strip()
+    )
+    return Settings(
+        state_dir=Path(sd), api=api, database=db, worker=worker, quotas=quotas,
+        health=health, haproxy=haproxy, networks=_networks(parser), reserved_ips=reserved,
+    )
+
+
+def _replace(obj: T, **changes: object) -> T:
+    return dataclasses.replace(obj, **changes)  # type: ignore[type-var]

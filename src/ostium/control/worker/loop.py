@@ -1,0 +1,145 @@
+"""The worker loop: find load balancers whose generation is ahead of the applied one,
+claim each with a lease in the database, reconcile with bounded concurrency.
+
+Claiming is a conditional UPDATE (only when no live lease exists), so any number of
+workers in any number of processes can run against one database; a worker that dies
+loses its lease when it expires and another one takes over. Time and sleep are
+injected so tests can drive the loop deterministically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from sqlalchemy import or_, select, update
+
+from ostium.control.db import models as m
+from ostium.control.db.engine import Database
+from ostium.control.settings import Settings
+from ostium.control.worker.reconciling import Reconciler, mark_error
+from ostium.drivers.compute.base import ComputeDriver
+from ostium.model.errors import TransientError
+
+log = logging.getLogger("ostium.worker")
+
+
+class WorkerLoop:
+    def __init__(self, db: Database, settings: Settings, driver: ComputeDriver,
+                 clock: Callable[[], dt.datetime] = m.utcnow) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.reconciler = Reconciler(db, settings, driver)
+        self.wake_event = threading.Event()
+        self.stop_event = threading.Event()
+        self.pool = ThreadPoolExecutor(max_workers=max(1, settings.worker.workers),
+                                       thread_name_prefix="ostium-reconcile")
+        self.inflight: dict[str, Future[None]] = {}
+        self.thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.run, name="ostium-worker", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake_event.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("worker tick failed")
+            self.wake_event.wait(self.settings.worker.poll_interval)
+            self.wake_event.clear()
+
+    def candidates(self) -> list[str]:
+        now = self.clock()
+        with self.db.read() as session:
+            return list(session.scalars(
+                select(m.LoadBalancer.id).where(
+                    m.LoadBalancer.generation != m.LoadBalancer.applied_generation,
+                    or_(m.LoadBalancer.lease_expires.is_(None),
+                        m.LoadBalancer.lease_expires < now))
+                .order_by(m.LoadBalancer.updated_at).limit(64)))
+
+    def claim(self, lb_id: str) -> bool:
+        now = self.clock()
+        lease = now + dt.timedelta(seconds=self.settings.worker.lease_seconds)
+        with self.db.write() as session:
+            res = session.execute(update(m.LoadBalancer).where(
+                m.LoadBalancer.id == lb_id,
+                m.LoadBalancer.generation != m.LoadBalancer.applied_generation,
+                or_(m.LoadBalancer.lease_expires.is_(None),
+                    m.LoadBalancer.lease_expires < now),
+            ).values(lease_owner=self.owner, lease_expires=lease))
+            return res.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+    def tick(self) -> None:
+        for lb_id, fut in list(self.inflight.items()):
+            if fut.done():
+                del self.inflight[lb_id]
+        free = self.settings.worker.workers - len(self.inflight)
+        for lb_id in self.candidates():
+            if free <= 0:
+                break
+            if lb_id in self.inflight or not self.claim(lb_id):
+                continue
+            self.inflight[lb_id] = self.pool.submit(self.process, lb_id)
+            free -= 1
+
+    def process(self, lb_id: str) -> None:
+        cfg = self.settings.worker
+        attempt = 0
+        while True:
+            try:
+                self.reconciler.run(lb_id, self.owner)
+                break
+            except TransientError as exc:
+                attempt += 1
+                if attempt > cfg.max_retries or self.stop_event.is_set():
+                    log.warning("load balancer %s: giving up after %d attempts: %s",
+                                lb_id, attempt, exc)
+                    mark_error(self.db, lb_id, self.owner, f"transient error: {exc}")
+                    break
+                log.info("load balancer %s: retrying after transient error: %s", lb_id, exc)
+                self._extend_lease(lb_id)
+                self.stop_event.wait(cfg.retry_backoff * (2 ** (attempt - 1)))
+            except Exception as exc:
+                log.exception("load balancer %s: reconcile failed", lb_id)
+                mark_error(self.db, lb_id, self.owner, f"{type(exc).__name__}: {exc}")
+                break
+        self.wake()  # look again: another change may be waiting
+
+    def _extend_lease(self, lb_id: str) -> None:
+        lease = self.clock() + dt.timedelta(seconds=self.settings.worker.lease_seconds)
+        with self.db.write() as session:
+            session.execute(update(m.LoadBalancer).where(
+                m.LoadBalancer.id == lb_id, m.LoadBalancer.lease_owner == self.owner
+            ).values(lease_expires=lease))
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Run until no work is left (tests and benchmarks)."""
+        deadline = dt.datetime.now() + dt.timedelta(seconds=timeout)
+        while dt.datetime.now() < deadline:
+            self.tick()
+            for fut in list(self.inflight.values()):
+                fut.result(timeout=timeout)
+            self.tick()
+            if not self.inflight and not self.candidates():
+                return

@@ -1,0 +1,115 @@
+"""Rows -> AmphoraSpec: the only conversion from the database to the agent document.
+
+Objects in PENDING_DELETE are left out (that is how a delete reaches the data plane);
+everything else is rendered with its admin state so the agent decides what to run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from ostium.control.db import models as m
+from ostium.control.settings import Settings
+from ostium.model import spec as sp
+
+GONE = ("PENDING_DELETE", "DELETED")
+
+
+def _alive(items: list[Any]) -> list[Any]:
+    return [i for i in items if i.provisioning_status not in GONE]
+
+
+def vip_spec(settings: Settings, lb: m.LoadBalancer) -> sp.AmphoraVip:
+    net = settings.network_by_subnet(lb.vip_subnet_id or "")
+    if net is None:
+        from ostium.model.errors import PermanentError
+
+        raise PermanentError(f"VIP subnet {lb.vip_subnet_id} is no longer configured")
+    return sp.AmphoraVip(
+        network_id=net.network_id, subnet_id=net.subnet_id, bridge=net.bridge,
+        address=ipaddress.ip_address(lb.vip_address or ""),
+        prefixlen=net.ip_network.prefixlen, gateway=ipaddress.ip_address(net.gateway))
+
+
+def member_networks(settings: Settings, lb: m.LoadBalancer,
+                    addresses: dict[str, str]) -> list[sp.AmphoraNetwork]:
+    out = []
+    for subnet_id, address in sorted(addresses.items()):
+        net = settings.network_by_subnet(subnet_id)
+        if net is None:
+            continue
+        out.append(sp.AmphoraNetwork(subnet_id=subnet_id, bridge=net.bridge,
+                                     cidr=net.ip_network, address=ipaddress.ip_address(address)))
+    return out
+
+
+def member_subnets(lb: m.LoadBalancer) -> set[str]:
+    """Subnets the amphora must join for its members (other than the VIP subnet)."""
+    wanted = set()
+    for p in _alive(lb.pools):
+        for mb in _alive(p.members):
+            if mb.subnet_id and mb.subnet_id != lb.vip_subnet_id:
+                wanted.add(mb.subnet_id)
+    return wanted
+
+
+def build(settings: Settings, lb: m.LoadBalancer, amphora_id: str, generation: int,
+          member_addresses: dict[str, str]) -> sp.AmphoraSpec:
+    listeners = []
+    for li in _alive(lb.listeners):
+        policies = []
+        for pol in _alive(li.l7policies):
+            policies.append(sp.L7PolicySpec(
+                id=pol.id, action=pol.action, position=pol.position,
+                redirect_url=pol.redirect_url, redirect_prefix=pol.redirect_prefix,
+                redirect_pool_id=pol.redirect_pool_id,
+                redirect_http_code=pol.redirect_http_code, admin_state_up=pol.admin_state_up,
+                rules=[sp.L7RuleSpec(id=r.id, type=r.type, compare_type=r.compare_type,
+                                     key=r.key, value=r.value, invert=r.invert,
+                                     admin_state_up=r.admin_state_up)
+                       for r in _alive(pol.rules)]))
+        listeners.append(sp.ListenerSpec(
+            id=li.id, protocol=li.protocol, protocol_port=li.protocol_port,
+            connection_limit=li.connection_limit,
+            timeout_client_data=li.timeout_client_data,
+            timeout_member_connect=li.timeout_member_connect,
+            timeout_member_data=li.timeout_member_data,
+            timeout_tcp_inspect=li.timeout_tcp_inspect,
+            insert_headers=dict(li.insert_headers or {}),
+            allowed_cidrs=[ipaddress.ip_network(c) for c in li.allowed_cidrs or []],
+            admin_state_up=li.admin_state_up, default_pool_id=li.default_pool_id,
+            l7policies=policies))
+    pools = []
+    for p in _alive(lb.pools):
+        hm = p.health_monitor
+        hm_spec = None
+        if hm is not None and hm.provisioning_status not in GONE:
+            hm_spec = sp.HealthMonitorSpec(
+                id=hm.id, type=hm.type, delay=hm.delay, timeout=hm.timeout,
+                max_retries=hm.max_retries, max_retries_down=hm.max_retries_down,
+                http_method=hm.http_method, url_path=hm.url_path,
+                expected_codes=hm.expected_codes, http_version=hm.http_version,
+                domain_name=hm.domain_name, admin_state_up=hm.admin_state_up)
+        persistence = None
+        if p.session_persistence:
+            persistence = sp.SessionPersistenceSpec(
+                type=p.session_persistence["type"],
+                cookie_name=p.session_persistence.get("cookie_name"))
+        pools.append(sp.PoolSpec(
+            id=p.id, protocol=p.protocol, lb_algorithm=p.lb_algorithm,
+            session_persistence=persistence, admin_state_up=p.admin_state_up,
+            healthmonitor=hm_spec,
+            members=[sp.MemberSpec(
+                id=mb.id, address=ipaddress.ip_address(mb.address),
+                protocol_port=mb.protocol_port, weight=mb.weight, backup=mb.backup,
+                admin_state_up=mb.admin_state_up,
+                monitor_address=ipaddress.ip_address(mb.monitor_address)
+                if mb.monitor_address else None,
+                monitor_port=mb.monitor_port, subnet_id=mb.subnet_id)
+                for mb in _alive(p.members)]))
+    return sp.AmphoraSpec(
+        amphora_id=amphora_id, loadbalancer_id=lb.id, generation=generation,
+        admin_state_up=lb.admin_state_up, vip=vip_spec(settings, lb),
+        member_networks=member_networks(settings, lb, member_addresses),
+        listeners=listeners, pools=pools)
