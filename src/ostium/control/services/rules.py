@@ -30,7 +30,8 @@ HTTP_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 COOKIE_VALUE = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$")
 # Printable header-value characters (no control characters), or a double-quoted string.
 HEADER_VALUE = re.compile(r'^[\x21-\x7e]+$|^"[\x20-\x7e]*"$')
-URL_PATH = re.compile(r"^/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$")
+_PCHAR = r"A-Za-z0-9\-._~!$&'()*+,;=:@/%"
+URL_PATH = re.compile(rf"^/[{_PCHAR}]*(\?[{_PCHAR}?]*)?$")
 
 
 def bad(field: str, value: Any, reason: str) -> BadRequest:
