@@ -16,7 +16,7 @@ from ostium.agent.main import start_agent_subprocess
 from ostium.agent_client import AgentClient, mtls_client
 from ostium.control.settings import Settings
 from ostium.drivers.certificates.local_ca import LocalCA, cert_expiration
-from ostium.drivers.compute.netns import NetnsDriver
+from ostium.drivers.compute.netns import NetnsDriver, remove_idle_bridges
 
 RENEW_BEFORE = dt.timedelta(days=30)
 
@@ -66,5 +66,6 @@ def start_local_netns_driver(settings: Settings) -> tuple[NetnsDriver, Callable[
     def cleanup() -> None:
         http.close()
         agent.stop()
+        remove_idle_bridges([n.bridge for n in settings.networks])
 
     return driver, cleanup

@@ -141,6 +141,17 @@ DEFAULT_NETWORK = NetworkSettings(
 )
 
 
+# Backends on this machine (e.g. `ostium demo-backends`) live here; an amphora joins
+# this network when a member's address lies in it.
+DEMO_NETWORK = NetworkSettings(
+    name="demo-net",
+    cidr="198.18.1.0/24",
+    bridge="ostium-demo",
+    gateway="198.18.1.1",
+    subnet_name="demo-subnet",
+)
+
+
 def _coerce(value: str, like: object) -> object:
     if isinstance(like, bool):
         low = value.strip().lower()
@@ -189,8 +200,9 @@ def _networks(parser: configparser.ConfigParser) -> tuple[NetworkSettings, ...]:
             gateway=gateway,
             subnet_name=opts.get("subnet_name", f"{name}-subnet"),
         ))
-    if not any(n.name == DEFAULT_NETWORK.name for n in nets):
-        nets.insert(0, DEFAULT_NETWORK)
+    for i, default in enumerate((DEFAULT_NETWORK, DEMO_NETWORK)):
+        if not any(n.name == default.name for n in nets):
+            nets.insert(i, default)
     return tuple(nets)
 
 

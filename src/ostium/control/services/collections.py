@@ -30,15 +30,19 @@ LOADBALANCERS = Collection(m.LoadBalancer, _cols(
                      "vip_subnet_id", "vip_network_id", "vip_qos_policy_id", "provider",
                      "flavor_id", "availability_zone", "vip_vnic_type"],
     tenant_id="project_id"))
+# `load_balancer_id` (the reference's column name, which its filter code accepts) is an
+# alias of `loadbalancer_id`: openstacksdk's listeners()/pools() filter with it.
 LISTENERS = Collection(m.Listener, _cols(
     m.Listener, [*_BASE, "name", "description", "protocol", "protocol_port",
                  "connection_limit", "default_pool_id", "default_tls_container_ref",
                  "timeout_client_data", "timeout_member_connect", "timeout_member_data",
                  "timeout_tcp_inspect", "client_authentication", "hsts_max_age"],
-    tenant_id="project_id", loadbalancer_id="load_balancer_id"))
+    tenant_id="project_id", loadbalancer_id="load_balancer_id",
+    load_balancer_id="load_balancer_id"))
 POOLS = Collection(m.Pool, _cols(
     m.Pool, [*_BASE, "name", "description", "protocol", "lb_algorithm", "tls_enabled"],
-    tenant_id="project_id", loadbalancer_id="load_balancer_id"))
+    tenant_id="project_id", loadbalancer_id="load_balancer_id",
+    load_balancer_id="load_balancer_id"))
 MEMBERS = Collection(m.Member, _cols(
     m.Member, [*_BASE, "name", "address", "protocol_port", "weight", "backup", "subnet_id",
                "monitor_address", "monitor_port", "vnic_type"], tenant_id="project_id"))
@@ -51,7 +55,7 @@ L7POLICIES = Collection(m.L7Policy, _cols(
                  "redirect_prefix", "redirect_pool_id", "redirect_http_code", "position"],
     tenant_id="project_id"))
 L7RULES = Collection(m.L7Rule, _cols(
-    m.L7Rule, [*_BASE, "type", "compare_type", "key", "value", "invert"],
+    m.L7Rule, [*_BASE, "type", "compare_type", "key", "value", "invert", "l7policy_id"],
     tenant_id="project_id"))
 
 # Pools are also filterable by the id of their health monitor.

@@ -107,7 +107,7 @@ class Reconciler:
         with self.db.write() as session:
             lb = session.get(m.LoadBalancer, lb_id)
             assert lb is not None
-            wanted = spec_builder.member_subnets(lb)
+            wanted = spec_builder.member_subnets(self.settings, lb)
             have = {a.subnet_id: a for a in session.scalars(select(m.IpAllocation).where(
                 m.IpAllocation.owner_id == amp_id, m.IpAllocation.purpose == "member"))}
             for subnet_id, alloc in have.items():

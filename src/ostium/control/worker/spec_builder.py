@@ -44,13 +44,26 @@ def member_networks(settings: Settings, lb: m.LoadBalancer,
     return out
 
 
-def member_subnets(lb: m.LoadBalancer) -> set[str]:
+def member_subnet(settings: Settings, mb: m.Member) -> str | None:
+    """The subnet a member is reached through: the one it names, else the declared
+    network its address lies in (so members on a local network need no `subnet_id`)."""
+    if mb.subnet_id:
+        return mb.subnet_id
+    ip = ipaddress.ip_address(mb.address)
+    for net in settings.networks:
+        if ip.version == net.ip_network.version and ip in net.ip_network:
+            return net.subnet_id
+    return None
+
+
+def member_subnets(settings: Settings, lb: m.LoadBalancer) -> set[str]:
     """Subnets the amphora must join for its members (other than the VIP subnet)."""
     wanted = set()
     for p in _alive(lb.pools):
         for mb in _alive(p.members):
-            if mb.subnet_id and mb.subnet_id != lb.vip_subnet_id:
-                wanted.add(mb.subnet_id)
+            subnet = member_subnet(settings, mb)
+            if subnet and subnet != lb.vip_subnet_id:
+                wanted.add(subnet)
     return wanted
 
 

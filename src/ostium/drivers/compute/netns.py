@@ -34,3 +34,22 @@ class NetnsDriver:
 
     def destroy(self, amphora_id: str) -> None:
         self.client.delete_amphora(amphora_id)
+
+
+def remove_idle_bridges(bridges: list[str]) -> list[str]:
+    """Delete the named bridges that no longer have any port (no amphora, no backend).
+
+    Called when the local data plane stops, so a stopped ostium leaves no empty bridge
+    behind; a bridge still in use is left alone.
+    """
+    import subprocess
+    from pathlib import Path
+
+    removed = []
+    for bridge in bridges:
+        brif = Path("/sys/class/net") / bridge / "brif"
+        if not brif.is_dir() or any(brif.iterdir()):
+            continue
+        subprocess.run(["ip", "link", "del", bridge], check=False, capture_output=True)
+        removed.append(bridge)
+    return removed
