@@ -8,16 +8,41 @@ from tests.api.conftest import Api
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$")
 
-LB_FIELDS = set("""additional_vips admin_state_up availability_zone created_at description
-flavor_id id listeners name operating_status pools project_id provider provisioning_status
-tags tenant_id updated_at vip_address vip_network_id vip_port_id vip_qos_policy_id
-vip_sg_ids vip_subnet_id vip_vnic_type""".split())
+LB_FIELDS = set(
+    [
+        "additional_vips",
+        "admin_state_up",
+        "availability_zone",
+        "created_at",
+        "description",
+        "flavor_id",
+        "id",
+        "listeners",
+        "name",
+        "operating_status",
+        "pools",
+        "project_id",
+        "provider",
+        "provisioning_status",
+        "tags",
+        "tenant_id",
+        "updated_at",
+        "vip_address",
+        "vip_network_id",
+        "vip_port_id",
+        "vip_qos_policy_id",
+        "vip_sg_ids",
+        "vip_subnet_id",
+        "vip_vnic_type",
+    ]
+)
 
 
 def test_create_show_update_delete(api: Api) -> None:
-    r = api.post("/v2/lbaas/loadbalancers",
-                 {"loadbalancer": {"vip_subnet_id": api.subnet_id, "name": "web",
-                                   "tags": ["a", "b", "a"]}})
+    r = api.post(
+        "/v2/lbaas/loadbalancers",
+        {"loadbalancer": {"vip_subnet_id": api.subnet_id, "name": "web", "tags": ["a", "b", "a"]}},
+    )
     assert r.status_code == 201
     lb = r.json()["loadbalancer"]
     assert set(lb) == LB_FIELDS
@@ -33,12 +58,15 @@ def test_create_show_update_delete(api: Api) -> None:
     r = api.put(f"/v2/lbaas/loadbalancers/{lb['id']}", {"loadbalancer": {"name": "x"}})
     assert r.status_code == 409
     assert r.json()["faultstring"] == (
-        f"Invalid state PENDING_CREATE of loadbalancer resource {lb['id']}")
+        f"Invalid state PENDING_CREATE of loadbalancer resource {lb['id']}"
+    )
     api.settle()
     shown = api.get(f"/v2/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
     assert shown["provisioning_status"] == "ACTIVE" and shown["operating_status"] == "ONLINE"
-    r = api.put(f"/v2/lbaas/loadbalancers/{lb['id']}",
-                {"loadbalancer": {"name": "web2", "description": "d", "admin_state_up": "f"}})
+    r = api.put(
+        f"/v2/lbaas/loadbalancers/{lb['id']}",
+        {"loadbalancer": {"name": "web2", "description": "d", "admin_state_up": "f"}},
+    )
     assert r.status_code == 200
     up = r.json()["loadbalancer"]
     assert up["name"] == "web2" and up["provisioning_status"] == "PENDING_UPDATE"
@@ -56,12 +84,15 @@ def test_create_show_update_delete(api: Api) -> None:
 def test_vip_address_requested_and_conflicting(api: Api) -> None:
     lb = api.lb(vip_address="198.18.0.77")
     assert lb["vip_address"] == "198.18.0.77"
-    r = api.post("/v2/lbaas/loadbalancers",
-                 {"loadbalancer": {"vip_subnet_id": api.subnet_id, "vip_address": "198.18.0.77"}})
+    r = api.post(
+        "/v2/lbaas/loadbalancers",
+        {"loadbalancer": {"vip_subnet_id": api.subnet_id, "vip_address": "198.18.0.77"}},
+    )
     assert r.status_code == 409
-    r = api.post("/v2/lbaas/loadbalancers",
-                 {"loadbalancer": {"vip_network_id": api.network_id,
-                                   "vip_address": "10.0.0.1"}})
+    r = api.post(
+        "/v2/lbaas/loadbalancers",
+        {"loadbalancer": {"vip_network_id": api.network_id, "vip_address": "10.0.0.1"}},
+    )
     assert r.status_code == 400 and "10.0.0.1" in r.json()["faultstring"]
     # network only: picks the subnet of that network
     r = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {"vip_network_id": api.network_id}})
@@ -71,34 +102,56 @@ def test_vip_address_requested_and_conflicting(api: Api) -> None:
 def test_vip_is_required_and_unknown_subnet_is_400(api: Api) -> None:
     r = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {"name": "x"}})
     assert r.status_code == 400
-    assert r.json()["faultstring"] == ("Validation failure: VIP must contain one of: "
-                                       "vip_port_id, vip_network_id, vip_subnet_id.")
+    assert r.json()["faultstring"] == (
+        "Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id."
+    )
     sid = "11111111-2222-3333-4444-555555555555"
     r = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {"vip_subnet_id": sid}})
     assert r.status_code == 400 and r.json()["faultstring"] == f"Subnet {sid} not found."
-    r = api.post("/v2/lbaas/loadbalancers",
-                 {"loadbalancer": {"vip_subnet_id": api.subnet_id, "provider": "f5"}})
+    r = api.post(
+        "/v2/lbaas/loadbalancers",
+        {"loadbalancer": {"vip_subnet_id": api.subnet_id, "provider": "f5"}},
+    )
     assert r.json()["faultstring"] == "Provider 'f5' is not enabled."
 
 
 def test_graph_create_returns_the_full_tree(api: Api) -> None:
-    body = {"loadbalancer": {
-        "vip_subnet_id": api.subnet_id, "name": "graph",
-        "listeners": [{
-            "protocol": "HTTP", "protocol_port": 80, "name": "web",
-            "default_pool": {"name": "p1"},
-            "l7policies": [{"action": "REDIRECT_TO_POOL", "redirect_pool": {"name": "p2"},
-                            "rules": [{"type": "PATH", "compare_type": "STARTS_WITH",
-                                       "value": "/api"}]}],
-        }],
-        "pools": [
-            {"name": "p1", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-             "healthmonitor": {"type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 2},
-             "members": [{"address": "198.18.1.10", "protocol_port": 8080},
-                         {"address": "198.18.1.11", "protocol_port": 8080}]},
-            {"name": "p2", "protocol": "HTTP", "lb_algorithm": "LEAST_CONNECTIONS"},
-        ],
-    }}
+    body = {
+        "loadbalancer": {
+            "vip_subnet_id": api.subnet_id,
+            "name": "graph",
+            "listeners": [
+                {
+                    "protocol": "HTTP",
+                    "protocol_port": 80,
+                    "name": "web",
+                    "default_pool": {"name": "p1"},
+                    "l7policies": [
+                        {
+                            "action": "REDIRECT_TO_POOL",
+                            "redirect_pool": {"name": "p2"},
+                            "rules": [
+                                {"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"}
+                            ],
+                        }
+                    ],
+                }
+            ],
+            "pools": [
+                {
+                    "name": "p1",
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "healthmonitor": {"type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 2},
+                    "members": [
+                        {"address": "198.18.1.10", "protocol_port": 8080},
+                        {"address": "198.18.1.11", "protocol_port": 8080},
+                    ],
+                },
+                {"name": "p2", "protocol": "HTTP", "lb_algorithm": "LEAST_CONNECTIONS"},
+            ],
+        }
+    }
     r = api.post("/v2/lbaas/loadbalancers", body)
     assert r.status_code == 201, r.text
     lb = r.json()["loadbalancer"]
@@ -110,8 +163,10 @@ def test_graph_create_returns_the_full_tree(api: Api) -> None:
     assert "pools" not in pools["p1"]["healthmonitor"]
     assert len(pools["p1"]["members"]) == 2 and pools["p2"]["healthmonitor"] is None
     assert li["default_pool_id"] == pools["p1"]["id"]
-    assert all(x["provisioning_status"] == "PENDING_CREATE"
-               for x in [li, *lb["pools"], *pools["p1"]["members"]])
+    assert all(
+        x["provisioning_status"] == "PENDING_CREATE"
+        for x in [li, *lb["pools"], *pools["p1"]["members"]]
+    )
     api.settle()
     status = api.get(f"/v2/lbaas/loadbalancers/{lb['id']}/status").json()["statuses"]
     tree = status["loadbalancer"]
@@ -125,15 +180,30 @@ def test_graph_create_returns_the_full_tree(api: Api) -> None:
 
 
 def test_graph_create_reference_errors(api: Api) -> None:
-    r = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {
-        "vip_subnet_id": api.subnet_id,
-        "listeners": [{"protocol": "HTTP", "protocol_port": 80,
-                       "default_pool": {"name": "missing"}}]}})
+    r = api.post(
+        "/v2/lbaas/loadbalancers",
+        {
+            "loadbalancer": {
+                "vip_subnet_id": api.subnet_id,
+                "listeners": [
+                    {"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "missing"}}
+                ],
+            }
+        },
+    )
     assert r.status_code == 400
-    assert r.json()["faultstring"] == ("Pool 'missing' was referenced but no full definition "
-                                       "was found.")
-    r = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {
-        "vip_subnet_id": api.subnet_id, "pools": [{"name": "p", "protocol": "HTTP"}]}})
+    assert r.json()["faultstring"] == (
+        "Pool 'missing' was referenced but no full definition was found."
+    )
+    r = api.post(
+        "/v2/lbaas/loadbalancers",
+        {
+            "loadbalancer": {
+                "vip_subnet_id": api.subnet_id,
+                "pools": [{"name": "p", "protocol": "HTTP"}],
+            }
+        },
+    )
     assert r.status_code == 400
     assert api.get("/v2/lbaas/loadbalancers").json()["loadbalancers"] == []
 
@@ -143,8 +213,9 @@ def test_delete_with_children_needs_cascade(api: Api) -> None:
     lb_id = s["lb"]["id"]
     r = api.delete(f"/v2/lbaas/loadbalancers/{lb_id}")
     assert r.status_code == 400
-    assert r.json()["faultstring"] == (f"Validation failure: Cannot delete Load Balancer "
-                                       f"{lb_id} - it has children")
+    assert r.json()["faultstring"] == (
+        f"Validation failure: Cannot delete Load Balancer {lb_id} - it has children"
+    )
     assert api.delete(f"/v2/lbaas/loadbalancers/{lb_id}?cascade=True").status_code == 204
     api.settle()
     assert api.get(f"/v2/lbaas/loadbalancers/{lb_id}").status_code == 404
@@ -158,8 +229,15 @@ def test_delete_with_children_needs_cascade(api: Api) -> None:
 def test_stats_failover_and_amphorae(api: Api) -> None:
     lb = api.lb()
     stats = api.get(f"/v2/lbaas/loadbalancers/{lb['id']}/stats").json()
-    assert stats == {"stats": {"active_connections": 0, "bytes_in": 0, "bytes_out": 0,
-                               "request_errors": 0, "total_connections": 0}}
+    assert stats == {
+        "stats": {
+            "active_connections": 0,
+            "bytes_in": 0,
+            "bytes_out": 0,
+            "request_errors": 0,
+            "total_connections": 0,
+        }
+    }
     (amp,) = api.get(f"/v2/octavia/amphorae?loadbalancer_id={lb['id']}").json()["amphorae"]
     assert amp["role"] == "STANDALONE" and amp["status"] == "ALLOCATED"
     assert "project_id" not in amp
