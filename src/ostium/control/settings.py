@@ -200,6 +200,8 @@ def _networks(parser: configparser.ConfigParser) -> tuple[NetworkSettings, ...]:
             gateway=gateway,
             subnet_name=opts.get("subnet_name", f"{name}-subnet"),
         ))
+    if not parser.getboolean("networking", "default_networks", fallback=True):
+        return tuple(nets)
     for i, default in enumerate((DEFAULT_NETWORK, DEMO_NETWORK)):
         if not any(n.name == default.name for n in nets):
             nets.insert(i, default)
