@@ -1,5 +1,6 @@
-"""The version document, `GET /v2`, and the read-only Neutron-shaped network calls that
-the openstack CLI and openstacksdk make to resolve subnet and network names."""
+"""The version document, `GET /v2`, the read-only Neutron-shaped network calls that
+the openstack CLI and openstacksdk make to resolve subnet and network names, and a 403 for
+the Keystone project lookups of `--project`/`quota <project>` (see `projects`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ostium.control.api.deps import Ctx, Svc
 from ostium.control.api.listing import select_fields
 from ostium.control.api.policy import any_role
 from ostium.control.services import networks
-from ostium.model.errors import BadRequest, NotFound
+from ostium.model.errors import BadRequest, Forbidden, NotFound
 
 router = APIRouter()
 
@@ -103,3 +104,13 @@ def network(svc: Svc, ctx: Ctx, network_id: str) -> Response:
     if net is None:
         raise NotFound(f"Network {network_id} could not be found.")
     return JSONResponse({"network": networks.network_view(net, ctx.project_id or "")})
+
+
+@router.get("/projects")
+@router.get("/projects/{project_id}")
+def projects(project_id: str | None = None) -> Response:
+    """ostium has no identity service: project ids are free strings. The openstack CLI
+    resolves `--project X` and `quota show/set X` through Keystone `GET /projects/X`
+    (at the same endpoint when `--os-endpoint` is used) and, on 403 only, uses X as
+    given -- so answer 403 here instead of a 404 that makes the command fail."""
+    raise Forbidden("ostium does not serve the identity API; use the project ID.")
