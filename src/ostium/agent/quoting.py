@@ -15,9 +15,7 @@ quoted but validated against the HTTP token alphabet; anything else is refused.
 
 from __future__ import annotations
 
-import re
-
-_TOKEN = re.compile(r"^[A-Za-z0-9!&*+.^_`|~-]{1,255}$")
+from ostium.model.tokens import is_safe_token
 
 
 def quote(value: str) -> str:
@@ -45,4 +43,4 @@ def quote_logformat(value: str) -> str:
 
 def is_token(value: str) -> bool:
     """True if `value` is an HTTP token safe to place inside a fetch's parentheses."""
-    return bool(_TOKEN.match(value))
+    return is_safe_token(value)

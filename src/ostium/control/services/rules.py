@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from ostium.model.enums import LISTENER_POOL_COMPAT
 from ostium.model.errors import BadRequest, NotImplementedByProvider
+from ostium.model.tokens import SAFE_TOKEN
 
 UNSUPPORTED_LISTENER_PROTOCOLS = {"UDP", "SCTP", "TERMINATED_HTTPS", "PROMETHEUS"}
 UNSUPPORTED_POOL_PROTOCOLS = {"UDP", "SCTP"}
@@ -25,7 +26,7 @@ SSL_HEADERS = {"X-SSL-Client-Verify", "X-SSL-Client-Has-Cert", "X-SSL-Client-DN"
 EXPECTED_CODES = re.compile(r"^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$")
 HOSTNAME = re.compile(r"^(?=.{1,255}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
                       r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
-HTTP_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+HTTP_TOKEN = SAFE_TOKEN
 # RFC 6265 cookie-octet: no CTLs, whitespace, DQUOTE, comma, semicolon or backslash.
 COOKIE_VALUE = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$")
 # Printable header-value characters (no control characters), or a double-quoted string.
