@@ -70,6 +70,10 @@ def test_pool_rules(api: Api) -> None:
     r = api.put(f"/v2/lbaas/pools/{pool['id']}", {"pool": {
         "session_persistence": {"type": "HTTP_COOKIE", "cookie_name": "x"}}})
     assert r.status_code == 400 and "cookie_name" in r.json()["faultstring"]
+    r = api.post("/v2/lbaas/pools", {"pool": {
+        "loadbalancer_id": s["lb"]["id"], "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN",
+        "session_persistence": {"type": "HTTP_COOKIE"}}})
+    assert r.status_code == 400 and "HTTP_COOKIE" in r.json()["faultstring"]
     tcp = api.child("/v2/lbaas/pools", "pool", {"loadbalancer_id": s["lb"]["id"],
                                                 "protocol": "TCP", "lb_algorithm": "SOURCE_IP"})
     r = api.put(f"/v2/lbaas/listeners/{li['id']}", {"listener": {"default_pool_id": tcp["id"]}})

@@ -184,7 +184,7 @@ def check_redirect_pool(session: Session, li: m.Listener, pool_id: str | None) -
     if p is None or p.load_balancer_id != li.load_balancer_id or \
             p.provisioning_status == "DELETED":
         raise NotFound(f"Pool {pool_id} not found.")
-    rules.pool_compat(p.protocol, li.protocol)
+    rules.pool_compat(p.protocol, li.protocol, p.session_persistence)
 
 
 def l7policy(session: Session, li: m.Listener, body: s._L7PolicyFields, project_id: str,

@@ -69,7 +69,7 @@ def _attach_default_pool(session: Session, li: m.Listener, pool_id: str | None) 
     if p is None or p.load_balancer_id != li.load_balancer_id or \
             p.provisioning_status == "DELETED":
         raise NotFound(f"Pool {pool_id} not found.")
-    rules.pool_compat(p.protocol, li.protocol)
+    rules.pool_compat(p.protocol, li.protocol, p.session_persistence)
     li.default_pool_id = p.id
 
 
@@ -160,7 +160,9 @@ def pool_create(svc: ServiceContext, ctx: RequestContext, body: s.PoolCreate) ->
         if li is not None:
             if li.protocol == "PROMETHEUS":
                 raise BadRequest("Protocol PROMETHEUS listeners cannot have child objects.")
-            rules.pool_compat(body.protocol, li.protocol)
+            rules.pool_compat(
+                body.protocol, li.protocol,
+                body.session_persistence.model_dump() if body.session_persistence else None)
             if li.default_pool_id:
                 raise Conflict("This listener already has a default pool")
         row = builders.pool(session, lb, body, body.protocol, body.lb_algorithm, lb.project_id)
@@ -197,6 +199,8 @@ def pool_update(svc: ServiceContext, ctx: RequestContext, obj_id: str,
                 if merged.get("type") is None and p.session_persistence:
                     merged["type"] = p.session_persistence.get("type")
                 p.session_persistence = rules.session_persistence(merged, p.protocol)
+                for user in views.pool_listeners(p):
+                    rules.pool_compat(p.protocol, user.protocol, p.session_persistence)
         _apply_simple(p, body, sent, ("name", "description", "admin_state_up",
                                       "lb_algorithm"))
         if "tags" in sent:

@@ -229,13 +229,13 @@ def _graph_children(session: Session, svc: ServiceContext, lb: m.LoadBalancer,
         session.flush()
         if li_body.default_pool is not None:
             prow = pool_rows[li_body.default_pool.name or ""]
-            rules.pool_compat(prow.protocol, li.protocol)
+            rules.pool_compat(prow.protocol, li.protocol, prow.session_persistence)
             li.default_pool_id = prow.id
         for pol in li_body.l7policies or []:
             target = None
             if pol.redirect_pool is not None:
                 target = pool_rows[pol.redirect_pool.name or ""]
-                rules.pool_compat(target.protocol, li.protocol)
+                rules.pool_compat(target.protocol, li.protocol, target.session_persistence)
             prow_pol = builders.l7policy(session, li, pol, project,
                                          redirect_pool_id=target.id if target else None)
             for rule in pol.rules or []:

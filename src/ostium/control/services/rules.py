@@ -56,10 +56,15 @@ def lb_algorithm(alg: str) -> None:
             "SOURCE_IP_PORT is not supported by the haproxy data plane (use SOURCE_IP).")
 
 
-def pool_compat(pool_protocol_: str, listener_protocol_: str) -> None:
+def pool_compat(pool_protocol_: str, listener_protocol_: str,
+                persistence: dict[str, Any] | None = None) -> None:
     if pool_protocol_ not in LISTENER_POOL_COMPAT.get(listener_protocol_, frozenset()):
         raise BadRequest(f"Validation failure: The pool protocol '{pool_protocol_}' is invalid "
                          f"while the listener protocol is '{listener_protocol_}'.")
+    ptype = (persistence or {}).get("type")
+    if ptype in ("HTTP_COOKIE", "APP_COOKIE") and listener_protocol_ != "HTTP":
+        raise BadRequest(f"Validation failure: Session persistence of type {ptype} needs an "
+                         f"HTTP listener; the listener protocol is '{listener_protocol_}'.")
 
 
 def insert_headers(headers: dict[str, str], protocol: str) -> None:
@@ -148,8 +153,7 @@ def session_persistence(sp: dict[str, Any] | None, protocol: str) -> dict[str, A
     elif cookie is not None:
         raise BadRequest('Validation failure: Field "cookie_name" can only be specified with '
                          'session persistence of type "APP_COOKIE".')
-    if stype in ("HTTP_COOKIE", "APP_COOKIE") and protocol not in ("HTTP", "HTTPS", "PROXY",
-                                                                   "PROXYV2", "TCP"):
+    if stype in ("HTTP_COOKIE", "APP_COOKIE") and protocol != "HTTP":
         raise BadRequest(f"Validation failure: Session persistence of type {stype} is not "
                          f"valid for {protocol} pools.")
     if sp.get("persistence_timeout") is not None or sp.get("persistence_granularity"):
