@@ -65,6 +65,9 @@ def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
     from ostium.control.services.common import ServiceContext
 
     app = create_app(ServiceContext(db=db, settings=settings, wake=wake))
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: without a handler of
+    # ours the process would die there and skip its `finally` (worker and agent stop).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(app, host=settings.api.bind_host, port=settings.api.bind_port,
                 log_level="warning", access_log=False)
 
