@@ -9,25 +9,35 @@ Settings are parsed here once and passed down; nothing reads configuration at im
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
+import os
 import signal
 import socket
 import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 
 from ostium.agent.app import create_app
+from ostium.agent.heartbeat import (
+    HeartbeatSender,
+    HeartbeatSettings,
+    SequenceSource,
+    parse_targets,
+)
 from ostium.agent.manager import AgentSettings, AmphoraManager
 from ostium.agent.naming import DEFAULT_PREFIX
 
 LOG = logging.getLogger(__name__)
 DEFAULT_BIND = "127.0.0.1:9443"
 DEFAULT_STATE_DIR = "/var/lib/ostium/agent"
+PR_SET_PDEATHSIG = 1
 
 
 def _split_bind(bind: str) -> tuple[str, int]:
@@ -47,7 +57,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--respawn-count", type=int, default=3)
     p.add_argument("--respawn-interval", type=float, default=2.0)
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--controller-ip-port-list", default="",
+                   help="health managers to send heartbeats to: ip:port[,ip:port...]")
+    p.add_argument("--heartbeat-interval", type=float, default=2.0, help="seconds")
+    p.add_argument("--heartbeat-key-file",
+                   help="file holding the heartbeat HMAC key (a file, not an argument, so "
+                        "the key does not show in the process list)")
     return p
+
+
+def _heartbeat_settings(args: argparse.Namespace) -> HeartbeatSettings | None:
+    targets = parse_targets(args.controller_ip_port_list)
+    if not targets:
+        return None
+    if not args.heartbeat_key_file:
+        raise SystemExit("--controller-ip-port-list needs --heartbeat-key-file")
+    key = Path(args.heartbeat_key_file).read_bytes().strip()
+    if not key:
+        raise SystemExit(f"heartbeat key file {args.heartbeat_key_file} is empty")
+    return HeartbeatSettings(targets=targets, key=key, interval=args.heartbeat_interval)
 
 
 def main(argv: list[str]) -> int:
@@ -55,15 +83,22 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    heartbeats = _heartbeat_settings(args)
     settings = AgentSettings(
         state_dir=Path(args.state_dir),
         name_prefix=args.name_prefix,
         haproxy_bin=args.haproxy_bin,
         respawn_count=args.respawn_count,
         respawn_interval=args.respawn_interval,
+        rebuild_lost_namespaces=heartbeats is None,
     )
     manager = AmphoraManager(settings)
     manager.start()
+    sender = None
+    if heartbeats is not None:
+        sequence = SequenceSource(Path(args.state_dir) / "heartbeat.seq")
+        sender = HeartbeatSender(manager, heartbeats, sequence)
+        sender.start()
     host, port = _split_bind(args.bind)
     config = uvicorn.Config(
         create_app(manager),
@@ -79,6 +114,8 @@ def main(argv: list[str]) -> int:
     try:
         uvicorn.Server(config).run()
     finally:
+        if sender is not None:
+            sender.stop()
         manager.close()
     return 0
 
@@ -118,7 +155,18 @@ def start_agent_subprocess(
     extra_args: list[str] | None = None,
     ready_timeout: float = 15.0,
 ) -> AgentProcess:
-    """Start `python -m ostium.agent.main ...`; return once its TLS port accepts."""
+    """Start `python -m ostium.agent.main ...`; return once its TLS port accepts.
+
+    The agent gets SIGTERM when the thread that started it dies, however it dies (a
+    worker killed with SIGKILL must not leave an orphan agent holding the port and the
+    state dir). Its haproxy processes keep serving either way.
+    """
+    host, port = _split_bind(bind)
+    deadline = time.monotonic() + ready_timeout
+    while _listening(host, port):  # e.g. the agent of a crashed parent, still stopping
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"something already listens on {bind}: another agent?")
+        time.sleep(0.1)
     argv = [
         sys.executable, "-m", "ostium.agent.main",
         "--bind", bind, "--cert", str(cert), "--key", str(key), "--ca", str(ca),
@@ -127,23 +175,41 @@ def start_agent_subprocess(
     ]  # fmt: skip
     out = log_path.open("ab") if log_path is not None else subprocess.DEVNULL
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                preexec_fn=_die_with_parent(os.getpid()))
     finally:
         if log_path is not None and not isinstance(out, int):
             out.close()
-    host, port = _split_bind(bind)
     handle = AgentProcess(proc, f"https://{host}:{port}", log_path)
     deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"agent exited with {proc.returncode} (log: {log_path})")
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return handle
-        except OSError:
-            time.sleep(0.1)
+        if _listening(host, port):
+            return handle
+        time.sleep(0.1)
     handle.stop()
     raise RuntimeError(f"agent did not listen on {bind} within {ready_timeout}s")
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A `preexec_fn`: SIGTERM this child when its parent dies (Linux prctl)."""
+
+    def hook() -> None:
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os._exit(1)
+
+    return hook
 
 
 if __name__ == "__main__":
