@@ -23,13 +23,23 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ostium.agent import firewall, haproxy_process, haproxy_runtime, netns, runtime_update
+from ostium.agent import (
+    firewall,
+    garp,
+    haproxy_process,
+    haproxy_runtime,
+    haproxy_stats,
+    netns,
+    runtime_update,
+)
+from ostium.agent.counters import CounterCarry
 from ostium.agent.errors import AgentFailure, AmphoraNotFound, InvalidConfig, StaleGeneration
 from ostium.agent.haproxy_process import HaproxyPaths
-from ostium.agent.naming import DEFAULT_PREFIX, Names
+from ostium.agent.naming import DEFAULT_PREFIX, VIP_IFNAME, Names
 from ostium.agent.render import RenderContext, build_view, render_haproxy
 from ostium.model.spec import AmphoraPlug, AmphoraSpec, AmphoraState
 
@@ -50,6 +60,9 @@ class AgentSettings:
     respawn_window: float = 60.0
     del_server_wait: float = 3.0
     """How long a removed server may take to lose its connections before we reload."""
+    rebuild_lost_namespaces: bool = True
+    """Recreate an amphora whose namespace vanished. False when heartbeats go to a
+    health manager: a lost amphora then goes silent and is failed over instead."""
 
 
 def _default_group() -> str | None:
@@ -85,6 +98,11 @@ class _Amphora:
     lock: threading.RLock = field(default_factory=threading.RLock)
     respawns: list[float] = field(default_factory=list)
     total_respawns: int = 0
+    lost: bool = False
+
+    @cached_property
+    def counters(self) -> CounterCarry:
+        return CounterCarry(self.directory / "counters.json")
 
     @property
     def paths(self) -> HaproxyPaths:
@@ -96,6 +114,17 @@ class _Amphora:
             stats_socket=d / "stats.sock",
             log=d / "haproxy.log",
         )
+
+
+@dataclass(frozen=True)
+class AmphoraProbe:
+    """What the heartbeat sender needs to look at one amphora without its lock."""
+
+    amphora_id: str
+    namespace: str
+    generation: int | None
+    paths: HaproxyPaths
+    counters: CounterCarry
 
 
 class AmphoraManager:
@@ -126,6 +155,11 @@ class AmphoraManager:
         self._stop.set()
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
+        with self._lock:
+            amps = list(self._amphorae.values())
+        for amp in amps:
+            with amp.counters.lock:
+                amp.counters.save()
 
     def adopt(self) -> None:
         known: set[str] = set()
@@ -195,6 +229,15 @@ class AmphoraManager:
         with self._lock:
             amps = list(self._amphorae.values())
         return [self._state(a) for a in amps]
+
+    def probes(self) -> tuple[AmphoraProbe, ...]:
+        with self._lock:
+            amps = list(self._amphorae.values())
+        return tuple(
+            AmphoraProbe(a.plug.amphora_id, a.names.namespace,
+                         a.spec.generation if a.spec else None, a.paths, a.counters)
+            for a in amps
+        )  # fmt: skip
 
     # ----------------------------------------------------------------- ensure / delete
 
@@ -285,14 +328,27 @@ class AmphoraManager:
             else:
                 plan = runtime_update.plan(old_view, view) if old_view is not None else None
                 if plan is None or not self._run_plan(amp, plan):
+                    self._carry_counters(amp)
                     haproxy_process.reload(paths)
         except AgentFailure:
             self._restore_last_known_good(amp)
             raise
         shutil.copyfile(paths.config, paths.config.with_name("haproxy.cfg.lkg"))
+        first = amp.spec is None
         amp.spec = spec.model_copy(deep=True)
         _write_json(amp.directory / "spec.json", spec.model_dump_json())
         amp.respawns.clear()
+        if first:  # a new amphora (maybe a failover): tell the neighbours the VIP moved
+            garp.announce(amp.names.namespace, VIP_IFNAME, str(spec.vip.address))
+
+    def _carry_counters(self, amp: _Amphora) -> None:
+        """Read the current worker's counters right before it is replaced."""
+        with amp.counters.lock:
+            try:
+                amp.counters.observe(haproxy_stats.read(str(amp.paths.stats_socket)))
+            except AgentFailure as exc:
+                LOG.info("amphora %s: counters not carried: %s", amp.plug.amphora_id,
+                         exc.message)  # fmt: skip
 
     def _apply_firewall(self, amp: _Amphora, spec: AmphoraSpec) -> None:
         try:
@@ -369,6 +425,14 @@ class AmphoraManager:
     def _check_one(self, amp: _Amphora) -> None:
         if amp.spec is None or not amp.paths.config.exists():
             return
+        if not self.settings.rebuild_lost_namespaces:
+            if not netns.namespace_exists(amp.names.namespace):
+                if not amp.lost:
+                    LOG.error("amphora %s lost its namespace %s; leaving it to failover",
+                              amp.plug.amphora_id, amp.names.namespace)  # fmt: skip
+                amp.lost = True
+                return
+            amp.lost = False
         if haproxy_process.master_pid(amp.paths) is not None:
             return
         now = time.monotonic()

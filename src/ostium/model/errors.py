@@ -11,6 +11,7 @@
     │   └── ServiceUnavailable   503
     ├── TransientError           back off and retry (worker, agent client)
     └── PermanentError           stop, record the reason, mark ERROR
+        └── InvalidHeartbeat     a heartbeat datagram to drop (carries the reason)
 
 Each boundary translates foreign errors once: SQLAlchemy in control/db, httpx in the
 agent client, subprocess and netlink failures in the agent. Messages name the input that
@@ -69,3 +70,12 @@ class TransientError(OstiumError):
 
 class PermanentError(OstiumError):
     """A failure retrying cannot fix; the object goes to ERROR with this reason."""
+
+
+class InvalidHeartbeat(PermanentError):
+    """A heartbeat datagram the health manager drops; `reason` is a `DropReason` value."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
