@@ -99,6 +99,10 @@ class _Amphora:
     respawns: list[float] = field(default_factory=list)
     total_respawns: int = 0
     lost: bool = False
+    plumbed: AmphoraPlug | None = None
+    """The last plug fully ensured by this process (fast path for repeated ensures)."""
+    firewall_loaded: str | None = None
+    """The nftables ruleset this process last loaded into the namespace."""
 
     @cached_property
     def counters(self) -> CounterCarry:
@@ -253,8 +257,22 @@ class AmphoraManager:
         with amp.lock:
             amp.plug = plug
             _write_json(amp.directory / "plug.json", plug.model_dump_json())
-            netns.ensure_amphora(names, plug)
+            if not self._still_plumbed(amp, plug):
+                # ~20 ip commands: only when something is new or missing (every spec
+                # push ensures again, so this is on the path of each member change).
+                amp.firewall_loaded = None  # the namespace may be new: load rules again
+                netns.ensure_amphora(names, plug)
+                amp.plumbed = plug
         return self._state(amp)
+
+    @staticmethod
+    def _still_plumbed(amp: _Amphora, plug: AmphoraPlug) -> bool:
+        done = amp.plumbed
+        if done is None or done.vip != plug.vip:
+            return False
+        if any(net not in done.member_networks for net in plug.member_networks):
+            return False
+        return netns.plumbing_present(amp.names, done)
 
     def delete(self, amphora_id: str) -> None:
         names = self._names(amphora_id)
@@ -351,12 +369,15 @@ class AmphoraManager:
                          exc.message)  # fmt: skip
 
     def _apply_firewall(self, amp: _Amphora, spec: AmphoraSpec) -> None:
+        ruleset = firewall.render_ruleset(spec)
+        if ruleset == amp.firewall_loaded and netns.namespace_exists(amp.names.namespace):
+            return
+        amp.firewall_loaded = None
         try:
-            firewall.apply_ruleset(
-                amp.names.namespace, amp.directory / "nftables.conf", firewall.render_ruleset(spec)
-            )
+            firewall.apply_ruleset(amp.names.namespace, amp.directory / "nftables.conf", ruleset)
         except AgentFailure as exc:
             raise InvalidConfig("nftables refused the allowed_cidrs rules", exc.details) from exc
+        amp.firewall_loaded = ruleset
 
     def _run_plan(self, amp: _Amphora, plan: runtime_update.RuntimePlan) -> bool:
         """Apply server changes at runtime; False means "reload instead"."""
@@ -447,6 +468,34 @@ class AmphoraManager:
             self._apply_firewall(amp, amp.spec)
         haproxy_process.stop(amp.paths)
         haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, amp.paths)
+
+    def sweep(self) -> tuple[str, ...]:
+        """Remove what this agent's prefix owns but no amphora of it needs: namespaces,
+        haproxy processes of unknown amphora directories, those directories. Returns a
+        description of each thing removed (housekeeping reports it)."""
+        namespaces = netns.list_namespaces()
+        with self._lock:  # registered before anything is created: no race with ensure()
+            known = {a.names.namespace for a in self._amphorae.values()}
+        removed: list[str] = []
+        probe = self._names(ZERO_ID)
+        for ns in namespaces:
+            if probe.owns_namespace(ns) and ns not in known:
+                haproxy_process.kill_namespace_processes(ns)
+                netns.delete_namespace(ns)
+                removed.append(f"namespace {ns}")
+        for directory in sorted(self.root.iterdir()):
+            if directory.name in known or not probe.owns_namespace(directory.name):
+                continue
+            pids = haproxy_process.pids_for_config(directory / "haproxy.cfg")
+            if pids:
+                haproxy_process.stop(_Amphora(self._names(ZERO_ID), directory,
+                                              _placeholder_plug(ZERO_ID)).paths)  # fmt: skip
+                removed.append(f"haproxy {directory / 'haproxy.cfg'} (pids {pids})")
+            shutil.rmtree(directory, ignore_errors=True)
+            removed.append(f"state directory {directory}")
+        for item in removed:
+            LOG.warning("sweep removed %s", item)
+        return tuple(removed)
 
     def describe(self) -> dict[str, Any]:
         return {"amphorae": len(self._amphorae), "prefix": self.settings.name_prefix}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 from pathlib import Path
 
 from ostium.agent.commands import in_netns, run
@@ -20,6 +21,7 @@ from ostium.agent.naming import VIP_IFNAME, Names
 from ostium.model.spec import AmphoraNetwork, AmphoraPlug
 
 LOG = logging.getLogger(__name__)
+IFF_UP = 0x1
 
 
 def list_namespaces() -> list[str]:
@@ -126,6 +128,25 @@ def ensure_amphora(names: Names, plug: AmphoraPlug) -> None:
         run(in_netns(ns, ["ip", family, "route", "replace", "default", "via", str(vip.gateway)]))
     for net in plug.member_networks:
         ensure_member_network(names, net)
+
+
+def plumbing_present(names: Names, plug: AmphoraPlug) -> bool:
+    """Cheap check (no subprocess) that the namespace exists and every host-side veth
+    of `plug` exists, is up and is enslaved to its bridge."""
+    if not namespace_exists(names.namespace):
+        return False
+    wanted = [(names.vip_host_veth, plug.vip.bridge)]
+    wanted += [(names.member_host_veth(n.subnet_id), n.bridge) for n in plug.member_networks]
+    for veth, bridge in wanted:
+        sys_dir = Path("/sys/class/net", veth)
+        try:
+            if Path(os.readlink(sys_dir / "master")).name != bridge:
+                return False
+            if not int((sys_dir / "flags").read_text(), 16) & IFF_UP:
+                return False
+        except (OSError, ValueError):
+            return False
+    return True
 
 
 def delete_amphora(names: Names, member_subnets: list[str]) -> None:
