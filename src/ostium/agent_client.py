@@ -157,6 +157,12 @@ class AgentClient:
         _check(response)
         return AmphoraList.model_validate_json(response.content).amphorae
 
+    def sweep(self) -> list[str]:
+        """Ask the agent to remove what it owns but does not know; what it removed."""
+        response = self._request("POST", "/sweep", "sweep")
+        _check(response)
+        return [str(item) for item in response.json().get("removed", [])]
+
 
 class AsyncAgentClient:
     """The same calls around an injected `httpx.AsyncClient`."""

@@ -6,7 +6,8 @@ Callers: `main` (served by uvicorn with mutual TLS), tests (in-process). Transpo
 security is not handled here: `main` refuses any client without a certificate.
 
 Routes: GET /health, GET /amphorae, PUT /amphorae/{id} (AmphoraPlug),
-PUT /amphorae/{id}/spec (AmphoraSpec), GET /amphorae/{id}, DELETE /amphorae/{id}.
+PUT /amphorae/{id}/spec (AmphoraSpec), GET /amphorae/{id}, DELETE /amphorae/{id},
+POST /sweep (remove namespaces, processes and state of amphorae this agent does not know).
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def create_app(manager: AmphoraManager) -> FastAPI:
     @app.get("/amphorae/{amphora_id}")
     def get_amphora(amphora_id: str) -> AmphoraState:
         return manager.get(amphora_id)
+
+    @app.post("/sweep")
+    def sweep() -> dict[str, list[str]]:
+        return {"removed": list(manager.sweep())}
 
     @app.delete("/amphorae/{amphora_id}", status_code=204)
     def delete_amphora(amphora_id: str) -> Response:

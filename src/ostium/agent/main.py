@@ -33,6 +33,7 @@ from ostium.agent.heartbeat import (
 )
 from ostium.agent.manager import AgentSettings, AmphoraManager
 from ostium.agent.naming import DEFAULT_PREFIX
+from ostium.agent.tls import CertReloader
 
 LOG = logging.getLogger(__name__)
 DEFAULT_BIND = "127.0.0.1:9443"
@@ -111,9 +112,14 @@ def main(argv: list[str]) -> int:
         log_level=args.log_level.lower(),
         access_log=False,
     )
+    config.load()  # builds the SSLContext now, so rotated certificates can reach it
+    assert config.ssl is not None
+    reloader = CertReloader(config.ssl, Path(args.cert), Path(args.key))
+    reloader.start()
     try:
         uvicorn.Server(config).run()
     finally:
+        reloader.stop()
         if sender is not None:
             sender.stop()
         manager.close()
