@@ -4,6 +4,11 @@ Everything the tests create is named with the `ostt-` prefix and uses 198.18.0.0
 only: the VIP bridge `ostt-vip` (host side 198.18.0.1/24), the member bridge `ostt-mem`
 (198.18.1.0/24, no host address) with backend namespaces `ostt-b1..3`. Fixtures always
 clean up, and a session finalizer fails the run if anything with the prefix is left.
+The API-level tests (`test_through_api.py`, helpers in `api_support.py`) run their own
+ostium agents with the name prefixes `ostt` and `osttw` (namespaces `ostt<12 hex>`,
+which the `ostt-` agent never claims) and name their backends `ostt-a<N>`; the leak
+check covers every namespace and link starting with `ostt`, every process mentioning
+/tmp/ostt- and every backend server named `ostt-...`.
 Tests are skipped only when not running as root.
 """
 
@@ -35,37 +40,47 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+LEAK_PREFIX = PREFIX.rstrip("-")  # "ostt": also the API tests' "ostt<hex>" amphorae
+PROCESS_MARKERS = ("/tmp/ostt-", "--name ostt-")
+
+
+def _test_processes() -> list[str]:
+    found: list[str] = []
+    for marker in PROCESS_MARKERS:
+        for line in sh("pgrep", "-af", "--", marker).stdout.splitlines():
+            pid, _, cmd = line.partition(" ")
+            if "pgrep" not in cmd and int(pid) != os.getpid():
+                stat = Path(f"/proc/{pid}/stat")
+                if stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                    found.append(line)
+    return found
+
+
 def leftovers() -> list[str]:
     found: list[str] = []
     for line in sh("ip", "netns", "list").stdout.splitlines():
-        if line.startswith(PREFIX):
+        if line.startswith(LEAK_PREFIX):
             found.append(f"netns {line.split()[0]}")
     for line in sh("ip", "-o", "link", "show").stdout.splitlines():
         name = line.split(":")[1].strip().split("@")[0]
-        if name.startswith(PREFIX):
+        if name.startswith(LEAK_PREFIX):
             found.append(f"link {name}")
-    for line in sh("pgrep", "-af", "/tmp/ostt-").stdout.splitlines():
-        pid, _, cmd = line.partition(" ")
-        if "pgrep" not in cmd and int(pid) != os.getpid():
-            stat = Path(f"/proc/{pid}/stat")
-            if stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                found.append(f"process {line}")
+    found += [f"process {line}" for line in _test_processes()]
     return found
 
 
 def force_clean() -> None:
-    for line in sh("pgrep", "-f", "/tmp/ostt-").stdout.split():
-        if int(line) != os.getpid():
-            sh("kill", "-9", line)
+    for line in _test_processes():
+        sh("kill", "-9", line.split()[0])
     for line in sh("ip", "netns", "list").stdout.splitlines():
-        if line.startswith(PREFIX):
+        if line.startswith(LEAK_PREFIX):
             ns = line.split()[0]
             for pid in sh("ip", "netns", "pids", ns).stdout.split():
                 sh("kill", "-9", pid)
             sh("ip", "netns", "del", ns)
     for line in sh("ip", "-o", "link", "show").stdout.splitlines():
         name = line.split(":")[1].strip().split("@")[0]
-        if name.startswith(PREFIX):
+        if name.startswith(LEAK_PREFIX):
             sh("ip", "link", "del", name)
 
 
