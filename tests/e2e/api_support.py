@@ -19,6 +19,7 @@ import contextlib
 import http.client
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -42,10 +43,8 @@ def sh(*argv: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, check=check)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
@@ -376,6 +375,7 @@ class Ostium:
                                                                          dir="/tmp")))
     api_port: int = field(default_factory=free_port)
     agent_port: int = field(default_factory=free_port)
+    health_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -385,7 +385,8 @@ class Ostium:
                       f"subnet_name = {n.subnet_name}"]  # fmt: skip
         lines += ["[haproxy_amphora]", f"bind_port = {self.agent_port}",
                   f"name_prefix = {self.name_prefix}", "respawn_interval = 0.5",
-                  "[controller_worker]", f"lease_seconds = {self.lease_seconds}"]  # fmt: skip
+                  "[controller_worker]", f"lease_seconds = {self.lease_seconds}",
+                  "[health_manager]", f"bind_port = {self.health_port}"]  # fmt: skip
         self.config.write_text("\n".join(lines) + "\n")
         self.api = Lbaas(self.url)
 

@@ -177,9 +177,9 @@ def test_least_connections_then_source_ip(
     vip = lb["vip_address"]
     # Hold one connection open on one member: every new request goes to the other one.
     slow: list[str] = []
-    t = threading.Thread(target=lambda: slow.append(get(vip, "/slow?s=2", timeout=10)[1]))
+    t = threading.Thread(target=lambda: slow.append(get(vip, "/slow?s=3", timeout=10)[1]))
     t.start()
-    time.sleep(0.4)
+    time.sleep(1.0)  # (generous: the machine may be busy) the slow request is in
     during = set(names(vip, 8))
     t.join()
     assert len(slow) == 1 and len(during) == 1 and slow[0] not in during
