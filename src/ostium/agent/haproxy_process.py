@@ -26,6 +26,9 @@ from ostium.agent.commands import in_netns, run
 from ostium.agent.errors import AgentFailure, InvalidConfig
 
 LOG = logging.getLogger(__name__)
+POLL = 0.01
+"""Seconds between two looks at the master CLI while haproxy starts or reloads (each
+look is one local socket round trip; every API change that reloads waits on this)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ def start(haproxy_bin: str, namespace: str, paths: HaproxyPaths, timeout: float 
                     return pid
             except AgentFailure:
                 pass
-        time.sleep(0.05)
+        time.sleep(POLL)
     raise AgentFailure(f"haproxy in {namespace} did not come up", {"log": _tail(paths.log)})
 
 
@@ -132,7 +135,7 @@ def reload(paths: HaproxyPaths, timeout: float = 15.0) -> None:
         haproxy_runtime.send(str(paths.master_socket), "reload", timeout=timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(POLL)
         try:
             info = haproxy_runtime.show_proc(str(paths.master_socket))
         except AgentFailure:
