@@ -117,6 +117,9 @@ class Collection:
     id_attr: str = "id"
     has_created_at: bool = True
     extra_filters: dict[str, Callable[[str], Any]] = field(default_factory=dict)
+    # Loader options (e.g. selectinload of the relations a view renders), so a page of
+    # N objects costs a handful of queries instead of one per relation per object.
+    options: list[Any] = field(default_factory=list)
 
 
 def apply_filters(stmt: Select[Any], coll: Collection, q: ListQuery) -> Select[Any]:
@@ -153,6 +156,8 @@ def apply_filters(stmt: Select[Any], coll: Collection, q: ListQuery) -> Select[A
 def run(session: Session, stmt: Select[Any], coll: Collection, q: ListQuery,
         base_url: str, sortable: bool = True) -> tuple[list[Any], list[dict[str, str]]]:
     stmt = apply_filters(stmt, coll, q)
+    if coll.options:
+        stmt = stmt.options(*coll.options)
     keys: list[tuple[InstrumentedAttribute[Any], str]] = []
     for name, direction in q.sort if sortable else []:
         col = coll.columns.get(name)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ostium.control.api.context import RequestContext
 from ostium.control.api.listing import Collection, ListQuery, run, select_fields
@@ -57,6 +58,20 @@ L7POLICIES = Collection(m.L7Policy, _cols(
 L7RULES = Collection(m.L7Rule, _cols(
     m.L7Rule, [*_BASE, "type", "compare_type", "key", "value", "invert", "l7policy_id"],
     tenant_id="project_id"))
+
+_ID_ONLY = {
+    m.LoadBalancer: [selectinload(m.LoadBalancer.listeners).load_only(m.Listener.id),
+                     selectinload(m.LoadBalancer.pools).load_only(m.Pool.id)],
+    m.Listener: [selectinload(m.Listener.l7policies).load_only(m.L7Policy.id)],
+    m.Pool: [selectinload(m.Pool.members).load_only(m.Member.id),
+             selectinload(m.Pool.health_monitor).load_only(m.HealthMonitor.id),
+             selectinload(m.Pool.load_balancer).selectinload(m.LoadBalancer.listeners)
+             .selectinload(m.Listener.l7policies).selectinload(m.L7Policy.rules)
+             .load_only(m.L7Rule.id)],
+    m.L7Policy: [selectinload(m.L7Policy.rules).load_only(m.L7Rule.id)],
+}
+for _coll in (LOADBALANCERS, LISTENERS, POOLS, L7POLICIES):
+    _coll.options = _ID_ONLY[_coll.model]
 
 # Pools are also filterable by the id of their health monitor.
 POOLS.extra_filters["healthmonitor_id"] = lambda v: m.Pool.id.in_(

@@ -129,7 +129,7 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
     pool_defs = _graph_pool_index(body)
     with svc.db.write() as session:
         topology = _topology(session, svc, body.flavor_id)
-        if body.availability_zone:
+        if body.availability_zone is not None:
             az = session.get(m.AvailabilityZone, body.availability_zone)
             if az is None:
                 raise BadRequest(f"Validation failure: Invalid availability zone: "
