@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
@@ -24,11 +24,12 @@ from ostium.control.services.common import new_id
 from ostium.control.settings import Settings
 from ostium.control.worker import spec_builder
 from ostium.drivers.compute.base import ComputeDriver
+from ostium.model.errors import PermanentError
 from ostium.model.spec import AmphoraPlug
 
 log = logging.getLogger("ostium.worker")
 
-LIVE_AMP = ("PENDING_CREATE", "ALLOCATED", "BOOTING", "READY", "ERROR")
+LIVE_AMP = ("PENDING_CREATE", "ALLOCATED", "BOOTING", "READY", "ERROR", "FAILOVER_STOPPED")
 
 
 @dataclass
@@ -48,12 +49,12 @@ class Reconciler:
         if deleting:
             self._delete(lb_id)
             return
-        amp_id = self._ensure_amphora_row(lb_id, failover)
-        self._ensure_built(lb_id, amp_id)
+        amp_id, built = self._ensure_amphora_row(lb_id, failover)
+        if not built:
+            self._ensure_built(lb_id, amp_id)
         addresses = self._ensure_member_addresses(lb_id, amp_id)
         with self.db.read() as session:
-            lb = session.get(m.LoadBalancer, lb_id)
-            assert lb is not None
+            lb = load_tree(session, lb_id)
             spec = spec_builder.build(self.settings, lb, amp_id, generation, addresses)
         applied = self.driver.apply(spec)
         if failover:
@@ -62,7 +63,8 @@ class Reconciler:
 
     # ---- steps -----------------------------------------------------------------------
 
-    def _ensure_amphora_row(self, lb_id: str, failover: bool) -> str:
+    def _ensure_amphora_row(self, lb_id: str, failover: bool) -> tuple[str, bool]:
+        """The amphora to configure, and whether it is already built."""
         with self.db.write() as session:
             amps = session.scalars(select(m.Amphora).where(
                 m.Amphora.load_balancer_id == lb_id,
@@ -75,11 +77,11 @@ class Reconciler:
                     a.role = None
                     a.updated_at = m.utcnow()
             elif current:
-                return current[0].id
+                return current[0].id, current[0].status == "ALLOCATED"
             amp = m.Amphora(id=new_id(), load_balancer_id=lb_id, status="PENDING_CREATE",
                             role="STANDALONE", cert_busy=False, created_at=m.utcnow())
             session.add(amp)
-            return amp.id
+            return amp.id, False
 
     def _ensure_built(self, lb_id: str, amp_id: str) -> None:
         with self.db.read() as session:
@@ -105,8 +107,7 @@ class Reconciler:
 
     def _ensure_member_addresses(self, lb_id: str, amp_id: str) -> dict[str, str]:
         with self.db.write() as session:
-            lb = session.get(m.LoadBalancer, lb_id)
-            assert lb is not None
+            lb = load_tree(session, lb_id)
             wanted = spec_builder.member_subnets(self.settings, lb)
             have = {a.subnet_id: a for a in session.scalars(select(m.IpAllocation).where(
                 m.IpAllocation.owner_id == amp_id, m.IpAllocation.purpose == "member"))}
@@ -137,8 +138,8 @@ class Reconciler:
     def _finish(self, lb_id: str, owner: str, generation: int, amp_id: str,
                 applied: int) -> None:
         with self.db.write() as session:
-            lb = session.get(m.LoadBalancer, lb_id)
-            if lb is None or lb.lease_owner != owner:
+            lb = load_tree(session, lb_id)
+            if lb.lease_owner != owner:
                 return
             session.execute(update(m.Amphora).where(m.Amphora.id == amp_id).values(
                 applied_generation=applied, updated_at=m.utcnow()))
@@ -148,9 +149,14 @@ class Reconciler:
                 lb.lease_owner = None
                 lb.lease_expires = None
                 return
-            _settle_tree(session, lb)
+            # Once its amphorae send heartbeats, the health manager owns operating status.
+            monitored = session.scalar(select(m.Amphora.id).where(
+                m.Amphora.load_balancer_id == lb_id, m.Amphora.last_heartbeat.is_not(None),
+            ).limit(1)) is not None
+            _settle_tree(session, lb, monitored)
             lb.provisioning_status = "ACTIVE"
-            lb.operating_status = "ONLINE" if lb.admin_state_up else "OFFLINE"
+            if not (monitored and lb.admin_state_up):
+                lb.operating_status = "ONLINE" if lb.admin_state_up else "OFFLINE"
             lb.applied_generation = generation
             lb.failover_requested = False
             lb.attempts = 0
@@ -185,19 +191,36 @@ class Reconciler:
             lb.updated_at = m.utcnow()
 
 
+def load_tree(session: Session, lb_id: str) -> m.LoadBalancer:
+    """The load balancer with everything under it, in a few queries."""
+    lb = session.scalar(select(m.LoadBalancer).where(m.LoadBalancer.id == lb_id).options(
+        selectinload(m.LoadBalancer.listeners).selectinload(m.Listener.l7policies)
+        .selectinload(m.L7Policy.rules),
+        selectinload(m.LoadBalancer.pools).selectinload(m.Pool.members),
+        selectinload(m.LoadBalancer.pools).selectinload(m.Pool.health_monitor)))
+    if lb is None:
+        raise PermanentError(f"load balancer {lb_id} disappeared")
+    return lb
+
+
 def _amphora_deleted(session: Session, amp_id: str) -> None:
     networks.release(session, amp_id)
     session.execute(update(m.Amphora).where(m.Amphora.id == amp_id).values(
         status="DELETED", role=None, updated_at=m.utcnow()))
+    # Its counted traffic stays in the totals; its open connections are gone.
+    session.execute(update(m.ListenerStatistics).where(
+        m.ListenerStatistics.amphora_id == amp_id).values(active_connections=0))
 
 
 def _online(row: object, admin: bool) -> str:
     return "ONLINE" if admin else "OFFLINE"
 
 
-def _settle_tree(session: Session, lb: m.LoadBalancer) -> None:
+def _settle_tree(session: Session, lb: m.LoadBalancer, monitored: bool = False) -> None:
     """Apply the outcome to every object under the load balancer: deletes become real,
-    pending creates and updates become ACTIVE, positions stay contiguous."""
+    pending creates and updates become ACTIVE, positions stay contiguous. When
+    `monitored` (heartbeats arrive), listeners and pools keep the operating status the
+    health manager gave them, unless they were just created or disabled."""
     for li in list(lb.listeners):
         if li.provisioning_status == "PENDING_DELETE":
             session.delete(li)
@@ -214,8 +237,10 @@ def _settle_tree(session: Session, lb: m.LoadBalancer) -> None:
                 r.operating_status = _online(r, r.admin_state_up)
             _activate(pol)
             pol.operating_status = _online(pol, pol.admin_state_up)
+        up = li.admin_state_up and lb.admin_state_up
+        if not (monitored and up and li.provisioning_status != "PENDING_CREATE"):
+            li.operating_status = "ONLINE" if up else "OFFLINE"
         _activate(li)
-        li.operating_status = "ONLINE" if li.admin_state_up and lb.admin_state_up else "OFFLINE"
     session.flush()
     for li in lb.listeners:
         live = sorted((p for p in li.l7policies if p.provisioning_status != "PENDING_DELETE"),
@@ -248,8 +273,9 @@ def _settle_tree(session: Session, lb: m.LoadBalancer) -> None:
                 mb.operating_status = "NO_MONITOR"
             elif mb.operating_status == "NO_MONITOR":
                 mb.operating_status = "OFFLINE"
+        if not (monitored and p.admin_state_up and p.provisioning_status != "PENDING_CREATE"):
+            p.operating_status = "ONLINE" if p.admin_state_up else "OFFLINE"
         _activate(p)
-        p.operating_status = "ONLINE" if p.admin_state_up else "OFFLINE"
     session.flush()
 
 
