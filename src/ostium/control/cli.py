@@ -1,11 +1,14 @@
-"""The `ostium` command: serve (all-in-one), api, worker, db upgrade, token create,
-agent and demo-backends. Settings are built here once and passed down."""
+"""The `ostium` command: serve (all-in-one), api, worker, health, housekeeping, db
+upgrade, token create, agent and demo-backends. Settings are built here once and passed
+down."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import ipaddress
+import json
 import logging
 import secrets
 import signal
@@ -72,6 +75,30 @@ def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
                 log_level="warning", access_log=False)
 
 
+def _start_health(settings: Settings, db: Any, wake: Any) -> Any:
+    """The health manager, or None if its port is taken (the rest keeps running)."""
+    from ostium.control.health.manager import HealthManager
+
+    health = HealthManager(db, settings, wake)
+    try:
+        health.start()
+    except OSError as exc:
+        log.error("health manager not started: udp %s:%d: %s (no status from heartbeats, "
+                  "no automatic failover)", settings.health.bind_ip, settings.health.bind_port,
+                  exc)
+        health.stop()
+        return None
+    return health
+
+
+def _housekeeping(settings: Settings, db: Any, driver: Any) -> Any:
+    from ostium.control.housekeeping import Housekeeping
+
+    netns = getattr(driver, "name", "") == "netns"
+    return Housekeeping(db, settings, agent=getattr(driver, "client", None) if netns else None,
+                        certificates=netns)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from ostium.control.worker.loop import WorkerLoop
 
@@ -81,15 +108,67 @@ def cmd_serve(args: argparse.Namespace) -> int:
     driver, cleanup = make_driver(settings)
     worker = WorkerLoop(db, settings, driver)
     worker.start()
+    health = _start_health(settings, db, worker.wake) if settings.health.enabled else None
+    housekeeping = _housekeeping(settings, db, driver)
+    if settings.housekeeping.enabled:
+        housekeeping.start()
     log.warning("ostium serving the Octavia v2 API on http://%s:%d (compute driver %s, "
                 "database %s)", settings.api.bind_host, settings.api.bind_port, driver.name,
                 db.dialect)
     try:
         _serve_api(settings, db, worker.wake)
     finally:
+        housekeeping.stop()
+        if health is not None:
+            health.stop()
         worker.stop()
         cleanup()
         db.dispose()
+    return 0
+
+
+def _wait_for_signal() -> None:
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from ostium.control.health.manager import HealthManager
+
+    settings = _settings(args)
+    db = _prepare(settings)
+    health = HealthManager(db, settings)
+    health.start()  # a taken port is fatal here: this process has nothing else to do
+    _wait_for_signal()
+    health.stop()
+    db.dispose()
+    return 0
+
+
+def cmd_housekeeping(args: argparse.Namespace) -> int:
+    from ostium.control.drivers_factory import resolve_name
+    from ostium.control.housekeeping import Housekeeping
+
+    settings = _settings(args)
+    db = _prepare(settings)
+    agent, close = None, None
+    if resolve_name(settings) == "netns" and (settings.state_dir / "pki" / "ca.pem").exists():
+        from ostium.control.netns_setup import connect_local_agent
+
+        agent, close = connect_local_agent(settings)
+    housekeeping = Housekeeping(db, settings, agent=agent, certificates=agent is not None)
+    if args.once:
+        report = housekeeping.run_once(0.0)
+        print(json.dumps(dataclasses.asdict(report), indent=2))
+    else:
+        housekeeping.start()
+        _wait_for_signal()
+        housekeeping.stop()
+    if close is not None:
+        close()
+    db.dispose()
     return 0
 
 
@@ -150,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "speaking the OpenStack Octavia v2 API")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="API + worker (+ local agent) in one process")
+    s = sub.add_parser("serve", help="API + worker + health manager + housekeeping "
+                       "(+ local agent) in one process")
     _common(s)
     s.add_argument("--bind", help="HOST:PORT for the API (default 127.0.0.1:9876)")
     s.add_argument("--compute-driver", choices=["auto", "noop", "netns"])
@@ -167,6 +247,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(w)
     w.add_argument("--compute-driver", choices=["auto", "noop", "netns"])
     w.set_defaults(func=cmd_worker)
+
+    h = sub.add_parser("health", help="the health manager alone (heartbeats, failover)")
+    _common(h)
+    h.set_defaults(func=cmd_health)
+
+    k = sub.add_parser("housekeeping", help="purge old rows, rotate certificates, "
+                       "remove orphaned amphorae")
+    _common(k)
+    k.add_argument("--compute-driver", choices=["auto", "noop", "netns"])
+    k.add_argument("--once", action="store_true", help="one round, print what it did")
+    k.set_defaults(func=cmd_housekeeping)
 
     d = sub.add_parser("db", help="database maintenance")
     dsub = d.add_subparsers(dest="db_command", required=True)

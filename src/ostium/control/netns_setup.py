@@ -3,7 +3,9 @@
 On first start a CA is created in `<state_dir>/pki`; the agent's server certificate and
 the controller's client certificate are issued from it and re-issued when they are
 missing or within 30 days of expiry. The agent runs as a child process; stopping
-ostium stops the agent but leaves haproxy serving (the agent adopts it next time).
+ostium stops the agent but leaves haproxy serving (the agent adopts it next time). The
+agent sends heartbeats to `[health_manager] controller_ip_port_list` (default: the
+local health manager), signed with the key in `<state_dir>/heartbeat.key`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from ostium.agent.main import start_agent_subprocess
 from ostium.agent_client import AgentClient, mtls_client
+from ostium.control.health.manager import key_file
 from ostium.control.settings import Settings
 from ostium.drivers.certificates.local_ca import LocalCA, cert_expiration
 from ostium.drivers.compute.netns import NetnsDriver, remove_idle_bridges
@@ -21,13 +24,14 @@ from ostium.drivers.compute.netns import NetnsDriver, remove_idle_bridges
 RENEW_BEFORE = dt.timedelta(days=30)
 
 
-def _fresh(cert: Path, key: Path) -> bool:
+def _fresh(cert: Path, key: Path, renew_before: dt.timedelta = RENEW_BEFORE) -> bool:
     if not (cert.exists() and key.exists()):
         return False
-    return cert_expiration(cert) - dt.datetime.now(dt.UTC) > RENEW_BEFORE
+    return cert_expiration(cert) - dt.datetime.now(dt.UTC) > renew_before
 
 
-def ensure_certificates(settings: Settings) -> dict[str, Path]:
+def ensure_certificates(settings: Settings,
+                        renew_before: dt.timedelta = RENEW_BEFORE) -> dict[str, Path]:
     pki = settings.state_dir / "pki"
     pki.mkdir(parents=True, exist_ok=True)
     ca = LocalCA(pki)
@@ -37,12 +41,21 @@ def ensure_certificates(settings: Settings) -> dict[str, Path]:
         "agent_cert": pki / "agent.pem", "agent_key": pki / "agent.key",
         "client_cert": pki / "controller.pem", "client_key": pki / "controller.key",
     }
-    if not _fresh(paths["agent_cert"], paths["agent_key"]):
+    if not _fresh(paths["agent_cert"], paths["agent_key"], renew_before):
         ca.issue_server_cert(paths["agent_cert"], paths["agent_key"],
                              ip_addresses=[settings.haproxy.bind_host], validity=validity)
-    if not _fresh(paths["client_cert"], paths["client_key"]):
+    if not _fresh(paths["client_cert"], paths["client_key"], renew_before):
         ca.issue_client_cert(paths["client_cert"], paths["client_key"], validity=validity)
     return paths
+
+
+def connect_local_agent(settings: Settings) -> tuple[AgentClient, Callable[[], None]]:
+    """A client for the local agent another process started (standalone housekeeping)."""
+    pki = settings.state_dir / "pki"
+    url = f"https://{settings.haproxy.bind_host}:{settings.haproxy.bind_port}"
+    http = mtls_client(url, cert=pki / "controller.pem", key=pki / "controller.key",
+                       ca=pki / "ca.pem")
+    return AgentClient(http), http.close
 
 
 def start_local_netns_driver(settings: Settings) -> tuple[NetnsDriver, Callable[[], None]]:
@@ -55,7 +68,10 @@ def start_local_netns_driver(settings: Settings) -> tuple[NetnsDriver, Callable[
         log_path=settings.state_dir / "agent.log",
         extra_args=["--respawn-count", str(settings.haproxy.respawn_count),
                     "--respawn-interval", str(settings.haproxy.respawn_interval),
-                    "--haproxy-bin", settings.haproxy.haproxy_cmd])
+                    "--haproxy-bin", settings.haproxy.haproxy_cmd,
+                    "--controller-ip-port-list", settings.health.targets(),
+                    "--heartbeat-interval", str(settings.health.heartbeat_interval),
+                    "--heartbeat-key-file", str(key_file(settings))])
     http = mtls_client(agent.url, cert=paths["client_cert"], key=paths["client_key"],
                        ca=paths["ca"])
     driver = NetnsDriver(AgentClient(http), host=agent.url,

@@ -2,7 +2,7 @@
 
 Section and option names follow Octavia's where the meaning is the same
 (`[api_settings]`, `[database]`, `[controller_worker]`, `[health_manager]`,
-`[haproxy_amphora]`, `[quotas]`). Local networks are declared as `[network:NAME]`
+`[house_keeping]`, `[haproxy_amphora]`, `[quotas]`). Local networks are declared as `[network:NAME]`
 sections. Nothing here is read at import time; callers build a `Settings` and pass it down.
 """
 
@@ -87,12 +87,43 @@ class QuotaSettings:
 
 @dataclass(frozen=True)
 class HealthSettings:
+    enabled: bool = True
+    """Run the health manager inside `ostium serve` (`ostium health` runs it alone)."""
     bind_ip: str = "127.0.0.1"
     bind_port: int = 5555
+    controller_ip_port_list: str = ""
+    """Where agents send heartbeats (`ip:port, ...`); empty: `bind_ip:bind_port`."""
     heartbeat_interval: float = 2.0
     heartbeat_timeout: float = 6.0
-    heartbeat_key: str = "insecure"
+    heartbeat_key: str = ""
+    """Shared HMAC key; empty: a random key kept in `<state_dir>/heartbeat.key`."""
+    health_check_interval: float = 1.0
+    """Seconds between two scans for silent amphorae."""
     failover_threshold: int = 0
+    """More stale amphorae than this at once stops all failovers (0: no limit)."""
+    sock_rlimit: int = 4 * 1024 * 1024
+    """SO_RCVBUF of the heartbeat socket (0: the system default)."""
+
+    def targets(self) -> str:
+        return self.controller_ip_port_list or f"{_bracket(self.bind_ip)}:{self.bind_port}"
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+@dataclass(frozen=True)
+class HousekeepingSettings:
+    enabled: bool = True
+    """Run housekeeping inside `ostium serve` (`ostium housekeeping` runs it alone)."""
+    cleanup_interval: float = 30.0
+    amphora_expiry_age: float = 604800.0
+    load_balancer_expiry_age: float = 604800.0
+    cert_interval: float = 3600.0
+    cert_expiry_buffer: float = 1209600.0
+    """Rotate agent certificates expiring within this many seconds."""
+    orphan_interval: float = 60.0
+    """Seconds between two sweeps for amphorae the database does not know."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +146,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    housekeeping: HousekeepingSettings = field(default_factory=HousekeepingSettings)
     haproxy: HaproxySettings = field(default_factory=HaproxySettings)
     networks: tuple[NetworkSettings, ...] = ()
     reserved_ips: tuple[str, ...] = ("169.254.169.254",)
@@ -225,6 +257,7 @@ def load_settings(
     worker = _group(WorkerSettings, parser, "controller_worker")
     quotas = _group(QuotaSettings, parser, "quotas")
     health = _group(HealthSettings, parser, "health_manager")
+    housekeeping = _group(HousekeepingSettings, parser, "house_keeping")
     haproxy = _group(HaproxySettings, parser, "haproxy_amphora")
     sd = state_dir or (parser.get("DEFAULT", "state_dir", fallback=None)) \
         or os.environ.get("OSTIUM_STATE_DIR") or "var"
@@ -245,7 +278,8 @@ def load_settings(
     )
     return Settings(
         state_dir=Path(sd), api=api, database=db, worker=worker, quotas=quotas,
-        health=health, haproxy=haproxy, networks=_networks(parser), reserved_ips=reserved,
+        health=health, housekeeping=housekeeping, haproxy=haproxy,
+        networks=_networks(parser), reserved_ips=reserved,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -19,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ostium.control import metrics
 from ostium.control.api.listing import WebobError
 from ostium.control.services.common import ServiceContext
 from ostium.model.errors import ApiError
@@ -42,16 +44,38 @@ def webob(status: int, description: str = "") -> JSONResponse:
 
 
 class Envelope:
-    """Pure ASGI middleware for the transport conventions of spec section 1."""
+    """Pure ASGI middleware for the transport conventions of spec section 1, and the
+    request metrics (by method, route template and status)."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int,
+                 registry: metrics.Registry = metrics.REGISTRY) -> None:
         self.app = app
         self.max_body = max_body
+        self.requests = metrics.api_requests(registry)
+        self.durations = metrics.api_duration(registry)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.monotonic()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.envelope(scope, receive, send_status)
+        finally:
+            route = _route_label(scope)
+            method = str(scope.get("method", ""))
+            self.requests.inc(method=method, route=route, status=str(status))
+            self.durations.observe(time.monotonic() - started, method=method, route=route)
+
+    async def envelope(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = f"req-{uuid.uuid4()}"
         path: str = scope["path"]
         scope["ostium.original_path"] = path
@@ -73,9 +97,9 @@ class Envelope:
 
         headers = dict(scope.get("headers") or [])
         accept = headers.get(b"accept", b"").decode("latin-1").strip()
-        if accept and not any(a.split(";")[0].strip() in ("application/json", "*/*",
-                                                           "application/*")
-                              for a in accept.split(",")):
+        json_ok = ("application/json", "*/*", "application/*")
+        if accept and path != "/metrics" and not any(
+                a.split(";")[0].strip() in json_ok for a in accept.split(",")):
             await fault(406, "Only content type application/json is accepted.")(
                 scope, receive, send_with_id)
             return
@@ -98,6 +122,18 @@ class Envelope:
             await self.app(scope, limited_receive, send_with_id)
         except _TooLarge:
             await fault(413, "Request is too large.")(scope, receive, send_with_id)
+
+
+def _route_label(scope: Scope) -> str:
+    """The matched route's template (`/v2/lbaas/pools/{pool_id}`), never a raw path (ids
+    would make one series per object)."""
+    template = getattr(scope.get("route"), "path", None)
+    if not template:
+        return "unmatched"
+    # FastAPI reports the route as declared in its router, without the include prefix.
+    if scope["path"].startswith("/v2/") and not template.startswith("/v2"):
+        template = "/v2" + template
+    return str(template)
 
 
 class _TooLarge(Exception):

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -343,25 +344,42 @@ class Amphora(Base):
     host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     applied_generation: Mapped[int] = mapped_column(Integer, default=0)
     last_heartbeat: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Health: the newest heartbeat sequence accepted (replays are older) and what the
+    # agent last said about the data plane (HaproxyState) and its applied generation.
+    heartbeat_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    haproxy_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reported_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
     load_balancer: Mapped[LoadBalancer | None] = relationship(back_populates="amphorae")
 
+    __table_args__ = (Index("ix_amphora_health", "status", "last_heartbeat"),)
+
 
 class ListenerStatistics(Base):
-    """Cumulative counters per (listener, amphora); summed for LB and listener stats."""
+    """Cumulative counters per (listener, amphora); summed for LB and listener stats.
+
+    `last_*` are the raw values of the amphora's last accepted heartbeat: the next one
+    adds only what grew since (see `control/health/counters`). Rows of a retired
+    amphora stay, so totals survive failovers.
+    """
 
     __tablename__ = "listener_statistics"
 
     listener_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     amphora_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     load_balancer_id: Mapped[str] = mapped_column(String(36), index=True)
-    bytes_in: Mapped[int] = mapped_column(Integer, default=0)
-    bytes_out: Mapped[int] = mapped_column(Integer, default=0)
-    active_connections: Mapped[int] = mapped_column(Integer, default=0)
-    total_connections: Mapped[int] = mapped_column(Integer, default=0)
-    request_errors: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    active_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    request_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_bytes_in: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_bytes_out: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_total_connections: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_request_errors: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class IpAllocation(Base):

@@ -14,12 +14,14 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy import or_, select, update
 
+from ostium.control import metrics
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.settings import Settings
@@ -32,8 +34,10 @@ log = logging.getLogger("ostium.worker")
 
 class WorkerLoop:
     def __init__(self, db: Database, settings: Settings, driver: ComputeDriver,
-                 clock: Callable[[], dt.datetime] = m.utcnow) -> None:
+                 clock: Callable[[], dt.datetime] = m.utcnow,
+                 registry: metrics.Registry = metrics.REGISTRY) -> None:
         self.db = db
+        self.durations = metrics.reconcile_duration(registry)
         self.settings = settings
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -106,9 +110,12 @@ class WorkerLoop:
     def process(self, lb_id: str) -> None:
         cfg = self.settings.worker
         attempt = 0
+        started = time.monotonic()
+        outcome = "error"
         while True:
             try:
                 self.reconciler.run(lb_id, self.owner)
+                outcome = "done"
                 break
             except TransientError as exc:
                 attempt += 1
@@ -124,6 +131,7 @@ class WorkerLoop:
                 log.exception("load balancer %s: reconcile failed", lb_id)
                 mark_error(self.db, lb_id, self.owner, f"{type(exc).__name__}: {exc}")
                 break
+        self.durations.observe(time.monotonic() - started, outcome=outcome)
         self.wake()  # look again: another change may be waiting
 
     def _extend_lease(self, lb_id: str) -> None:

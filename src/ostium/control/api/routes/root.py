@@ -1,6 +1,7 @@
-"""The version document, `GET /v2`, the read-only Neutron-shaped network calls that
-the openstack CLI and openstacksdk make to resolve subnet and network names, and a 403 for
-the Keystone project lookups of `--project`/`quota <project>` (see `projects`)."""
+"""The version document, `GET /metrics` (Prometheus), `GET /v2`, the read-only
+Neutron-shaped network calls that the openstack CLI and openstacksdk make to resolve
+subnet and network names, and a 403 for the Keystone project lookups of
+`--project`/`quota <project>` (see `projects`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from ostium.control.api.deps import Ctx, Svc
 from ostium.control.api.listing import select_fields
 from ostium.control.api.policy import any_role
-from ostium.control.services import networks
+from ostium.control.services import networks, observability
 from ostium.model.errors import BadRequest, Forbidden, NotFound
 
 router = APIRouter()
@@ -46,6 +47,12 @@ def versions(request: Request) -> Response:
         {"id": vid, "status": "CURRENT" if i == last else "SUPPORTED", "updated": updated,
          "links": [{"href": href, "rel": "self"}]}
         for i, (vid, updated) in enumerate(VERSIONS)]})
+
+
+@router.get("/metrics")
+def prometheus(svc: Svc) -> Response:
+    """Prometheus text format; like a scrape target, it asks for no credentials."""
+    return Response(observability.render(svc), media_type=observability.CONTENT_TYPE)
 
 
 @router.get("/v2")

@@ -1,0 +1,1 @@
+"""The health manager: heartbeat receiver, status/statistics updater, stale watchdog."""

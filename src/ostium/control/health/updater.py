@@ -1,0 +1,322 @@
+"""Apply verified heartbeats to the database: last seen, operating status, statistics.
+
+Role: the health manager's writer. `HealthUpdater.process(batch)` takes heartbeats that
+passed `model.heartbeat.decode` and, in ONE write transaction per batch, for each:
+
+1. claims it: the amphora must exist (not DELETED) and `seq` must be newer than the
+   stored `heartbeat_seq`, else it is a replay (or unknown) and changes nothing. The
+   amphora rows are locked (`FOR UPDATE` on PostgreSQL, the write lock on SQLite), so
+   with several health managers receiving the same datagram exactly one applies it;
+2. refreshes `last_heartbeat` only if the amphora serves what it should (every enabled
+   listener reported, namespace present): an amphora that lost listeners or its
+   haproxy keeps reporting but goes stale and is failed over;
+3. derives operating statuses (`status.derive`) for the current amphora of a load
+   balancer that is not PENDING_* (the worker owns the tree while it reconciles) and
+   writes only those that changed;
+4. folds the absolute counters into cumulative statistics (`counters`).
+
+Batching is what makes thousands of heartbeats per second cheap: a handful of queries
+per batch, writes only for what changed. Never raises: a failed batch is counted and
+logged, and the next heartbeats repeat everything (counters are absolute).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from ostium.control.db import models as m
+from ostium.control.db.engine import Database
+from ostium.control.health.counters import CUMULATIVE, ListenerCounters
+from ostium.control.health.status import (
+    LbShape,
+    ListenerShape,
+    MemberShape,
+    PoolShape,
+    Statuses,
+    derive,
+)
+from ostium.model.enums import PENDING
+from ostium.model.heartbeat import DropReason, HaproxyState, Heartbeat
+
+log = logging.getLogger("ostium.health")
+
+GONE = ("PENDING_DELETE", "DELETED")
+ACCEPTED = "accepted"
+
+
+@dataclass
+class _Amp:
+    id: str
+    lb_id: str | None
+    status: str
+    role: str | None
+    seq: int | None
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class HealthUpdater:
+    def __init__(self, db: Database, clock: Callable[[], dt.datetime] = m.utcnow) -> None:
+        self.db = db
+        self.clock = clock
+
+    def process(self, batch: list[Heartbeat]) -> Counter[str]:
+        """Apply a batch; return how many were `accepted` or dropped, by reason."""
+        outcome: Counter[str] = Counter()
+        newest: dict[str, Heartbeat] = {}
+        for hb in batch:
+            kept = newest.get(hb.amphora_id)
+            if kept is not None:
+                outcome[DropReason.REPLAYED] += 1  # an older (or the same) seq of one amp
+                if kept.seq >= hb.seq:
+                    continue
+            newest[hb.amphora_id] = hb
+        try:
+            with self.db.write() as session:
+                outcome.update(self._apply(session, newest))
+        except Exception:
+            log.exception("health: a batch of %d heartbeats failed", len(newest))
+            outcome[DropReason.ERROR] += len(newest)
+        return outcome
+
+    # ------------------------------------------------------------------ the transaction
+
+    def _apply(self, session: Session, heartbeats: dict[str, Heartbeat]) -> Counter[str]:
+        outcome: Counter[str] = Counter()
+        amps = self._lock_amphorae(session, sorted(heartbeats))
+        accepted: list[tuple[_Amp, Heartbeat]] = []
+        for amp_id, hb in heartbeats.items():
+            amp = amps.get(amp_id)
+            if amp is None or amp.status == "DELETED":
+                outcome[DropReason.UNKNOWN_AMPHORA] += 1
+            elif amp.seq is not None and hb.seq <= amp.seq:
+                outcome[DropReason.REPLAYED] += 1
+            else:
+                accepted.append((amp, hb))
+        if not accepted:
+            return outcome
+        now = self.clock()
+        shapes = _load_shapes(session, {a.lb_id for a, _ in accepted if a.lb_id})
+        stats = _load_stats(session, [a.id for a, _ in accepted])
+        amp_rows: list[dict[str, Any]] = []
+        changes = _Changes()
+        for amp, hb in accepted:
+            lb = shapes.get(amp.lb_id or "")
+            healthy = _serves_what_it_should(lb, hb)
+            row = {"b_id": amp.id, "seq": hb.seq, "state": hb.haproxy.value,
+                   "gen": hb.generation, "seen": now if healthy else None,
+                   "b_status": "ALLOCATED" if healthy and amp.status == "FAILOVER_STOPPED"
+                   else amp.status}  # fmt: skip
+            amp_rows.append(row)
+            if lb is None:
+                continue
+            if amp.role is not None and amp.status in ("ALLOCATED", "FAILOVER_STOPPED") \
+                    and lb.provisioning_status not in PENDING:
+                changes.add(lb, derive(lb, hb))
+            _fold_stats(stats, amp.id, lb, hb, now)
+        _write_amphorae(session, amp_rows)
+        changes.write(session)
+        _write_stats(session, stats)
+        outcome[ACCEPTED] += len(accepted)
+        return outcome
+
+    def _lock_amphorae(self, session: Session, ids: list[str]) -> dict[str, _Amp]:
+        found: dict[str, _Amp] = {}
+        for part in _chunks(ids):
+            stmt = (select(m.Amphora.id, m.Amphora.load_balancer_id, m.Amphora.status,
+                           m.Amphora.role, m.Amphora.heartbeat_seq)
+                    .where(m.Amphora.id.in_(part)).order_by(m.Amphora.id))  # fmt: skip
+            if not self.db.is_sqlite:  # SQLite: BEGIN IMMEDIATE already serialises writers
+                stmt = stmt.with_for_update()
+            for row in session.execute(stmt):
+                found[row[0]] = _Amp(*row)
+        return found
+
+
+def _serves_what_it_should(lb: LbShape | None, hb: Heartbeat) -> bool:
+    """Whether this heartbeat counts as "alive" (refreshes last seen)."""
+    if hb.haproxy == HaproxyState.NO_NAMESPACE:
+        return False
+    if lb is None or lb.provisioning_status in PENDING:
+        return True  # its configuration is changing: no expectation to check
+    expected = {li.id for li in lb.listeners if li.admin_state_up} if lb.admin_state_up else set()
+    if not expected:
+        return True
+    return hb.haproxy == HaproxyState.RUNNING and expected <= set(hb.listeners)
+
+
+# ---------------------------------------------------------------------- reading shapes
+
+
+def _load_shapes(session: Session, lb_ids: set[str]) -> dict[str, LbShape]:
+    ids = sorted(lb_ids)
+    if not ids:
+        return {}
+    lbs: dict[str, dict[str, Any]] = {}
+    listeners: dict[str, list[ListenerShape]] = {}
+    pools: dict[str, list[tuple[str, bool, str]]] = {}
+    members: dict[str, list[MemberShape]] = {}
+    for part in _chunks(ids):
+        for lb_id, admin, prov, op in session.execute(select(
+                m.LoadBalancer.id, m.LoadBalancer.admin_state_up,
+                m.LoadBalancer.provisioning_status, m.LoadBalancer.operating_status)
+                .where(m.LoadBalancer.id.in_(part))):  # fmt: skip
+            lbs[lb_id] = {"admin": admin, "prov": prov, "op": op}
+        for li in session.execute(select(
+                m.Listener.load_balancer_id, m.Listener.id, m.Listener.admin_state_up,
+                m.Listener.operating_status)
+                .where(m.Listener.load_balancer_id.in_(part),
+                       m.Listener.provisioning_status.not_in(GONE))
+                .order_by(m.Listener.id)):  # fmt: skip
+            listeners.setdefault(li[0], []).append(ListenerShape(li[1], li[2], li[3]))
+        for po in session.execute(select(
+                m.Pool.load_balancer_id, m.Pool.id, m.Pool.admin_state_up,
+                m.Pool.operating_status)
+                .where(m.Pool.load_balancer_id.in_(part), m.Pool.provisioning_status.not_in(GONE))
+                .order_by(m.Pool.id)):  # fmt: skip
+            pools.setdefault(po[0], []).append((po[1], po[2], po[3]))
+        for mb in session.execute(select(
+                m.Member.pool_id, m.Member.id, m.Member.admin_state_up, m.Member.operating_status)
+                .join(m.Pool, m.Pool.id == m.Member.pool_id)
+                .where(m.Pool.load_balancer_id.in_(part),
+                       m.Member.provisioning_status.not_in(GONE))
+                .order_by(m.Member.id)):  # fmt: skip
+            members.setdefault(mb[0], []).append(MemberShape(mb[1], mb[2], mb[3]))
+    return {
+        lb_id: LbShape(
+            id=lb_id, admin_state_up=v["admin"], provisioning_status=v["prov"],
+            operating_status=v["op"], listeners=tuple(listeners.get(lb_id, ())),
+            pools=tuple(PoolShape(pid, admin, op, tuple(members.get(pid, ())))
+                        for pid, admin, op in pools.get(lb_id, ())))
+        for lb_id, v in lbs.items() if v["prov"] != "DELETED"
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------------- statuses
+
+
+class _Changes:
+    """Operating statuses that differ from what the rows hold, per table."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Any, dict[str, str]] = {m.LoadBalancer: {}, m.Listener: {},
+                                                m.Pool: {}, m.Member: {}}  # fmt: skip
+
+    def add(self, lb: LbShape, wanted: Statuses) -> None:
+        if wanted.load_balancer != lb.operating_status:
+            self.rows[m.LoadBalancer][lb.id] = wanted.load_balancer
+        for li in lb.listeners:
+            if wanted.listeners.get(li.id, li.operating_status) != li.operating_status:
+                self.rows[m.Listener][li.id] = wanted.listeners[li.id]
+        for pool in lb.pools:
+            if wanted.pools.get(pool.id, pool.operating_status) != pool.operating_status:
+                self.rows[m.Pool][pool.id] = wanted.pools[pool.id]
+            for mb in pool.members:
+                if wanted.members.get(mb.id, mb.operating_status) != mb.operating_status:
+                    self.rows[m.Member][mb.id] = wanted.members[mb.id]
+
+    def write(self, session: Session) -> None:
+        for model, values in self.rows.items():
+            if not values:
+                continue
+            session.connection().execute(
+                update(model).where(model.id == bindparam("b_id"))
+                .values(operating_status=bindparam("b_status")),
+                [{"b_id": k, "b_status": v} for k, v in sorted(values.items())])  # fmt: skip
+            log.info("health: %s operating status %s", model.__tablename__,
+                     ", ".join(f"{k}={v}" for k, v in sorted(values.items())))  # fmt: skip
+
+
+def _write_amphorae(session: Session, rows: list[dict[str, Any]]) -> None:
+    seen = [r for r in rows if r["seen"] is not None]
+    unseen = [r for r in rows if r["seen"] is None]
+    base = update(m.Amphora).where(m.Amphora.id == bindparam("b_id"))
+    values: dict[str, Any] = {
+        "heartbeat_seq": bindparam("seq"), "haproxy_state": bindparam("state"),
+        "reported_generation": bindparam("gen"), "status": bindparam("b_status")}  # fmt: skip
+    if seen:
+        session.connection().execute(base.values(**values, last_heartbeat=bindparam("seen")),
+                                     seen)  # fmt: skip
+    if unseen:
+        session.connection().execute(base.values(**values),
+                                     [{k: v for k, v in r.items() if k != "seen"}
+                                      for r in unseen])  # fmt: skip
+
+
+# ---------------------------------------------------------------------- statistics
+
+
+@dataclass
+class _StatRow:
+    lb_id: str
+    counters: ListenerCounters
+    exists: bool
+    dirty: bool = False
+    updated_at: dt.datetime | None = None
+
+
+def _load_stats(session: Session, amp_ids: list[str]) -> dict[tuple[str, str], _StatRow]:
+    out: dict[tuple[str, str], _StatRow] = {}
+    for part in _chunks(amp_ids):
+        for row in session.scalars(select(m.ListenerStatistics)
+                                   .where(m.ListenerStatistics.amphora_id.in_(part))):  # fmt: skip
+            counters = ListenerCounters(
+                totals={f: getattr(row, f) or 0 for f in CUMULATIVE},
+                last={f: getattr(row, f"last_{f}") for f in CUMULATIVE},
+                active_connections=row.active_connections or 0)  # fmt: skip
+            out[(row.listener_id, row.amphora_id)] = _StatRow(row.load_balancer_id, counters, True)
+    return out
+
+
+def _fold_stats(stats: dict[tuple[str, str], _StatRow], amp_id: str, lb: LbShape,
+                hb: Heartbeat, now: dt.datetime) -> None:  # fmt: skip
+    known = {li.id for li in lb.listeners}
+    for lid, report in hb.listeners.items():
+        if lid not in known:
+            continue
+        row = stats.get((lid, amp_id))
+        if row is None:
+            row = stats[(lid, amp_id)] = _StatRow(lb.id, ListenerCounters.empty(), False)
+        if row.counters.advance(report):
+            row.dirty = True
+            row.updated_at = now
+
+
+def _write_stats(session: Session, stats: dict[tuple[str, str], _StatRow]) -> None:
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for (lid, amp_id), row in sorted(stats.items()):
+        if not row.dirty:
+            continue
+        c = row.counters
+        values: dict[str, Any] = {"active_connections": c.active_connections,
+                                  "updated_at": row.updated_at}  # fmt: skip
+        for f in CUMULATIVE:
+            values[f] = c.totals[f]
+            values[f"last_{f}"] = c.last[f]
+        if row.exists:
+            updates.append({"b_listener": lid, "b_amphora": amp_id,
+                            **{f"v_{k}": v for k, v in values.items()}})  # fmt: skip
+        else:
+            inserts.append({"listener_id": lid, "amphora_id": amp_id,
+                            "load_balancer_id": row.lb_id, **values})  # fmt: skip
+    if inserts:
+        session.connection().execute(insert(m.ListenerStatistics), inserts)
+    if updates:
+        cols = ["active_connections", "updated_at", *CUMULATIVE, *(f"last_{f}" for f in CUMULATIVE)]
+        session.connection().execute(
+            update(m.ListenerStatistics)
+            .where(m.ListenerStatistics.listener_id == bindparam("b_listener"),
+                   m.ListenerStatistics.amphora_id == bindparam("b_amphora"))
+            .values({c: bindparam(f"v_{c}") for c in cols}), updates)  # fmt: skip
