@@ -134,6 +134,30 @@ def _wait_for_signal() -> None:
     done.wait()
 
 
+def _serve_metrics(bind: str) -> Any:
+    """`GET /metrics` of this process on its own port (for `ostium health` alone)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ostium.control.metrics import REGISTRY
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = REGISTRY.render().encode() if self.path == "/metrics" else b""
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    host, _, port = bind.rpartition(":")
+    server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), Handler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
+
+
 def cmd_health(args: argparse.Namespace) -> int:
     from ostium.control.health.manager import HealthManager
 
@@ -141,7 +165,10 @@ def cmd_health(args: argparse.Namespace) -> int:
     db = _prepare(settings)
     health = HealthManager(db, settings)
     health.start()  # a taken port is fatal here: this process has nothing else to do
+    server = _serve_metrics(args.metrics_bind) if args.metrics_bind else None
     _wait_for_signal()
+    if server is not None:
+        server.shutdown()
     health.stop()
     db.dispose()
     return 0
@@ -250,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("health", help="the health manager alone (heartbeats, failover)")
     _common(h)
+    h.add_argument("--metrics-bind", help="HOST:PORT to serve GET /metrics on (default: none)")
     h.set_defaults(func=cmd_health)
 
     k = sub.add_parser("housekeeping", help="purge old rows, rotate certificates, "

@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import ColumnElement, String, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ostium.control.db import models as m
@@ -61,9 +62,17 @@ class _Amp:
     seq: int | None
 
 
-def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+def _chunks(items: list[str], size: int = 1000) -> Iterable[list[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _one_of(column: Any, ids: list[str], session: Session) -> ColumnElement[bool]:
+    """`column IN ids`; on PostgreSQL `column = ANY(:array)`: one parameter and the same
+    SQL text every time, instead of a new statement with a thousand parameters to parse."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(ids)  # type: ignore[no-any-return]
 
 
 class HealthUpdater:
@@ -136,10 +145,11 @@ class HealthUpdater:
         for part in _chunks(ids):
             stmt = (select(m.Amphora.id, m.Amphora.load_balancer_id, m.Amphora.status,
                            m.Amphora.role, m.Amphora.heartbeat_seq)
-                    .where(m.Amphora.id.in_(part)).order_by(m.Amphora.id))  # fmt: skip
+                    .where(_one_of(m.Amphora.id, part, session))
+                    .order_by(m.Amphora.id))  # fmt: skip
             if not self.db.is_sqlite:  # SQLite: BEGIN IMMEDIATE already serialises writers
                 stmt = stmt.with_for_update()
-            for row in session.execute(stmt):
+            for row in session.connection().execute(stmt):
                 found[row[0]] = _Amp(*row)
         return found
 
@@ -163,33 +173,35 @@ def _load_shapes(session: Session, lb_ids: set[str]) -> dict[str, LbShape]:
     ids = sorted(lb_ids)
     if not ids:
         return {}
+    conn = session.connection()  # Core rows: the ORM layer costs more than the query
     lbs: dict[str, dict[str, Any]] = {}
     listeners: dict[str, list[ListenerShape]] = {}
     pools: dict[str, list[tuple[str, bool, str]]] = {}
     members: dict[str, list[MemberShape]] = {}
     for part in _chunks(ids):
-        for lb_id, admin, prov, op in session.execute(select(
+        for lb_id, admin, prov, op in conn.execute(select(
                 m.LoadBalancer.id, m.LoadBalancer.admin_state_up,
                 m.LoadBalancer.provisioning_status, m.LoadBalancer.operating_status)
-                .where(m.LoadBalancer.id.in_(part))):  # fmt: skip
+                .where(_one_of(m.LoadBalancer.id, part, session))):  # fmt: skip
             lbs[lb_id] = {"admin": admin, "prov": prov, "op": op}
-        for li in session.execute(select(
+        for li in conn.execute(select(
                 m.Listener.load_balancer_id, m.Listener.id, m.Listener.admin_state_up,
                 m.Listener.operating_status)
-                .where(m.Listener.load_balancer_id.in_(part),
+                .where(_one_of(m.Listener.load_balancer_id, part, session),
                        m.Listener.provisioning_status.not_in(GONE))
                 .order_by(m.Listener.id)):  # fmt: skip
             listeners.setdefault(li[0], []).append(ListenerShape(li[1], li[2], li[3]))
-        for po in session.execute(select(
+        for po in conn.execute(select(
                 m.Pool.load_balancer_id, m.Pool.id, m.Pool.admin_state_up,
                 m.Pool.operating_status)
-                .where(m.Pool.load_balancer_id.in_(part), m.Pool.provisioning_status.not_in(GONE))
+                .where(_one_of(m.Pool.load_balancer_id, part, session),
+                       m.Pool.provisioning_status.not_in(GONE))
                 .order_by(m.Pool.id)):  # fmt: skip
             pools.setdefault(po[0], []).append((po[1], po[2], po[3]))
-        for mb in session.execute(select(
+        for mb in conn.execute(select(
                 m.Member.pool_id, m.Member.id, m.Member.admin_state_up, m.Member.operating_status)
                 .join(m.Pool, m.Pool.id == m.Member.pool_id)
-                .where(m.Pool.load_balancer_id.in_(part),
+                .where(_one_of(m.Pool.load_balancer_id, part, session),
                        m.Member.provisioning_status.not_in(GONE))
                 .order_by(m.Member.id)):  # fmt: skip
             members.setdefault(mb[0], []).append(MemberShape(mb[1], mb[2], mb[3]))
@@ -267,15 +279,20 @@ class _StatRow:
 
 
 def _load_stats(session: Session, amp_ids: list[str]) -> dict[tuple[str, str], _StatRow]:
+    t = m.ListenerStatistics
+    cols = [t.listener_id, t.amphora_id, t.load_balancer_id, t.active_connections,
+            *(getattr(t, f) for f in CUMULATIVE), *(getattr(t, f"last_{f}") for f in CUMULATIVE)]
+    n = len(CUMULATIVE)
+    conn = session.connection()
     out: dict[tuple[str, str], _StatRow] = {}
     for part in _chunks(amp_ids):
-        for row in session.scalars(select(m.ListenerStatistics)
-                                   .where(m.ListenerStatistics.amphora_id.in_(part))):  # fmt: skip
+        # Plain rows, not ORM objects: this runs for every heartbeat batch.
+        for row in conn.execute(select(*cols).where(_one_of(t.amphora_id, part, session))):
             counters = ListenerCounters(
-                totals={f: getattr(row, f) or 0 for f in CUMULATIVE},
-                last={f: getattr(row, f"last_{f}") for f in CUMULATIVE},
-                active_connections=row.active_connections or 0)  # fmt: skip
-            out[(row.listener_id, row.amphora_id)] = _StatRow(row.load_balancer_id, counters, True)
+                totals={f: row[4 + i] or 0 for i, f in enumerate(CUMULATIVE)},
+                last={f: row[4 + n + i] for i, f in enumerate(CUMULATIVE)},
+                active_connections=row[3] or 0)  # fmt: skip
+            out[(row[0], row[1])] = _StatRow(row[2], counters, True)
     return out
 
 

@@ -1,0 +1,535 @@
+"""Health benchmark for ostium: detection and failover latency, heartbeat throughput.
+
+Prints ONE JSON document on stdout (progress on stderr):
+
+* `member_down_to_error_s`: a backend stops -> the member shows ERROR in the API. Real
+  `ostium serve` (embedded health manager, default heartbeat interval 2 s), TCP health
+  monitor delay 1 s, fall 3. Target: < delay x fall + heartbeat interval + 1 s.
+* `amphora_destroyed_to_traffic_s`: the amphora's namespace is deleted (and its
+  processes killed) from outside -> the first successful request through the same VIP
+  (default heartbeat timeout 6 s, then the failover rebuild). Target: < 10 s.
+* `heartbeats_per_second`: valid heartbeats processed by one `ostium health` process
+  pinned to one CPU (UDP receive, HMAC verify, decode, database writes), per database.
+  A sender pinned to another CPU replays pre-signed heartbeats of N amphorae (stats
+  changing every round, so every heartbeat writes) at increasing rates; the figure is
+  the highest rate processed with < 1 % loss, and the processing rate measured there.
+  Target: 5,000/s.
+
+Needs root for the first two (namespaces, haproxy). Uses its own networks
+198.19.26.0/24 (bridge `osth-vip`) and 198.19.27.0/24 (`osth-back`, backends `osth-b1..2`)
+and the agent name prefix `osth`; everything it starts or creates (processes, namespaces,
+bridges, temp dirs, databases) is removed at the end, also on failure or Ctrl-C.
+
+    .venv/bin/python bench/health.py [--db sqlite|postgresql|both] [--amphorae N]
+                                     [--skip-dataplane] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import contextlib
+import http.client
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+OSTIUM = [sys.executable, "-m", "ostium"]
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+PREFIX = "osth"
+VIP_BRIDGE, VIP_NET = "osth-vip", "198.19.26"
+BACK_BRIDGE, BACK_NET = "osth-back", "198.19.27"
+HB_INTERVAL, HB_TIMEOUT, HM_DELAY, HM_FALL = 2.0, 6.0, 1, 3
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def sh(*argv: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), capture_output=True, text=True, check=check)
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
+             interval: float = 0.02) -> Any:  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not reached within {timeout}s")
+        time.sleep(interval)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"min": round(min(values), 3), "median": round(statistics.median(values), 3),
+            "max": round(max(values), 3), "samples": len(values)}  # fmt: skip
+
+
+def pin(cpu: int) -> Callable[[], None]:
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+# ====================================================================== data plane
+
+
+class Installation:
+    """`ostium serve` with its own networks, two backends and an API client."""
+
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="osth-", dir="/tmp"))
+        self.api_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.backends: dict[int, subprocess.Popen[bytes]] = {}
+        config = configparser.ConfigParser()
+        config["networking"] = {"default_networks": "false"}
+        config["network:osth-vip"] = {"cidr": f"{VIP_NET}.0/24", "bridge": VIP_BRIDGE,
+                                      "subnet_name": "osth-vip-subnet"}  # fmt: skip
+        config["network:osth-back"] = {"cidr": f"{BACK_NET}.0/24", "bridge": BACK_BRIDGE,
+                                       "subnet_name": "osth-back-subnet"}  # fmt: skip
+        config["haproxy_amphora"] = {"bind_port": str(free_port()), "name_prefix": PREFIX}
+        config["health_manager"] = {"bind_port": str(free_port(socket.SOCK_DGRAM)),
+                                    "heartbeat_interval": str(HB_INTERVAL),
+                                    "heartbeat_timeout": str(HB_TIMEOUT)}  # fmt: skip
+        self.config = self.workdir / "ostium.ini"
+        with self.config.open("w") as f:
+            config.write(f)
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.api_port}", timeout=30)
+
+    # ---- backends -------------------------------------------------------------------
+
+    def backend_ns(self, i: int) -> str:
+        return f"osth-b{i}"
+
+    def backend_address(self, i: int) -> str:
+        return f"{BACK_NET}.{10 + i}"
+
+    def add_backends(self) -> None:
+        if Path("/sys/class/net", BACK_BRIDGE).exists():
+            raise RuntimeError(f"{BACK_BRIDGE} exists: another bench running?")
+        sh("ip", "link", "add", "name", BACK_BRIDGE, "type", "bridge", check=True)
+        sh("ip", "link", "set", BACK_BRIDGE, "up", check=True)
+        for i in (1, 2):
+            ns, host, peer = self.backend_ns(i), f"osth-b{i}h", f"osth-b{i}p"
+            sh("ip", "netns", "add", ns, check=True)
+            sh("ip", "link", "add", host, "type", "veth", "peer", "name", peer, check=True)
+            sh("ip", "link", "set", peer, "netns", ns, check=True)
+            sh("ip", "link", "set", host, "master", BACK_BRIDGE, "up", check=True)
+            sh("ip", "netns", "exec", ns, "ip", "addr", "add",
+               f"{self.backend_address(i)}/24", "dev", peer, check=True)  # fmt: skip
+            sh("ip", "netns", "exec", ns, "ip", "link", "set", peer, "up", check=True)
+            sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up", check=True)
+            self.start_backend(i)
+
+    def start_backend(self, i: int) -> None:
+        argv = ["ip", "netns", "exec", self.backend_ns(i), sys.executable, "-m", "ostium.demo",
+                "serve", "--name", f"osth-b{i}", "--bind", self.backend_address(i),
+                "--port", "8080"]  # fmt: skip
+        self.backends[i] = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def listening() -> bool:
+            probe = (f"import socket,sys;s=socket.socket();s.settimeout(0.3);"
+                     f"sys.exit(s.connect_ex(({self.backend_address(i)!r},8080)))")  # fmt: skip
+            return sh("ip", "netns", "exec", self.backend_ns(i), sys.executable, "-c",
+                      probe).returncode == 0  # fmt: skip
+
+        wait_for(listening, 10, f"backend {i} listening", 0.1)
+
+    def stop_backend(self, i: int) -> None:
+        proc = self.backends.pop(i, None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+    # ---- ostium ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        log_file = (self.workdir / "serve.log").open("ab")
+        try:
+            self.proc = subprocess.Popen(
+                [*OSTIUM, "serve", "--state-dir", str(self.workdir / "state"), "--config-file",
+                 str(self.config), "--bind", f"127.0.0.1:{self.api_port}"],
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, cwd=REPO)  # fmt: skip
+        finally:
+            log_file.close()
+
+        def up() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError("ostium serve exited; see " + str(self.workdir / "serve.log"))
+            with contextlib.suppress(httpx.HTTPError):
+                return self.http.get("/").status_code == 200
+            return False
+
+        wait_for(up, 60, "ostium serve answering", 0.1)
+
+    def lb(self, lb_id: str) -> dict[str, Any]:
+        return dict(self.http.get(f"/v2/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"])
+
+    def wait_active(self, lb_id: str) -> dict[str, Any]:
+        def active() -> dict[str, Any] | None:
+            lb = self.lb(lb_id)
+            if lb["provisioning_status"] == "ERROR":
+                raise RuntimeError(f"load balancer {lb_id} went to ERROR")
+            return lb if lb["provisioning_status"] == "ACTIVE" else None
+
+        return dict(wait_for(active, 60, "load balancer ACTIVE"))
+
+    def create_lb(self) -> dict[str, Any]:
+        subnet = self.http.get("/v2.0/subnets", params={"name": "osth-vip-subnet"}).json()[
+            "subnets"][0]["id"]
+        body = {"vip_subnet_id": subnet, "name": "bench-health",
+                "listeners": [{"protocol": "HTTP", "protocol_port": 80,
+                               "default_pool": {"name": "p"}}],
+                "pools": [{"name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+                           "healthmonitor": {"type": "TCP", "delay": HM_DELAY, "timeout": 1,
+                                             "max_retries": 1, "max_retries_down": HM_FALL},
+                           "members": [{"address": self.backend_address(i),
+                                        "protocol_port": 8080} for i in (1, 2)]}]}  # fmt: skip
+        r = self.http.post("/v2/lbaas/loadbalancers", json={"loadbalancer": body})
+        r.raise_for_status()
+        return self.wait_active(r.json()["loadbalancer"]["id"])
+
+    def member_status(self, lb_id: str, address: str) -> str:
+        st = self.http.get(f"/v2/lbaas/loadbalancers/{lb_id}/status").json()["statuses"]
+        for li in st["loadbalancer"]["listeners"]:
+            for pool in li["pools"]:
+                for m in pool["members"]:
+                    if m["address"] == address:
+                        return str(m["operating_status"])
+        return "?"
+
+    def amphora(self, lb_id: str) -> dict[str, Any]:
+        (amp,) = self.http.get("/v2/octavia/amphorae",
+                               params={"loadbalancer_id": lb_id}).json()["amphorae"]
+        return dict(amp)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            for lb in self.http.get("/v2/lbaas/loadbalancers").json()["loadbalancers"]:
+                self.http.delete(f"/v2/lbaas/loadbalancers/{lb['id']}",
+                                 params={"cascade": "true"})  # fmt: skip
+            wait_for(lambda: not [x for x in self.http.get("/v2/lbaas/loadbalancers").json()
+                                  ["loadbalancers"] if x["provisioning_status"] != "DELETED"],
+                     30, "load balancers deleted", 0.1)  # fmt: skip
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.http.close()
+        for i in list(self.backends):
+            self.stop_backend(i)
+        for line in sh("ip", "netns", "list").stdout.splitlines():
+            ns = line.split()[0] if line.strip() else ""
+            if ns.startswith(PREFIX):
+                for pid in sh("ip", "netns", "pids", ns).stdout.split():
+                    sh("kill", "-9", pid)
+                sh("ip", "netns", "del", ns)
+        for line in sh("ip", "-o", "link", "show").stdout.splitlines():
+            name = line.split(":")[1].strip().split("@")[0]
+            if name.startswith(PREFIX):
+                sh("ip", "link", "del", name)
+        for entry in os.listdir("/proc"):  # anything still running from our workdir
+            if entry.isdigit():
+                with contextlib.suppress(OSError):
+                    if str(self.workdir) in Path(f"/proc/{entry}/cmdline").read_text():
+                        os.kill(int(entry), signal.SIGKILL)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def serves(vip: str) -> bool:
+    with contextlib.suppress(OSError):
+        conn = http.client.HTTPConnection(vip, 80, timeout=0.5)
+        try:
+            conn.request("GET", "/")
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
+    return False
+
+
+def bench_dataplane(repeat: int) -> dict[str, Any]:
+    inst = Installation()
+    try:
+        inst.add_backends()
+        inst.start()
+        lb = inst.create_lb()
+        vip = lb["vip_address"]
+        address = inst.backend_address(2)
+        wait_for(lambda: inst.member_status(lb["id"], address) == "ONLINE", 30, "member ONLINE")
+        down: list[float] = []
+        for n in range(repeat):
+            inst.stop_backend(2)
+            started = time.monotonic()
+            wait_for(lambda: inst.member_status(lb["id"], address) == "ERROR", 30, "ERROR")
+            down.append(time.monotonic() - started)
+            log(f"member down -> ERROR #{n + 1}: {down[-1]:.2f}s")
+            inst.start_backend(2)
+            wait_for(lambda: inst.member_status(lb["id"], address) == "ONLINE", 30, "ONLINE")
+        failover: list[float] = []
+        for n in range(repeat):
+            wait_for(lambda: serves(vip), 10, "traffic before destroying")
+            amp = inst.amphora(lb["id"])
+            # Let the destroyed amphora's last heartbeat be anywhere in its interval.
+            time.sleep(HB_INTERVAL * ((n + 1) / (repeat + 1)))
+            ns = amp["compute_id"]
+            for pid in sh("ip", "netns", "pids", ns).stdout.split():
+                sh("kill", "-9", pid)
+            sh("ip", "netns", "del", ns)
+            started = time.monotonic()
+            wait_for(lambda: serves(vip), 60, "traffic after failover", 0.02)
+            failover.append(time.monotonic() - started)
+            log(f"amphora destroyed -> traffic #{n + 1}: {failover[-1]:.2f}s")
+            inst.wait_active(lb["id"])
+            assert inst.amphora(lb["id"])["id"] != amp["id"]
+        target_down = HM_DELAY * HM_FALL + HB_INTERVAL + 1
+        return {
+            "member_down_to_error_s": {**summary(down), "target_below": target_down,
+                                       "met": max(down) < target_down},
+            "amphora_destroyed_to_traffic_s": {**summary(failover), "target_below": 10.0,
+                                               "met": max(failover) < 10.0},
+            "settings": {"heartbeat_interval_s": HB_INTERVAL, "heartbeat_timeout_s": HB_TIMEOUT,
+                         "monitor_delay_s": HM_DELAY, "monitor_fall": HM_FALL},
+        }  # fmt: skip
+    finally:
+        inst.close()
+
+
+# ====================================================================== throughput
+
+
+@contextlib.contextmanager
+def database(kind: str, workdir: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'hb.sqlite'}"
+        return
+    import psycopg
+
+    name = f"ostium_bench_{secrets.token_hex(5)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def populate(url: str, n: int) -> list[tuple[str, str, str, list[str]]]:
+    """N load balancers, each: listener, pool, 2 members, monitor, ALLOCATED amphora."""
+    from sqlalchemy import insert
+
+    from ostium.control.db import models as m
+    from ostium.control.db.engine import open_database
+    from ostium.control.db.migrate import upgrade
+
+    upgrade(url)
+    db = open_database(url)
+    out: list[tuple[str, str, str, list[str]]] = []
+    rows: dict[Any, list[dict[str, Any]]] = {t: [] for t in (
+        m.LoadBalancer, m.Listener, m.Pool, m.Member, m.HealthMonitor, m.Amphora)}
+    common = {"project_id": "bench", "admin_state_up": True, "provisioning_status": "ACTIVE",
+              "operating_status": "ONLINE", "created_at": m.utcnow()}  # fmt: skip
+    for i in range(n):
+        lb, li, pool, amp = (str(uuid.uuid4()) for _ in range(4))
+        members = [str(uuid.uuid4()) for _ in range(2)]
+        rows[m.LoadBalancer].append({"id": lb, **common, "provider": "amphora",
+                                     "vip_address": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+                                     "generation": 1, "applied_generation": 1})  # fmt: skip
+        rows[m.Listener].append({"id": li, **common, "load_balancer_id": lb, "protocol": "HTTP",
+                                 "protocol_port": 80, "port_family": "tcp"})  # fmt: skip
+        rows[m.Pool].append({"id": pool, **common, "load_balancer_id": lb, "protocol": "HTTP",
+                             "lb_algorithm": "ROUND_ROBIN"})  # fmt: skip
+        rows[m.HealthMonitor].append({"id": str(uuid.uuid4()), **common, "pool_id": pool,
+                                      "type": "TCP", "delay": 1, "timeout": 1,
+                                      "max_retries": 1})  # fmt: skip
+        for j, mid in enumerate(members):
+            rows[m.Member].append({"id": mid, **common, "pool_id": pool,
+                                   "address": f"10.1.{j}.1", "protocol_port": 80})  # fmt: skip
+        rows[m.Amphora].append({"id": amp, "load_balancer_id": lb, "status": "ALLOCATED",
+                                "role": "STANDALONE", "cert_busy": False,
+                                "created_at": m.utcnow(), "applied_generation": 1})  # fmt: skip
+        out.append((amp, li, pool, members))
+    with db.write() as session:
+        for table, values in rows.items():
+            for k in range(0, len(values), 1000):
+                session.execute(insert(table), values[k : k + 1000])
+    db.dispose()
+    return out
+
+
+def accepted(metrics_port: int) -> float:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return -1.0
+    for line in text.splitlines():
+        if line.startswith("ostium_heartbeats_accepted_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def bench_throughput(kind: str, amphorae: int, rates: list[int], seconds: float
+                     ) -> dict[str, Any]:  # fmt: skip
+    from ostium.model.heartbeat import HaproxyState, Heartbeat, ListenerReport, PoolReport, encode
+
+    workdir = Path(tempfile.mkdtemp(prefix="osth-hb-", dir="/tmp"))
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        with database(kind, workdir) as url:
+            log(f"{kind}: {amphorae} amphorae in the database")
+            amps = populate(url, amphorae)
+            key = secrets.token_hex(16)
+            port, metrics_port = free_port(socket.SOCK_DGRAM), free_port()
+            config = workdir / "hm.ini"
+            config.write_text(f"[health_manager]\nbind_port = {port}\nheartbeat_key = {key}\n"
+                              "sock_rlimit = 16777216\n")  # fmt: skip
+            log_file = (workdir / "health.log").open("ab")
+            proc = subprocess.Popen(
+                [*OSTIUM, "health", "--config-file", str(config), "--state-dir", str(workdir),
+                 "--database-url", url, "--metrics-bind", f"127.0.0.1:{metrics_port}"],
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+                preexec_fn=pin(0), cwd=REPO)  # fmt: skip
+            log_file.close()
+            wait_for(lambda: accepted(metrics_port) >= 0, 30, "health manager up", 0.1)
+            os.sched_setaffinity(0, {1 % os.cpu_count()})  # type: ignore[operator]
+            seq = 0
+
+            def round_(r: int) -> list[bytes]:
+                nonlocal seq
+                out = []
+                for amp, li, pool, members in amps:
+                    seq += 1
+                    hb = Heartbeat(
+                        amphora_id=amp, seq=seq, timestamp=time.time(), generation=1,
+                        agent_version="bench", haproxy=HaproxyState.RUNNING,
+                        listeners={li: ListenerReport("OPEN", r % 7, 10 * r, 1000 * r,
+                                                      5000 * r, 0)},
+                        pools={pool: PoolReport("UP", dict.fromkeys(members, "UP"))})
+                    out.append(encode(hb, key.encode()))
+                return out
+
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            target = ("127.0.0.1", port)
+            r = 1
+            warm = round_(r)  # first round: statistics rows and statuses get created
+            for data in warm:
+                sock.sendto(data, target)
+                time.sleep(0.0002)
+            wait_for(lambda: accepted(metrics_port) >= len(warm) * 0.99, 60, "warm-up", 0.1)
+            results = []
+            for rate in rates:
+                total = int(rate * seconds)
+                batch: list[bytes] = []
+                while len(batch) < total:
+                    r += 1
+                    batch += round_(r)
+                batch = batch[:total]
+                before = accepted(metrics_port)
+                started = time.monotonic()
+                for i, data in enumerate(batch):
+                    sock.sendto(data, target)
+                    ahead = started + (i + 1) / rate - time.monotonic()
+                    if ahead > 0:
+                        time.sleep(ahead)
+                sent_in = time.monotonic() - started
+                last, stable_since = accepted(metrics_port), time.monotonic()
+                while time.monotonic() - stable_since < 1.0:
+                    time.sleep(0.1)
+                    now = accepted(metrics_port)
+                    if now != last:
+                        last, stable_since = now, time.monotonic()
+                done_in = stable_since - started
+                got = last - before
+                result = {"offered_per_s": rate, "sent": total, "processed": int(got),
+                          "loss_percent": round(100 * (1 - got / total), 2),
+                          "processed_per_s": round(got / max(done_in, sent_in), 1)}  # fmt: skip
+                log(f"{kind}: offered {rate}/s -> {result}")
+                results.append(result)
+                if result["loss_percent"] > 5:
+                    break
+            sock.close()
+            ok = [x for x in results if x["loss_percent"] < 1]
+            best = max(ok, key=lambda x: x["processed_per_s"]) if ok else None
+            return {
+                "amphorae": amphorae, "runs": results,
+                "sustained_per_s": best["processed_per_s"] if best else 0,
+                "target": 5000, "met": bool(best and best["processed_per_s"] >= 5000),
+            }  # fmt: skip
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ====================================================================== main
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    p.add_argument("--amphorae", type=int, default=2000)
+    p.add_argument("--rates", default="2500,5000,7500,10000,15000")
+    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--skip-dataplane", action="store_true")
+    args = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    machine: dict[str, Any] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                               "loadavg_start": os.getloadavg()[0]}
+    out: dict[str, Any] = {"machine": machine}
+    with contextlib.suppress(Exception):
+        machine["git"] = sh("git", "-C", str(REPO), "rev-parse", "--short", "HEAD").stdout.strip()
+    if not args.skip_dataplane:
+        if os.geteuid() != 0:
+            out["dataplane"] = "skipped: needs root"
+        else:
+            log("data plane: member down and amphora failover through a real ostium serve")
+            out["dataplane"] = bench_dataplane(args.repeat)
+    rates = [int(x) for x in args.rates.split(",")]
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    out["heartbeats_per_second"] = {}
+    for kind in kinds:
+        try:
+            out["heartbeats_per_second"][kind] = bench_throughput(kind, args.amphorae, rates,
+                                                                  args.seconds)
+        except Exception as exc:  # e.g. no PostgreSQL server: say so, keep the rest
+            out["heartbeats_per_second"][kind] = f"failed: {type(exc).__name__}: {exc}"
+    out["machine"]["loadavg_end"] = os.getloadavg()[0]
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
