@@ -11,6 +11,7 @@ What an amphora says about itself (`HaproxyState`): RUNNING with its listeners a
 pools; NO_CONFIG before its first spec; DOWN when haproxy is not running although a spec
 is applied (or its stats socket stopped answering for `SOCKET_FAILURES` beats); and
 NO_NAMESPACE when its namespace vanished, so the health manager fails it over.
+ACTIVE_STANDBY amphorae also say what keepalived reports (MASTER, BACKUP, FAULT, STOP).
 
 Sequence numbers only grow, across restarts too (`SequenceSource`). Time and sleep are
 injected. Must not import the control plane.
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ostium import __version__
-from ostium.agent import haproxy_process, haproxy_stats, netns
+from ostium.agent import haproxy_process, haproxy_stats, keepalived, netns
 from ostium.agent.errors import AgentFailure
 from ostium.agent.manager import AmphoraManager, AmphoraProbe
 from ostium.model.errors import InvalidHeartbeat
@@ -192,10 +193,13 @@ class HeartbeatSender:
                         **totals[lid])  # fmt: skip
                 for pid, pool in snapshot.pools.items():
                     pools[pid] = PoolReport(status=pool.status, members=pool.members)
+        vrrp = None
+        if probe.keepalived is not None and state != HaproxyState.NO_NAMESPACE:
+            vrrp = keepalived.current_state(probe.keepalived)
         return Heartbeat(
             amphora_id=probe.amphora_id, seq=self.sequence(), timestamp=self.clock(),
             generation=probe.generation, agent_version=__version__, haproxy=state,
-            listeners=listeners, pools=pools)  # fmt: skip
+            listeners=listeners, pools=pools, vrrp=vrrp)  # fmt: skip
 
     def _send(self, datagram: bytes, target: tuple[str, int]) -> int:
         family = socket.AF_INET6 if ":" in target[0] else socket.AF_INET

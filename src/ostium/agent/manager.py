@@ -9,12 +9,21 @@ its prefix that no amphora needs, and respawns haproxy if it dies.
 Apply = render -> `haproxy -c` on a temp file (kept as haproxy.cfg.failed when refused)
 -> nft rules -> atomic rename -> runtime API when only servers changed, else seamless
 reload -> on failure restore the last-known-good config. Callers: `app`, tests.
+
+ACTIVE_STANDBY (`spec.vrrp`): keepalived.conf is rendered and checked (`keepalived -t`)
+together with haproxy.cfg, and keepalived is started (or reloaded when its config
+changed) once haproxy serves. A `ProcessWatcher` reports the exit of every haproxy
+master and keepalived at once: a dead haproxy is marked in the track file keepalived
+watches (the amphora gives the VIP up within milliseconds) and both are respawned
+without waiting for the next supervision pass.
+
 Must not import the control plane; it knows the host only through `netns`,
-`haproxy_process`, `firewall` and `haproxy_runtime`.
+`haproxy_process`, `keepalived`, `firewall` and `haproxy_runtime`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import logging
 import os
@@ -22,6 +31,7 @@ import resource
 import shutil
 import threading
 import time
+from collections.abc import MutableSequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,14 +43,19 @@ from ostium.agent import (
     haproxy_process,
     haproxy_runtime,
     haproxy_stats,
+    keepalived,
     netns,
     runtime_update,
 )
 from ostium.agent.counters import CounterCarry
 from ostium.agent.errors import AgentFailure, AmphoraNotFound, InvalidConfig, StaleGeneration
 from ostium.agent.haproxy_process import HaproxyPaths
+from ostium.agent.keepalived import KeepalivedPaths
+from ostium.agent.keepalived_config import render_keepalived
 from ostium.agent.naming import DEFAULT_PREFIX, VIP_IFNAME, Names
 from ostium.agent.render import RenderContext, build_view, render_haproxy
+from ostium.agent.watcher import ProcessWatcher
+from ostium.model.enums import VrrpState
 from ostium.model.spec import AmphoraPlug, AmphoraSpec, AmphoraState
 
 LOG = logging.getLogger(__name__)
@@ -53,6 +68,7 @@ class AgentSettings:
     state_dir: Path
     name_prefix: str = DEFAULT_PREFIX
     haproxy_bin: str = "haproxy"
+    keepalived_bin: str = "keepalived"
     respawn_count: int = 3
     """Respawns allowed within `respawn_window` seconds before the supervisor gives up."""
     respawn_interval: float = 2.0
@@ -98,6 +114,8 @@ class _Amphora:
     lock: threading.RLock = field(default_factory=threading.RLock)
     respawns: list[float] = field(default_factory=list)
     total_respawns: int = 0
+    keepalived_respawns: list[float] = field(default_factory=list)
+    keepalived_dead_since: float | None = None
     lost: bool = False
     plumbed: AmphoraPlug | None = None
     """The last plug fully ensured by this process (fast path for repeated ensures)."""
@@ -119,6 +137,14 @@ class _Amphora:
             log=d / "haproxy.log",
         )
 
+    @property
+    def kpaths(self) -> KeepalivedPaths:
+        return KeepalivedPaths.in_dir(self.directory)
+
+    @property
+    def vrrp(self) -> bool:
+        return self.spec is not None and self.spec.vrrp is not None
+
 
 @dataclass(frozen=True)
 class AmphoraProbe:
@@ -129,6 +155,8 @@ class AmphoraProbe:
     generation: int | None
     paths: HaproxyPaths
     counters: CounterCarry
+    keepalived: KeepalivedPaths | None = None
+    """ACTIVE_STANDBY amphorae only: where keepalived's state is."""
 
 
 class AmphoraManager:
@@ -143,12 +171,15 @@ class AmphoraManager:
         self._amphorae: dict[str, _Amphora] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._watcher = ProcessWatcher()
         self._supervisor: threading.Thread | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
         """Adopt amphorae from the state dir, clean orphans, start supervising."""
+        self._watcher.start()
         self.adopt()
         self._stop.clear()
         self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
@@ -157,8 +188,10 @@ class AmphoraManager:
     def close(self) -> None:
         """Stop supervising. Running haproxy processes are left alone on purpose."""
         self._stop.set()
+        self._wake.set()
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
+        self._watcher.stop()
         with self._lock:
             amps = list(self._amphorae.values())
         for amp in amps:
@@ -195,12 +228,16 @@ class AmphoraManager:
             running = haproxy_process.master_pid(amp.paths)
             if running is not None and netns.namespace_exists(amp.names.namespace):
                 LOG.info("adopted amphora %s (haproxy pid %s)", amp.plug.amphora_id, running)
+                self._watch_haproxy(amp)
+                self._ensure_keepalived(amp)
                 return
             netns.ensure_amphora(amp.names, amp.plug)
             if amp.spec is not None and amp.paths.config.exists():
                 haproxy_process.stop(amp.paths)
                 self._apply_firewall(amp, amp.spec)
                 haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, amp.paths)
+                self._watch_haproxy(amp)
+                self._ensure_keepalived(amp)
 
     # ----------------------------------------------------------------- queries
 
@@ -224,6 +261,7 @@ class AmphoraManager:
             haproxy_running=pid is not None,
             haproxy_pid=pid,
             respawns=amp.total_respawns,
+            vrrp_state=keepalived.current_state(amp.kpaths) if amp.vrrp else None,
         )
 
     def get(self, amphora_id: str) -> AmphoraState:
@@ -239,7 +277,8 @@ class AmphoraManager:
             amps = list(self._amphorae.values())
         return tuple(
             AmphoraProbe(a.plug.amphora_id, a.names.namespace,
-                         a.spec.generation if a.spec else None, a.paths, a.counters)
+                         a.spec.generation if a.spec else None, a.paths, a.counters,
+                         a.kpaths if a.vrrp else None)
             for a in amps
         )  # fmt: skip
 
@@ -268,7 +307,7 @@ class AmphoraManager:
     @staticmethod
     def _still_plumbed(amp: _Amphora, plug: AmphoraPlug) -> bool:
         done = amp.plumbed
-        if done is None or done.vip != plug.vip:
+        if done is None or done.vip != plug.vip or done.vrrp_ip != plug.vrrp_ip:
             return False
         if any(net not in done.member_networks for net in plug.member_networks):
             return False
@@ -286,7 +325,10 @@ class AmphoraManager:
                 subnets += [n.subnet_id for n in amp.spec.member_networks]
         lock = amp.lock if amp is not None else threading.RLock()
         with lock:
-            paths = _Amphora(names, directory, _placeholder_plug(amphora_id)).paths
+            placeholder = _Amphora(names, directory, _placeholder_plug(amphora_id))
+            # keepalived first: it hands the VIP to the peer while haproxy still serves.
+            keepalived.stop(placeholder.kpaths)
+            paths = placeholder.paths
             haproxy_process.stop(paths)
             if netns.namespace_exists(names.namespace):
                 haproxy_process.kill_namespace_processes(names.namespace)
@@ -335,6 +377,7 @@ class AmphoraManager:
         except InvalidConfig:
             os.replace(candidate, paths.config.with_name("haproxy.cfg.failed"))
             raise
+        vrrp_config = self._check_keepalived(amp, spec)
         self._apply_firewall(amp, spec)
         old_view = build_view(amp.spec, ctx) if amp.spec is not None else None
         running = haproxy_process.master_pid(paths)
@@ -356,8 +399,85 @@ class AmphoraManager:
         amp.spec = spec.model_copy(deep=True)
         _write_json(amp.directory / "spec.json", spec.model_dump_json())
         amp.respawns.clear()
-        if first:  # a new amphora (maybe a failover): tell the neighbours the VIP moved
+        self._watch_haproxy(amp)
+        if spec.vrrp is None:
+            keepalived.stop(amp.kpaths)  # (a pair is never turned SINGLE; be safe anyway)
+        else:
+            self._apply_keepalived(amp, vrrp_config)
+        if first and spec.vrrp is None:
+            # A new amphora (maybe a failover): tell the neighbours the VIP moved. In a
+            # pair keepalived does that, and only on the one that takes the VIP.
             garp.announce(amp.names.namespace, VIP_IFNAME, str(spec.vip.address))
+
+    # ----------------------------------------------------------------- keepalived
+
+    def _check_keepalived(self, amp: _Amphora, spec: AmphoraSpec) -> str | None:
+        """The new keepalived.conf if it differs from the running one (checked), else None."""
+        if spec.vrrp is None:
+            return None
+        kp = amp.kpaths
+        text = render_keepalived(spec, kp.files())
+        try:
+            if kp.config.read_text() == text and keepalived.running_pid(kp) is not None:
+                return None
+        except OSError:
+            pass
+        keepalived.write_scripts(kp, amp.paths.stats_socket)
+        candidate = kp.config.with_name("keepalived.conf.new")
+        candidate.write_text(text)
+        try:
+            keepalived.check_config(self.settings.keepalived_bin, amp.names.namespace, candidate)
+        except InvalidConfig:
+            os.replace(candidate, kp.config.with_name("keepalived.conf.failed"))
+            raise
+        return text
+
+    def _apply_keepalived(self, amp: _Amphora, text: str | None) -> None:
+        kp = amp.kpaths
+        self._sync_track(amp)
+        if text is not None:
+            os.replace(kp.config.with_name("keepalived.conf.new"), kp.config)
+            if keepalived.running_pid(kp) is not None:
+                keepalived.reload(kp)
+                return
+        self._ensure_keepalived(amp)
+
+    def _ensure_keepalived(self, amp: _Amphora) -> None:
+        """keepalived runs for an ACTIVE_STANDBY amphora whose config is in place."""
+        kp = amp.kpaths
+        if not amp.vrrp or not kp.config.exists():
+            return
+        self._sync_track(amp)
+        pid = keepalived.running_pid(kp)
+        if pid is None:
+            keepalived.stop(kp)  # a VRRP child left without its parent
+            pid = keepalived.start(self.settings.keepalived_bin, amp.names.namespace, kp)
+            LOG.info("amphora %s: keepalived started (pid %s)", amp.plug.amphora_id, pid)
+        if not self._watcher.watching(pid):
+            self._watcher.watch(pid, lambda _pid: self._wake.set())
+
+    def _sync_track(self, amp: _Amphora) -> None:
+        """The track file says whether haproxy runs (only when the spec asks for it)."""
+        spec = amp.spec
+        if spec is None or spec.vrrp is None:
+            return
+        up = haproxy_process.master_pid(amp.paths) is not None or not spec.vrrp.watch_haproxy
+        keepalived.set_track(amp.kpaths, up)
+
+    def _watch_haproxy(self, amp: _Amphora) -> None:
+        pid = haproxy_process.master_pid(amp.paths)
+        if pid is not None and not self._watcher.watching(pid):
+            self._watcher.watch(pid, lambda _pid: self._haproxy_exited(amp))
+
+    def _haproxy_exited(self, amp: _Amphora) -> None:
+        """On the watcher thread: demote at once (no lock: this must not wait for an
+        apply), then let the supervisor respawn."""
+        spec = amp.spec
+        if spec is not None and spec.vrrp is not None and spec.vrrp.watch_haproxy \
+                and haproxy_process.master_pid(amp.paths) is None:
+            with contextlib.suppress(OSError):  # OSError: the amphora was just deleted
+                keepalived.set_track(amp.kpaths, False)
+        self._wake.set()
 
     def _carry_counters(self, amp: _Amphora) -> None:
         """Read the current worker's counters right before it is replaced."""
@@ -426,11 +546,17 @@ class AmphoraManager:
             LOG.error("restoring last-known-good config failed: %s", exc.message)
         if amp.spec is not None:
             self._apply_firewall(amp, amp.spec)
+        self._watch_haproxy(amp)
+        self._sync_track(amp)
 
     # ----------------------------------------------------------------- supervision
 
     def _supervise(self) -> None:
-        while not self._stop.wait(self.settings.respawn_interval):
+        while not self._stop.is_set():
+            self._wake.wait(self.settings.respawn_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             with self._lock:
                 amps = list(self._amphorae.values())
             for amp in amps:
@@ -454,20 +580,62 @@ class AmphoraManager:
                 amp.lost = True
                 return
             amp.lost = False
-        if haproxy_process.master_pid(amp.paths) is not None:
-            return
+        try:
+            self._respawn_haproxy(amp, amp.spec)
+        finally:
+            self._sync_track(amp)
+            if amp.vrrp and self._keepalived_may_restart(amp) and self._may_respawn(
+                    amp.keepalived_respawns, "keepalived", amp, True):
+                self._ensure_keepalived(amp)
+
+    def _keepalived_may_restart(self, amp: _Amphora) -> bool:
+        """True when a dead keepalived should be started again now.
+
+        A keepalived killed while MASTER leaves the VIP configured (haproxy keeps
+        serving it) and a new one would start by removing it: wait until the peer has
+        had time to notice the silence and take over (4 adverts), then restart."""
+        if keepalived.running_pid(amp.kpaths) is not None:
+            amp.keepalived_dead_since = None
+            return False
         now = time.monotonic()
-        amp.respawns = [t for t in amp.respawns if now - t < self.settings.respawn_window]
-        if len(amp.respawns) >= self.settings.respawn_count:
+        if amp.keepalived_dead_since is None:
+            amp.keepalived_dead_since = now
+        assert amp.spec is not None and amp.spec.vrrp is not None
+        was_master = keepalived.last_reported(amp.kpaths) == VrrpState.MASTER
+        grace = 4 * amp.spec.vrrp.advert_interval + 0.05 if was_master else 0.0
+        waited = now - amp.keepalived_dead_since
+        if waited < grace:
+            timer = threading.Timer(grace - waited, self._wake.set)
+            timer.daemon = True
+            timer.start()
+            return False
+        amp.keepalived_dead_since = None
+        return True
+
+    def _may_respawn(self, history: MutableSequence[float], what: str, amp: _Amphora,
+                     dead: bool) -> bool:  # fmt: skip
+        """Whether a dead process may be respawned now (and count it if so)."""
+        if not dead:
+            return False
+        now = time.monotonic()
+        history[:] = [t for t in history if now - t < self.settings.respawn_window]
+        if len(history) >= self.settings.respawn_count:
+            return False
+        history.append(now)
+        LOG.warning("%s of amphora %s is not running; respawning", what, amp.plug.amphora_id)
+        return True
+
+    def _respawn_haproxy(self, amp: _Amphora, spec: AmphoraSpec) -> None:
+        if not self._may_respawn(amp.respawns, "haproxy", amp,
+                                 haproxy_process.master_pid(amp.paths) is None):
             return
-        amp.respawns.append(now)
         amp.total_respawns += 1
-        LOG.warning("haproxy of amphora %s is not running; respawning", amp.plug.amphora_id)
         if not netns.namespace_exists(amp.names.namespace):
             netns.ensure_amphora(amp.names, amp.plug)
-            self._apply_firewall(amp, amp.spec)
+            self._apply_firewall(amp, spec)
         haproxy_process.stop(amp.paths)
         haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, amp.paths)
+        self._watch_haproxy(amp)
 
     def sweep(self) -> tuple[str, ...]:
         """Remove what this agent's prefix owns but no amphora of it needs: namespaces,
@@ -486,6 +654,10 @@ class AmphoraManager:
         for directory in sorted(self.root.iterdir()):
             if directory.name in known or not probe.owns_namespace(directory.name):
                 continue
+            kpaths = KeepalivedPaths.in_dir(directory)
+            if keepalived.pids_for_config(kpaths):
+                keepalived.stop(kpaths)
+                removed.append(f"keepalived {kpaths.config}")
             pids = haproxy_process.pids_for_config(directory / "haproxy.cfg")
             if pids:
                 haproxy_process.stop(_Amphora(self._names(ZERO_ID), directory,

@@ -113,7 +113,10 @@ def ensure_member_network(names: Names, net: AmphoraNetwork) -> None:
 
 
 def ensure_amphora(names: Names, plug: AmphoraPlug) -> None:
-    """Namespace, VIP veth and address, default route, member networks: all idempotent."""
+    """Namespace, VIP veth and address, default route, member networks: all idempotent.
+
+    With a `vrrp_ip` (ACTIVE_STANDBY) the VIP-side interface carries that address and
+    the VIP is left to keepalived."""
     vip = plug.vip
     gateway_cidr = None
     if vip.gateway is not None:
@@ -122,7 +125,8 @@ def ensure_amphora(names: Names, plug: AmphoraPlug) -> None:
     ns = names.namespace
     _ensure_namespace(ns)
     _ensure_veth(ns, names.vip_host_veth, names.vip_peer_veth, VIP_IFNAME, vip.bridge)
-    _ensure_address(ns, VIP_IFNAME, f"{vip.address}/{vip.prefixlen}")
+    own = plug.vrrp_ip if plug.vrrp_ip is not None else vip.address
+    _ensure_address(ns, VIP_IFNAME, f"{own}/{vip.prefixlen}")
     if vip.gateway is not None:
         family = "-6" if ipaddress.ip_address(str(vip.gateway)).version == 6 else "-4"
         run(in_netns(ns, ["ip", family, "route", "replace", "default", "via", str(vip.gateway)]))

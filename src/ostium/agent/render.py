@@ -219,12 +219,14 @@ def _check_lines(hm: HealthMonitorSpec, mode: str) -> list[str]:
     return lines
 
 
-def _persistence_lines(pool: PoolSpec, mode: str) -> list[str]:
+def _persistence_lines(pool: PoolSpec, mode: str, peers: str | None = None) -> list[str]:
     sp = pool.session_persistence
     if sp is None:
         return []
+    # ACTIVE_STANDBY: the pair shares its stick tables, so persistence survives a takeover.
+    shared = f" peers {peers}" if peers else ""
     if sp.type == PersistenceType.SOURCE_IP:
-        return [f"stick-table type ipv6 size {STICK_SIZE}", "stick on src"]
+        return [f"stick-table type ipv6 size {STICK_SIZE}{shared}", "stick on src"]
     if mode != "http":
         raise InvalidSpec(f"pool {pool.id}: session persistence {sp.type.value} needs an HTTP pool")
     if sp.type == PersistenceType.HTTP_COOKIE:
@@ -233,7 +235,7 @@ def _persistence_lines(pool: PoolSpec, mode: str) -> list[str]:
     if not is_token(name):
         raise InvalidSpec(f"pool {pool.id}: cookie_name {name!r} is not a valid cookie name")
     return [
-        f"stick-table type string len 64 size {STICK_SIZE}",
+        f"stick-table type string len 64 size {STICK_SIZE}{shared}",
         f"stick store-response res.cook({name})",
         f"stick match req.cook({name})",
     ]
@@ -256,12 +258,13 @@ def _backend_mode(pool: PoolSpec, listener: ListenerSpec, listener_mode: str) ->
     return listener_mode
 
 
-def _backend_view(pool: PoolSpec, listener: ListenerSpec, listener_mode: str) -> dict[str, Any]:
+def _backend_view(pool: PoolSpec, listener: ListenerSpec, listener_mode: str,
+                  peers: str | None = None) -> dict[str, Any]:  # fmt: skip
     if pool.lb_algorithm not in _BALANCE:
         raise InvalidSpec(f"pool {pool.id}: lb_algorithm {pool.lb_algorithm.value} unsupported")
     mode = _backend_mode(pool, listener, listener_mode)
     lines: list[str] = [f"balance {_BALANCE[pool.lb_algorithm]}"]
-    lines += _persistence_lines(pool, mode)
+    lines += _persistence_lines(pool, mode, peers)
     lines.append(f"timeout connect {listener.timeout_member_connect or 5000}")
     lines.append(f"timeout server {listener.timeout_member_data or 50000}")
     if pool.healthmonitor is not None:
@@ -382,8 +385,9 @@ def _frontend_view(
     if default is not None and default in usable:
         default_backend = backend_name(default, listener.id)
         used.add(default)
+    peers = _peers_name(spec) if spec.vrrp is not None else None
     for pid in sorted(used):
-        backends.append(_backend_view(pools[pid], listener, mode))
+        backends.append(_backend_view(pools[pid], listener, mode, peers))
     frontend = {
         "name": listener.id,
         "mode": mode,
@@ -396,6 +400,26 @@ def _frontend_view(
         "default_backend": default_backend,
     }
     return frontend, backends
+
+
+def _peers_name(spec: AmphoraSpec) -> str:
+    return "peers_" + spec.loadbalancer_id.replace("-", "")
+
+
+def _peers_view(spec: AmphoraSpec) -> dict[str, Any] | None:
+    """The haproxy `peers` section of an ACTIVE_STANDBY pair (named by amphora id)."""
+    vrrp = spec.vrrp
+    if vrrp is None:
+        return None
+    members = [(spec.amphora_id, vrrp.vrrp_ip)] + [(p.amphora_id, p.address) for p in vrrp.peers]
+    if len({name for name, _ in members}) != len(members):
+        raise InvalidSpec(f"vrrp: peer amphora ids must differ from {spec.amphora_id}")
+    ordered = sorted(members, key=lambda m: m[0])
+    return {
+        "name": _peers_name(spec),
+        "local": spec.amphora_id,
+        "members": [{"name": n, "address": _address(a, vrrp.peer_port)} for n, a in ordered],
+    }
 
 
 def build_view(spec: AmphoraSpec, ctx: RenderContext) -> dict[str, Any]:
@@ -428,6 +452,7 @@ def build_view(spec: AmphoraSpec, ctx: RenderContext) -> dict[str, Any]:
             "user": ctx.user,
             "group": ctx.group,
         },
+        "peers": _peers_view(spec),
         "frontends": frontends,
         "backends": backends,
     }

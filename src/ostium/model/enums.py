@@ -130,6 +130,19 @@ class AmphoraRole(StrEnum):
     STANDALONE = "STANDALONE"
 
 
+class VrrpState(StrEnum):
+    """What keepalived says an ACTIVE_STANDBY amphora is doing right now."""
+
+    MASTER = "MASTER"
+    """Holds the VIP."""
+    BACKUP = "BACKUP"
+    """Ready to take the VIP over."""
+    FAULT = "FAULT"
+    """Cannot serve (haproxy down, VIP link down): will not take the VIP."""
+    STOP = "STOP"
+    """keepalived is not running."""
+
+
 class AmphoraStatus(StrEnum):
     BOOTING = "BOOTING"
     ALLOCATED = "ALLOCATED"

@@ -19,7 +19,7 @@ counts traffic; the receiver turns them into increments (see `control/health/cou
 `seq` only grows for one amphora, across agent restarts too: a datagram whose `seq` is
 not newer than the last one accepted is a replay.
 
-Must not import anything of ostium besides `model.errors`.
+Must not import anything of ostium besides `model.errors` and `model.enums`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ostium.model.enums import VrrpState
 from ostium.model.errors import InvalidHeartbeat
 
 MAGIC = b"OHB1"
@@ -108,6 +109,8 @@ class Heartbeat:
     haproxy: HaproxyState
     listeners: dict[str, ListenerReport] = field(default_factory=dict)
     pools: dict[str, PoolReport] = field(default_factory=dict)
+    vrrp: VrrpState | None = None
+    """ACTIVE_STANDBY: keepalived's state for this amphora (None for SINGLE)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +120,7 @@ class Heartbeat:
             "generation": self.generation,
             "agent_version": self.agent_version,
             "haproxy": self.haproxy.value,
+            "vrrp": None if self.vrrp is None else self.vrrp.value,
             "listeners": {
                 lid: {
                     "status": r.status,
@@ -278,6 +282,9 @@ def from_dict(data: object) -> Heartbeat:
     if state not in HaproxyState.__members__:
         raise _bad("haproxy state", state)
     haproxy = HaproxyState(str(state))
+    vrrp = d.get("vrrp")
+    if vrrp is not None and vrrp not in VrrpState.__members__:
+        raise _bad("vrrp state", vrrp)
     listeners = _object(d.get("listeners", {}), "listeners")
     pools = _object(d.get("pools", {}), "pools")
     return Heartbeat(
@@ -289,4 +296,5 @@ def from_dict(data: object) -> Heartbeat:
         haproxy=haproxy,
         listeners={_uuid(k, "listener id"): _listener(k, v) for k, v in listeners.items()},
         pools={_uuid(k, "pool id"): _pool(k, v) for k, v in pools.items()},
+        vrrp=None if vrrp is None else VrrpState(str(vrrp)),
     )

@@ -15,11 +15,20 @@ the agent has no use for them and names must never reach a haproxy config.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, IPvAnyNetwork, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    IPvAnyNetwork,
+    StringConstraints,
+    model_validator,
+)
 
 from ostium.model.enums import (
+    AmphoraRole,
     HealthMonitorType,
     HttpMethod,
     L7Action,
@@ -29,6 +38,7 @@ from ostium.model.enums import (
     ListenerProtocol,
     PersistenceType,
     PoolProtocol,
+    VrrpState,
 )
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -90,6 +100,64 @@ class AmphoraPlug(SpecModel):
     loadbalancer_id: ResourceId
     vip: AmphoraVip
     member_networks: list[AmphoraNetwork] = Field(default_factory=list)
+    vrrp_ip: IPvAnyAddress | None = None
+    """ACTIVE_STANDBY: the amphora's own address on the VIP network, configured on its
+    VIP-side interface instead of the VIP (which keepalived adds while MASTER)."""
+
+
+# --------------------------------------------------------------------------- VRRP
+
+
+class VrrpPeer(SpecModel):
+    """The other amphora of the pair: a unicast VRRP peer and a haproxy peer."""
+
+    amphora_id: ResourceId
+    address: IPvAnyAddress
+    """Its `vrrp_ip`."""
+
+
+class VrrpSpec(SpecModel):
+    """ACTIVE_STANDBY: keepalived for this amphora and the haproxy peers of its pair.
+
+    The virtual address keepalived moves is the spec's `vip.address`. Both amphorae
+    start as BACKUP (`nopreempt`): the first to time out takes the VIP and keeps it; a
+    replacement joins as BACKUP and never takes it back. `role` and `priority` only
+    decide who wins when both come up at once.
+    """
+
+    role: Literal[AmphoraRole.MASTER, AmphoraRole.BACKUP]
+    priority: int = Field(ge=1, le=254)
+    vrrp_id: int = Field(ge=1, le=255)
+    """The virtual router id, the same on both amphorae of a pair."""
+    vrrp_ip: IPvAnyAddress
+    """This amphora's own address on the VIP network (VRRP source, haproxy peer)."""
+    peers: list[VrrpPeer] = Field(min_length=1, max_length=8)
+    version: Literal[2, 3] = 3
+    advert_interval: float = Field(default=0.1, ge=0.01, le=255)
+    """Seconds between adverts; the BACKUP takes over after about 3.65 of them."""
+    check_interval: int = Field(default=1, ge=1, le=3600)
+    """Seconds between two asks to haproxy's stats socket (keepalived counts seconds)."""
+    check_fall: int = Field(default=2, ge=1, le=100)
+    check_rise: int = Field(default=2, ge=1, le=100)
+    watch_haproxy: bool = True
+    """Also demote at once when the haproxy process exits (the agent watches it),
+    instead of waiting for the periodic check."""
+    garp_refresh: int = Field(default=0, ge=0, le=3600)
+    """Seconds between gratuitous ARP refreshes while MASTER (0: only on takeover)."""
+    garp_refresh_repeat: int = Field(default=2, ge=1, le=100)
+    peer_port: Port = 1025
+    """TCP port of the haproxy `peers` section (stick tables shared in the pair)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VrrpSpec:
+        if self.version == 2 and self.advert_interval != int(self.advert_interval):
+            raise ValueError("VRRP version 2 needs a whole number of seconds as advert_interval")
+        if self.version == 3 and self.advert_interval > 40.95:
+            raise ValueError("VRRP version 3 advert_interval is at most 40.95 seconds")
+        for peer in self.peers:
+            if peer.address == self.vrrp_ip:
+                raise ValueError(f"peer {peer.amphora_id} has this amphora's vrrp_ip")
+        return self
 
 
 # --------------------------------------------------------------------------- L7
@@ -199,6 +267,14 @@ class AmphoraSpec(SpecModel):
     member_networks: list[AmphoraNetwork] = Field(default_factory=list)
     listeners: list[ListenerSpec] = Field(default_factory=list)
     pools: list[PoolSpec] = Field(default_factory=list)
+    vrrp: VrrpSpec | None = None
+    """ACTIVE_STANDBY only; None for a SINGLE amphora (the VIP is configured statically)."""
+
+    @model_validator(mode="after")
+    def _vrrp_family(self) -> AmphoraSpec:
+        if self.vrrp is not None and self.vrrp.vrrp_ip.version != self.vip.address.version:
+            raise ValueError("vrrp.vrrp_ip and vip.address must be of the same IP family")
+        return self
 
     def plug(self) -> AmphoraPlug:
         """The plumbing part of this spec, as a create request."""
@@ -207,6 +283,7 @@ class AmphoraSpec(SpecModel):
             loadbalancer_id=self.loadbalancer_id,
             vip=self.vip,
             member_networks=list(self.member_networks),
+            vrrp_ip=self.vrrp.vrrp_ip if self.vrrp is not None else None,
         )
 
 
@@ -224,6 +301,8 @@ class AmphoraState(SpecModel):
     haproxy_running: bool = False
     haproxy_pid: int | None = None
     respawns: int = 0
+    vrrp_state: VrrpState | None = None
+    """ACTIVE_STANDBY: what keepalived reports (None for a SINGLE amphora)."""
 
 
 class AmphoraList(SpecModel):
