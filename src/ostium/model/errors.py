@@ -40,7 +40,9 @@ class BadRequest(ApiError):
 class Forbidden(ApiError):
     status = 403
 
-    def __init__(self, message: str = "Policy does not allow this request to be performed.") -> None:
+    def __init__(
+        self, message: str = "Policy does not allow this request to be performed."
+    ) -> None:
         super().__init__(message)
 
 
