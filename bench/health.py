@@ -260,6 +260,9 @@ class Installation:
                 with contextlib.suppress(OSError):
                     if str(self.workdir) in Path(f"/proc/{entry}/cmdline").read_text():
                         os.kill(int(entry), signal.SIGKILL)
+        for name in ("serve.log", "state/agent.log"):  # kept for a look after a failure
+            with contextlib.suppress(OSError):
+                shutil.copy(self.workdir / name, Path("/tmp") / f"osth-last-{Path(name).name}")
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 

@@ -106,10 +106,13 @@ class HeartbeatSender:
     sequence: Callable[[], int]
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], object] | None = None
-    """Defaults to waiting on the stop event (so `stop()` interrupts the sleep)."""
+    """Defaults to waiting on the wake event (`stop()` and `poke()` interrupt it)."""
     sent: int = 0
     _failures: dict[str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _wake: threading.Event = field(default_factory=threading.Event)
+    _poked: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
     _sockets: dict[int, socket.socket] = field(default_factory=dict)
 
@@ -117,11 +120,20 @@ class HeartbeatSender:
 
     def start(self) -> None:
         self._stop.clear()
+        self.manager.on_applied.append(self.poke)
         self._thread = threading.Thread(target=self.run, name="heartbeat", daemon=True)
         self._thread.start()
 
+    def poke(self, amphora_id: str) -> None:
+        """Report this amphora now, not at the next beat: a new amphora is then known to
+        be alive (and watched for silence) from its first spec on."""
+        with self._lock:
+            self._poked.add(amphora_id)
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         for sock in self._sockets.values():
@@ -129,26 +141,35 @@ class HeartbeatSender:
         self._sockets.clear()
 
     def run(self) -> None:
-        sleep = self.sleep or self._stop.wait
+        sleep = self.sleep or self._wake.wait
         next_beat = time.monotonic()
         while not self._stop.is_set():
+            now = time.monotonic()
+            with self._lock:
+                poked, self._poked = self._poked, set()
             try:
-                self.beat()
+                if now >= next_beat:
+                    self.beat()
+                    next_beat += self.settings.interval
+                    if next_beat < now:  # fell behind (a slow stats socket): no burst
+                        next_beat = now + self.settings.interval
+                elif poked:
+                    self.beat(poked)
             except Exception:  # the sender must outlive any single failure
                 LOG.exception("heartbeat round failed")
-            next_beat += self.settings.interval
-            delay = next_beat - time.monotonic()
-            if delay < 0:  # fell behind (e.g. a slow stats socket): do not burst
-                next_beat = time.monotonic()
-                delay = 0
-            sleep(delay)
+            self._wake.clear()
+            if not self._poked:
+                sleep(max(0.0, next_beat - time.monotonic()))
 
     # ------------------------------------------------------------------ one beat
 
-    def beat(self) -> int:
-        """Send one heartbeat per amphora to every target; return datagrams sent."""
+    def beat(self, only: set[str] | None = None) -> int:
+        """Send one heartbeat per amphora (or per amphora in `only`) to every target;
+        return the number of datagrams sent."""
         count = 0
         for probe in self.manager.probes():
+            if only is not None and probe.amphora_id not in only:
+                continue
             heartbeat = self.build(probe)
             if heartbeat is None:
                 continue

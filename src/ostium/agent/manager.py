@@ -31,7 +31,7 @@ import resource
 import shutil
 import threading
 import time
-from collections.abc import MutableSequence
+from collections.abc import Callable, MutableSequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -174,6 +174,8 @@ class AmphoraManager:
         self._wake = threading.Event()
         self._watcher = ProcessWatcher()
         self._supervisor: threading.Thread | None = None
+        self.on_applied: list[Callable[[str], None]] = []
+        """Called with the amphora id after each successful apply (must not block)."""
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -408,6 +410,8 @@ class AmphoraManager:
             # A new amphora (maybe a failover): tell the neighbours the VIP moved. In a
             # pair keepalived does that, and only on the one that takes the VIP.
             garp.announce(amp.names.namespace, VIP_IFNAME, str(spec.vip.address))
+        for hook in self.on_applied:  # e.g. the heartbeat sender: report it right away
+            hook(amp.plug.amphora_id)
 
     # ----------------------------------------------------------------- keepalived
 

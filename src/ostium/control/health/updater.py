@@ -182,28 +182,28 @@ def _load_shapes(session: Session, lb_ids: set[str]) -> dict[str, LbShape]:
         for lb_id, admin, prov, op in conn.execute(select(
                 m.LoadBalancer.id, m.LoadBalancer.admin_state_up,
                 m.LoadBalancer.provisioning_status, m.LoadBalancer.operating_status)
-                .where(_one_of(m.LoadBalancer.id, part, session))):  # fmt: skip
+                .where(_one_of(m.LoadBalancer.id, part, session))).all():  # fmt: skip
             lbs[lb_id] = {"admin": admin, "prov": prov, "op": op}
         for li in conn.execute(select(
                 m.Listener.load_balancer_id, m.Listener.id, m.Listener.admin_state_up,
                 m.Listener.operating_status)
                 .where(_one_of(m.Listener.load_balancer_id, part, session),
                        m.Listener.provisioning_status.not_in(GONE))
-                .order_by(m.Listener.id)):  # fmt: skip
+                .order_by(m.Listener.id)).all():  # fmt: skip
             listeners.setdefault(li[0], []).append(ListenerShape(li[1], li[2], li[3]))
         for po in conn.execute(select(
                 m.Pool.load_balancer_id, m.Pool.id, m.Pool.admin_state_up,
                 m.Pool.operating_status)
                 .where(_one_of(m.Pool.load_balancer_id, part, session),
                        m.Pool.provisioning_status.not_in(GONE))
-                .order_by(m.Pool.id)):  # fmt: skip
+                .order_by(m.Pool.id)).all():  # fmt: skip
             pools.setdefault(po[0], []).append((po[1], po[2], po[3]))
         for mb in conn.execute(select(
                 m.Member.pool_id, m.Member.id, m.Member.admin_state_up, m.Member.operating_status)
                 .join(m.Pool, m.Pool.id == m.Member.pool_id)
                 .where(_one_of(m.Pool.load_balancer_id, part, session),
                        m.Member.provisioning_status.not_in(GONE))
-                .order_by(m.Member.id)):  # fmt: skip
+                .order_by(m.Member.id)).all():  # fmt: skip
             members.setdefault(mb[0], []).append(MemberShape(mb[1], mb[2], mb[3]))
     return {
         lb_id: LbShape(
@@ -287,12 +287,13 @@ def _load_stats(session: Session, amp_ids: list[str]) -> dict[tuple[str, str], _
     out: dict[tuple[str, str], _StatRow] = {}
     for part in _chunks(amp_ids):
         # Plain rows, not ORM objects: this runs for every heartbeat batch.
-        for row in conn.execute(select(*cols).where(_one_of(t.amphora_id, part, session))):
+        rows = conn.execute(select(*cols).where(_one_of(t.amphora_id, part, session))).all()
+        for listener_id, amp_id, lb_id, active, *values in rows:
             counters = ListenerCounters(
-                totals={f: row[4 + i] or 0 for i, f in enumerate(CUMULATIVE)},
-                last={f: row[4 + n + i] for i, f in enumerate(CUMULATIVE)},
-                active_connections=row[3] or 0)  # fmt: skip
-            out[(row[0], row[1])] = _StatRow(row[2], counters, True)
+                totals=dict(zip(CUMULATIVE, (v or 0 for v in values[:n]), strict=True)),
+                last=dict(zip(CUMULATIVE, values[n:], strict=True)),
+                active_connections=active or 0)  # fmt: skip
+            out[(listener_id, amp_id)] = _StatRow(lb_id, counters, True)
     return out
 
 
