@@ -72,6 +72,31 @@ class WorkerSettings:
     workers: int = 4
     max_retries: int = 5
     retry_backoff: float = 0.5
+    anti_affinity: str = "preferred"
+    """ACTIVE_STANDBY placement: `preferred` puts the two amphorae on different hosts
+    when more than one is registered, else together; `required` sends the load
+    balancer to ERROR rather than co-locating them."""
+
+
+@dataclass(frozen=True)
+class KeepalivedSettings:
+    """`[keepalived_vrrp]`: VRRP of ACTIVE_STANDBY pairs (Octavia's names; our defaults
+    favour a sub-second takeover: Octavia's are advert 1 s, VRRPv2, check every 5 s)."""
+
+    vrrp_advert_int: float = 0.1
+    """Seconds between adverts (VRRPv3: down to 0.01); the BACKUP takes over after
+    3.65 of them without one (0.1: ~0.37 s, measured with bench/failover.py)."""
+    vrrp_version: int = 3
+    vrrp_check_interval: int = 1
+    """Seconds between two asks to haproxy's stats socket (whole seconds)."""
+    vrrp_fail_count: int = 2
+    vrrp_success_count: int = 2
+    vrrp_garp_refresh_interval: int = 5
+    vrrp_garp_refresh_count: int = 2
+    vrrp_watch_haproxy: bool = True
+    """Demote at once when haproxy exits (the agent watches the process) instead of
+    waiting for `vrrp_fail_count` failed checks."""
+    haproxy_peer_port: int = 1025
 
 
 @dataclass(frozen=True)
@@ -148,6 +173,7 @@ class Settings:
     health: HealthSettings = field(default_factory=HealthSettings)
     housekeeping: HousekeepingSettings = field(default_factory=HousekeepingSettings)
     haproxy: HaproxySettings = field(default_factory=HaproxySettings)
+    keepalived: KeepalivedSettings = field(default_factory=KeepalivedSettings)
     networks: tuple[NetworkSettings, ...] = ()
     reserved_ips: tuple[str, ...] = ("169.254.169.254",)
 
@@ -259,6 +285,8 @@ def load_settings(
     health = _group(HealthSettings, parser, "health_manager")
     housekeeping = _group(HousekeepingSettings, parser, "house_keeping")
     haproxy = _group(HaproxySettings, parser, "haproxy_amphora")
+    keepalived = _group(KeepalivedSettings, parser, "keepalived_vrrp")
+    _check_vrrp(worker, keepalived)
     sd = state_dir or (parser.get("DEFAULT", "state_dir", fallback=None)) \
         or os.environ.get("OSTIUM_STATE_DIR") or "var"
     if bind:
@@ -278,9 +306,27 @@ def load_settings(
     )
     return Settings(
         state_dir=Path(sd), api=api, database=db, worker=worker, quotas=quotas,
-        health=health, housekeeping=housekeeping, haproxy=haproxy,
+        health=health, housekeeping=housekeeping, haproxy=haproxy, keepalived=keepalived,
         networks=_networks(parser), reserved_ips=reserved,
     )
+
+
+def _check_vrrp(worker: WorkerSettings, k: KeepalivedSettings) -> None:
+    if worker.loadbalancer_topology not in {"SINGLE", "ACTIVE_STANDBY"}:
+        raise ValueError(f"[controller_worker] loadbalancer_topology: "
+                         f"{worker.loadbalancer_topology!r} is not SINGLE|ACTIVE_STANDBY")
+    if worker.anti_affinity not in {"preferred", "required"}:
+        raise ValueError(f"[controller_worker] anti_affinity: {worker.anti_affinity!r} is "
+                         "not preferred|required")
+    if k.vrrp_version not in (2, 3):
+        raise ValueError(f"[keepalived_vrrp] vrrp_version: {k.vrrp_version} is not 2|3")
+    low = 1.0 if k.vrrp_version == 2 else 0.01
+    high = 255.0 if k.vrrp_version == 2 else 40.95
+    if not low <= k.vrrp_advert_int <= high or (k.vrrp_version == 2
+                                                 and k.vrrp_advert_int != int(k.vrrp_advert_int)):
+        raise ValueError(f"[keepalived_vrrp] vrrp_advert_int: {k.vrrp_advert_int} is not "
+                         f"{'a whole number of seconds' if k.vrrp_version == 2 else 'a value'} "
+                         f"in [{low}, {high}] for VRRP version {k.vrrp_version}")
 
 
 def _replace(obj: T, **changes: object) -> T:

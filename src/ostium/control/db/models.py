@@ -349,6 +349,8 @@ class Amphora(Base):
     heartbeat_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     haproxy_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     reported_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # ACTIVE_STANDBY: keepalived's state in the last heartbeat (VrrpState).
+    vrrp_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 

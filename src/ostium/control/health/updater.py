@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.health.counters import CUMULATIVE, ListenerCounters
+from ostium.control.health.roles import follow_masters
 from ostium.control.health.status import (
     LbShape,
     ListenerShape,
@@ -44,7 +45,7 @@ from ostium.control.health.status import (
     Statuses,
     derive,
 )
-from ostium.model.enums import PENDING
+from ostium.model.enums import PENDING, AmphoraRole, VrrpState
 from ostium.model.heartbeat import DropReason, HaproxyState, Heartbeat
 
 log = logging.getLogger("ostium.health")
@@ -120,21 +121,29 @@ class HealthUpdater:
         stats = _load_stats(session, [a.id for a, _ in accepted])
         amp_rows: list[dict[str, Any]] = []
         changes = _Changes()
+        promoted: list[tuple[str, str]] = []
         for amp, hb in accepted:
             lb = shapes.get(amp.lb_id or "")
             healthy = _serves_what_it_should(lb, hb)
             row = {"b_id": amp.id, "seq": hb.seq, "state": hb.haproxy.value,
                    "gen": hb.generation, "seen": now if healthy else None,
+                   "vrrp": None if hb.vrrp is None else hb.vrrp.value,
                    "b_status": "ALLOCATED" if healthy and amp.status == "FAILOVER_STOPPED"
                    else amp.status}  # fmt: skip
             amp_rows.append(row)
             if lb is None:
                 continue
+            # In an ACTIVE_STANDBY pair only the amphora holding the VIP speaks for it.
             if amp.role is not None and amp.status in ("ALLOCATED", "FAILOVER_STOPPED") \
-                    and lb.provisioning_status not in PENDING:
+                    and lb.provisioning_status not in PENDING \
+                    and hb.vrrp in (None, VrrpState.MASTER):
                 changes.add(lb, derive(lb, hb))
+            if hb.vrrp == VrrpState.MASTER and amp.role == AmphoraRole.BACKUP \
+                    and lb.provisioning_status not in PENDING and amp.lb_id is not None:
+                promoted.append((amp.id, amp.lb_id))
             _fold_stats(stats, amp.id, lb, hb, now)
         _write_amphorae(session, amp_rows)
+        follow_masters(session, promoted)
         changes.write(session)
         _write_stats(session, stats)
         outcome[ACCEPTED] += len(accepted)
@@ -256,7 +265,8 @@ def _write_amphorae(session: Session, rows: list[dict[str, Any]]) -> None:
     base = update(m.Amphora).where(m.Amphora.id == bindparam("b_id"))
     values: dict[str, Any] = {
         "heartbeat_seq": bindparam("seq"), "haproxy_state": bindparam("state"),
-        "reported_generation": bindparam("gen"), "status": bindparam("b_status")}  # fmt: skip
+        "reported_generation": bindparam("gen"), "status": bindparam("b_status"),
+        "vrrp_state": bindparam("vrrp")}  # fmt: skip
     if seen:
         session.connection().execute(base.values(**values, last_heartbeat=bindparam("seen")),
                                      seen)  # fmt: skip

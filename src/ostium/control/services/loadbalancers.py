@@ -101,9 +101,9 @@ def _topology(session: Session, svc: ServiceContext, flavor_id: str | None) -> s
         if prof is not None:
             data = json.loads(prof.flavor_data or "{}")
             topology = data.get("loadbalancer_topology", topology)
-    if topology != "SINGLE":
+    if topology not in ("SINGLE", "ACTIVE_STANDBY"):
         raise BadRequest(f"Validation failure: loadbalancer_topology {topology} is not "
-                         "supported by this deployment yet (only SINGLE).")
+                         "SINGLE or ACTIVE_STANDBY.")
     return topology
 
 
@@ -252,6 +252,11 @@ def show(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[str, Any]
 def update(svc: ServiceContext, ctx: RequestContext, lb_id: str,
            body: s.LoadBalancerUpdate) -> dict[str, Any]:
     sent = body.model_fields_set
+    if sent & {"flavor_id", "topology"}:
+        # Octavia cannot change it either: the amphorae would have to be rebuilt.
+        raise BadRequest(f"Validation failure: the flavor and topology of load balancer "
+                         f"{lb_id} cannot be changed (for example SINGLE to ACTIVE_STANDBY); "
+                         "create a new load balancer with the flavor you want.")
     if "vip_qos_policy_id" in sent and body.vip_qos_policy_id:
         raise BadRequest(f"QoS policy {body.vip_qos_policy_id} not found.")
     for sg in body.vip_sg_ids or []:
@@ -328,9 +333,17 @@ def status_tree(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[st
             lis.append({"id": li.id, "name": li.name or "",
                         "operating_status": li.operating_status,
                         "provisioning_status": li.provisioning_status, "pools": pools})
-        return {"loadbalancer": {
+        out: dict[str, Any] = {
             "id": lb.id, "name": lb.name or "", "operating_status": lb.operating_status,
-            "provisioning_status": lb.provisioning_status, "listeners": lis}}
+            "provisioning_status": lb.provisioning_status, "listeners": lis}
+        if lb.topology == "ACTIVE_STANDBY":
+            # Not in Octavia's tree: which amphora holds the VIP now (from heartbeats).
+            out["amphorae"] = [
+                {"id": a.id, "role": a.role, "vrrp_state": a.vrrp_state, "status": a.status,
+                 "vrrp_ip": a.vrrp_ip}
+                for a in sorted(lb.amphorae, key=lambda a: (a.role != "MASTER", a.id))
+                if a.status != "DELETED"]  # fmt: skip
+        return {"loadbalancer": out}
 
 
 STAT_FIELDS = ("active_connections", "bytes_in", "bytes_out", "request_errors",

@@ -7,6 +7,7 @@ addresses, push the spec (driver.apply), then record the result. A failover buil
 replacement first and removes the old amphora only after the new one serves.
 Transient errors are retried with back-off by the loop; anything else ends in ERROR
 with the reason recorded. An amphora whose build failed is destroyed, never leaked.
+ACTIVE_STANDBY load balancers are driven by `pairing.PairSteps` (two amphorae, VRRP).
 """
 
 from __future__ import annotations
@@ -46,8 +47,15 @@ class Reconciler:
             generation = lb.generation
             deleting = lb.provisioning_status == "PENDING_DELETE"
             failover = lb.failover_requested
+            pair = lb.topology == "ACTIVE_STANDBY"
         if deleting:
             self._delete(lb_id)
+            return
+        if pair:
+            from ostium.control.worker.pairing import PairSteps
+
+            applied_pair = PairSteps(self).run(lb_id, generation, failover)
+            self._finish(lb_id, owner, generation, applied_pair)
             return
         amp_id, built = self._ensure_amphora_row(lb_id, failover)
         if not built:
@@ -59,7 +67,7 @@ class Reconciler:
         applied = self.driver.apply(spec)
         if failover:
             self._retire_others(lb_id, amp_id)
-        self._finish(lb_id, owner, generation, amp_id, applied)
+        self._finish(lb_id, owner, generation, {amp_id: applied})
 
     # ---- steps -----------------------------------------------------------------------
 
@@ -135,14 +143,15 @@ class Reconciler:
             with self.db.write() as session:
                 _amphora_deleted(session, amp_id)
 
-    def _finish(self, lb_id: str, owner: str, generation: int, amp_id: str,
-                applied: int) -> None:
+    def _finish(self, lb_id: str, owner: str, generation: int, applied: dict[str, int]) -> None:
+        """Record what each amphora applied; ACTIVE only if every one has `generation`."""
         with self.db.write() as session:
             lb = load_tree(session, lb_id)
             if lb.lease_owner != owner:
                 return
-            session.execute(update(m.Amphora).where(m.Amphora.id == amp_id).values(
-                applied_generation=applied, updated_at=m.utcnow()))
+            for amp_id, amp_generation in applied.items():
+                session.execute(update(m.Amphora).where(m.Amphora.id == amp_id).values(
+                    applied_generation=amp_generation, updated_at=m.utcnow()))
             if lb.generation != generation:
                 # Something changed while we worked (e.g. an amphora config refresh):
                 # release the lease and let the loop pick it up again.

@@ -67,8 +67,24 @@ def member_subnets(settings: Settings, lb: m.LoadBalancer) -> set[str]:
     return wanted
 
 
+def vrrp_spec(settings: Settings, amp: m.Amphora, peers: list[m.Amphora]) -> sp.VrrpSpec:
+    """The VRRP section of one amphora of an ACTIVE_STANDBY pair (timing from
+    `[keepalived_vrrp]`)."""
+    k = settings.keepalived
+    return sp.VrrpSpec(
+        role=amp.role, priority=amp.vrrp_priority, vrrp_id=amp.vrrp_id,
+        vrrp_ip=ipaddress.ip_address(amp.vrrp_ip or ""),
+        peers=[sp.VrrpPeer(amphora_id=p.id, address=ipaddress.ip_address(p.vrrp_ip or ""))
+               for p in peers],
+        version=k.vrrp_version, advert_interval=k.vrrp_advert_int,
+        check_interval=k.vrrp_check_interval, check_fall=k.vrrp_fail_count,
+        check_rise=k.vrrp_success_count, watch_haproxy=k.vrrp_watch_haproxy,
+        garp_refresh=k.vrrp_garp_refresh_interval,
+        garp_refresh_repeat=k.vrrp_garp_refresh_count, peer_port=k.haproxy_peer_port)
+
+
 def build(settings: Settings, lb: m.LoadBalancer, amphora_id: str, generation: int,
-          member_addresses: dict[str, str]) -> sp.AmphoraSpec:
+          member_addresses: dict[str, str], vrrp: sp.VrrpSpec | None = None) -> sp.AmphoraSpec:
     listeners = []
     for li in _alive(lb.listeners):
         policies = []
@@ -125,4 +141,4 @@ def build(settings: Settings, lb: m.LoadBalancer, amphora_id: str, generation: i
         amphora_id=amphora_id, loadbalancer_id=lb.id, generation=generation,
         admin_state_up=lb.admin_state_up, vip=vip_spec(settings, lb),
         member_networks=member_networks(settings, lb, member_addresses),
-        listeners=listeners, pools=pools)
+        listeners=listeners, pools=pools, vrrp=vrrp)

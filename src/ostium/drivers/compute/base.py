@@ -3,6 +3,10 @@
 Only the worker (and housekeeping) calls drivers. A driver raises TransientError for
 failures worth retrying and PermanentError for the rest; it never imports the control
 plane.
+
+Placement (ACTIVE_STANDBY anti-affinity) is optional: a driver may offer `hosts()`, the
+hosts it can build on, and `build_on(plug, host)`; the worker keeps the two amphorae of
+a pair on different hosts when it can (see `control/worker/pair_plan.place`).
 """
 
 from __future__ import annotations

@@ -23,6 +23,10 @@ class NetnsDriver:
         self.cert_expiration = cert_expiration
         self.agent_ip = agent_ip
 
+    def hosts(self) -> list[str]:
+        """One agent: one host."""
+        return [self.host]
+
     def build(self, plug: AmphoraPlug) -> AmphoraInfo:
         state = self.client.ensure_amphora(plug)
         return AmphoraInfo(compute_id=state.namespace, lb_network_ip=self.agent_ip,

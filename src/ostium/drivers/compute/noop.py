@@ -13,6 +13,9 @@ from ostium.model.spec import AmphoraPlug, AmphoraSpec
 class NoopDriver:
     name = "noop"
 
+    def hosts(self) -> list[str]:
+        return ["noop"]
+
     def build(self, plug: AmphoraPlug) -> AmphoraInfo:
         return AmphoraInfo(compute_id=f"noop-{plug.amphora_id}", lb_network_ip=None,
                            host="noop", cert_expiration=None)

@@ -361,3 +361,6 @@ class LoadBalancerUpdate(Wire):
     vip_qos_policy_id: Uuid | None = None
     vip_sg_ids: list[Uuid] | None = None
     tags: Tags | None = None
+    # Accepted only to refuse them with a clear message (the service does).
+    flavor_id: Any = None
+    topology: Any = None

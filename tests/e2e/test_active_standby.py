@@ -1,0 +1,464 @@
+"""ACTIVE_STANDBY on the real thing: two amphorae per load balancer, keepalived VRRP,
+haproxy on both, driven only through the Octavia v2 API.
+
+One `ostium serve` for the module, with `loadbalancer_topology = ACTIVE_STANDBY` and fast
+heartbeats (0.5 s, silent after 2 s); it declares only its own networks: the VIP network
+`ostt-vip3` 198.19.30.0/24 (the host is 198.19.30.1 and sends the probes) and the member
+network `ostt-back3` 198.19.31.0/24 with backends `ostt-s1..3`; the agent's name prefix
+is `ostta`. Each test makes its own load balancer and cascade deletes it.
+
+While a prober sends a GET through the VIP every 20 ms (new connection each), the
+MASTER suffers one fault: SIGKILL of its haproxy, SIGKILL of its keepalived, its
+VIP-side link set down, its namespace deleted (with what runs in it). Each time the
+BACKUP takes the VIP, the outage (first failed probe to the next success) is measured
+and bounded, and the pair is whole again afterwards: the processes are respawned, the
+link comes back as BACKUP (`nopreempt`), a lost amphora is replaced by the health
+manager's failover and joins as BACKUP.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import http.client
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_support import Backends, Lbaas, Net, Ostium, processes, sh, wait_for
+
+from ostium.agent.naming import Names
+
+VIP = Net("ostt-vipas", "198.19.30.0/24", "ostt-vip3", "ostt-vipas-subnet")
+BACK = Net("ostt-backas", "198.19.31.0/24", "ostt-back3", "ostt-backas-subnet")
+PREFIX = "ostta"
+OUTAGE_LIMIT = 1.5
+"""Seconds; generous for a busy test machine (bench/failover.py measures the real
+figures: well under half a second with the defaults)."""
+EXTRA_CONFIG = {
+    "controller_worker": ["loadbalancer_topology = ACTIVE_STANDBY"],
+    "health_manager": ["heartbeat_interval = 0.5", "heartbeat_timeout = 2",
+                       "health_check_interval = 0.5"],
+}  # fmt: skip
+
+
+def configure(o: Ostium, extra: dict[str, list[str]]) -> None:
+    """Add options to sections of the INI `Ostium` wrote (new sections at the end)."""
+    text = o.config.read_text()
+    for section, lines in extra.items():
+        head = f"[{section}]\n"
+        if head in text:
+            text = text.replace(head, head + "".join(f"{ln}\n" for ln in lines), 1)
+        else:
+            text += head + "".join(f"{ln}\n" for ln in lines)
+    o.config.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def backends() -> Iterator[Backends]:
+    b = Backends(BACK, prefix="ostt-s", count=3)
+    try:
+        yield b
+    finally:
+        b.destroy()
+
+
+@pytest.fixture(scope="module")
+def ostium(backends: Backends) -> Iterator[Ostium]:
+    o = Ostium([VIP, BACK], name_prefix=PREFIX)
+    configure(o, EXTRA_CONFIG)
+    left: list[str] = []
+    try:
+        o.start("serve")
+        yield o
+    finally:
+        left = o.shutdown()
+        o.remove_workdir()
+        if Path("/sys/class/net", VIP.bridge).exists():
+            sh("ip", "link", "del", VIP.bridge)
+    assert left == [], f"ostium left things behind: {left}"
+
+
+@pytest.fixture(scope="module")
+def api(ostium: Ostium) -> Lbaas:
+    return ostium.api
+
+
+@pytest.fixture(scope="module")
+def subnet(api: Lbaas) -> str:
+    return api.subnet_id(VIP.subnet_name)
+
+
+# ------------------------------------------------------------------ the pair, as a user sees it
+
+
+@dataclass
+class Pair:
+    ostium: Ostium
+    api: Lbaas
+    lb: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.lb["id"])
+
+    @property
+    def vip(self) -> str:
+        return str(self.lb["vip_address"])
+
+    def amphorae(self) -> list[dict[str, Any]]:
+        return self.api.amphorae(self.id)
+
+    def status_amphorae(self) -> list[dict[str, Any]]:
+        r = self.api.http.get(f"/v2/lbaas/loadbalancers/{self.id}/status")
+        return list(r.json()["statuses"]["loadbalancer"]["amphorae"])
+
+    def master(self) -> dict[str, Any]:
+        (m,) = [a for a in self.status_amphorae() if a["vrrp_state"] == "MASTER"]
+        return m
+
+    def settled(self, master: str | None = None) -> dict[str, str] | None:
+        """{amphora id: vrrp state} once the pair is whole: one MASTER (`master` if
+        given) and one BACKUP by heartbeat, roles agreeing, load balancer ACTIVE."""
+        lb = self.api.lb(self.id)
+        amps = self.status_amphorae()
+        states = {a["id"]: a["vrrp_state"] for a in amps}
+        roles = {a["id"]: a["role"] for a in amps}
+        if lb is None or lb["provisioning_status"] != "ACTIVE" or len(amps) != 2:
+            return None
+        if sorted(map(str, states.values())) != ["BACKUP", "MASTER"] or roles != states:
+            return None
+        if master is not None and states.get(master) != "MASTER":
+            return None
+        return dict(states)
+
+    def wait_settled(self, master: str | None = None, timeout: float = 20.0) -> dict[str, str]:
+        return dict(wait_for(lambda: self.settled(master), timeout, 0.1,
+                             f"pair of {self.id} whole again"))  # fmt: skip
+
+    def names(self, amp_id: str) -> Names:
+        return Names(PREFIX, amp_id)
+
+    def directory(self, amp_id: str) -> Path:
+        return self.ostium.state_dir / "agent" / "amphorae" / self.names(amp_id).namespace
+
+    def holds_vip(self, amp_id: str) -> bool:
+        out = sh("ip", "-n", self.names(amp_id).namespace, "-j", "addr", "show", "dev",
+                 "eth1").stdout  # fmt: skip
+        addrs = [i["local"] for link in json.loads(out or "[]") for i in link["addr_info"]]
+        return self.vip in addrs
+
+    def processes(self, amp_id: str, what: str) -> list[int]:
+        cfg = str(self.directory(amp_id) / f"{what}.cfg" if what == "haproxy"
+                  else self.directory(amp_id) / "keepalived.conf")  # fmt: skip
+        return [pid for pid, cmd in processes(f"-f {cfg}") if cmd.split()[0].endswith(what)]
+
+
+@pytest.fixture
+def make_pair(ostium: Ostium, api: Lbaas, subnet: str,
+              backends: Backends) -> Iterator[Callable[..., Pair]]:  # fmt: skip
+    made: list[str] = []
+
+    def make(persistence: str | None = None, members: tuple[int, ...] = (1, 2),
+             **body: Any) -> Pair:  # fmt: skip
+        pool: dict[str, Any] = {
+            "name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+            "members": [{"address": backends.address(i), "protocol_port": 8080}
+                        for i in members]}  # fmt: skip
+        if persistence:
+            pool["session_persistence"] = {"type": persistence}
+        listener = {"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}}
+        lb = api.create_lb(subnet, wait=False, listeners=[listener], pools=[pool], **body)
+        made.append(lb["id"])
+        api.wait_active(lb["id"], 30)
+        pair = Pair(ostium, api, lb)
+        if body.get("flavor_id") is None:
+            pair.wait_settled()
+        return pair
+
+    yield make
+    for lb_id in made:
+        api.delete_lb(lb_id)
+
+
+# ------------------------------------------------------------------ the client's view
+
+
+def probe(vip: str, timeout: float = 1.0) -> str | None:
+    """One GET on a new connection: the backend's name, or None if it failed."""
+    conn = http.client.HTTPConnection(vip, 80, timeout=timeout)
+    try:
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        body = resp.read().decode(errors="replace").strip()
+        return body if resp.status == 200 else None
+    except OSError:
+        return None
+    finally:
+        conn.close()
+
+
+@dataclass
+class Prober:
+    """A probe through the VIP every `period` seconds, each on its own connection and
+    thread (a probe stuck in a SYN retransmit does not delay the next one)."""
+
+    vip: str
+    period: float = 0.02
+    results: list[tuple[float, str | None]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> Prober:
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=96)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def _one(self, started: float) -> None:
+        answer = probe(self.vip)
+        self.results.append((started, answer))
+
+    def _run(self) -> None:
+        next_at = time.monotonic()
+        while not self.stop.is_set():
+            self.pool.submit(self._one, next_at)
+            next_at += self.period
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.pool.shutdown(wait=True)
+
+    def outage(self, since: float) -> float:
+        """Seconds from the first probe (started after `since`) that failed to the
+        next one that succeeded; 0 if none failed."""
+        ordered = sorted(r for r in self.results if r[0] >= since)
+        worst, first_fail = 0.0, None
+        for started, answer in ordered:
+            if answer is None and first_fail is None:
+                first_fail = started
+            elif answer is not None and first_fail is not None:
+                worst = max(worst, started - first_fail)
+                first_fail = None
+        if first_fail is not None:
+            raise AssertionError(f"traffic never came back ({len(ordered)} probes)")
+        return worst
+
+    def succeeded_after(self, since: float) -> int:
+        return sum(1 for started, answer in self.results if started >= since and answer)
+
+
+# ------------------------------------------------------------------ faults
+
+
+def kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def fault_haproxy(pair: Pair, amp: str) -> Callable[[], None]:
+    pids = pair.processes(amp, "haproxy")
+    assert pids
+    kill_all(pids)
+    return lambda: None  # the agent respawns it
+
+
+def fault_keepalived(pair: Pair, amp: str) -> Callable[[], None]:
+    pids = pair.processes(amp, "keepalived")
+    assert pids
+    kill_all(pids)
+    return lambda: None  # the agent respawns it
+
+
+def fault_link(pair: Pair, amp: str) -> Callable[[], None]:
+    veth = pair.names(amp).vip_host_veth
+    sh("ip", "link", "set", "dev", veth, "down", check=True)
+
+    def restore() -> None:
+        sh("ip", "link", "set", "dev", veth, "up", check=True)
+
+    return restore
+
+
+def fault_namespace(pair: Pair, amp: str) -> Callable[[], None]:
+    """The amphora vanishes: what runs in its namespace dies and the namespace goes."""
+    ns = pair.names(amp).namespace
+    kill_all([int(p) for p in sh("ip", "netns", "pids", ns).stdout.split()])
+    sh("ip", "netns", "del", ns, check=True)
+    return lambda: None  # the health manager fails it over
+
+
+FAULTS = {"haproxy": fault_haproxy, "keepalived": fault_keepalived, "link": fault_link,
+          "namespace": fault_namespace}  # fmt: skip
+
+
+# ------------------------------------------------------------------ tests
+
+
+def test_pair_roles_addresses_and_status(make_pair: Callable[..., Pair]) -> None:
+    pair = make_pair()
+    amps = {a["id"]: a for a in pair.amphorae()}
+    assert len(amps) == 2
+    assert sorted(a["role"] for a in amps.values()) == ["BACKUP", "MASTER"]
+    prio = {a["role"]: a["vrrp_priority"] for a in amps.values()}
+    assert prio == {"MASTER": 100, "BACKUP": 90}
+    assert len({a["vrrp_id"] for a in amps.values()}) == 1
+    vrrp_ips = {a["vrrp_ip"] for a in amps.values()}
+    assert len(vrrp_ips) == 2 and pair.vip not in vrrp_ips
+    assert all(ip.startswith("198.19.30.") for ip in vrrp_ips)
+    assert all(a["ha_ip"] == pair.vip and a["vrrp_interface"] == "eth1" for a in amps.values())
+    master = pair.master()["id"]
+    assert amps[master]["role"] == "MASTER"
+    # The VIP lives on the MASTER only; both run haproxy (non-local bind) and keepalived.
+    assert [pair.holds_vip(a) for a in (master, *(set(amps) - {master}))] == [True, False]
+    for amp_id in amps:
+        assert pair.processes(amp_id, "haproxy") and pair.processes(amp_id, "keepalived")
+    assert probe(pair.vip) is not None
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_master_fault_is_survived_and_the_pair_restored(
+        make_pair: Callable[..., Pair], fault: str) -> None:  # fmt: skip
+    pair = make_pair()
+    old_master = pair.master()["id"]
+    (backup,) = [a["id"] for a in pair.amphorae() if a["id"] != old_master]
+    with Prober(pair.vip) as prober:
+        time.sleep(0.3)
+        at = time.monotonic()
+        restore = FAULTS[fault](pair, old_master)
+        wait_for(lambda: pair.holds_vip(backup), 5, 0.01, "the BACKUP taking the VIP")
+        time.sleep(1.0)
+        restore()
+        states = pair.wait_settled(master=backup, timeout=30)
+        time.sleep(0.3)
+    outage = prober.outage(at - 0.1)
+    print(f"\n{fault}: outage {outage * 1000:.0f} ms, "
+          f"{prober.succeeded_after(at)} probes answered after the fault")  # fmt: skip
+    assert outage < OUTAGE_LIMIT, f"{fault}: outage {outage:.2f}s"
+    assert prober.succeeded_after(at) > 0
+    # Traffic goes through the former BACKUP, now MASTER (and the only one with the VIP).
+    assert pair.master()["id"] == backup and pair.holds_vip(backup)
+    (other,) = set(states) - {backup}
+    assert not pair.holds_vip(other)
+    if fault == "namespace":
+        assert other != old_master  # replaced by the failover, joined as BACKUP
+        assert old_master not in {a["id"] for a in pair.amphorae()}
+    else:
+        assert other == old_master  # back as BACKUP, never took the VIP back
+        assert pair.processes(old_master, "haproxy") and pair.processes(old_master, "keepalived")
+    assert probe(pair.vip) is not None
+
+
+@pytest.mark.parametrize("when", ["at_once", "while_failing_over"])
+def test_member_change_during_the_failover_reaches_both(
+        make_pair: Callable[..., Pair], api: Lbaas, backends: Backends,
+        when: str) -> None:  # fmt: skip
+    """The MASTER vanishes and a member is added right away (the worker pushes it to
+    both amphorae, which brings the lost one back) or while the health manager's
+    failover runs (409 until it is done, then it reaches the new pair)."""
+    pair = make_pair(members=(1,))
+    old_master = pair.master()["id"]
+    pool_id = api.http.get("/v2/lbaas/pools", params={"loadbalancer_id": pair.id}
+                           ).json()["pools"][0]["id"]  # fmt: skip
+    fault_namespace(pair, old_master)
+    if when == "while_failing_over":
+        wait_for(lambda: (api.lb(pair.id) or {}).get("provisioning_status") == "PENDING_UPDATE",
+                 15, 0.02, "the failover starting")  # fmt: skip
+    body = {"member": {"address": backends.address(3), "protocol_port": 8080}}
+    deadline = time.monotonic() + 30
+    while True:  # 409 while the load balancer is busy (e.g. failing over): retry
+        r = api.http.post(f"/v2/lbaas/pools/{pool_id}/members", json=body)
+        if r.status_code == 201 or time.monotonic() > deadline:
+            break
+        assert r.status_code == 409, r.text
+        time.sleep(0.05)
+    assert r.status_code == 201, r.text
+    member_id = r.json()["member"]["id"]
+    states = pair.wait_settled(timeout=30)
+    if when == "while_failing_over":
+        assert old_master not in states
+    for amp_id in states:  # both amphorae serve the new member
+        assert member_id in (pair.directory(amp_id) / "haproxy.cfg").read_text()
+    wait_for(lambda: backends.name(3) in {probe(pair.vip) for _ in range(6)}, 10, 0.1,
+             "the new member answering through the VIP")  # fmt: skip
+
+
+def test_session_persistence_survives_takeover(make_pair: Callable[..., Pair]) -> None:
+    pair = make_pair(persistence="SOURCE_IP")
+    first = probe(pair.vip)
+    assert first is not None
+    master = pair.master()["id"]
+    (backup,) = set(pair.settled() or {}) - {master}
+    # The BACKUP's haproxy already holds the client's entry (haproxy peers).
+    sock = pair.directory(backup) / "stats.sock"
+
+    def backup_knows() -> bool:
+        out = sh("sh", "-c", f"echo 'show table' | socat - UNIX-CONNECT:{sock}").stdout
+        return "used:1" in out.replace(" ", "")
+
+    wait_for(backup_knows, 5, 0.05, "the stick table entry on the BACKUP")
+    fault_haproxy(pair, master)
+    wait_for(lambda: pair.holds_vip(backup), 5, 0.01, "the BACKUP taking the VIP")
+    answers = {probe(pair.vip) for _ in range(8)}
+    assert answers == {first}
+
+
+@pytest.fixture
+def single_flavor(api: Lbaas) -> Iterator[str]:
+    """A flavor whose profile says SINGLE (set up before, removed after, the pairs)."""
+    profile = api.http.post("/v2/lbaas/flavorprofiles", json={"flavorprofile": {
+        "name": "ostt-single", "provider_name": "amphora",
+        "flavor_data": json.dumps({"loadbalancer_topology": "SINGLE"})}}).json()["flavorprofile"]
+    flavor = api.http.post("/v2/lbaas/flavors", json={"flavor": {
+        "name": "ostt-single", "flavor_profile_id": profile["id"]}}).json()["flavor"]
+    yield str(flavor["id"])
+    api.http.delete(f"/v2/lbaas/flavors/{flavor['id']}")
+    api.http.delete(f"/v2/lbaas/flavorprofiles/{profile['id']}")
+
+
+def test_topology_per_load_balancer_from_a_flavor_and_no_change_later(
+        single_flavor: str, make_pair: Callable[..., Pair], api: Lbaas) -> None:  # fmt: skip
+    single = make_pair(flavor_id=single_flavor)
+    (amp,) = single.amphorae()
+    assert amp["role"] == "STANDALONE" and amp["vrrp_ip"] is None
+    assert probe(single.vip) is not None
+    for change in ({"topology": "ACTIVE_STANDBY"}, {"flavor_id": None}):
+        r = api.http.put(f"/v2/lbaas/loadbalancers/{single.id}", json={"loadbalancer": change})
+        assert r.status_code == 400, r.text
+        assert "cannot be changed" in r.json()["faultstring"]
+    assert api.lb(single.id)["provisioning_status"] == "ACTIVE"  # type: ignore[index]
+
+
+def test_a_change_that_reaches_one_amphora_is_retried_until_both_have_it(
+        make_pair: Callable[..., Pair], api: Lbaas, backends: Backends) -> None:  # fmt: skip
+    pair = make_pair(members=(1,))
+    master = pair.master()["id"]
+    (backup,) = set(pair.settled() or {}) - {master}
+    pool_id = api.http.get("/v2/lbaas/pools", params={"loadbalancer_id": pair.id}
+                           ).json()["pools"][0]["id"]  # fmt: skip
+    # Make the BACKUP's agent fail to write its next config (a directory in the way).
+    blocker = pair.directory(backup) / "haproxy.cfg.new"
+    blocker.mkdir()
+    try:
+        r = api.http.post(f"/v2/lbaas/pools/{pool_id}/members", json={"member": {
+            "address": backends.address(2), "protocol_port": 8080}})  # fmt: skip
+        assert r.status_code == 201, r.text
+        member_id = r.json()["member"]["id"]
+        wait_for(lambda: member_id in (pair.directory(master) / "haproxy.cfg").read_text(), 10,
+                 0.05, "the MASTER applying the change")  # fmt: skip
+        time.sleep(0.5)
+        assert api.lb(pair.id)["provisioning_status"] == "PENDING_UPDATE"  # type: ignore[index]
+        assert member_id not in (pair.directory(backup) / "haproxy.cfg").read_text()
+    finally:
+        blocker.rmdir()
+    api.wait_active(pair.id, 30)
+    assert member_id in (pair.directory(backup) / "haproxy.cfg").read_text()
