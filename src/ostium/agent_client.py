@@ -53,18 +53,25 @@ class StaleSpec(AgentRefused):
     """The agent has already applied a newer generation than the one sent."""
 
 
-def _ssl_context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:
+def ssl_context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:
+    """The client TLS context: presents `cert`/`key`, trusts only `ca` (TLS >= 1.2)."""
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca))
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(str(cert), str(key))
     return ctx
 
 
+_ssl_context = ssl_context
+
+
 def mtls_client(
-    base_url: str, *, cert: Path, key: Path, ca: Path, timeout: httpx.Timeout = DEFAULT_TIMEOUT
+    base_url: str, *, cert: Path, key: Path, ca: Path, timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    context: ssl.SSLContext | None = None,
 ) -> httpx.Client:
-    """An `httpx.Client` presenting `cert`/`key` and trusting only `ca`."""
-    return httpx.Client(base_url=base_url, verify=_ssl_context(cert, key, ca), timeout=timeout)
+    """An `httpx.Client` presenting `cert`/`key` and trusting only `ca` (or using
+    `context`, e.g. one the caller reloads when the certificate is renewed)."""
+    verify = context if context is not None else ssl_context(cert, key, ca)
+    return httpx.Client(base_url=base_url, verify=verify, timeout=timeout)
 
 
 def mtls_async_client(

@@ -97,13 +97,15 @@ def rotate_certificates(db: Database, settings: Settings) -> Report:
         if after != before[path]:
             report.certificates.append(f"{path.name} (now valid until {after:%Y-%m-%d %H:%M})")
     if report.certificates:
-        expires = cert_expiration(agent_cert).replace(tzinfo=None)
-        with db.write() as session:
-            session.execute(update(m.Amphora).where(m.Amphora.status != "DELETED",
-                                                    m.Amphora.compute_id.is_not(None),
-                                                    ~m.Amphora.compute_id.startswith("noop-"))
-                            .values(cert_expiration=expires))  # fmt: skip
         log.warning("housekeeping rotated certificates: %s", "; ".join(report.certificates))
+    # Every round, not only after a rotation: amphorae built by a worker that started
+    # before the last rotation were recorded with the certificate it knew.
+    expires = cert_expiration(agent_cert).replace(tzinfo=None)
+    with db.write() as session:
+        session.execute(update(m.Amphora).where(
+            m.Amphora.status != "DELETED", m.Amphora.host.startswith("https://"),
+            (m.Amphora.cert_expiration.is_(None)) | (m.Amphora.cert_expiration != expires),
+        ).values(cert_expiration=expires))  # fmt: skip
     return report
 
 

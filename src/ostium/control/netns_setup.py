@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ostium.agent.main import start_agent_subprocess
-from ostium.agent_client import AgentClient, mtls_client
+from ostium.agent.tls import CertReloader
+from ostium.agent_client import AgentClient, mtls_client, ssl_context
 from ostium.control.health.manager import key_file
 from ostium.control.settings import Settings
 from ostium.drivers.certificates.local_ca import LocalCA, cert_expiration
@@ -72,14 +73,19 @@ def start_local_netns_driver(settings: Settings) -> tuple[NetnsDriver, Callable[
                     "--controller-ip-port-list", settings.health.targets(),
                     "--heartbeat-interval", str(settings.health.heartbeat_interval),
                     "--heartbeat-key-file", str(key_file(settings))])
+    context = ssl_context(paths["client_cert"], paths["client_key"], paths["ca"])
+    # Housekeeping renews the controller's certificate too: load it for new connections.
+    reloader = CertReloader(context, paths["client_cert"], paths["client_key"])
+    reloader.start()
     http = mtls_client(agent.url, cert=paths["client_cert"], key=paths["client_key"],
-                       ca=paths["ca"])
+                       ca=paths["ca"], context=context)
     driver = NetnsDriver(AgentClient(http), host=agent.url,
                          cert_expiration=cert_expiration(paths["agent_cert"]).replace(
                              tzinfo=None),
                          agent_ip=settings.haproxy.bind_host)
 
     def cleanup() -> None:
+        reloader.stop()
         http.close()
         agent.stop()
         remove_idle_bridges([n.bridge for n in settings.networks])
