@@ -305,7 +305,7 @@ def load_settings(
                                       fallback="169.254.169.254").split(",") if x.strip()
     )
     return Settings(
-        state_dir=Path(sd), api=api, database=db, worker=worker, quotas=quotas,
+        state_dir=Path(sd).resolve(), api=api, database=db, worker=worker, quotas=quotas,
         health=health, housekeeping=housekeeping, haproxy=haproxy, keepalived=keepalived,
         networks=_networks(parser), reserved_ips=reserved,
     )
