@@ -257,8 +257,10 @@ def _requests(vip: str, n: int) -> None:
         assert get(vip)[0] == 200
 
 
-def test_statistics_survive_reload_and_failover(api: Lbaas, make_lb: Callable[..., dict[str, Any]]
-                                                ) -> None:  # fmt: skip
+def test_statistics_survive_reload_agent_restart_and_failover(
+        installation: tuple[Ostium, Health], api: Lbaas,
+        make_lb: Callable[..., dict[str, Any]]) -> None:  # fmt: skip
+    o, health = installation
     lb = make_lb(monitor=False)
     vip = lb["vip_address"]
 
@@ -276,13 +278,31 @@ def test_statistics_survive_reload_and_failover(api: Lbaas, make_lb: Callable[..
     _requests(vip, 10)
     second = total(30)
     assert second["bytes_in"] > first["bytes_in"] and second["bytes_out"] > first["bytes_out"]
+    # The agent restarts (with `ostium serve`; haproxy keeps serving and is adopted).
+    # The health manager stops meanwhile: 2 s of silence would be a failover here.
+    amp = only_amphora(api, lb["id"])["id"]
+    health.kill()
+    o.stop("serve")
+    _requests(vip, 5)
+    o.start("serve")
+    health.start()
+    total(35)
+    assert only_amphora(api, lb["id"])["id"] == amp
     # A failover: a new amphora with its own counters; the totals go on.
     old = only_amphora(api, lb["id"])["id"]
     assert api.http.put(f"/v2/lbaas/loadbalancers/{lb['id']}/failover").status_code == 202
     api.wait_active(lb["id"])
     assert only_amphora(api, lb["id"])["id"] != old
-    wait_for(lambda: get(vip, timeout=1)[0] == 200, 10, "traffic after failover")
-    _requests(vip, 9)
+    probes = 0
+
+    def probe() -> bool:
+        nonlocal probes
+        probes += 1  # each answered probe is one more connection (a refused one is not)
+        return get(vip, timeout=1)[0] == 200
+
+    wait_for(probe, 10, "traffic after failover")
+    assert probes == 1  # the old amphora served until the new one took over
+    _requests(vip, 4)
     third = total(40)
     assert third["bytes_in"] > second["bytes_in"]
 
