@@ -29,12 +29,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, String, any_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
+from ostium.control.health.bulk import bulk_update
 from ostium.control.health.counters import CUMULATIVE, ListenerCounters
 from ostium.control.health.roles import follow_masters
 from ostium.control.health.status import (
@@ -251,29 +252,17 @@ class _Changes:
         for model, values in self.rows.items():
             if not values:
                 continue
-            session.connection().execute(
-                update(model).where(model.id == bindparam("b_id"))
-                .values(operating_status=bindparam("b_status")),
-                [{"b_id": k, "b_status": v} for k, v in sorted(values.items())])  # fmt: skip
+            bulk_update(session, model.__table__, ("id",),
+                        [{"id": k, "operating_status": v} for k, v in sorted(values.items())])
             log.info("health: %s operating status %s", model.__tablename__,
                      ", ".join(f"{k}={v}" for k, v in sorted(values.items())))  # fmt: skip
 
 
 def _write_amphorae(session: Session, rows: list[dict[str, Any]]) -> None:
-    seen = [r for r in rows if r["seen"] is not None]
-    unseen = [r for r in rows if r["seen"] is None]
-    base = update(m.Amphora).where(m.Amphora.id == bindparam("b_id"))
-    values: dict[str, Any] = {
-        "heartbeat_seq": bindparam("seq"), "haproxy_state": bindparam("state"),
-        "reported_generation": bindparam("gen"), "status": bindparam("b_status"),
-        "vrrp_state": bindparam("vrrp")}  # fmt: skip
-    if seen:
-        session.connection().execute(base.values(**values, last_heartbeat=bindparam("seen")),
-                                     seen)  # fmt: skip
-    if unseen:
-        session.connection().execute(base.values(**values),
-                                     [{k: v for k, v in r.items() if k != "seen"}
-                                      for r in unseen])  # fmt: skip
+    bulk_update(session, m.Amphora.__table__, ("id",), [{
+        "id": r["b_id"], "heartbeat_seq": r["seq"], "haproxy_state": r["state"],
+        "reported_generation": r["gen"], "status": r["b_status"], "vrrp_state": r["vrrp"],
+        "last_heartbeat": r["seen"]} for r in rows], keep_if_null=("last_heartbeat",))  # fmt: skip
 
 
 # ---------------------------------------------------------------------- statistics
@@ -334,17 +323,10 @@ def _write_stats(session: Session, stats: dict[tuple[str, str], _StatRow]) -> No
             values[f] = c.totals[f]
             values[f"last_{f}"] = c.last[f]
         if row.exists:
-            updates.append({"b_listener": lid, "b_amphora": amp_id,
-                            **{f"v_{k}": v for k, v in values.items()}})  # fmt: skip
+            updates.append({"listener_id": lid, "amphora_id": amp_id, **values})
         else:
             inserts.append({"listener_id": lid, "amphora_id": amp_id,
                             "load_balancer_id": row.lb_id, **values})  # fmt: skip
     if inserts:
         session.connection().execute(insert(m.ListenerStatistics), inserts)
-    if updates:
-        cols = ["active_connections", "updated_at", *CUMULATIVE, *(f"last_{f}" for f in CUMULATIVE)]
-        session.connection().execute(
-            update(m.ListenerStatistics)
-            .where(m.ListenerStatistics.listener_id == bindparam("b_listener"),
-                   m.ListenerStatistics.amphora_id == bindparam("b_amphora"))
-            .values({c: bindparam(f"v_{c}") for c in cols}), updates)  # fmt: skip
+    bulk_update(session, m.ListenerStatistics.__table__, ("listener_id", "amphora_id"), updates)
