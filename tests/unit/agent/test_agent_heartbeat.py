@@ -117,3 +117,57 @@ def test_parse_targets() -> None:
         parse_targets("127.0.0.1")
     with pytest.raises(ValueError):
         parse_targets("host:port")
+
+
+# ------------------------------------------------------------------ the sender
+
+
+class _FakeManager:
+    def __init__(self, probes: list[object]) -> None:
+        self._probes = probes
+        self.on_applied: list[object] = []
+
+    def probes(self) -> list[object]:
+        return self._probes
+
+
+def test_sender_signs_one_datagram_per_amphora_per_target_and_pokes(tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    from ostium.agent.counters import CounterCarry
+    from ostium.agent.haproxy_process import HaproxyPaths
+    from ostium.agent.heartbeat import HeartbeatSender, HeartbeatSettings
+    from ostium.agent.manager import AmphoraProbe
+    from ostium.model.heartbeat import HaproxyState, decode
+
+    rx = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    for s in rx:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(5)
+    paths = HaproxyPaths(*(tmp_path / n for n in ("cfg", "pid", "m.sock", "s.sock", "log")))
+    probe = AmphoraProbe(L1, "ostt-no-such-namespace", 3, paths, CounterCarry(tmp_path / "c"))
+    seq = iter(range(100, 200))
+    sender = HeartbeatSender(
+        _FakeManager([probe]),  # type: ignore[arg-type]
+        HeartbeatSettings([s.getsockname() for s in rx], b"key", interval=3600),
+        sequence=lambda: next(seq), clock=lambda: 1234.5)  # fmt: skip
+    assert sender.beat() == 2
+    first = [decode(s.recv(65535), b"key") for s in rx]
+    assert first[0] == first[1]
+    hb = first[0]
+    assert (hb.amphora_id, hb.seq, hb.timestamp, hb.generation) == (L1, 100, 1234.5, 3)
+    assert hb.haproxy == HaproxyState.NO_NAMESPACE and hb.listeners == {}
+    # The loop: one beat at start, then (interval is an hour) only what is poked.
+    thread = threading.Thread(target=sender.run)
+    sender._stop.clear()
+    thread.start()
+    try:
+        assert decode(rx[0].recv(65535), b"key").seq == 101
+        sender.poke(L1)
+        assert decode(rx[0].recv(65535), b"key").seq > 101
+    finally:
+        sender.stop()
+        thread.join(5)
+        for s in rx:
+            s.close()
