@@ -170,6 +170,33 @@ def test_pending_load_balancer_statuses_are_left_to_the_worker(stack: Stack) -> 
         assert s.get(m.LoadBalancer, stack.lb).operating_status == "ONLINE"  # type: ignore[union-attr]
 
 
+def test_repeated_heartbeats_are_not_derived_again_but_checked_within_seconds(
+        stack: Stack) -> None:  # fmt: skip
+    ticks = [0.0]
+    stack.updater = HealthUpdater(stack.api.db, stack.clock, remember=10.0,
+                                  monotonic=lambda: ticks[0])  # fmt: skip
+    stack.send(stack.heartbeat({0: "UP", 1: "DOWN"}))
+    assert stack.status()["members"] == ["ONLINE", "ERROR"]
+
+    def tamper() -> None:  # another writer that does not bump the generation
+        with stack.api.db.write() as s:
+            s.execute(update(m.Member).where(m.Member.id == stack.members[1])
+                      .values(operating_status="ONLINE"))  # fmt: skip
+
+    tamper()
+    stack.send(stack.heartbeat({0: "UP", 1: "DOWN"}))  # same content: not derived again
+    assert stack.status()["members"] == ["ONLINE", "ONLINE"]
+    ticks[0] = 11.0
+    stack.send(stack.heartbeat({0: "UP", 1: "DOWN"}))  # remembered too long: derived
+    assert stack.status()["members"] == ["ONLINE", "ERROR"]
+    tamper()
+    stack.send(stack.heartbeat({0: "UP", 1: "DOWN 1/2"}))  # new content: derived at once
+    assert stack.status()["members"] == ["ONLINE", "ERROR"]
+    # Statistics and last seen are applied every time.
+    stack.send(stack.heartbeat({0: "UP", 1: "DOWN 1/2"}, total_connections=3))
+    assert stack.stats()["total_connections"] == 3
+
+
 # ------------------------------------------------------------------ replays, unknowns
 
 

@@ -16,14 +16,21 @@ passed `model.heartbeat.decode` and, in ONE write transaction per batch, for eac
 4. folds the absolute counters into cumulative statistics (`counters`).
 
 Batching is what makes thousands of heartbeats per second cheap: a handful of queries
-per batch, writes only for what changed. Never raises: a failed batch is counted and
-logged, and the next heartbeats repeat everything (counters are absolute).
+per batch, writes only for what changed. So does remembering, per amphora, what its last
+heartbeat said and what the load balancer was (generation, provisioning status): a
+heartbeat that says the same as the previous one about an unchanged load balancer would
+derive the same statuses, so its tree is neither read nor derived again for up to
+`remember` seconds. (With several health managers, one may meanwhile have applied
+something else: the statuses then catch up within those seconds.) Never raises: a failed
+batch is counted and logged, and the next heartbeats repeat everything (counters are
+absolute).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -62,6 +69,27 @@ class _Amp:
     status: str
     role: str | None
     seq: int | None
+    lb_generation: int | None
+    lb_status: str | None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the last applied heartbeat of an amphora led to (valid until `until`)."""
+
+    key: tuple[Any, ...]
+    healthy: bool
+    known: frozenset[str]
+    """The reported listeners that belong to the load balancer (statistics go there)."""
+    until: float
+
+
+def _content(amp: _Amp, hb: Heartbeat) -> tuple[Any, ...]:
+    """Everything statuses are derived from, except the rows' own current statuses."""
+    return (amp.lb_generation, amp.lb_status, amp.role, amp.status, hb.haproxy, hb.vrrp,
+            tuple(sorted((k, r.status) for k, r in hb.listeners.items())),
+            tuple(sorted((k, p.status, tuple(sorted(p.members.items())))
+                         for k, p in hb.pools.items())))  # fmt: skip
 
 
 def _chunks(items: list[str], size: int = 1000) -> Iterable[list[str]]:
@@ -78,9 +106,14 @@ def _one_of(column: Any, ids: list[str], session: Session) -> ColumnElement[bool
 
 
 class HealthUpdater:
-    def __init__(self, db: Database, clock: Callable[[], dt.datetime] = m.utcnow) -> None:
+    def __init__(self, db: Database, clock: Callable[[], dt.datetime] = m.utcnow,
+                 remember: float = 10.0, monotonic: Callable[[], float] = time.monotonic
+                 ) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
+        self.remember = remember
+        self.monotonic = monotonic
+        self._seen: dict[str, _Seen] = {}
 
     def process(self, batch: list[Heartbeat]) -> Counter[str]:
         """Apply a batch; return how many were `accepted` or dropped, by reason."""
@@ -93,17 +126,27 @@ class HealthUpdater:
                 if kept.seq >= hb.seq:
                     continue
             newest[hb.amphora_id] = hb
+        seen: dict[str, _Seen] = {}
         try:
             with self.db.write() as session:
-                outcome.update(self._apply(session, newest))
+                outcome.update(self._apply(session, newest, seen))
         except Exception:
             log.exception("health: a batch of %d heartbeats failed", len(newest))
             outcome[DropReason.ERROR] += len(newest)
+            return outcome
+        self._remember(seen)  # only what was committed
         return outcome
+
+    def _remember(self, seen: dict[str, _Seen]) -> None:
+        self._seen.update(seen)
+        if len(self._seen) > 100_000:
+            now = self.monotonic()
+            self._seen = {k: v for k, v in self._seen.items() if v.until > now}
 
     # ------------------------------------------------------------------ the transaction
 
-    def _apply(self, session: Session, heartbeats: dict[str, Heartbeat]) -> Counter[str]:
+    def _apply(self, session: Session, heartbeats: dict[str, Heartbeat],
+               seen: dict[str, _Seen]) -> Counter[str]:  # fmt: skip
         outcome: Counter[str] = Counter()
         amps = self._lock_amphorae(session, sorted(heartbeats))
         accepted: list[tuple[_Amp, Heartbeat]] = []
@@ -118,31 +161,48 @@ class HealthUpdater:
         if not accepted:
             return outcome
         now = self.clock()
-        shapes = _load_shapes(session, {a.lb_id for a, _ in accepted if a.lb_id})
+        mono = self.monotonic()
+        keys = {amp.id: _content(amp, hb) for amp, hb in accepted}
+        same: dict[str, _Seen] = {}  # says what it said last time, about the same tree
+        for amp, _ in accepted:
+            last = self._seen.get(amp.id)
+            if last is not None and last.key == keys[amp.id] and mono < last.until:
+                same[amp.id] = last
+        shapes = _load_shapes(session, {a.lb_id for a, _ in accepted
+                                        if a.lb_id and a.id not in same})  # fmt: skip
         stats = _load_stats(session, [a.id for a, _ in accepted])
         amp_rows: list[dict[str, Any]] = []
         changes = _Changes()
         promoted: list[tuple[str, str]] = []
         for amp, hb in accepted:
-            lb = shapes.get(amp.lb_id or "")
-            healthy = _serves_what_it_should(lb, hb)
+            last = same.get(amp.id)
+            lb = None if last is not None else shapes.get(amp.lb_id or "")
+            if last is not None:
+                healthy, listeners = last.healthy, last.known
+            else:
+                healthy = _serves_what_it_should(lb, hb)
+                listeners = frozenset(li.id for li in lb.listeners) if lb is not None \
+                    else frozenset()
+                seen[amp.id] = _Seen(keys[amp.id], healthy,
+                                     listeners & set(hb.listeners), mono + self.remember)
             row = {"b_id": amp.id, "seq": hb.seq, "state": hb.haproxy.value,
                    "gen": hb.generation, "seen": now if healthy else None,
                    "vrrp": None if hb.vrrp is None else hb.vrrp.value,
                    "b_status": "ALLOCATED" if healthy and amp.status == "FAILOVER_STOPPED"
                    else amp.status}  # fmt: skip
             amp_rows.append(row)
-            if lb is None:
+            if amp.lb_id is None or amp.lb_status in (None, "DELETED"):
                 continue
             # In an ACTIVE_STANDBY pair only the amphora holding the VIP speaks for it.
-            if amp.role is not None and amp.status in ("ALLOCATED", "FAILOVER_STOPPED") \
+            if lb is not None and amp.role is not None \
+                    and amp.status in ("ALLOCATED", "FAILOVER_STOPPED") \
                     and lb.provisioning_status not in PENDING \
                     and hb.vrrp in (None, VrrpState.MASTER):
                 changes.add(lb, derive(lb, hb))
             if hb.vrrp == VrrpState.MASTER and amp.role == AmphoraRole.BACKUP \
-                    and lb.provisioning_status not in PENDING and amp.lb_id is not None:
+                    and amp.lb_status not in PENDING:
                 promoted.append((amp.id, amp.lb_id))
-            _fold_stats(stats, amp.id, lb, hb, now)
+            _fold_stats(stats, amp.id, amp.lb_id, listeners, hb, now)
         _write_amphorae(session, amp_rows)
         follow_masters(session, promoted)
         changes.write(session)
@@ -154,11 +214,13 @@ class HealthUpdater:
         found: dict[str, _Amp] = {}
         for part in _chunks(ids):
             stmt = (select(m.Amphora.id, m.Amphora.load_balancer_id, m.Amphora.status,
-                           m.Amphora.role, m.Amphora.heartbeat_seq)
+                           m.Amphora.role, m.Amphora.heartbeat_seq, m.LoadBalancer.generation,
+                           m.LoadBalancer.provisioning_status)
+                    .outerjoin(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
                     .where(_one_of(m.Amphora.id, part, session))
                     .order_by(m.Amphora.id))  # fmt: skip
             if not self.db.is_sqlite:  # SQLite: BEGIN IMMEDIATE already serialises writers
-                stmt = stmt.with_for_update()
+                stmt = stmt.with_for_update(of=m.Amphora)
             for row in session.connection().execute(stmt):
                 found[row[0]] = _Amp(*row)
         return found
@@ -296,15 +358,14 @@ def _load_stats(session: Session, amp_ids: list[str]) -> dict[tuple[str, str], _
     return out
 
 
-def _fold_stats(stats: dict[tuple[str, str], _StatRow], amp_id: str, lb: LbShape,
-                hb: Heartbeat, now: dt.datetime) -> None:  # fmt: skip
-    known = {li.id for li in lb.listeners}
+def _fold_stats(stats: dict[tuple[str, str], _StatRow], amp_id: str, lb_id: str,
+                known: frozenset[str], hb: Heartbeat, now: dt.datetime) -> None:  # fmt: skip
     for lid, report in hb.listeners.items():
         if lid not in known:
             continue
         row = stats.get((lid, amp_id))
         if row is None:
-            row = stats[(lid, amp_id)] = _StatRow(lb.id, ListenerCounters.empty(), False)
+            row = stats[(lid, amp_id)] = _StatRow(lb_id, ListenerCounters.empty(), False)
         if row.counters.advance(report):
             row.dirty = True
             row.updated_at = now
