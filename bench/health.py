@@ -302,9 +302,10 @@ def bench_dataplane(repeat: int) -> dict[str, Any]:
             # Let the destroyed amphora's last heartbeat be anywhere in its interval.
             time.sleep(HB_INTERVAL * ((n + 1) / (repeat + 1)))
             ns = amp["compute_id"]
-            for pid in sh("ip", "netns", "pids", ns).stdout.split():
+            pids = sh("ip", "netns", "pids", ns).stdout.split()
+            sh("ip", "netns", "del", ns)  # the name first: nothing may bring it back
+            for pid in pids:
                 sh("kill", "-9", pid)
-            sh("ip", "netns", "del", ns)
             started = time.monotonic()
             wait_for(lambda: serves(vip), 60, "traffic after failover", 0.02)
             failover.append(time.monotonic() - started)

@@ -319,9 +319,11 @@ def test_destroyed_amphora_is_replaced_with_the_same_vip(
     assert set(names(vip, 4)) == {backends.name(1), backends.name(2)}
     ns = old["compute_id"]
     destroyed = time.monotonic()
-    for pid in sh("ip", "netns", "pids", ns).stdout.split():
-        sh("kill", "-9", pid)
+    # The name first: with the namespace gone the agent must not bring haproxy back.
+    pids = sh("ip", "netns", "pids", ns).stdout.split()
     sh("ip", "netns", "del", ns, check=True)
+    for pid in pids:
+        sh("kill", "-9", pid)
 
     def serves() -> bool:
         with contextlib.suppress(OSError):
@@ -332,6 +334,8 @@ def test_destroyed_amphora_is_replaced_with_the_same_vip(
     took = time.monotonic() - destroyed
     print(f"\namphora destroyed -> first request through the VIP: {took:.2f}s")
     assert took < TIMEOUT + 8
+    wait_for(lambda: [a["id"] for a in api.amphorae(lb["id"])] not in ([], [old["id"]]) and
+             len(api.amphorae(lb["id"])) == 1, 10, "the new amphora alone")  # fmt: skip
     after = api.wait_active(lb["id"])
     assert after["vip_address"] == vip
     new = only_amphora(api, lb["id"])

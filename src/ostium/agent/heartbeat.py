@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,9 @@ from ostium.model.heartbeat import (
 LOG = logging.getLogger(__name__)
 SOCKET_FAILURES = 2
 """Beats in a row without a stats answer (haproxy running) before reporting DOWN."""
+STATS_TIMEOUT = 0.5
+"""Seconds a stats socket may take to answer one command (a healthy one takes ms)."""
+WORKERS = 8
 SEQ_BLOCK = 1_000_000
 
 
@@ -113,6 +117,8 @@ class HeartbeatSender:
     _wake: threading.Event = field(default_factory=threading.Event)
     _poked: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(WORKERS, thread_name_prefix="heartbeat"))
     _thread: threading.Thread | None = None
     _sockets: dict[int, socket.socket] = field(default_factory=dict)
 
@@ -136,6 +142,7 @@ class HeartbeatSender:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True)
         for sock in self._sockets.values():
             sock.close()
         self._sockets.clear()
@@ -165,22 +172,30 @@ class HeartbeatSender:
 
     def beat(self, only: set[str] | None = None) -> int:
         """Send one heartbeat per amphora (or per amphora in `only`) to every target;
-        return the number of datagrams sent."""
-        count = 0
-        for probe in self.manager.probes():
-            if only is not None and probe.amphora_id not in only:
-                continue
-            heartbeat = self.build(probe)
-            if heartbeat is None:
-                continue
-            try:
-                datagram = encode(heartbeat, self.settings.key)
-            except InvalidHeartbeat as exc:
-                LOG.error("amphora %s: %s", probe.amphora_id, exc)
-                continue
-            for target in self.settings.targets:
-                count += self._send(datagram, target)
-        self.sent += count
+        return the number of datagrams sent.
+
+        Amphorae are looked at in parallel and each heartbeat leaves as soon as it is
+        built, so a hung haproxy (its stats socket silent until `STATS_TIMEOUT`) never
+        delays the heartbeats of the other amphorae."""
+        probes = [p for p in self.manager.probes() if only is None or p.amphora_id in only]
+        if len(probes) == 1:
+            return self._send_one(probes[0])
+        futures = [self._pool.submit(self._send_one, p) for p in probes]
+        count = sum(f.result() for f in futures)
+        return count
+
+    def _send_one(self, probe: AmphoraProbe) -> int:
+        heartbeat = self.build(probe)
+        if heartbeat is None:
+            return 0
+        try:
+            datagram = encode(heartbeat, self.settings.key)
+        except InvalidHeartbeat as exc:
+            LOG.error("amphora %s: %s", probe.amphora_id, exc)
+            return 0
+        count = sum(self._send(datagram, target) for target in self.settings.targets)
+        with self._lock:
+            self.sent += count
         return count
 
     def build(self, probe: AmphoraProbe) -> Heartbeat | None:
@@ -197,7 +212,8 @@ class HeartbeatSender:
             state = HaproxyState.RUNNING
             try:
                 with probe.counters.lock:
-                    snapshot = haproxy_stats.read(str(probe.paths.stats_socket))
+                    snapshot = haproxy_stats.read(str(probe.paths.stats_socket),
+                                                  timeout=STATS_TIMEOUT)
                     totals = probe.counters.observe(snapshot)
             except AgentFailure as exc:
                 failures = self._failures.get(probe.amphora_id, 0) + 1
@@ -224,9 +240,10 @@ class HeartbeatSender:
 
     def _send(self, datagram: bytes, target: tuple[str, int]) -> int:
         family = socket.AF_INET6 if ":" in target[0] else socket.AF_INET
-        sock = self._sockets.get(family)
-        if sock is None:
-            sock = self._sockets[family] = socket.socket(family, socket.SOCK_DGRAM)
+        with self._lock:
+            sock = self._sockets.get(family)
+            if sock is None:
+                sock = self._sockets[family] = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.sendto(datagram, target)
         except OSError as exc:
