@@ -53,6 +53,9 @@ def test_pagination_errors(api: Api) -> None:
     assert r.json()["description"] == "Supplied sort direction 'up' is not valid."
     r = api.get("/v2/lbaas/loadbalancers?limit=ten")
     assert r.status_code == 400
+    for unlimited in ("0", "-1", "infinite"):
+        r = api.get(f"/v2/lbaas/loadbalancers?limit={unlimited}")
+        assert r.status_code == 200 and r.json()["loadbalancers_links"] == []
     r = api.get("/v2/lbaas/loadbalancers?color=blue")
     assert r.status_code == 400
     assert r.json()["faultstring"] == "One or more arguments are either duplicate or invalid"

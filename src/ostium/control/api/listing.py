@@ -53,7 +53,7 @@ class ListQuery:
         limit: int | None = max_limit if max_limit > 0 else None
         if "limit" in single:
             try:
-                n = int(single["limit"])
+                n = -1 if single["limit"] == "infinite" else int(single["limit"])
             except ValueError:
                 raise WebobError(f"Limit '{single['limit']}' is not valid.") from None
             limit = None if n <= 0 else n
