@@ -217,8 +217,12 @@ def test_heartbeats_say_which_amphora_is_master_now(pair: Pair) -> None:
     assert {a["id"]: a["vrrp_state"] for a in pair.status(lb_id)["amphorae"]} == \
         {master: "MASTER", backup: "BACKUP"}
     # The MASTER's haproxy dies: keepalived demotes it, the BACKUP takes the VIP.
+    with pair.api.db.read() as s:
+        seen = s.get(m.Amphora, master).last_heartbeat  # type: ignore[union-attr]
     updater.process([_heartbeat(master, 2, VrrpState.FAULT, listener, pool, HaproxyState.DOWN),
                      _heartbeat(backup, 2, VrrpState.MASTER, listener, pool)])
+    with pair.api.db.read() as s:  # FAULT is not "alive": it goes silent, then is replaced
+        assert s.get(m.Amphora, master).last_heartbeat == seen  # type: ignore[union-attr]
     roles = {a["id"]: a["role"] for a in pair.amphorae(lb_id)}
     assert roles == {master: "BACKUP", backup: "MASTER"}
     assert pair.amphorae(lb_id)[0]["id"] == backup
@@ -228,6 +232,10 @@ def test_heartbeats_say_which_amphora_is_master_now(pair: Pair) -> None:
     assert pair.status(lb_id)["operating_status"] == "ONLINE"
     assert {a["id"]: a["vrrp_state"] for a in pair.status(lb_id)["amphorae"]} == \
         {master: "FAULT", backup: "MASTER"}
+    # A link down with haproxy running: FAULT alone is enough to stop counting as alive.
+    updater.process([_heartbeat(master, 3, VrrpState.FAULT, listener, pool)])
+    with pair.api.db.read() as s:
+        assert s.get(m.Amphora, master).last_heartbeat == seen  # type: ignore[union-attr]
 
 
 # ------------------------------------------------------------------ failover and convergence

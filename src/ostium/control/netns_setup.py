@@ -20,6 +20,7 @@ from ostium.agent_client import AgentClient, mtls_client, ssl_context
 from ostium.control.health.manager import key_file
 from ostium.control.settings import Settings
 from ostium.drivers.certificates.local_ca import LocalCA, cert_expiration
+from ostium.drivers.compute.multihost import MultiHostDriver
 from ostium.drivers.compute.netns import NetnsDriver, remove_idle_bridges
 
 RENEW_BEFORE = dt.timedelta(days=30)
@@ -59,7 +60,8 @@ def connect_local_agent(settings: Settings) -> tuple[AgentClient, Callable[[], N
     return AgentClient(http), http.close
 
 
-def start_local_netns_driver(settings: Settings) -> tuple[NetnsDriver, Callable[[], None]]:
+def start_local_netns_driver(settings: Settings
+                             ) -> tuple[NetnsDriver | MultiHostDriver, Callable[[], None]]:
     paths = ensure_certificates(settings)
     bind = f"{settings.haproxy.bind_host}:{settings.haproxy.bind_port}"
     agent = start_agent_subprocess(
@@ -84,10 +86,22 @@ def start_local_netns_driver(settings: Settings) -> tuple[NetnsDriver, Callable[
                              tzinfo=None),
                          agent_ip=settings.haproxy.bind_host)
 
+    remote = [u.strip() for u in settings.haproxy.remote_agents.split(",") if u.strip()]
+    clients = [mtls_client(url, cert=paths["client_cert"], key=paths["client_key"],
+                           ca=paths["ca"], context=context) for url in remote]  # fmt: skip
+
     def cleanup() -> None:
         reloader.stop()
         http.close()
+        for client in clients:
+            client.close()
         agent.stop()
         remove_idle_bridges([n.bridge for n in settings.networks])
 
-    return driver, cleanup
+    if not remote:
+        return driver, cleanup
+    # More hosts: their agents trust the same CA; their expiry is their own business.
+    hosts = [driver] + [NetnsDriver(AgentClient(c), host=url, cert_expiration=None,
+                                    agent_ip=url.split("//")[-1].rsplit(":", 1)[0])
+                        for url, c in zip(remote, clients, strict=True)]  # fmt: skip
+    return MultiHostDriver(hosts), cleanup

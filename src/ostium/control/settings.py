@@ -161,6 +161,10 @@ class HaproxySettings:
     bind_port: int = 9443
     name_prefix: str = "amp-"
     cert_validity_days: int = 365
+    remote_agents: str = ""
+    """More hosts: URLs (`https://ip:port, ...`) of agents started elsewhere with
+    certificates from this ostium's CA (`<state_dir>/pki`); with the local agent they
+    are the hosts ACTIVE_STANDBY pairs are spread over."""
 
 
 @dataclass(frozen=True)

@@ -230,6 +230,8 @@ def _serves_what_it_should(lb: LbShape | None, hb: Heartbeat) -> bool:
     """Whether this heartbeat counts as "alive" (refreshes last seen)."""
     if hb.haproxy == HaproxyState.NO_NAMESPACE:
         return False
+    if hb.vrrp in (VrrpState.FAULT, VrrpState.STOP):
+        return False  # a pair member that cannot take the VIP: replaced if it lasts
     if lb is None or lb.provisioning_status in PENDING:
         return True  # its configuration is changing: no expectation to check
     expected = {li.id for li in lb.listeners if li.admin_state_up} if lb.admin_state_up else set()

@@ -33,7 +33,7 @@ from ostium.control.services import networks
 from ostium.control.services.common import new_id
 from ostium.control.worker import pair_plan, spec_builder
 from ostium.control.worker.reconciling import LIVE_AMP, _amphora_deleted, load_tree
-from ostium.model.errors import PermanentError
+from ostium.model.errors import PermanentError, TransientError
 from ostium.model.spec import AmphoraPlug, AmphoraSpec
 
 if TYPE_CHECKING:
@@ -68,14 +68,29 @@ class PairSteps:
         failed = [a.id for a in members if a.failed]
         # Failed amphorae go at once (they serve nothing); a failover of a healthy pair
         # replaces one amphora at a time, the BACKUP first, so the VIP always has a home.
+        where = {a.id: a.host for a in members}
         for victim in failed or (pair_plan.victims(members, True) if failover else []):
             log.warning("load balancer %s: replacing amphora %s", lb_id, victim)
-            self.driver.destroy(victim)
+            try:
+                self._destroy(victim, where.get(victim))
+            except TransientError as exc:
+                if not failed:
+                    raise
+                # Its host may be gone with it: the pair must not wait for it.
+                # Housekeeping's sweep removes what is left if the host comes back.
+                log.warning("amphora %s not destroyed (%s); replacing it anyway", victim, exc)
             with self.db.write() as session:
                 _amphora_deleted(session, victim)
             if not failed:
                 self._converge(lb_id, generation)
         return self._converge(lb_id, generation)
+
+    def _destroy(self, amp_id: str, host: str | None) -> None:
+        destroy_on = getattr(self.driver, "destroy_on", None)
+        if callable(destroy_on):
+            destroy_on(amp_id, host)
+        else:
+            self.driver.destroy(amp_id)
 
     # ---- which amphorae -------------------------------------------------------------
 
@@ -108,13 +123,16 @@ class PairSteps:
             lb = load_tree(session, lb_id)
             rows = {a.id: a for a in session.scalars(select(m.Amphora).where(
                 m.Amphora.id.in_(order)))}  # fmt: skip
-            specs: list[AmphoraSpec] = []
+            specs: list[tuple[AmphoraSpec, str | None]] = []
             for amp_id in order:
                 peers = [rows[o] for o in order if o != amp_id]
                 vrrp = spec_builder.vrrp_spec(self.settings, rows[amp_id], peers)
-                specs.append(spec_builder.build(self.settings, lb, amp_id, generation,
-                                                addresses[amp_id], vrrp))  # fmt: skip
-        return {spec.amphora_id: self.driver.apply(spec) for spec in specs}
+                specs.append((spec_builder.build(self.settings, lb, amp_id, generation,
+                                                 addresses[amp_id], vrrp),
+                              rows[amp_id].host))  # fmt: skip
+        apply_on = getattr(self.driver, "apply_on", None)
+        return {spec.amphora_id: apply_on(spec, host) if callable(apply_on)
+                else self.driver.apply(spec) for spec, host in specs}  # fmt: skip
 
     def _ensure_rows(self, lb_id: str) -> tuple[list[str], list[str]]:
         """Rows, roles, priorities, vrrp addresses and hosts for a whole pair; returns
