@@ -496,6 +496,29 @@ def test_a_change_that_reaches_one_amphora_is_retried_until_both_have_it(
     assert member_id in (pair.directory(backup) / "haproxy.cfg").read_text()
 
 
+def test_restarting_ostium_leaves_the_pair_serving(make_pair: Callable[..., Pair],
+                                                   ostium: Ostium) -> None:  # fmt: skip
+    """haproxy and keepalived outlive the agent; the new agent adopts them, watches them
+    again and the pair still fails over."""
+    pair = make_pair()
+    amps = list(pair.settled() or {})
+    before = {a: (pair.processes(a, "haproxy"), pair.processes(a, "keepalived")) for a in amps}
+    with Prober(pair.vip) as prober:
+        at = time.monotonic()
+        ostium.stop("serve")
+        ostium.start("serve")
+        time.sleep(0.5)
+    assert prober.outage(at) == 0.0
+    assert {a: (pair.processes(a, "haproxy"), pair.processes(a, "keepalived"))
+            for a in amps} == before  # fmt: skip
+    master = pair.wait_settled()
+    old_master = next(a for a, st in master.items() if st == "MASTER")
+    (backup,) = set(amps) - {old_master}
+    fault_haproxy(pair, old_master)  # the adopted haproxy is watched again
+    wait_for(lambda: pair.holds_vip(backup), 2, 0.01, "the BACKUP taking the VIP")
+    pair.wait_settled(master=backup)
+
+
 # ------------------------------------------------------------------ two hosts
 
 
