@@ -8,12 +8,16 @@ network `ostt-back3` 198.19.31.0/24 with backends `ostt-s1..3`; the agent's name
 is `ostta`. Each test makes its own load balancer and cascade deletes it.
 
 While a prober sends a GET through the VIP every 20 ms (new connection each), the
-MASTER suffers one fault: SIGKILL of its haproxy, SIGKILL of its keepalived, its
-VIP-side link set down, its namespace deleted (with what runs in it). Each time the
-BACKUP takes the VIP, the outage (first failed probe to the next success) is measured
-and bounded, and the pair is whole again afterwards: the processes are respawned, the
-link comes back as BACKUP (`nopreempt`), a lost amphora is replaced by the health
-manager's failover and joins as BACKUP.
+MASTER suffers one fault: SIGKILL of its haproxy, haproxy hung (SIGSTOP), SIGKILL of its
+keepalived, its VIP-side link set down, its namespace deleted (with what runs in it).
+Each time the BACKUP takes the VIP, the outage (longest time without an answer) is
+measured and bounded, and the pair is whole again afterwards: the processes are
+respawned, the link comes back as BACKUP (`nopreempt`), a lost amphora is replaced by
+the health manager's failover and joins as BACKUP. Also: member changes during a
+failover, shared stick tables, topology from a flavor and the 400 on changing it, a
+change retried until both amphorae have it, ostium restarted under traffic, and a
+second agent (`remote_agents`, prefix `osttn`, networks 198.19.32-33.0/24) keeping the
+pair on two hosts with `anti_affinity = required`.
 """
 
 from __future__ import annotations
