@@ -165,7 +165,8 @@ class HeartbeatSender:
             except Exception:  # the sender must outlive any single failure
                 LOG.exception("heartbeat round failed")
             self._wake.clear()
-            if not self._poked:
+            # Checked after the clear: a stop() or poke() during the beat is not lost.
+            if not self._poked and not self._stop.is_set():
                 sleep(max(0.0, next_beat - time.monotonic()))
 
     # ------------------------------------------------------------------ one beat

@@ -240,28 +240,34 @@ def _object(value: object, what: str) -> dict[str, Any]:
 
 
 def _listener(lid: str, raw: object) -> ListenerReport:
-    d = _object(raw, f"listener {lid}")
-    where = f"listener {lid}"
-    return ListenerReport(
-        status=_status(d.get("status"), f"{where} status"),
-        active_connections=_counter(d.get("active_connections", 0), f"{where} connections"),
-        total_connections=_counter(d.get("total_connections", 0), f"{where} total"),
-        bytes_in=_counter(d.get("bytes_in", 0), f"{where} bytes_in"),
-        bytes_out=_counter(d.get("bytes_out", 0), f"{where} bytes_out"),
-        request_errors=_counter(d.get("request_errors", 0), f"{where} request_errors"),
-    )
+    # Constant names in the checks, the listener id only in an error: this runs for
+    # every listener of every heartbeat.
+    try:
+        d = _object(raw, "listener")
+        return ListenerReport(
+            status=_status(d.get("status"), "status"),
+            active_connections=_counter(d.get("active_connections", 0), "active_connections"),
+            total_connections=_counter(d.get("total_connections", 0), "total_connections"),
+            bytes_in=_counter(d.get("bytes_in", 0), "bytes_in"),
+            bytes_out=_counter(d.get("bytes_out", 0), "bytes_out"),
+            request_errors=_counter(d.get("request_errors", 0), "request_errors"),
+        )
+    except InvalidHeartbeat as exc:
+        raise InvalidHeartbeat(exc.reason, f"listener {lid}: {exc.message}") from None
 
 
 def _pool(pid: str, raw: object) -> PoolReport:
-    d = _object(raw, f"pool {pid}")
-    members = _object(d.get("members", {}), f"pool {pid} members")
-    return PoolReport(
-        status=_status(d.get("status"), f"pool {pid} status"),
-        members={
-            _uuid(mid, "member id"): _status(st, f"member {mid} status")
-            for mid, st in members.items()
-        },
-    )
+    try:
+        d = _object(raw, "pool")
+        members = _object(d.get("members", {}), "members")
+        return PoolReport(
+            status=_status(d.get("status"), "status"),
+            members={
+                _uuid(mid, "member id"): _status(st, "member status") for mid, st in members.items()
+            },
+        )
+    except InvalidHeartbeat as exc:
+        raise InvalidHeartbeat(exc.reason, f"pool {pid}: {exc.message}") from None
 
 
 def from_dict(data: object) -> Heartbeat:

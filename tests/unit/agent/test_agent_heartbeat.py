@@ -159,7 +159,7 @@ def test_sender_signs_one_datagram_per_amphora_per_target_and_pokes(tmp_path: Pa
     assert (hb.amphora_id, hb.seq, hb.timestamp, hb.generation) == (L1, 100, 1234.5, 3)
     assert hb.haproxy == HaproxyState.NO_NAMESPACE and hb.listeners == {}
     # The loop: one beat at start, then (interval is an hour) only what is poked.
-    thread = threading.Thread(target=sender.run)
+    thread = threading.Thread(target=sender.run, daemon=True)
     sender._stop.clear()
     thread.start()
     try:
@@ -171,3 +171,4 @@ def test_sender_signs_one_datagram_per_amphora_per_target_and_pokes(tmp_path: Pa
         thread.join(5)
         for s in rx:
             s.close()
+    assert not thread.is_alive()  # stop() is never lost, even during a beat
