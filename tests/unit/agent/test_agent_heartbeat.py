@@ -133,7 +133,6 @@ class _FakeManager:
 
 def test_sender_signs_one_datagram_per_amphora_per_target_and_pokes(tmp_path: Path) -> None:
     import socket
-    import threading
 
     from ostium.agent.counters import CounterCarry
     from ostium.agent.haproxy_process import HaproxyPaths
@@ -159,16 +158,13 @@ def test_sender_signs_one_datagram_per_amphora_per_target_and_pokes(tmp_path: Pa
     assert (hb.amphora_id, hb.seq, hb.timestamp, hb.generation) == (L1, 100, 1234.5, 3)
     assert hb.haproxy == HaproxyState.NO_NAMESPACE and hb.listeners == {}
     # The loop: one beat at start, then (interval is an hour) only what is poked.
-    thread = threading.Thread(target=sender.run, daemon=True)
-    sender._stop.clear()
-    thread.start()
+    sender.start()
     try:
         assert decode(rx[0].recv(65535), b"key").seq == 101
         sender.poke(L1)
         assert decode(rx[0].recv(65535), b"key").seq > 101
     finally:
         sender.stop()
-        thread.join(5)
         for s in rx:
             s.close()
-    assert not thread.is_alive()  # stop() is never lost, even during a beat
+    assert sender._thread is not None and not sender._thread.is_alive()  # stop() not lost
