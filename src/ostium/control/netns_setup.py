@@ -11,10 +11,12 @@ local health manager), signed with the key in `<state_dir>/heartbeat.key`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ostium.agent.main import start_agent_subprocess
+from ostium.agent.main import AgentProcess, start_agent_subprocess
 from ostium.agent.tls import CertReloader
 from ostium.agent_client import AgentClient, mtls_client, ssl_context
 from ostium.control.health.manager import key_file
@@ -23,6 +25,7 @@ from ostium.drivers.certificates.local_ca import LocalCA, cert_expiration
 from ostium.drivers.compute.multihost import MultiHostDriver
 from ostium.drivers.compute.netns import NetnsDriver, remove_idle_bridges
 
+log = logging.getLogger("ostium.netns")
 RENEW_BEFORE = dt.timedelta(days=30)
 
 
@@ -60,11 +63,41 @@ def connect_local_agent(settings: Settings) -> tuple[AgentClient, Callable[[], N
     return AgentClient(http), http.close
 
 
+class AgentSupervisor:
+    """Keeps the local agent running: if it dies, a new one is started (it adopts the
+    amphorae, whose haproxy kept serving), so heartbeats and changes resume."""
+
+    def __init__(self, start: Callable[[], AgentProcess], interval: float = 1.0) -> None:
+        self._start = start
+        self.agent = start()
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(interval,),
+                                        name="agent-supervisor", daemon=True)
+        self._thread.start()
+
+    def _watch(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            if self.agent.alive():
+                continue
+            log.error("local agent exited (%s); starting a new one", self.agent.process.returncode)
+            try:
+                self.agent = self._start()
+                self.restarts += 1
+            except Exception:
+                log.exception("local agent could not be restarted; trying again")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.agent.stop()
+
+
 def start_local_netns_driver(settings: Settings
                              ) -> tuple[NetnsDriver | MultiHostDriver, Callable[[], None]]:
     paths = ensure_certificates(settings)
     bind = f"{settings.haproxy.bind_host}:{settings.haproxy.bind_port}"
-    agent = start_agent_subprocess(
+    supervisor = AgentSupervisor(lambda: start_agent_subprocess(
         cert=paths["agent_cert"], key=paths["agent_key"], ca=paths["ca"],
         state_dir=settings.state_dir / "agent", bind=bind,
         name_prefix=settings.haproxy.name_prefix,
@@ -74,7 +107,8 @@ def start_local_netns_driver(settings: Settings
                     "--haproxy-bin", settings.haproxy.haproxy_cmd,
                     "--controller-ip-port-list", settings.health.targets(),
                     "--heartbeat-interval", str(settings.health.heartbeat_interval),
-                    "--heartbeat-key-file", str(key_file(settings))])
+                    "--heartbeat-key-file", str(key_file(settings))]))
+    agent = supervisor.agent
     context = ssl_context(paths["client_cert"], paths["client_key"], paths["ca"])
     # Housekeeping renews the controller's certificate too: load it for new connections.
     reloader = CertReloader(context, paths["client_cert"], paths["client_key"])
@@ -95,7 +129,7 @@ def start_local_netns_driver(settings: Settings
         http.close()
         for client in clients:
             client.close()
-        agent.stop()
+        supervisor.stop()
         remove_idle_bridges([n.bridge for n in settings.networks])
 
     if not remote:
