@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _common import Terminated, free_port, sh
 
 REPO = Path(__file__).resolve().parent.parent
 PREFIX = "ostb"  # agent name prefix: amphora namespaces are ostb<12 hex>
@@ -75,23 +76,6 @@ TARGETS = {
 
 def log(msg: str) -> None:
     print(f"[dataplane {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-class Terminated(BaseException):
-    """Raised from the SIGTERM/SIGHUP handler so `finally` blocks run."""
-
-
-def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(argv), capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: {proc.stderr.strip()}")
-    return proc
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(values: list[float], p: float) -> float:
