@@ -60,9 +60,9 @@ class Reconciler:
         amp_id, built = self._ensure_amphora_row(lb_id, failover)
         if not built:
             self._ensure_built(lb_id, amp_id)
-        addresses = self._ensure_member_addresses(lb_id, amp_id)
-        with self.db.read() as session:
+        with self.db.write() as session:  # one transaction, one tree load
             lb = load_tree(session, lb_id)
+            addresses = self._member_addresses(session, lb, amp_id)
             spec = spec_builder.build(self.settings, lb, amp_id, generation, addresses)
         applied = self.driver.apply(spec)
         if failover:
@@ -115,23 +115,27 @@ class Reconciler:
 
     def _ensure_member_addresses(self, lb_id: str, amp_id: str) -> dict[str, str]:
         with self.db.write() as session:
-            lb = load_tree(session, lb_id)
-            wanted = spec_builder.member_subnets(self.settings, lb)
-            have = {a.subnet_id: a for a in session.scalars(select(m.IpAllocation).where(
-                m.IpAllocation.owner_id == amp_id, m.IpAllocation.purpose == "member"))}
-            for subnet_id, alloc in have.items():
-                if subnet_id not in wanted:
-                    session.delete(alloc)
-            out: dict[str, str] = {}
-            for subnet_id in sorted(wanted):
-                if subnet_id in have:
-                    out[subnet_id] = have[subnet_id].address
-                    continue
-                net = self.settings.network_by_subnet(subnet_id)
-                if net is None:
-                    continue
-                out[subnet_id] = networks.allocate(session, net, amp_id, None, "member")
-            return out
+            return self._member_addresses(session, load_tree(session, lb_id), amp_id)
+
+    def _member_addresses(self, session: Session, lb: m.LoadBalancer,
+                          amp_id: str) -> dict[str, str]:
+        """The amphora's address on each member subnet it must join (allocated once)."""
+        wanted = spec_builder.member_subnets(self.settings, lb)
+        have = {a.subnet_id: a for a in session.scalars(select(m.IpAllocation).where(
+            m.IpAllocation.owner_id == amp_id, m.IpAllocation.purpose == "member"))}
+        for subnet_id, alloc in have.items():
+            if subnet_id not in wanted:
+                session.delete(alloc)
+        out: dict[str, str] = {}
+        for subnet_id in sorted(wanted):
+            if subnet_id in have:
+                out[subnet_id] = have[subnet_id].address
+                continue
+            net = self.settings.network_by_subnet(subnet_id)
+            if net is None:
+                continue
+            out[subnet_id] = networks.allocate(session, net, amp_id, None, "member")
+        return out
 
     def _retire_others(self, lb_id: str, keep: str) -> None:
         with self.db.read() as session:
