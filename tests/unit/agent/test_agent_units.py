@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -88,7 +89,13 @@ def test_firewall_restricts_only_listed_ports() -> None:
     assert text.startswith("table inet ostium_amphora\ndelete table inet ostium_amphora\n")
 
 
-def test_stale_generation_refused_before_touching_the_host(tmp_path: Path) -> None:
+def test_stale_generation_refused_before_touching_the_host() -> None:
+    # A short state dir: unix socket paths are limited and pytest's tmp_path can be long.
+    with tempfile.TemporaryDirectory(prefix="ostu-") as short:
+        _stale_generation_refused(Path(short))
+
+
+def _stale_generation_refused(tmp_path: Path) -> None:
     manager = AmphoraManager(AgentSettings(state_dir=tmp_path, name_prefix="ostu-"))
     applied = _two().model_copy(update={"generation": 5})
     amp = _Amphora(Names("ostu-", applied.amphora_id), tmp_path, applied.plug(), applied)
