@@ -1,7 +1,7 @@
 """The only door from the control plane to agents: typed calls over mutual TLS.
 
-Role: wrap an injected `httpx.Client` / `httpx.AsyncClient` (built with
-`mtls_client` / `mtls_async_client`, or a `MockTransport` in tests) and speak the agent
+Role: wrap an injected `httpx.Client` (built with
+`mtls_client`, or a `MockTransport` in tests) and speak the agent
 API with the models of `ostium.model.spec`. Callers: the worker (reconcile steps) and
 housekeeping. This is the one place httpx errors are translated:
 
@@ -72,12 +72,6 @@ def mtls_client(
     `context`, e.g. one the caller reloads when the certificate is renewed)."""
     verify = context if context is not None else ssl_context(cert, key, ca)
     return httpx.Client(base_url=base_url, verify=verify, timeout=timeout)
-
-
-def mtls_async_client(
-    base_url: str, *, cert: Path, key: Path, ca: Path, timeout: httpx.Timeout = DEFAULT_TIMEOUT
-) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base_url, verify=_ssl_context(cert, key, ca), timeout=timeout)
 
 
 def _check(response: httpx.Response, *, stale_is_special: bool = False) -> None:
@@ -169,60 +163,3 @@ class AgentClient:
         response = self._request("POST", "/sweep", "sweep")
         _check(response)
         return [str(item) for item in response.json().get("removed", [])]
-
-
-class AsyncAgentClient:
-    """The same calls around an injected `httpx.AsyncClient`."""
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-
-    async def _request(self, method: str, path: str, what: str, **kw: Any) -> httpx.Response:
-        try:
-            return await self.http.request(method, path, **kw)
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, what) from exc
-
-    async def health(self) -> dict[str, Any]:
-        response = await self._request("GET", "/health", "health")
-        _check(response)
-        result: dict[str, Any] = response.json()
-        return result
-
-    async def ensure_amphora(self, plug: AmphoraPlug) -> AmphoraState:
-        response = await self._request(
-            "PUT",
-            f"/amphorae/{plug.amphora_id}",
-            "ensure_amphora",
-            content=plug.model_dump_json(),
-            headers={"content-type": "application/json"},
-        )
-        _check(response)
-        return AmphoraState.model_validate_json(response.content)
-
-    async def apply_spec(self, spec: AmphoraSpec) -> AmphoraState:
-        response = await self._request(
-            "PUT",
-            f"/amphorae/{spec.amphora_id}/spec",
-            "apply_spec",
-            content=spec.model_dump_json(),
-            headers={"content-type": "application/json"},
-        )
-        _check(response, stale_is_special=True)
-        return AmphoraState.model_validate_json(response.content)
-
-    async def get_amphora(self, amphora_id: str) -> AmphoraState | None:
-        response = await self._request("GET", f"/amphorae/{amphora_id}", "get_amphora")
-        if response.status_code == 404:
-            return None
-        _check(response)
-        return AmphoraState.model_validate_json(response.content)
-
-    async def delete_amphora(self, amphora_id: str) -> None:
-        response = await self._request("DELETE", f"/amphorae/{amphora_id}", "delete_amphora")
-        _check(response)
-
-    async def list_amphorae(self) -> list[AmphoraState]:
-        response = await self._request("GET", "/amphorae", "list_amphorae")
-        _check(response)
-        return AmphoraList.model_validate_json(response.content).amphorae

@@ -54,10 +54,6 @@ Ctx = Annotated[RequestContext, Depends(get_ctx)]
 Raw = Annotated[bytes, Depends(raw_body)]
 
 
-def ok(payload: Any, status: int = 200) -> Response:
-    return JSONResponse(payload, status_code=status)
-
-
 def show(request: Request, root: str, obj: dict[str, Any], status: int = 200) -> Response:
     fields: list[str] = []
     for k, v in request.query_params.multi_items():

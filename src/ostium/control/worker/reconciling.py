@@ -225,7 +225,7 @@ def _amphora_deleted(session: Session, amp_id: str) -> None:
         m.ListenerStatistics.amphora_id == amp_id).values(active_connections=0))
 
 
-def _online(row: object, admin: bool) -> str:
+def _online(admin: bool) -> str:
     return "ONLINE" if admin else "OFFLINE"
 
 
@@ -247,9 +247,9 @@ def _settle_tree(session: Session, lb: m.LoadBalancer, monitored: bool = False) 
                     session.delete(r)
                     continue
                 _activate(r)
-                r.operating_status = _online(r, r.admin_state_up)
+                r.operating_status = _online(r.admin_state_up)
             _activate(pol)
-            pol.operating_status = _online(pol, pol.admin_state_up)
+            pol.operating_status = _online(pol.admin_state_up)
         up = li.admin_state_up and lb.admin_state_up
         if not (monitored and up and li.provisioning_status != "PENDING_CREATE"):
             li.operating_status = "ONLINE" if up else "OFFLINE"
@@ -274,7 +274,7 @@ def _settle_tree(session: Session, lb: m.LoadBalancer, monitored: bool = False) 
                         mb.operating_status = "NO_MONITOR"
             else:
                 _activate(hm)
-                hm.operating_status = _online(hm, hm.admin_state_up)
+                hm.operating_status = _online(hm.admin_state_up)
         for mb in list(p.members):
             if mb.provisioning_status == "PENDING_DELETE":
                 session.delete(mb)
