@@ -104,10 +104,18 @@ def machine_facts() -> dict[str, Any]:
                 break
     commit = None
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "src"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "src"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         if dirty:
             commit += "+dirty(src)"
     try:
@@ -185,24 +193,39 @@ class Server:
             "gateway = 198.18.0.1\n"
             "bridge = ostium0\n"
         )
-        cmd = [str(REPO / ".venv" / "bin" / "ostium"), "serve", "--config-file", str(config),
-               "--state-dir", str(state_dir), "--bind", f"127.0.0.1:{self.port}",
-               "--compute-driver", "noop"]
+        cmd = [
+            str(REPO / ".venv" / "bin" / "ostium"),
+            "serve",
+            "--config-file",
+            str(config),
+            "--state-dir",
+            str(state_dir),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--compute-driver",
+            "noop",
+        ]
         if database_url:
             cmd += ["--database-url", database_url]
         self.log_path = state_dir / "server.log"
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True,
-                                     cwd=state_dir)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=state_dir,
+        )
         log(f"started ostium serve pid {self.proc.pid} on {self.base}")
 
     def wait_ready(self, client: httpx.Client, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"ostium serve exited with {self.proc.returncode}:\n"
-                                   + self.log_tail())
+                raise RuntimeError(
+                    f"ostium serve exited with {self.proc.returncode}:\n" + self.log_tail()
+                )
             try:
                 if client.get(f"{self.base}/").status_code == 200:
                     break
@@ -215,8 +238,9 @@ class Server:
         # that its database is fresh.
         time.sleep(0.3)
         if self.proc.poll() is not None:
-            raise RuntimeError(f"ostium serve exited with {self.proc.returncode}:\n"
-                               + self.log_tail())
+            raise RuntimeError(
+                f"ostium serve exited with {self.proc.returncode}:\n" + self.log_tail()
+            )
         existing = client.get(f"{self.base}/v2/lbaas/loadbalancers").json()["loadbalancers"]
         if existing:
             raise RuntimeError(f"{self.base} is not a fresh ostium (has {len(existing)} LBs)")
@@ -251,19 +275,24 @@ class Api:
     def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
         r = self.c.request(method, f"{self.base}{path}", json=body)
         if r.status_code != expect:
-            raise RuntimeError(f"{method} {path} -> {r.status_code} (expected {expect}): "
-                               f"{r.text[:500]}")
+            raise RuntimeError(
+                f"{method} {path} -> {r.status_code} (expected {expect}): {r.text[:500]}"
+            )
         return r.json() if r.content else None
 
-    def timed(self, method: str, path: str, body: Any = None, expect: int = 200
-              ) -> tuple[float, Any]:
+    def timed(
+        self, method: str, path: str, body: Any = None, expect: int = 200
+    ) -> tuple[float, Any]:
         t0 = time.perf_counter()
         out = self.call(method, path, body, expect)
         return time.perf_counter() - t0, out
 
     def lb_status(self, lb_id: str) -> str:
-        return str(self.call("GET", f"/v2/lbaas/loadbalancers/{lb_id}")
-                   ["loadbalancer"]["provisioning_status"])
+        return str(
+            self.call("GET", f"/v2/lbaas/loadbalancers/{lb_id}")["loadbalancer"][
+                "provisioning_status"
+            ]
+        )
 
     def wait_active(self, lb_id: str, interval: float = POLL_INTERVAL) -> int:
         """Poll the LB until ACTIVE; returns the number of GETs."""
@@ -277,15 +306,16 @@ class Api:
             if status == "ERROR":
                 raise RuntimeError(f"load balancer {lb_id} went to ERROR")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"load balancer {lb_id} still {status} after "
-                                   f"{ACTIVE_TIMEOUT} s")
+                raise RuntimeError(f"load balancer {lb_id} still {status} after {ACTIVE_TIMEOUT} s")
             time.sleep(interval)
 
     def wait_all_active(self, expected: int, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            lbs = self.call("GET", f"/v2/lbaas/loadbalancers?limit={LIST_SIZE}"
-                            "&fields=id&fields=provisioning_status")["loadbalancers"]
+            lbs = self.call(
+                "GET",
+                f"/v2/lbaas/loadbalancers?limit={LIST_SIZE}&fields=id&fields=provisioning_status",
+            )["loadbalancers"]
             pending = [lb for lb in lbs if lb["provisioning_status"] != "ACTIVE"]
             errors = [lb["id"] for lb in pending if lb["provisioning_status"] == "ERROR"]
             if errors:
@@ -301,14 +331,24 @@ def lb_body(subnet: str, name: str) -> dict[str, Any]:
     return {"loadbalancer": {"name": name, "vip_subnet_id": subnet}}
 
 
-HM = {"type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 3, "http_method": "GET",
-      "url_path": "/healthz", "expected_codes": "200"}
-MEMBERS = [{"address": "198.19.0.11", "protocol_port": 8080},
-           {"address": "198.19.0.12", "protocol_port": 8080}]
+HM = {
+    "type": "HTTP",
+    "delay": 5,
+    "timeout": 3,
+    "max_retries": 3,
+    "http_method": "GET",
+    "url_path": "/healthz",
+    "expected_codes": "200",
+}
+MEMBERS = [
+    {"address": "198.19.0.11", "protocol_port": 8080},
+    {"address": "198.19.0.12", "protocol_port": 8080},
+]
 
 
-def full_stack_steps(api: Api, subnet: str, name: str
-                     ) -> tuple[float, dict[str, tuple[float, float]]]:
+def full_stack_steps(
+    api: Api, subnet: str, name: str
+) -> tuple[float, dict[str, tuple[float, float]]]:
     """Each POST, then poll the LB until ACTIVE before the next. Returns total seconds
     and, by step, (POST seconds, POST + wait-for-ACTIVE seconds)."""
     steps: dict[str, tuple[float, float]] = {}
@@ -324,41 +364,84 @@ def full_stack_steps(api: Api, subnet: str, name: str
 
     lb = step("loadbalancer", "", "/v2/lbaas/loadbalancers", lb_body(subnet, name))
     lb_id = lb["loadbalancer"]["id"]
-    li = step("listener", lb_id, "/v2/lbaas/listeners", {"listener": {
-        "loadbalancer_id": lb_id, "name": f"{name}-http", "protocol": "HTTP",
-        "protocol_port": 80}})
-    pool = step("pool", lb_id, "/v2/lbaas/pools", {"pool": {
-        "listener_id": li["listener"]["id"], "name": f"{name}-pool", "protocol": "HTTP",
-        "lb_algorithm": "ROUND_ROBIN"}})
+    li = step(
+        "listener",
+        lb_id,
+        "/v2/lbaas/listeners",
+        {
+            "listener": {
+                "loadbalancer_id": lb_id,
+                "name": f"{name}-http",
+                "protocol": "HTTP",
+                "protocol_port": 80,
+            }
+        },
+    )
+    pool = step(
+        "pool",
+        lb_id,
+        "/v2/lbaas/pools",
+        {
+            "pool": {
+                "listener_id": li["listener"]["id"],
+                "name": f"{name}-pool",
+                "protocol": "HTTP",
+                "lb_algorithm": "ROUND_ROBIN",
+            }
+        },
+    )
     pool_id = pool["pool"]["id"]
     for i, member in enumerate(MEMBERS, 1):
-        step(f"member{i}", lb_id, f"/v2/lbaas/pools/{pool_id}/members",
-             {"member": {**member, "name": f"{name}-m{i}"}})
-    step("healthmonitor", lb_id, "/v2/lbaas/healthmonitors", {"healthmonitor": {
-        **HM, "pool_id": pool_id, "name": f"{name}-hm"}})
+        step(
+            f"member{i}",
+            lb_id,
+            f"/v2/lbaas/pools/{pool_id}/members",
+            {"member": {**member, "name": f"{name}-m{i}"}},
+        )
+    step(
+        "healthmonitor",
+        lb_id,
+        "/v2/lbaas/healthmonitors",
+        {"healthmonitor": {**HM, "pool_id": pool_id, "name": f"{name}-hm"}},
+    )
     return time.perf_counter() - t_start, steps
 
 
 def full_stack_graph(api: Api, subnet: str, name: str) -> tuple[float, float, int]:
     """One POST with the whole graph, then poll until ACTIVE. Returns total seconds,
     POST seconds and number of polls."""
-    body = {"loadbalancer": {
-        "name": name, "vip_subnet_id": subnet,
-        "listeners": [{
-            "name": f"{name}-http", "protocol": "HTTP", "protocol_port": 80,
-            "default_pool": {
-                "name": f"{name}-pool", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                "members": [{**m, "name": f"{name}-m{i}"} for i, m in enumerate(MEMBERS, 1)],
-                "healthmonitor": {**HM, "name": f"{name}-hm"},
-            },
-        }],
-    }}
+    body = {
+        "loadbalancer": {
+            "name": name,
+            "vip_subnet_id": subnet,
+            "listeners": [
+                {
+                    "name": f"{name}-http",
+                    "protocol": "HTTP",
+                    "protocol_port": 80,
+                    "default_pool": {
+                        "name": f"{name}-pool",
+                        "protocol": "HTTP",
+                        "lb_algorithm": "ROUND_ROBIN",
+                        "members": [
+                            {**m, "name": f"{name}-m{i}"} for i, m in enumerate(MEMBERS, 1)
+                        ],
+                        "healthmonitor": {**HM, "name": f"{name}-hm"},
+                    },
+                }
+            ],
+        }
+    }
     t0 = time.perf_counter()
     out = api.call("POST", "/v2/lbaas/loadbalancers", body, 201)
     t_post = time.perf_counter() - t0
     lb = out["loadbalancer"]
-    if len(lb["listeners"]) != 1 or len(lb["pools"]) != 1 \
-            or len(lb["pools"][0]["members"]) != 2 or not lb["pools"][0]["healthmonitor"]:
+    if (
+        len(lb["listeners"]) != 1
+        or len(lb["pools"]) != 1
+        or len(lb["pools"][0]["members"]) != 2
+        or not lb["pools"][0]["healthmonitor"]
+    ):
         raise RuntimeError(f"graph create returned an incomplete graph: {lb}")
     polls = api.wait_active(lb["id"])
     return time.perf_counter() - t0, t_post, polls
@@ -368,10 +451,16 @@ def check_full_stack(api: Api, lb_id: str) -> None:
     tree = api.call("GET", f"/v2/lbaas/loadbalancers/{lb_id}/status")["statuses"]
     lis = tree["loadbalancer"]["listeners"]
     pools = lis[0]["pools"] if lis else []
-    ok = (len(lis) == 1 and len(pools) == 1 and len(pools[0]["members"]) == 2
-          and pools[0]["health_monitor"] is not None
-          and all(x["provisioning_status"] == "ACTIVE"
-                  for x in [lis[0], pools[0], pools[0]["health_monitor"], *pools[0]["members"]]))
+    ok = (
+        len(lis) == 1
+        and len(pools) == 1
+        and len(pools[0]["members"]) == 2
+        and pools[0]["health_monitor"] is not None
+        and all(
+            x["provisioning_status"] == "ACTIVE"
+            for x in [lis[0], pools[0], pools[0]["health_monitor"], *pools[0]["members"]]
+        )
+    )
     if not ok:
         raise RuntimeError(f"full stack of {lb_id} is not complete/ACTIVE: {tree}")
 
@@ -395,16 +484,21 @@ def run_one(db: str, n: int, warmup: int, fill_workers: int) -> dict[str, Any]:
             db_version = sqlite3.sqlite_version
         vip_needed = max(LIST_SIZE, n + warmup) + 2 * (n + warmup) + 16
         server = Server(tmp, database_url, vip_needed)
-        limits = httpx.Limits(max_connections=fill_workers + 2,
-                              max_keepalive_connections=fill_workers + 2)
-        with httpx.Client(timeout=60.0, limits=limits,
-                          headers={"Accept": "application/json"}) as client:
+        limits = httpx.Limits(
+            max_connections=fill_workers + 2, max_keepalive_connections=fill_workers + 2
+        )
+        with httpx.Client(
+            timeout=60.0, limits=limits, headers={"Accept": "application/json"}
+        ) as client:
             server.wait_ready(client)
             api = Api(client, server.base)
             subnets = api.call("GET", "/v2.0/subnets?name=vip-subnet")["subnets"]
             subnet = subnets[0]["id"]
-            result: dict[str, Any] = {"database": db, "database_version": db_version,
-                                      "server_pid": server.proc.pid}
+            result: dict[str, Any] = {
+                "database": db,
+                "database_version": db_version,
+                "server_pid": server.proc.pid,
+            }
             ops: dict[str, Any] = {}
 
             log(f"[{db}] create load balancer (POST only) x{n}")
@@ -413,8 +507,9 @@ def run_one(db: str, n: int, warmup: int, fill_workers: int) -> dict[str, Any]:
             samples = []
             created: list[str] = []
             for i in range(n):
-                t, out = api.timed("POST", "/v2/lbaas/loadbalancers",
-                                   lb_body(subnet, f"bench-{i}"), 201)
+                t, out = api.timed(
+                    "POST", "/v2/lbaas/loadbalancers", lb_body(subnet, f"bench-{i}"), 201
+                )
                 samples.append(t)
                 created.append(out["loadbalancer"]["id"])
             ops["create_loadbalancer"] = summary(samples)
@@ -433,8 +528,11 @@ def run_one(db: str, n: int, warmup: int, fill_workers: int) -> dict[str, Any]:
             samples = []
             for i in range(n):
                 # Every created LB is ACTIVE and is updated once, so no 409 from the lock.
-                t, out = api.timed("PUT", f"/v2/lbaas/loadbalancers/{created[i]}",
-                                   {"loadbalancer": {"name": f"bench-{i}-renamed"}})
+                t, out = api.timed(
+                    "PUT",
+                    f"/v2/lbaas/loadbalancers/{created[i]}",
+                    {"loadbalancer": {"name": f"bench-{i}-renamed"}},
+                )
                 if out["loadbalancer"]["name"] != f"bench-{i}-renamed":
                     raise RuntimeError(f"PUT did not rename: {out}")
                 samples.append(t)
@@ -448,9 +546,16 @@ def run_one(db: str, n: int, warmup: int, fill_workers: int) -> dict[str, Any]:
             if missing > 0:
                 ex = concurrent.futures.ThreadPoolExecutor(fill_workers)
                 try:
-                    futs = [ex.submit(api.call, "POST", "/v2/lbaas/loadbalancers",
-                                      lb_body(subnet, f"fill-{i}"), 201)
-                            for i in range(missing)]
+                    futs = [
+                        ex.submit(
+                            api.call,
+                            "POST",
+                            "/v2/lbaas/loadbalancers",
+                            lb_body(subnet, f"fill-{i}"),
+                            201,
+                        )
+                        for i in range(missing)
+                    ]
                     for f in concurrent.futures.as_completed(futs):
                         f.result()
                 finally:
@@ -461,11 +566,11 @@ def run_one(db: str, n: int, warmup: int, fill_workers: int) -> dict[str, Any]:
             fill_s = time.perf_counter() - t_fill
 
             log(f"[{db}] list ?limit={LIST_SIZE} x{n}")
-            total = len(api.call("GET", f"/v2/lbaas/loadbalancers?limit={LIST_SIZE + 1}")
-                        ["loadbalancers"])
+            total = len(
+                api.call("GET", f"/v2/lbaas/loadbalancers?limit={LIST_SIZE + 1}")["loadbalancers"]
+            )
             if total != max(LIST_SIZE, have):
-                raise RuntimeError(f"expected {max(LIST_SIZE, have)} load balancers, "
-                                   f"found {total}")
+                raise RuntimeError(f"expected {max(LIST_SIZE, have)} load balancers, found {total}")
             for _ in range(warmup):
                 api.call("GET", f"/v2/lbaas/loadbalancers?limit={LIST_SIZE}")
             samples = []
@@ -475,8 +580,11 @@ def run_one(db: str, n: int, warmup: int, fill_workers: int) -> dict[str, Any]:
                     raise RuntimeError(f"list returned {len(out['loadbalancers'])} items")
                 samples.append(t)
             ops["list_1000_loadbalancers"] = {
-                **summary(samples), "loadbalancers_in_db": total,
-                "fill_seconds": round(fill_s, 2), "fill_workers": fill_workers}
+                **summary(samples),
+                "loadbalancers_in_db": total,
+                "fill_seconds": round(fill_s, 2),
+                "fill_workers": fill_workers,
+            }
 
             log(f"[{db}] full stack step by step x{n}")
             for i in range(warmup):
@@ -496,10 +604,8 @@ def run_one(db: str, n: int, warmup: int, fill_workers: int) -> dict[str, Any]:
                 **summary(samples),
                 "requests": "6 POSTs, each followed by GET polls of the LB every ~5 ms",
                 "per_step_post_p50_ms": {k: summary(v)["p50_ms"] for k, v in per_post.items()},
-                "per_step_to_active_p50_ms": {k: summary(v)["p50_ms"]
-                                              for k, v in per_step.items()},
-                "per_step_to_active_p99_ms": {k: summary(v)["p99_ms"]
-                                              for k, v in per_step.items()},
+                "per_step_to_active_p50_ms": {k: summary(v)["p50_ms"] for k, v in per_step.items()},
+                "per_step_to_active_p99_ms": {k: summary(v)["p99_ms"] for k, v in per_step.items()},
             }
 
             log(f"[{db}] full stack single-call graph create x{n}")
@@ -524,13 +630,16 @@ def run_one(db: str, n: int, warmup: int, fill_workers: int) -> dict[str, Any]:
             result["targets_met"] = {
                 "full stack ACTIVE < 300 ms (step by step, p50/p99)": [
                     ops["full_stack_step_by_step_to_active"]["p50_ms"] < 300,
-                    ops["full_stack_step_by_step_to_active"]["p99_ms"] < 300],
+                    ops["full_stack_step_by_step_to_active"]["p99_ms"] < 300,
+                ],
                 "full stack ACTIVE < 300 ms (graph create, p50/p99)": [
                     ops["full_stack_graph_create_to_active"]["p50_ms"] < 300,
-                    ops["full_stack_graph_create_to_active"]["p99_ms"] < 300],
+                    ops["full_stack_graph_create_to_active"]["p99_ms"] < 300,
+                ],
                 "list of 1000 < 100 ms (p50/p99)": [
                     ops["list_1000_loadbalancers"]["p50_ms"] < 100,
-                    ops["list_1000_loadbalancers"]["p99_ms"] < 100],
+                    ops["list_1000_loadbalancers"]["p99_ms"] < 100,
+                ],
             }
             return result
     except BaseException:
@@ -556,8 +665,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     p.add_argument("--n", type=int, default=100, help="samples per operation (default 100)")
     p.add_argument("--warmup", type=int, default=5, help="unmeasured warm-up calls per op")
-    p.add_argument("--fill-workers", type=int, default=4,
-                   help="concurrent clients used to create the 1,000 LBs for the list test")
+    p.add_argument(
+        "--fill-workers",
+        type=int,
+        default=4,
+        help="concurrent clients used to create the 1,000 LBs for the list test",
+    )
     args = p.parse_args(argv)
     if args.n < 1 or args.warmup < 0:
         p.error("--n must be >= 1 and --warmup >= 0")
@@ -569,10 +682,15 @@ def main(argv: list[str] | None = None) -> int:
     doc: dict[str, Any] = {
         "benchmark": "ostium API latency (bench/api.py)",
         "machine": machine_facts(),
-        "config": {"n": args.n, "warmup": args.warmup, "compute_driver": "noop",
-                   "client": f"httpx {httpx.__version__}, one keep-alive connection, loopback",
-                   "poll_interval_ms": POLL_INTERVAL * 1000, "list_size": LIST_SIZE,
-                   "latency": "client-side wall clock per request, milliseconds"},
+        "config": {
+            "n": args.n,
+            "warmup": args.warmup,
+            "compute_driver": "noop",
+            "client": f"httpx {httpx.__version__}, one keep-alive connection, loopback",
+            "poll_interval_ms": POLL_INTERVAL * 1000,
+            "list_size": LIST_SIZE,
+            "latency": "client-side wall clock per request, milliseconds",
+        },
         "targets": {k: v["text"] for k, v in TARGETS.items()},
         "results": {},
     }

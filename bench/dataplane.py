@@ -89,8 +89,14 @@ def pct(values: list[float], p: float) -> float:
 
 def summary(values_s: list[float]) -> dict[str, Any]:
     ms = [round(v * 1000, 1) for v in values_s]
-    return {"n": len(ms), "p50": round(pct(ms, 0.5), 1), "p90": round(pct(ms, 0.9), 1),
-            "min": min(ms), "max": max(ms), "samples": ms}  # fmt: skip
+    return {
+        "n": len(ms),
+        "p50": round(pct(ms, 0.5), 1),
+        "p90": round(pct(ms, 0.9), 1),
+        "min": min(ms),
+        "max": max(ms),
+        "samples": ms,
+    }
 
 
 def get(host: str, path: str = "/", timeout: float = 2.0) -> tuple[int, str]:
@@ -184,9 +190,13 @@ class PythonLoad:
             t.join(timeout=10)
         self.stopped = time.monotonic()
         secs = self.stopped - self.started
-        return {"requests": self.ok + self.failed, "failed": self.failed,
-                "errors": self.errors, "rps": round((self.ok + self.failed) / secs, 1),
-                "seconds": round(secs, 2)}  # fmt: skip
+        return {
+            "requests": self.ok + self.failed,
+            "failed": self.failed,
+            "errors": self.errors,
+            "rps": round((self.ok + self.failed) / secs, 1),
+            "seconds": round(secs, 2),
+        }
 
 
 class WrkLoad:
@@ -199,8 +209,13 @@ class WrkLoad:
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         time.sleep(0.2)
 
     def stop(self) -> dict[str, Any]:
@@ -230,9 +245,13 @@ def parse_wrk(out: str) -> dict[str, Any]:
     if non2xx:
         errors["non_2xx_3xx"] = int(non2xx.group(1))
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    return {"requests": requests, "failed": sum(errors.values()), "errors": errors,
-            "rps": float(rps.group(1)) if rps else round(requests / secs, 1),
-            "seconds": round(secs, 2)}  # fmt: skip
+    return {
+        "requests": requests,
+        "failed": sum(errors.values()),
+        "errors": errors,
+        "rps": float(rps.group(1)) if rps else round(requests / secs, 1),
+        "seconds": round(secs, 2),
+    }
 
 
 # --------------------------------------------------------------------------- the bench
@@ -255,16 +274,30 @@ class Bench:
 
     def write_config(self) -> Path:
         ini = self.workdir / "ostium.ini"
-        ini.write_text("\n".join([
-            "[networking]", "default_networks = false",
-            "[network:ostb-vip]", f"cidr = {VIP_NET}.0/24", f"bridge = {VIP_BRIDGE}",
-            "subnet_name = ostb-vip-subnet",
-            "[network:ostb-back]", f"cidr = {BACK_NET}.0/24", f"bridge = {BACK_BRIDGE}",
-            "subnet_name = ostb-back-subnet",
-            "[haproxy_amphora]", f"bind_port = {free_port()}", f"name_prefix = {PREFIX}",
-            "[controller_worker]", "lease_seconds = 10",
-            "[health_manager]", f"bind_port = {free_port(socket.SOCK_DGRAM)}", "",
-        ]))  # fmt: skip
+        ini.write_text(
+            "\n".join(
+                [
+                    "[networking]",
+                    "default_networks = false",
+                    "[network:ostb-vip]",
+                    f"cidr = {VIP_NET}.0/24",
+                    f"bridge = {VIP_BRIDGE}",
+                    "subnet_name = ostb-vip-subnet",
+                    "[network:ostb-back]",
+                    f"cidr = {BACK_NET}.0/24",
+                    f"bridge = {BACK_BRIDGE}",
+                    "subnet_name = ostb-back-subnet",
+                    "[haproxy_amphora]",
+                    f"bind_port = {free_port()}",
+                    f"name_prefix = {PREFIX}",
+                    "[controller_worker]",
+                    "lease_seconds = 10",
+                    "[health_manager]",
+                    f"bind_port = {free_port(socket.SOCK_DGRAM)}",
+                    "",
+                ]
+            )
+        )
         return ini
 
     def veth(self, ns: str, host: str, peer: str, bridge: str, cidr: str) -> None:
@@ -277,8 +310,18 @@ class Bench:
     def haproxy(self, ns: str, name: str, config: str) -> None:
         cfg = self.workdir / f"{name}.cfg"
         cfg.write_text(config)
-        sh("ip", "netns", "exec", ns, "haproxy", "-D", "-p", str(self.workdir / f"{name}.pid"),
-           "-f", str(cfg))  # fmt: skip
+        sh(
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "haproxy",
+            "-D",
+            "-p",
+            str(self.workdir / f"{name}.pid"),
+            "-f",
+            str(cfg),
+        )
 
     def start_backends(self) -> None:
         for bridge in (VIP_BRIDGE, BACK_BRIDGE):
@@ -291,14 +334,25 @@ class Bench:
             sh("ip", "netns", "add", ns)
             sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
             self.veth(ns, f"{ns}h", f"{ns}p", BACK_BRIDGE, f"{addr}/24")
-            self.haproxy(ns, ns, "\n".join([
-                "global", "    maxconn 4096",
-                "defaults", "    mode http", "    timeout client 30s",
-                "    timeout server 30s", "    timeout connect 5s",
-                "frontend answer", f"    bind {addr}:8080",
-                f'    http-request return status 200 content-type text/plain string "{ns}"',
-                "",
-            ]))  # fmt: skip
+            self.haproxy(
+                ns,
+                ns,
+                "\n".join(
+                    [
+                        "global",
+                        "    maxconn 4096",
+                        "defaults",
+                        "    mode http",
+                        "    timeout client 30s",
+                        "    timeout server 30s",
+                        "    timeout connect 5s",
+                        "frontend answer",
+                        f"    bind {addr}:8080",
+                        f'    http-request return status 200 content-type text/plain string "{ns}"',
+                        "",
+                    ]
+                ),
+            )
 
     def start_reference(self) -> None:
         """The hand-written minimal haproxy, on the same bridges as the amphorae."""
@@ -306,24 +360,53 @@ class Bench:
         sh("ip", "netns", "exec", REF_NS, "ip", "link", "set", "lo", "up")
         self.veth(REF_NS, "ostb-refvh", "ostb-refvp", VIP_BRIDGE, f"{REF_VIP}/24")
         self.veth(REF_NS, "ostb-refbh", "ostb-refbp", BACK_BRIDGE, f"{REF_BACK}/24")
-        self.haproxy(REF_NS, "reference", "\n".join([
-            "global", "    maxconn 9000",
-            "defaults", "    mode http", "    timeout client 50s", "    timeout server 50s",
-            "    timeout connect 5s",
-            "frontend fe", f"    bind {REF_VIP}:80", "    default_backend be",
-            "backend be", "    balance roundrobin",
-            f"    server a1 {BACK_NET}.11:8080", f"    server a2 {BACK_NET}.12:8080", "",
-        ]))  # fmt: skip
+        self.haproxy(
+            REF_NS,
+            "reference",
+            "\n".join(
+                [
+                    "global",
+                    "    maxconn 9000",
+                    "defaults",
+                    "    mode http",
+                    "    timeout client 50s",
+                    "    timeout server 50s",
+                    "    timeout connect 5s",
+                    "frontend fe",
+                    f"    bind {REF_VIP}:80",
+                    "    default_backend be",
+                    "backend be",
+                    "    balance roundrobin",
+                    f"    server a1 {BACK_NET}.11:8080",
+                    f"    server a2 {BACK_NET}.12:8080",
+                    "",
+                ]
+            ),
+        )
 
     def start_ostium(self) -> None:
         ini = self.write_config()
         log_file = (self.workdir / "serve.log").open("ab")
         try:
             self.serve = subprocess.Popen(
-                [sys.executable, "-m", "ostium", "serve", "--state-dir", str(self.state_dir),
-                 "--config-file", str(ini), "--bind", f"127.0.0.1:{self.api_port}"],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, cwd=REPO,
-                start_new_session=True)  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "ostium",
+                    "serve",
+                    "--state-dir",
+                    str(self.state_dir),
+                    "--config-file",
+                    str(ini),
+                    "--bind",
+                    f"127.0.0.1:{self.api_port}",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                cwd=REPO,
+                start_new_session=True,
+            )
         finally:
             log_file.close()
         deadline = time.monotonic() + 60
@@ -349,8 +432,9 @@ class Bench:
 
     def lb_status(self, lb_id: str) -> str:
         r = self.http.get(f"/v2/lbaas/loadbalancers/{lb_id}")
-        return "GONE" if r.status_code == 404 else str(r.json()["loadbalancer"]
-                                                         ["provisioning_status"])
+        return (
+            "GONE" if r.status_code == 404 else str(r.json()["loadbalancer"]["provisioning_status"])
+        )
 
     def wait_active(self, lb_id: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -363,8 +447,9 @@ class Bench:
             time.sleep(POLL)
 
     def create_lb(self, **body: Any) -> dict[str, Any]:
-        lb = self.post("/v2/lbaas/loadbalancers", "loadbalancer",
-                       {"vip_subnet_id": self.subnet_id, **body})  # fmt: skip
+        lb = self.post(
+            "/v2/lbaas/loadbalancers", "loadbalancer", {"vip_subnet_id": self.subnet_id, **body}
+        )
         self.lbs.append(lb["id"])
         return lb
 
@@ -380,23 +465,35 @@ class Bench:
                 if alive.get(lb_id, "DELETED") == "DELETED":
                     pending.discard(lb_id)
                 elif alive[lb_id] == "ERROR":  # retry the delete from ERROR
-                    self.http.delete(f"/v2/lbaas/loadbalancers/{lb_id}",
-                                     params={"cascade": "true"})  # fmt: skip
+                    self.http.delete(f"/v2/lbaas/loadbalancers/{lb_id}", params={"cascade": "true"})
             time.sleep(0.05)
         self.lbs = [x for x in self.lbs if x not in ids or x in pending]
         if pending:
             raise RuntimeError(f"{len(pending)} load balancers not deleted in {timeout}s")
 
     def graph(self, name: str, members: int = 2, hm: bool = False) -> dict[str, Any]:
-        pool: dict[str, Any] = {"name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                                "members": [{"address": f"{BACK_NET}.{10 + i}",
-                                             "protocol_port": 8080}
-                                            for i in range(1, members + 1)]}  # fmt: skip
+        pool: dict[str, Any] = {
+            "name": "p",
+            "protocol": "HTTP",
+            "lb_algorithm": "ROUND_ROBIN",
+            "members": [
+                {"address": f"{BACK_NET}.{10 + i}", "protocol_port": 8080}
+                for i in range(1, members + 1)
+            ],
+        }
         if hm:
-            pool["healthmonitor"] = {"type": "HTTP", "delay": 5, "timeout": 3,
-                                     "max_retries": 2, "url_path": "/"}  # fmt: skip
-        return {"name": name, "listeners": [{"protocol": "HTTP", "protocol_port": 80,
-                "default_pool": {"name": "p"}}], "pools": [pool]}  # fmt: skip
+            pool["healthmonitor"] = {
+                "type": "HTTP",
+                "delay": 5,
+                "timeout": 3,
+                "max_retries": 2,
+                "url_path": "/",
+            }
+        return {
+            "name": name,
+            "listeners": [{"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}}],
+            "pools": [pool],
+        }
 
     def load(self, host: str) -> WrkLoad | PythonLoad:
         return WrkLoad(host) if self.wrk else PythonLoad(host)
@@ -412,22 +509,40 @@ class Bench:
             lb = self.create_lb(name=f"full-{run}")
             self.wait_active(lb["id"])
             marks.append(("loadbalancer", time.monotonic()))
-            li = self.post("/v2/lbaas/listeners", "listener", {"loadbalancer_id": lb["id"],
-                           "protocol": "HTTP", "protocol_port": 80})  # fmt: skip
+            li = self.post(
+                "/v2/lbaas/listeners",
+                "listener",
+                {"loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80},
+            )
             self.wait_active(lb["id"])
             marks.append(("listener", time.monotonic()))
-            pool = self.post("/v2/lbaas/pools", "pool", {"listener_id": li["id"],
-                             "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"})  # fmt: skip
+            pool = self.post(
+                "/v2/lbaas/pools",
+                "pool",
+                {"listener_id": li["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
+            )
             self.wait_active(lb["id"])
             marks.append(("pool", time.monotonic()))
             for i in (1, 2):
-                self.post(f"/v2/lbaas/pools/{pool['id']}/members", "member",
-                          {"address": f"{BACK_NET}.{10 + i}", "protocol_port": 8080})
+                self.post(
+                    f"/v2/lbaas/pools/{pool['id']}/members",
+                    "member",
+                    {"address": f"{BACK_NET}.{10 + i}", "protocol_port": 8080},
+                )
                 self.wait_active(lb["id"])
                 marks.append((f"member{i}", time.monotonic()))
-            self.post("/v2/lbaas/healthmonitors", "healthmonitor", {"pool_id": pool["id"],
-                      "type": "HTTP", "delay": 5, "timeout": 3, "max_retries": 2,
-                      "url_path": "/"})  # fmt: skip
+            self.post(
+                "/v2/lbaas/healthmonitors",
+                "healthmonitor",
+                {
+                    "pool_id": pool["id"],
+                    "type": "HTTP",
+                    "delay": 5,
+                    "timeout": 3,
+                    "max_retries": 2,
+                    "url_path": "/",
+                },
+            )
             self.wait_active(lb["id"])
             marks.append(("healthmonitor", time.monotonic()))
             deadline = time.monotonic() + 30
@@ -454,8 +569,9 @@ class Bench:
         lb = self.create_lb(**self.graph("member-add"))
         self.wait_active(lb["id"])
         vip = lb["vip_address"]
-        pool = self.http.get("/v2/lbaas/pools", params={"loadbalancer_id": lb["id"]}) \
-            .json()["pools"][0]
+        pool = self.http.get("/v2/lbaas/pools", params={"loadbalancer_id": lb["id"]}).json()[
+            "pools"
+        ][0]
         seen: list[tuple[float, str]] = []
         stop = threading.Event()
 
@@ -475,8 +591,11 @@ class Bench:
             for run in range(runs):
                 time.sleep(0.1)
                 t0 = time.monotonic()
-                m = self.post(f"/v2/lbaas/pools/{pool['id']}/members", "member",
-                              {"address": f"{BACK_NET}.13", "protocol_port": 8080})  # fmt: skip
+                m = self.post(
+                    f"/v2/lbaas/pools/{pool['id']}/members",
+                    "member",
+                    {"address": f"{BACK_NET}.13", "protocol_port": 8080},
+                )
                 self.wait_active(lb["id"])
                 to_active.append(time.monotonic() - t0)
                 deadline = time.monotonic() + 10
@@ -491,8 +610,9 @@ class Bench:
                 if r.status_code != 204:
                     raise RuntimeError(f"member delete: {r.status_code} {r.text}")
                 self.wait_active(lb["id"])
-                log(f"member add run {run + 1}/{runs}: traffic after "
-                    f"{to_traffic[-1] * 1000:.0f} ms")
+                log(
+                    f"member add run {run + 1}/{runs}: traffic after {to_traffic[-1] * 1000:.0f} ms"
+                )
         finally:
             stop.set()
             for t in threads:
@@ -502,13 +622,15 @@ class Bench:
         out["api_active_p50_ms"] = round(pct(to_active, 0.5) * 1000, 1)
         return out
 
-    def churn_and_throughput(self, changes: int, rounds: int, seconds: float) -> tuple[
-            dict[str, Any], dict[str, Any]]:  # fmt: skip
+    def churn_and_throughput(
+        self, changes: int, rounds: int, seconds: float
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         lb = self.create_lb(**self.graph("churn"))
         self.wait_active(lb["id"])
         vip = lb["vip_address"]
-        pool = self.http.get("/v2/lbaas/pools", params={"loadbalancer_id": lb["id"]}) \
-            .json()["pools"][0]
+        pool = self.http.get("/v2/lbaas/pools", params={"loadbalancer_id": lb["id"]}).json()[
+            "pools"
+        ][0]
         path = f"/v2/lbaas/pools/{pool['id']}/members"
 
         # -- failed requests during member changes
@@ -521,8 +643,9 @@ class Bench:
             for i in range(changes):
                 t0 = time.monotonic()
                 if member_id is None:
-                    member_id = self.post(path, "member", {"address": f"{BACK_NET}.13",
-                                          "protocol_port": 8080})["id"]  # fmt: skip
+                    member_id = self.post(
+                        path, "member", {"address": f"{BACK_NET}.13", "protocol_port": 8080}
+                    )["id"]
                 else:
                     r = self.http.delete(f"{path}/{member_id}")
                     if r.status_code != 204:
@@ -535,9 +658,11 @@ class Bench:
             time.sleep(0.5)
         finally:
             result = load.stop()
-        churn = {"changes": changes, **result,
-                 "change_to_active_ms": {k: v for k, v in summary(timings).items()
-                                         if k != "samples"}}  # fmt: skip
+        churn = {
+            "changes": changes,
+            **result,
+            "change_to_active_ms": {k: v for k, v in summary(timings).items() if k != "samples"},
+        }
         if member_id is not None:
             self.http.delete(f"{path}/{member_id}")
             self.wait_active(lb["id"])
@@ -550,23 +675,33 @@ class Bench:
         for r in range(rounds):
             for host, into in ((REF_VIP, ref_rps), (vip, vip_rps)):
                 into.append(self.measure_rps(host, seconds))
-            log(f"throughput round {r + 1}/{rounds}: vip {vip_rps[-1]:.0f} rps, "
-                f"reference {ref_rps[-1]:.0f} rps")
+            log(
+                f"throughput round {r + 1}/{rounds}: vip {vip_rps[-1]:.0f} rps, "
+                f"reference {ref_rps[-1]:.0f} rps"
+            )
         self.delete_lbs([lb["id"]])
         ratio = statistics.median(vip_rps) / statistics.median(ref_rps)
-        throughput = {"vip_rps": vip_rps, "reference_rps": ref_rps,
-                      "vip_rps_median": statistics.median(vip_rps),
-                      "reference_rps_median": statistics.median(ref_rps),
-                      "ratio": round(ratio, 3), "rounds": rounds, "seconds_per_round": seconds,
-                      "reference": "haproxy in namespace ostb-ref on the same bridges: "
-                                   "defaults mode http, roundrobin, same 2 backends"}
+        throughput = {
+            "vip_rps": vip_rps,
+            "reference_rps": ref_rps,
+            "vip_rps_median": statistics.median(vip_rps),
+            "reference_rps_median": statistics.median(ref_rps),
+            "ratio": round(ratio, 3),
+            "rounds": rounds,
+            "seconds_per_round": seconds,
+            "reference": "haproxy in namespace ostb-ref on the same bridges: "
+            "defaults mode http, roundrobin, same 2 backends",
+        }
         return churn, throughput
 
     def measure_rps(self, host: str, seconds: float) -> float:
         if self.wrk:
-            proc = subprocess.run(["wrk", "-t2", "-c64", f"-d{max(1, round(seconds))}s",
-                                   f"http://{host}/"],
-                                  capture_output=True, text=True, timeout=seconds + 30)
+            proc = subprocess.run(
+                ["wrk", "-t2", "-c64", f"-d{max(1, round(seconds))}s", f"http://{host}/"],
+                capture_output=True,
+                text=True,
+                timeout=seconds + 30,
+            )
             res = parse_wrk(proc.stdout)
             if res["failed"]:
                 log(f"warning: {res['failed']} failed requests to {host}: {res['errors']}")
@@ -604,8 +739,11 @@ class Bench:
         created = time.monotonic() - t0
         log(f"{count} load balancers ACTIVE in {created:.1f} s")
         time.sleep(3)  # let workers settle, a heartbeat or two go out
-        haproxy = [p for p in processes(f"{self.state_dir}/agent/amphorae/")
-                   if "haproxy" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+        haproxy = [
+            p
+            for p in processes(f"{self.state_dir}/agent/amphorae/")
+            if "haproxy" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
+        ]
         mem = [memory_kb(p) for p in haproxy]
         agent_after = memory_kb(agent)
         rss_sum, pss_sum = sum(m[0] for m in mem), sum(m[1] for m in mem)
@@ -659,8 +797,9 @@ class Bench:
         time.sleep(0.3)
         for pid in processes(str(self.workdir)):
             name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-            if name != "haproxy" or f"{self.state_dir}/agent" in \
-                    Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
+            if name != "haproxy" or f"{self.state_dir}/agent" in Path(
+                f"/proc/{pid}/cmdline"
+            ).read_text(errors="replace"):
                 forced.append(f"process {pid} {name}")
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -697,11 +836,11 @@ def host_info() -> dict[str, Any]:
 
 def verdicts(result: dict[str, Any]) -> dict[str, Any]:
     values = {
-        "full_stack_p50_ms": result.get("full_stack_first_post_to_first_request_ms", {})
-        .get("p50"),
+        "full_stack_p50_ms": result.get("full_stack_first_post_to_first_request_ms", {}).get("p50"),
         "member_add_to_traffic_p50_ms": result.get("member_added_to_traffic_ms", {}).get("p50"),
-        "failed_requests_during_member_changes": result.get("member_changes_under_load", {})
-        .get("failed"),
+        "failed_requests_during_member_changes": result.get("member_changes_under_load", {}).get(
+            "failed"
+        ),
         "throughput_ratio_vs_minimal_haproxy": result.get("throughput", {}).get("ratio"),
         "memory_per_lb_mb": result.get("memory", {}).get("per_lb_mb"),
     }
@@ -712,8 +851,10 @@ def verdicts(result: dict[str, Any]) -> dict[str, Any]:
         "throughput_ratio_vs_minimal_haproxy": lambda v: v >= 0.95,
         "memory_per_lb_mb": lambda v: v < 10,
     }
-    return {k: {"value": v, "target": TARGETS[k], "met": None if v is None else checks[k](v)}
-            for k, v in values.items()}
+    return {
+        k: {"value": v, "target": TARGETS[k], "met": None if v is None else checks[k](v)}
+        for k, v in values.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -744,9 +885,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     started = time.monotonic()
     bench = Bench(args)
-    result: dict[str, Any] = {"benchmark": "ostium data plane", "quick": quick,
-                              "host": host_info(),
-                              "load_tool": WrkLoad.name if bench.wrk else PythonLoad.name}
+    result: dict[str, Any] = {
+        "benchmark": "ostium data plane",
+        "quick": quick,
+        "host": host_info(),
+        "load_tool": WrkLoad.name if bench.wrk else PythonLoad.name,
+    }
     rc = 0
     try:
         log(f"workdir {bench.workdir}")

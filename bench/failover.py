@@ -83,11 +83,17 @@ PROBE_TIMEOUT = 1.0
 FAULTS = ("haproxy_kill", "haproxy_hang", "keepalived_kill", "link_down", "namespace_deleted")
 PROFILES: dict[str, dict[str, str]] = {
     "ostium": {},
-    "octavia": {"vrrp_version": "2", "vrrp_advert_int": "1", "vrrp_check_interval": "5",
-                "vrrp_fail_count": "2", "vrrp_success_count": "2",
-                "vrrp_watch_haproxy": "false", "vrrp_garp_refresh_interval": "5",
-                "vrrp_garp_refresh_count": "2"},
-}  # fmt: skip
+    "octavia": {
+        "vrrp_version": "2",
+        "vrrp_advert_int": "1",
+        "vrrp_check_interval": "5",
+        "vrrp_fail_count": "2",
+        "vrrp_success_count": "2",
+        "vrrp_watch_haproxy": "false",
+        "vrrp_garp_refresh_interval": "5",
+        "vrrp_garp_refresh_count": "2",
+    },
+}
 TARGETS_MS = {"link_down": 500, "namespace_deleted": 500, "haproxy_kill": 1000}
 NOTES = [
     "the agent is the same in both profiles: it respawns a killed haproxy at once (pidfd), "
@@ -208,26 +214,53 @@ class Install:
 
     def start(self) -> None:
         ini = self.workdir / "ostium.ini"
-        lines = ["[networking]", "default_networks = false",
-                 "[network:ostf-vip]", f"cidr = {VIP_NET}.0/24", f"bridge = {VIP_BRIDGE}",
-                 "subnet_name = ostf-vip-subnet",
-                 "[network:ostf-back]", f"cidr = {BACK_NET}.0/24", f"bridge = {BACK_BRIDGE}",
-                 "subnet_name = ostf-back-subnet",
-                 "[haproxy_amphora]", f"bind_port = {free_port()}", f"name_prefix = {PREFIX}",
-                 "respawn_interval = 0.5", "respawn_count = 1000",
-                 "[controller_worker]", "lease_seconds = 10",
-                 "loadbalancer_topology = ACTIVE_STANDBY",
-                 "[health_manager]", f"bind_port = {free_port(socket.SOCK_DGRAM)}",
-                 "[keepalived_vrrp]", *(f"{k} = {v}" for k, v in PROFILES[self.profile].items()),
-                 ""]  # fmt: skip
+        lines = [
+            "[networking]",
+            "default_networks = false",
+            "[network:ostf-vip]",
+            f"cidr = {VIP_NET}.0/24",
+            f"bridge = {VIP_BRIDGE}",
+            "subnet_name = ostf-vip-subnet",
+            "[network:ostf-back]",
+            f"cidr = {BACK_NET}.0/24",
+            f"bridge = {BACK_BRIDGE}",
+            "subnet_name = ostf-back-subnet",
+            "[haproxy_amphora]",
+            f"bind_port = {free_port()}",
+            f"name_prefix = {PREFIX}",
+            "respawn_interval = 0.5",
+            "respawn_count = 1000",
+            "[controller_worker]",
+            "lease_seconds = 10",
+            "loadbalancer_topology = ACTIVE_STANDBY",
+            "[health_manager]",
+            f"bind_port = {free_port(socket.SOCK_DGRAM)}",
+            "[keepalived_vrrp]",
+            *(f"{k} = {v}" for k, v in PROFILES[self.profile].items()),
+            "",
+        ]
         ini.write_text("\n".join(lines))
         out = (self.workdir / "serve.log").open("ab")
         try:
             self.serve = subprocess.Popen(
-                [sys.executable, "-m", "ostium", "serve", "--state-dir", str(self.state_dir),
-                 "--config-file", str(ini), "--bind", f"127.0.0.1:{self.api_port}"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=REPO,
-                start_new_session=True)  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "ostium",
+                    "serve",
+                    "--state-dir",
+                    str(self.state_dir),
+                    "--config-file",
+                    str(ini),
+                    "--bind",
+                    f"127.0.0.1:{self.api_port}",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                cwd=REPO,
+                start_new_session=True,
+            )
         finally:
             out.close()
 
@@ -241,15 +274,31 @@ class Install:
         wait_for(up, 60, 0.1, "ostium serve answering")
 
     def create_lb(self) -> None:
-        subnet = self.http.get("/v2.0/subnets", params={"name": "ostf-vip-subnet"}
-                               ).json()["subnets"][0]["id"]  # fmt: skip
-        pool = {"name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                "members": [{"address": f"{BACK_NET}.{10 + i}", "protocol_port": 8080}
-                            for i in range(1, BACKENDS + 1)]}  # fmt: skip
-        r = self.http.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {
-            "vip_subnet_id": subnet, "name": f"failover-{self.profile}",
-            "listeners": [{"protocol": "HTTP", "protocol_port": 80,
-                           "default_pool": {"name": "p"}}], "pools": [pool]}})  # fmt: skip
+        subnet = self.http.get("/v2.0/subnets", params={"name": "ostf-vip-subnet"}).json()[
+            "subnets"
+        ][0]["id"]
+        pool = {
+            "name": "p",
+            "protocol": "HTTP",
+            "lb_algorithm": "ROUND_ROBIN",
+            "members": [
+                {"address": f"{BACK_NET}.{10 + i}", "protocol_port": 8080}
+                for i in range(1, BACKENDS + 1)
+            ],
+        }
+        r = self.http.post(
+            "/v2/lbaas/loadbalancers",
+            json={
+                "loadbalancer": {
+                    "vip_subnet_id": subnet,
+                    "name": f"failover-{self.profile}",
+                    "listeners": [
+                        {"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}}
+                    ],
+                    "pools": [pool],
+                }
+            },
+        )
         if r.status_code != 201:
             raise RuntimeError(f"create: {r.status_code} {r.text}")
         self.lb = r.json()["loadbalancer"]
@@ -268,14 +317,18 @@ class Install:
         amps = tree["statuses"]["loadbalancer"].get("amphorae", [])
         states = {a["id"]: str(a["vrrp_state"]) for a in amps}
         roles = {a["id"]: str(a["role"]) for a in amps}
-        if lb["provisioning_status"] != "ACTIVE" or sorted(states.values()) != \
-                ["BACKUP", "MASTER"] or roles != states:
+        if (
+            lb["provisioning_status"] != "ACTIVE"
+            or sorted(states.values()) != ["BACKUP", "MASTER"]
+            or roles != states
+        ):
             return None
         return states
 
     def wait_whole(self, timeout: float, gone: str | None = None) -> dict[str, str]:
         """The pair once the API agrees with what keepalived says on each amphora (and
         `gone` is no longer part of it)."""
+
         def whole() -> dict[str, str] | None:
             states = self.pair()
             if states is None or gone in states:
@@ -305,11 +358,19 @@ class Install:
     def fault(self, name: str, amp_id: str) -> Callable[[], None]:
         directory = self.directory(amp_id)
         if name == "haproxy_kill":
-            kill([p for p, c in processes(f"-f {directory}/haproxy.cfg")
-                  if c.split()[0].endswith("haproxy")])  # fmt: skip
+            kill(
+                [
+                    p
+                    for p, c in processes(f"-f {directory}/haproxy.cfg")
+                    if c.split()[0].endswith("haproxy")
+                ]
+            )
         elif name == "haproxy_hang":
-            pids = [p for p, c in processes(f"-f {directory}/haproxy.cfg")
-                    if c.split()[0].endswith("haproxy")]  # fmt: skip
+            pids = [
+                p
+                for p, c in processes(f"-f {directory}/haproxy.cfg")
+                if c.split()[0].endswith("haproxy")
+            ]
             for pid in pids:
                 os.kill(pid, signal.SIGSTOP)
 
@@ -320,8 +381,13 @@ class Install:
 
             return resume
         elif name == "keepalived_kill":
-            kill([p for p, c in processes(f"-f {directory}/keepalived.conf ")
-                  if c.split()[0].endswith("keepalived")])  # fmt: skip
+            kill(
+                [
+                    p
+                    for p, c in processes(f"-f {directory}/keepalived.conf ")
+                    if c.split()[0].endswith("keepalived")
+                ]
+            )
         elif name == "link_down":
             veth = self.host_veth(amp_id)
             sh("ip", "link", "set", "dev", veth, "down")
@@ -336,15 +402,19 @@ class Install:
     def transitions(self) -> int:
         """keepalived's "Entering MASTER STATE" lines in every amphora's log so far."""
         root = self.state_dir / "agent" / "amphorae"
-        return sum(log.read_text(errors="replace").count("Entering MASTER STATE")
-                   for log in root.glob("*/keepalived.log"))  # fmt: skip
+        return sum(
+            log.read_text(errors="replace").count("Entering MASTER STATE")
+            for log in root.glob("*/keepalived.log")
+        )
 
     def stress(self, seconds: float) -> dict[str, Any]:
         """Spurious takeovers and failed probes while every CPU is kept busy."""
         self.wait_whole(60)
         before = self.transitions()
-        hogs = [subprocess.Popen(["sh", "-c", "while :; do :; done"])
-                for _ in range(2 * (os.cpu_count() or 1))]  # fmt: skip
+        hogs = [
+            subprocess.Popen(["sh", "-c", "while :; do :; done"])
+            for _ in range(2 * (os.cpu_count() or 1))
+        ]
         try:
             with Prober(self.vip) as prober:
                 time.sleep(seconds)
@@ -353,15 +423,22 @@ class Install:
                 hog.kill()
                 hog.wait()
         outage, failed, total = prober.outage(0.0)
-        return {"seconds": seconds, "busy_shells": len(hogs),
-                "spurious_takeovers": self.transitions() - before,
-                "failed_probes": failed, "probes": total,
-                "longest_outage_ms": round(outage * 1000)}  # fmt: skip
+        return {
+            "seconds": seconds,
+            "busy_shells": len(hogs),
+            "spurious_takeovers": self.transitions() - before,
+            "failed_probes": failed,
+            "probes": total,
+            "longest_outage_ms": round(outage * 1000),
+        }
 
     def pids(self, amp_id: str, what: str) -> set[int]:
         cfg = "haproxy.cfg" if what == "haproxy" else "keepalived.conf "
-        return {pid for pid, c in processes(f"-f {self.directory(amp_id)}/{cfg}")
-                if c.split()[0].endswith(what)}  # fmt: skip
+        return {
+            pid
+            for pid, c in processes(f"-f {self.directory(amp_id)}/{cfg}")
+            if c.split()[0].endswith(what)
+        }
 
     def run_fault(self, name: str) -> dict[str, Any]:
         states = self.wait_whole(60)
@@ -376,8 +453,7 @@ class Install:
             at = time.monotonic()
             restore = self.fault(name, master)
             window = 15 if name == "haproxy_hang" else 8
-            while time.monotonic() - at < window and (took is None
-                                                      or (what and recovered is None)):
+            while time.monotonic() - at < window and (took is None or (what and recovered is None)):
                 now = time.monotonic() - at
                 if took is None and self.vrrp_state(backup) == "MASTER":
                     took = now
@@ -390,31 +466,42 @@ class Install:
                 restore()
                 # Back as BACKUP, or (silent for longer than the heartbeat timeout)
                 # replaced by the health manager's failover.
-                wait_for(lambda: self.vrrp_state(master) == "BACKUP"
-                         or not self.directory(master).exists(), 30, 0.002,
-                         "the old MASTER back as BACKUP or replaced")  # fmt: skip
+                wait_for(
+                    lambda: (
+                        self.vrrp_state(master) == "BACKUP" or not self.directory(master).exists()
+                    ),
+                    30,
+                    0.002,
+                    "the old MASTER back as BACKUP or replaced",
+                )
                 recovered = time.monotonic() - restored_at
             self.wait_whole(60, gone=master if name == "namespace_deleted" else None)
             if name == "namespace_deleted":
                 recovered = time.monotonic() - at
             time.sleep(0.3)
         outage, failed, total = prober.outage(at - 0.05)
-        return {"outage_ms": round(outage * 1000),
-                "takeover_ms": None if took is None else round(took * 1000),
-                "recovered_s": None if recovered is None else round(recovered, 2),
-                "failed_probes": failed, "probes": total}  # fmt: skip
+        return {
+            "outage_ms": round(outage * 1000),
+            "takeover_ms": None if took is None else round(took * 1000),
+            "recovered_s": None if recovered is None else round(recovered, 2),
+            "failed_probes": failed,
+            "probes": total,
+        }
 
     def stop(self) -> list[str]:
         """Cascade delete through the API, stop ostium, remove by force what is left."""
         if self.lb and self.serve is not None and self.serve.poll() is None:
             with contextlib.suppress(Exception):
-                self.http.delete(f"/v2/lbaas/loadbalancers/{self.lb['id']}",
-                                 params={"cascade": "true"})  # fmt: skip
+                self.http.delete(
+                    f"/v2/lbaas/loadbalancers/{self.lb['id']}", params={"cascade": "true"}
+                )
 
                 def gone() -> bool:
                     r = self.http.get(f"/v2/lbaas/loadbalancers/{self.lb['id']}")
-                    return r.status_code == 404 or \
-                        r.json()["loadbalancer"]["provisioning_status"] == "DELETED"
+                    return (
+                        r.status_code == 404
+                        or r.json()["loadbalancer"]["provisioning_status"] == "DELETED"
+                    )
 
                 wait_for(gone, 60, 0.1, "deletion")
         if self.serve is not None and self.serve.poll() is None:
@@ -435,8 +522,7 @@ class Install:
                 sh("ip", "netns", "del", ns, check=False)
         for line in sh("ip", "-o", "link", "show", check=False).stdout.splitlines():
             name = line.split(":")[1].strip().split("@")[0]
-            if name.startswith(PREFIX) and not name.startswith(("ostf-a", BACK_BRIDGE,
-                                                                 VIP_BRIDGE)):  # fmt: skip
+            if name.startswith(PREFIX) and not name.startswith(("ostf-a", BACK_BRIDGE, VIP_BRIDGE)):
                 forced.append(f"link {name}")
                 sh("ip", "link", "del", name, check=False)
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -465,15 +551,35 @@ class Backends:
             sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"{addr}/24", "dev", f"{ns}p")
             sh("ip", "netns", "exec", ns, "ip", "link", "set", f"{ns}p", "up")
             cfg = self.workdir / f"{ns}.cfg"
-            cfg.write_text("\n".join([
-                "global", "    maxconn 4096",
-                "defaults", "    mode http", "    timeout client 30s",
-                "    timeout server 30s", "    timeout connect 5s",
-                "frontend answer", f"    bind {addr}:8080",
-                f'    http-request return status 200 content-type text/plain string "{ns}"',
-                ""]))  # fmt: skip
-            sh("ip", "netns", "exec", ns, "haproxy", "-D", "-p", str(self.workdir / f"{ns}.pid"),
-               "-f", str(cfg))  # fmt: skip
+            cfg.write_text(
+                "\n".join(
+                    [
+                        "global",
+                        "    maxconn 4096",
+                        "defaults",
+                        "    mode http",
+                        "    timeout client 30s",
+                        "    timeout server 30s",
+                        "    timeout connect 5s",
+                        "frontend answer",
+                        f"    bind {addr}:8080",
+                        f'    http-request return status 200 content-type text/plain string "{ns}"',
+                        "",
+                    ]
+                )
+            )
+            sh(
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "haproxy",
+                "-D",
+                "-p",
+                str(self.workdir / f"{ns}.pid"),
+                "-f",
+                str(cfg),
+            )
 
     def stop(self) -> None:
         kill([pid for pid, _ in processes(str(self.workdir))])
@@ -504,10 +610,14 @@ def host_info() -> dict[str, Any]:
         lines = (out.stdout + out.stderr).splitlines()
         return lines[0] if lines else None
 
-    return {"cpus": os.cpu_count(), "kernel": platform.release(),
-            "python": platform.python_version(), "haproxy": first("haproxy", "-v"),
-            "keepalived": first("keepalived", "--version"),
-            "loadavg_start": os.getloadavg()}  # fmt: skip
+    return {
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "haproxy": first("haproxy", "-v"),
+        "keepalived": first("keepalived", "--version"),
+        "loadavg_start": os.getloadavg(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -517,8 +627,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profiles", default="ostium,octavia")
     p.add_argument("--faults", default=",".join(FAULTS))
     p.add_argument("--adverts", default="", help="advert intervals to compare, e.g. 0.05,0.1")
-    p.add_argument("--stress", type=float, default=20.0,
-                   help="seconds of busy CPUs per --adverts profile")
+    p.add_argument(
+        "--stress", type=float, default=20.0, help="seconds of busy CPUs per --adverts profile"
+    )
     args = p.parse_args(argv)
     if os.geteuid() != 0:
         print(json.dumps({"error": "needs root (namespaces, bridges, haproxy, keepalived)"}))
@@ -544,10 +655,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
     result: dict[str, Any] = {
-        "benchmark": "ostium ACTIVE_STANDBY failover", "host": host_info(),
-        "probe": {"period_ms": PROBE_PERIOD * 1000, "timeout_s": PROBE_TIMEOUT,
-                  "what": "GET / through the VIP from the host, new TCP connection each"},
-        "notes": NOTES, "profiles": {}}  # fmt: skip
+        "benchmark": "ostium ACTIVE_STANDBY failover",
+        "host": host_info(),
+        "probe": {
+            "period_ms": PROBE_PERIOD * 1000,
+            "timeout_s": PROBE_TIMEOUT,
+            "what": "GET / through the VIP from the host, new TCP connection each",
+        },
+        "notes": NOTES,
+        "profiles": {},
+    }
     forced: list[str] = []
     backends = Backends()
     rc = 0
@@ -584,14 +701,24 @@ def main(argv: list[str] | None = None) -> int:
     got = result["profiles"]
     if "ostium" in got and "octavia" in got:
         result["ratio_octavia_over_ostium"] = {
-            f: round(got["octavia"][f]["outage_ms_median"]
-                     / max(got["ostium"][f]["outage_ms_median"], PROBE_PERIOD * 1000), 1)
-            for f in faults if f in got["ostium"] and f in got["octavia"]}  # fmt: skip
+            f: round(
+                got["octavia"][f]["outage_ms_median"]
+                / max(got["ostium"][f]["outage_ms_median"], PROBE_PERIOD * 1000),
+                1,
+            )
+            for f in faults
+            if f in got["ostium"] and f in got["octavia"]
+        }
     if "ostium" in got:
         result["targets"] = {
-            f: {"target_ms": f"< {limit}", "median_ms": got["ostium"][f]["outage_ms_median"],
-                "met": got["ostium"][f]["outage_ms_median"] < limit}
-            for f, limit in TARGETS_MS.items() if f in got["ostium"]}  # fmt: skip
+            f: {
+                "target_ms": f"< {limit}",
+                "median_ms": got["ostium"][f]["outage_ms_median"],
+                "met": got["ostium"][f]["outage_ms_median"] < limit,
+            }
+            for f, limit in TARGETS_MS.items()
+            if f in got["ostium"]
+        }
     result["removed_by_force"] = forced
     result["duration_s"] = round(time.monotonic() - started, 1)
     result["host"]["loadavg_end"] = os.getloadavg()

@@ -72,8 +72,9 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
-             interval: float = 0.02) -> Any:  # fmt: skip
+def wait_for(
+    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.02
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -85,8 +86,12 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"min": round(min(values), 3), "median": round(statistics.median(values), 3),
-            "max": round(max(values), 3), "samples": len(values)}  # fmt: skip
+    return {
+        "min": round(min(values), 3),
+        "median": round(statistics.median(values), 3),
+        "max": round(max(values), 3),
+        "samples": len(values),
+    }
 
 
 def pin(cpu: int) -> Callable[[], None]:
@@ -106,14 +111,22 @@ class Installation:
         self.backends: dict[int, subprocess.Popen[bytes]] = {}
         config = configparser.ConfigParser()
         config["networking"] = {"default_networks": "false"}
-        config["network:osth-vip"] = {"cidr": f"{VIP_NET}.0/24", "bridge": VIP_BRIDGE,
-                                      "subnet_name": "osth-vip-subnet"}  # fmt: skip
-        config["network:osth-back"] = {"cidr": f"{BACK_NET}.0/24", "bridge": BACK_BRIDGE,
-                                       "subnet_name": "osth-back-subnet"}  # fmt: skip
+        config["network:osth-vip"] = {
+            "cidr": f"{VIP_NET}.0/24",
+            "bridge": VIP_BRIDGE,
+            "subnet_name": "osth-vip-subnet",
+        }
+        config["network:osth-back"] = {
+            "cidr": f"{BACK_NET}.0/24",
+            "bridge": BACK_BRIDGE,
+            "subnet_name": "osth-back-subnet",
+        }
         config["haproxy_amphora"] = {"bind_port": str(free_port()), "name_prefix": PREFIX}
-        config["health_manager"] = {"bind_port": str(free_port(socket.SOCK_DGRAM)),
-                                    "heartbeat_interval": str(HB_INTERVAL),
-                                    "heartbeat_timeout": str(HB_TIMEOUT)}  # fmt: skip
+        config["health_manager"] = {
+            "bind_port": str(free_port(socket.SOCK_DGRAM)),
+            "heartbeat_interval": str(HB_INTERVAL),
+            "heartbeat_timeout": str(HB_TIMEOUT),
+        }
         self.config = self.workdir / "ostium.ini"
         with self.config.open("w") as f:
             config.write(f)
@@ -138,24 +151,55 @@ class Installation:
             sh("ip", "link", "add", host, "type", "veth", "peer", "name", peer, check=True)
             sh("ip", "link", "set", peer, "netns", ns, check=True)
             sh("ip", "link", "set", host, "master", BACK_BRIDGE, "up", check=True)
-            sh("ip", "netns", "exec", ns, "ip", "addr", "add",
-               f"{self.backend_address(i)}/24", "dev", peer, check=True)  # fmt: skip
+            sh(
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "ip",
+                "addr",
+                "add",
+                f"{self.backend_address(i)}/24",
+                "dev",
+                peer,
+                check=True,
+            )
             sh("ip", "netns", "exec", ns, "ip", "link", "set", peer, "up", check=True)
             sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up", check=True)
             self.start_backend(i)
 
     def start_backend(self, i: int) -> None:
-        argv = ["ip", "netns", "exec", self.backend_ns(i), sys.executable, "-m", "ostium.demo",
-                "serve", "--name", f"osth-b{i}", "--bind", self.backend_address(i),
-                "--port", "8080"]  # fmt: skip
-        self.backends[i] = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            self.backend_ns(i),
+            sys.executable,
+            "-m",
+            "ostium.demo",
+            "serve",
+            "--name",
+            f"osth-b{i}",
+            "--bind",
+            self.backend_address(i),
+            "--port",
+            "8080",
+        ]
+        self.backends[i] = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
 
         def listening() -> bool:
-            probe = (f"import socket,sys;s=socket.socket();s.settimeout(0.3);"
-                     f"sys.exit(s.connect_ex(({self.backend_address(i)!r},8080)))")  # fmt: skip
-            return sh("ip", "netns", "exec", self.backend_ns(i), sys.executable, "-c",
-                      probe).returncode == 0  # fmt: skip
+            probe = (
+                f"import socket,sys;s=socket.socket();s.settimeout(0.3);"
+                f"sys.exit(s.connect_ex(({self.backend_address(i)!r},8080)))"
+            )
+            return (
+                sh(
+                    "ip", "netns", "exec", self.backend_ns(i), sys.executable, "-c", probe
+                ).returncode
+                == 0
+            )
 
         wait_for(listening, 10, f"backend {i} listening", 0.1)
 
@@ -171,9 +215,21 @@ class Installation:
         log_file = (self.workdir / "serve.log").open("ab")
         try:
             self.proc = subprocess.Popen(
-                [*OSTIUM, "serve", "--state-dir", str(self.workdir / "state"), "--config-file",
-                 str(self.config), "--bind", f"127.0.0.1:{self.api_port}"],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, cwd=REPO)  # fmt: skip
+                [
+                    *OSTIUM,
+                    "serve",
+                    "--state-dir",
+                    str(self.workdir / "state"),
+                    "--config-file",
+                    str(self.config),
+                    "--bind",
+                    f"127.0.0.1:{self.api_port}",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                cwd=REPO,
+            )
         finally:
             log_file.close()
 
@@ -201,15 +257,30 @@ class Installation:
 
     def create_lb(self) -> dict[str, Any]:
         subnet = self.http.get("/v2.0/subnets", params={"name": "osth-vip-subnet"}).json()[
-            "subnets"][0]["id"]
-        body = {"vip_subnet_id": subnet, "name": "bench-health",
-                "listeners": [{"protocol": "HTTP", "protocol_port": 80,
-                               "default_pool": {"name": "p"}}],
-                "pools": [{"name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                           "healthmonitor": {"type": "TCP", "delay": HM_DELAY, "timeout": 1,
-                                             "max_retries": 1, "max_retries_down": HM_FALL},
-                           "members": [{"address": self.backend_address(i),
-                                        "protocol_port": 8080} for i in (1, 2)]}]}  # fmt: skip
+            "subnets"
+        ][0]["id"]
+        body = {
+            "vip_subnet_id": subnet,
+            "name": "bench-health",
+            "listeners": [{"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}}],
+            "pools": [
+                {
+                    "name": "p",
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "healthmonitor": {
+                        "type": "TCP",
+                        "delay": HM_DELAY,
+                        "timeout": 1,
+                        "max_retries": 1,
+                        "max_retries_down": HM_FALL,
+                    },
+                    "members": [
+                        {"address": self.backend_address(i), "protocol_port": 8080} for i in (1, 2)
+                    ],
+                }
+            ],
+        }
         r = self.http.post("/v2/lbaas/loadbalancers", json={"loadbalancer": body})
         r.raise_for_status()
         return self.wait_active(r.json()["loadbalancer"]["id"])
@@ -224,18 +295,27 @@ class Installation:
         return "?"
 
     def amphora(self, lb_id: str) -> dict[str, Any]:
-        (amp,) = self.http.get("/v2/octavia/amphorae",
-                               params={"loadbalancer_id": lb_id}).json()["amphorae"]
+        (amp,) = self.http.get("/v2/octavia/amphorae", params={"loadbalancer_id": lb_id}).json()[
+            "amphorae"
+        ]
         return dict(amp)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             for lb in self.http.get("/v2/lbaas/loadbalancers").json()["loadbalancers"]:
-                self.http.delete(f"/v2/lbaas/loadbalancers/{lb['id']}",
-                                 params={"cascade": "true"})  # fmt: skip
-            wait_for(lambda: not [x for x in self.http.get("/v2/lbaas/loadbalancers").json()
-                                  ["loadbalancers"] if x["provisioning_status"] != "DELETED"],
-                     30, "load balancers deleted", 0.1)  # fmt: skip
+                self.http.delete(f"/v2/lbaas/loadbalancers/{lb['id']}", params={"cascade": "true"})
+            wait_for(
+                lambda: (
+                    not [
+                        x
+                        for x in self.http.get("/v2/lbaas/loadbalancers").json()["loadbalancers"]
+                        if x["provisioning_status"] != "DELETED"
+                    ]
+                ),
+                30,
+                "load balancers deleted",
+                0.1,
+            )
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -314,13 +394,23 @@ def bench_dataplane(repeat: int) -> dict[str, Any]:
             assert inst.amphora(lb["id"])["id"] != amp["id"]
         target_down = HM_DELAY * HM_FALL + HB_INTERVAL + 1
         return {
-            "member_down_to_error_s": {**summary(down), "target_below": target_down,
-                                       "met": max(down) < target_down},
-            "amphora_destroyed_to_traffic_s": {**summary(failover), "target_below": 10.0,
-                                               "met": max(failover) < 10.0},
-            "settings": {"heartbeat_interval_s": HB_INTERVAL, "heartbeat_timeout_s": HB_TIMEOUT,
-                         "monitor_delay_s": HM_DELAY, "monitor_fall": HM_FALL},
-        }  # fmt: skip
+            "member_down_to_error_s": {
+                **summary(down),
+                "target_below": target_down,
+                "met": max(down) < target_down,
+            },
+            "amphora_destroyed_to_traffic_s": {
+                **summary(failover),
+                "target_below": 10.0,
+                "met": max(failover) < 10.0,
+            },
+            "settings": {
+                "heartbeat_interval_s": HB_INTERVAL,
+                "heartbeat_timeout_s": HB_TIMEOUT,
+                "monitor_delay_s": HM_DELAY,
+                "monitor_fall": HM_FALL,
+            },
+        }
     finally:
         inst.close()
 
@@ -356,29 +446,80 @@ def populate(url: str, n: int) -> list[tuple[str, str, str, list[str]]]:
     upgrade(url)
     db = open_database(url)
     out: list[tuple[str, str, str, list[str]]] = []
-    rows: dict[Any, list[dict[str, Any]]] = {t: [] for t in (
-        m.LoadBalancer, m.Listener, m.Pool, m.Member, m.HealthMonitor, m.Amphora)}
-    common = {"project_id": "bench", "admin_state_up": True, "provisioning_status": "ACTIVE",
-              "operating_status": "ONLINE", "created_at": m.utcnow()}  # fmt: skip
+    rows: dict[Any, list[dict[str, Any]]] = {
+        t: [] for t in (m.LoadBalancer, m.Listener, m.Pool, m.Member, m.HealthMonitor, m.Amphora)
+    }
+    common = {
+        "project_id": "bench",
+        "admin_state_up": True,
+        "provisioning_status": "ACTIVE",
+        "operating_status": "ONLINE",
+        "created_at": m.utcnow(),
+    }
     for i in range(n):
         lb, li, pool, amp = (str(uuid.uuid4()) for _ in range(4))
         members = [str(uuid.uuid4()) for _ in range(2)]
-        rows[m.LoadBalancer].append({"id": lb, **common, "provider": "amphora",
-                                     "vip_address": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
-                                     "generation": 1, "applied_generation": 1})  # fmt: skip
-        rows[m.Listener].append({"id": li, **common, "load_balancer_id": lb, "protocol": "HTTP",
-                                 "protocol_port": 80, "port_family": "tcp"})  # fmt: skip
-        rows[m.Pool].append({"id": pool, **common, "load_balancer_id": lb, "protocol": "HTTP",
-                             "lb_algorithm": "ROUND_ROBIN"})  # fmt: skip
-        rows[m.HealthMonitor].append({"id": str(uuid.uuid4()), **common, "pool_id": pool,
-                                      "type": "TCP", "delay": 1, "timeout": 1,
-                                      "max_retries": 1})  # fmt: skip
+        rows[m.LoadBalancer].append(
+            {
+                "id": lb,
+                **common,
+                "provider": "amphora",
+                "vip_address": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+                "generation": 1,
+                "applied_generation": 1,
+            }
+        )
+        rows[m.Listener].append(
+            {
+                "id": li,
+                **common,
+                "load_balancer_id": lb,
+                "protocol": "HTTP",
+                "protocol_port": 80,
+                "port_family": "tcp",
+            }
+        )
+        rows[m.Pool].append(
+            {
+                "id": pool,
+                **common,
+                "load_balancer_id": lb,
+                "protocol": "HTTP",
+                "lb_algorithm": "ROUND_ROBIN",
+            }
+        )
+        rows[m.HealthMonitor].append(
+            {
+                "id": str(uuid.uuid4()),
+                **common,
+                "pool_id": pool,
+                "type": "TCP",
+                "delay": 1,
+                "timeout": 1,
+                "max_retries": 1,
+            }
+        )
         for j, mid in enumerate(members):
-            rows[m.Member].append({"id": mid, **common, "pool_id": pool,
-                                   "address": f"10.1.{j}.1", "protocol_port": 80})  # fmt: skip
-        rows[m.Amphora].append({"id": amp, "load_balancer_id": lb, "status": "ALLOCATED",
-                                "role": "STANDALONE", "cert_busy": False,
-                                "created_at": m.utcnow(), "applied_generation": 1})  # fmt: skip
+            rows[m.Member].append(
+                {
+                    "id": mid,
+                    **common,
+                    "pool_id": pool,
+                    "address": f"10.1.{j}.1",
+                    "protocol_port": 80,
+                }
+            )
+        rows[m.Amphora].append(
+            {
+                "id": amp,
+                "load_balancer_id": lb,
+                "status": "ALLOCATED",
+                "role": "STANDALONE",
+                "cert_busy": False,
+                "created_at": m.utcnow(),
+                "applied_generation": 1,
+            }
+        )
         out.append((amp, li, pool, members))
     with db.write() as session:
         for table, values in rows.items():
@@ -399,8 +540,7 @@ def accepted(metrics_port: int) -> float:
     return 0.0
 
 
-def bench_throughput(kind: str, amphorae: int, rates: list[int], seconds: float
-                     ) -> dict[str, Any]:  # fmt: skip
+def bench_throughput(kind: str, amphorae: int, rates: list[int], seconds: float) -> dict[str, Any]:
     from ostium.model.heartbeat import HaproxyState, Heartbeat, ListenerReport, PoolReport, encode
 
     workdir = Path(tempfile.mkdtemp(prefix="osth-hb-", dir="/tmp"))
@@ -412,14 +552,30 @@ def bench_throughput(kind: str, amphorae: int, rates: list[int], seconds: float
             key = secrets.token_hex(16)
             port, metrics_port = free_port(socket.SOCK_DGRAM), free_port()
             config = workdir / "hm.ini"
-            config.write_text(f"[health_manager]\nbind_port = {port}\nheartbeat_key = {key}\n"
-                              "sock_rlimit = 16777216\n")  # fmt: skip
+            config.write_text(
+                f"[health_manager]\nbind_port = {port}\nheartbeat_key = {key}\n"
+                "sock_rlimit = 16777216\n"
+            )
             log_file = (workdir / "health.log").open("ab")
             proc = subprocess.Popen(
-                [*OSTIUM, "health", "--config-file", str(config), "--state-dir", str(workdir),
-                 "--database-url", url, "--metrics-bind", f"127.0.0.1:{metrics_port}"],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                preexec_fn=pin(0), cwd=REPO)  # fmt: skip
+                [
+                    *OSTIUM,
+                    "health",
+                    "--config-file",
+                    str(config),
+                    "--state-dir",
+                    str(workdir),
+                    "--database-url",
+                    url,
+                    "--metrics-bind",
+                    f"127.0.0.1:{metrics_port}",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                preexec_fn=pin(0),
+                cwd=REPO,
+            )
             log_file.close()
             wait_for(lambda: accepted(metrics_port) >= 0, 30, "health manager up", 0.1)
             os.sched_setaffinity(0, {1 % os.cpu_count()})  # type: ignore[operator]
@@ -431,11 +587,17 @@ def bench_throughput(kind: str, amphorae: int, rates: list[int], seconds: float
                 for amp, li, pool, members in amps:
                     seq += 1
                     hb = Heartbeat(
-                        amphora_id=amp, seq=seq, timestamp=time.time(), generation=1,
-                        agent_version="bench", haproxy=HaproxyState.RUNNING,
-                        listeners={li: ListenerReport("OPEN", r % 7, 10 * r, 1000 * r,
-                                                      5000 * r, 0)},
-                        pools={pool: PoolReport("UP", dict.fromkeys(members, "UP"))})
+                        amphora_id=amp,
+                        seq=seq,
+                        timestamp=time.time(),
+                        generation=1,
+                        agent_version="bench",
+                        haproxy=HaproxyState.RUNNING,
+                        listeners={
+                            li: ListenerReport("OPEN", r % 7, 10 * r, 1000 * r, 5000 * r, 0)
+                        },
+                        pools={pool: PoolReport("UP", dict.fromkeys(members, "UP"))},
+                    )
                     out.append(encode(hb, key.encode()))
                 return out
 
@@ -471,9 +633,13 @@ def bench_throughput(kind: str, amphorae: int, rates: list[int], seconds: float
                         last, stable_since = now, time.monotonic()
                 done_in = stable_since - started
                 got = last - before
-                result = {"offered_per_s": rate, "sent": total, "processed": int(got),
-                          "loss_percent": round(100 * (1 - got / total), 2),
-                          "processed_per_s": round(got / max(done_in, sent_in), 1)}  # fmt: skip
+                result = {
+                    "offered_per_s": rate,
+                    "sent": total,
+                    "processed": int(got),
+                    "loss_percent": round(100 * (1 - got / total), 2),
+                    "processed_per_s": round(got / max(done_in, sent_in), 1),
+                }
                 log(f"{kind}: offered {rate}/s -> {result}")
                 results.append(result)
                 if result["loss_percent"] > 5:
@@ -482,10 +648,12 @@ def bench_throughput(kind: str, amphorae: int, rates: list[int], seconds: float
             ok = [x for x in results if x["loss_percent"] < 1]
             best = max(ok, key=lambda x: x["processed_per_s"]) if ok else None
             return {
-                "amphorae": amphorae, "runs": results,
+                "amphorae": amphorae,
+                "runs": results,
                 "sustained_per_s": best["processed_per_s"] if best else 0,
-                "target": 5000, "met": bool(best and best["processed_per_s"] >= 5000),
-            }  # fmt: skip
+                "target": 5000,
+                "met": bool(best and best["processed_per_s"] >= 5000),
+            }
     finally:
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -510,8 +678,11 @@ def main() -> int:
     p.add_argument("--skip-dataplane", action="store_true")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    machine: dict[str, Any] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                               "loadavg_start": os.getloadavg()[0]}
+    machine: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_start": os.getloadavg()[0],
+    }
     out: dict[str, Any] = {"machine": machine}
     with contextlib.suppress(Exception):
         machine["git"] = sh("git", "-C", str(REPO), "rev-parse", "--short", "HEAD").stdout.strip()
@@ -526,8 +697,9 @@ def main() -> int:
     out["heartbeats_per_second"] = {}
     for kind in kinds:
         try:
-            out["heartbeats_per_second"][kind] = bench_throughput(kind, args.amphorae, rates,
-                                                                  args.seconds)
+            out["heartbeats_per_second"][kind] = bench_throughput(
+                kind, args.amphorae, rates, args.seconds
+            )
         except Exception as exc:  # e.g. no PostgreSQL server: say so, keep the rest
             out["heartbeats_per_second"][kind] = f"failed: {type(exc).__name__}: {exc}"
     out["machine"]["loadavg_end"] = os.getloadavg()[0]

@@ -14,8 +14,9 @@ def _pg_available() -> str | None:
     try:
         import psycopg
 
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
-                             connect_timeout=3):
+        with psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3
+        ):
             return None
     except Exception as exc:  # any failure means: no usable server
         return f"PostgreSQL at 127.0.0.1:5432 did not answer ({type(exc).__name__}: {exc})"

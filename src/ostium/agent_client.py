@@ -65,7 +65,12 @@ _ssl_context = ssl_context
 
 
 def mtls_client(
-    base_url: str, *, cert: Path, key: Path, ca: Path, timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    base_url: str,
+    *,
+    cert: Path,
+    key: Path,
+    ca: Path,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     context: ssl.SSLContext | None = None,
 ) -> httpx.Client:
     """An `httpx.Client` presenting `cert`/`key` and trusting only `ca` (or using

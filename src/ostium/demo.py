@@ -140,12 +140,35 @@ class DemoNetwork:
         _ip("link", "set", "dev", host_veth, "master", self.bridge)
         _ip("link", "set", "dev", host_veth, "up")
         _ip("netns", "exec", ns, "ip", "link", "set", "dev", "lo", "up")
-        _ip("netns", "exec", ns, "ip", "addr", "add", f"{address}/{self.network.prefixlen}",
-            "dev", peer)  # fmt: skip
+        _ip(
+            "netns",
+            "exec",
+            ns,
+            "ip",
+            "addr",
+            "add",
+            f"{address}/{self.network.prefixlen}",
+            "dev",
+            peer,
+        )
         _ip("netns", "exec", ns, "ip", "link", "set", "dev", peer, "up")
         backend = Backend(name or ns, ns, address, port)
-        argv = ["ip", "netns", "exec", ns, sys.executable, "-m", "ostium.demo", "serve",
-                "--name", backend.name, "--bind", address, "--port", str(port)]  # fmt: skip
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            sys.executable,
+            "-m",
+            "ostium.demo",
+            "serve",
+            "--name",
+            backend.name,
+            "--bind",
+            address,
+            "--port",
+            str(port),
+        ]
         backend.process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

@@ -28,8 +28,9 @@ SUBNET = "vip-subnet"
 class Api:
     """A TestClient plus helpers that speak in user terms."""
 
-    def __init__(self, client: TestClient, worker: WorkerLoop, db: Database,
-                 settings: Settings) -> None:
+    def __init__(
+        self, client: TestClient, worker: WorkerLoop, db: Database, settings: Settings
+    ) -> None:
         self.client = client
         self.worker = worker
         self.db = db
@@ -78,16 +79,29 @@ class Api:
 
     def stack(self) -> dict[str, Any]:
         lb = self.lb(name="lb")
-        li = self.child("/v2/lbaas/listeners", "listener",
-                        {"loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80})
-        pool = self.child("/v2/lbaas/pools", "pool",
-                          {"listener_id": li["id"], "protocol": "HTTP",
-                           "lb_algorithm": "ROUND_ROBIN", "name": "pool"})
+        li = self.child(
+            "/v2/lbaas/listeners",
+            "listener",
+            {"loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80},
+        )
+        pool = self.child(
+            "/v2/lbaas/pools",
+            "pool",
+            {
+                "listener_id": li["id"],
+                "protocol": "HTTP",
+                "lb_algorithm": "ROUND_ROBIN",
+                "name": "pool",
+            },
+        )
         return {"lb": lb, "listener": li, "pool": pool}
 
     def lb_status(self, lb_id: str) -> str:
-        return str(self.get(f"/v2/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"]
-                   ["provisioning_status"])
+        return str(
+            self.get(f"/v2/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"][
+                "provisioning_status"
+            ]
+        )
 
 
 def _truncate(db: Database) -> None:
@@ -120,9 +134,11 @@ def make_api(db: Database, tmp_path: Path, **api_overrides: Any) -> Iterator[Api
     settings = load_settings(state_dir=str(tmp_path), compute_driver="noop")
     if api_overrides:
         settings = dataclasses.replace(
-            settings, api=dataclasses.replace(settings.api, **api_overrides))
-    settings = dataclasses.replace(settings, database=dataclasses.replace(
-        settings.database, connection=db.url))
+            settings, api=dataclasses.replace(settings.api, **api_overrides)
+        )
+    settings = dataclasses.replace(
+        settings, database=dataclasses.replace(settings.database, connection=db.url)
+    )
     worker = WorkerLoop(db, settings, NoopDriver())
     svc = ServiceContext(db=db, settings=settings, wake=lambda: None)
     with TestClient(create_app(svc), raise_server_exceptions=False) as client:
@@ -149,8 +165,11 @@ def make_token(db: Database, project: str, *roles: str) -> str:
 
     token = secrets.token_urlsafe(16)
     with db.write() as s:
-        s.add(m.ApiToken(id=new_id(), token_hash=hash_token(token), project_id=project,
-                         roles=",".join(roles)))
+        s.add(
+            m.ApiToken(
+                id=new_id(), token_hash=hash_token(token), project_id=project, roles=",".join(roles)
+            )
+        )
     return token
 
 

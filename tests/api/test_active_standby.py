@@ -57,11 +57,18 @@ class Pair:
     driver: Recorder
 
     def create(self, **body: Any) -> str:
-        lb = self.api.lb(listeners=[{"protocol": "HTTP", "protocol_port": 80,
-                                     "default_pool": {"name": "p"}}],
-                         pools=[{"name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                                 "members": [{"address": "198.18.1.11",
-                                              "protocol_port": 8080}]}], **body)  # fmt: skip
+        lb = self.api.lb(
+            listeners=[{"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}}],
+            pools=[
+                {
+                    "name": "p",
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "members": [{"address": "198.18.1.11", "protocol_port": 8080}],
+                }
+            ],
+            **body,
+        )
         return str(lb["id"])
 
     def amphorae(self, lb_id: str) -> list[dict[str, Any]]:
@@ -70,21 +77,26 @@ class Pair:
         return sorted(r.json()["amphorae"], key=lambda a: a["role"] != "MASTER")
 
     def status(self, lb_id: str) -> dict[str, Any]:
-        return dict(self.api.get(f"/v2/lbaas/loadbalancers/{lb_id}/status")
-                    .json()["statuses"]["loadbalancer"])  # fmt: skip
+        return dict(
+            self.api.get(f"/v2/lbaas/loadbalancers/{lb_id}/status").json()["statuses"][
+                "loadbalancer"
+            ]
+        )
 
     def last_specs(self) -> dict[str, AmphoraSpec]:
         return {s.amphora_id: s for s in self.driver.applied}
 
 
-def make_pair_api(db: Database, tmp_path: Path, driver: Recorder, topology: str = "ACTIVE_STANDBY",
-                  **worker: Any) -> Iterator[Pair]:  # fmt: skip
+def make_pair_api(
+    db: Database, tmp_path: Path, driver: Recorder, topology: str = "ACTIVE_STANDBY", **worker: Any
+) -> Iterator[Pair]:
     _truncate(db)
     settings = load_settings(state_dir=str(tmp_path), compute_driver="noop")
     settings = dataclasses.replace(
-        settings, database=dataclasses.replace(settings.database, connection=db.url),
-        worker=dataclasses.replace(settings.worker, loadbalancer_topology=topology,
-                                   **worker))  # fmt: skip
+        settings,
+        database=dataclasses.replace(settings.database, connection=db.url),
+        worker=dataclasses.replace(settings.worker, loadbalancer_topology=topology, **worker),
+    )
     loop = WorkerLoop(db, settings, driver)
     svc = ServiceContext(db=db, settings=settings, wake=lambda: None)
     with TestClient(create_app(svc), raise_server_exceptions=False) as client:
@@ -137,13 +149,16 @@ def test_two_amphorae_with_their_own_addresses_master_pushed_first(pair: Pair) -
     assert first.generation == second.generation
     for spec, other in ((first, backup), (second, master)):
         assert spec.vrrp is not None and spec.vip.address == ipaddress.ip_address(lb["vip_address"])
-        assert [(p.amphora_id, str(p.address)) for p in spec.vrrp.peers] == \
-            [(other["id"], other["vrrp_ip"])]
+        assert [(p.amphora_id, str(p.address)) for p in spec.vrrp.peers] == [
+            (other["id"], other["vrrp_ip"])
+        ]
         assert spec.vrrp.version == 3 and spec.vrrp.advert_interval == 0.1
         assert spec.vrrp.watch_haproxy and spec.plug().vrrp_ip == spec.vrrp.vrrp_ip
     # The status tree names the pair; the API's own listing is unchanged.
-    assert {a["id"]: a["role"] for a in pair.status(lb_id)["amphorae"]} == \
-        {master["id"]: "MASTER", backup["id"]: "BACKUP"}
+    assert {a["id"]: a["role"] for a in pair.status(lb_id)["amphorae"]} == {
+        master["id"]: "MASTER",
+        backup["id"]: "BACKUP",
+    }
     # Deleting releases the VIP and both vrrp addresses.
     assert pair.api.delete(f"/v2/lbaas/loadbalancers/{lb_id}?cascade=true").status_code == 204
     pair.api.settle()
@@ -154,12 +169,19 @@ def test_two_amphorae_with_their_own_addresses_master_pushed_first(pair: Pair) -
 
 def test_topology_comes_from_the_flavor_per_load_balancer(pair_factory: PairFactory) -> None:
     pair = pair_factory(topology="SINGLE")
-    profile = pair.api.post("/v2/lbaas/flavorprofiles", {"flavorprofile": {
-        "name": "ha", "provider_name": "amphora",
-        "flavor_data": json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY"})}}
-    ).json()["flavorprofile"]  # fmt: skip
-    flavor = pair.api.post("/v2/lbaas/flavors", {"flavor": {
-        "name": "ha", "flavor_profile_id": profile["id"]}}).json()["flavor"]  # fmt: skip
+    profile = pair.api.post(
+        "/v2/lbaas/flavorprofiles",
+        {
+            "flavorprofile": {
+                "name": "ha",
+                "provider_name": "amphora",
+                "flavor_data": json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY"}),
+            }
+        },
+    ).json()["flavorprofile"]
+    flavor = pair.api.post(
+        "/v2/lbaas/flavors", {"flavor": {"name": "ha", "flavor_profile_id": profile["id"]}}
+    ).json()["flavor"]
     ha = pair.create(flavor_id=flavor["id"])
     single = pair.create()
     assert [a["role"] for a in pair.amphorae(ha)] == ["MASTER", "BACKUP"]
@@ -170,10 +192,17 @@ def test_topology_comes_from_the_flavor_per_load_balancer(pair_factory: PairFact
         assert pair.api.lb_status(lb_id) == "ACTIVE"
 
 
-@pytest.mark.parametrize("change", [{"topology": "ACTIVE_STANDBY"}, {"flavor_id": None},
-                                    {"flavor_id": "2a1a3c5e-31a0-4a3c-9f9e-0e5c3c9b1c11"}])
-def test_changing_the_topology_later_is_refused(pair_factory: PairFactory,
-                                                change: dict[str, Any]) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"topology": "ACTIVE_STANDBY"},
+        {"flavor_id": None},
+        {"flavor_id": "2a1a3c5e-31a0-4a3c-9f9e-0e5c3c9b1c11"},
+    ],
+)
+def test_changing_the_topology_later_is_refused(
+    pair_factory: PairFactory, change: dict[str, Any]
+) -> None:
     pair = pair_factory(topology="SINGLE")
     lb_id = pair.create()
     r = pair.api.put(f"/v2/lbaas/loadbalancers/{lb_id}", {"loadbalancer": change})
@@ -183,7 +212,8 @@ def test_changing_the_topology_later_is_refused(pair_factory: PairFactory,
 
 
 def test_required_anti_affinity_on_one_host_is_an_error_not_a_colocation(
-        pair_factory: PairFactory) -> None:  # fmt: skip
+    pair_factory: PairFactory,
+) -> None:
     pair = pair_factory(anti_affinity="required")
     lb_id = pair.create()
     assert pair.api.lb_status(lb_id) == "ERROR"
@@ -196,13 +226,26 @@ def test_required_anti_affinity_on_one_host_is_an_error_not_a_colocation(
 # ------------------------------------------------------------------ heartbeats
 
 
-def _heartbeat(amp_id: str, seq: int, vrrp: VrrpState, listener: str, pool: str,
-               haproxy: HaproxyState = HaproxyState.RUNNING) -> Heartbeat:  # fmt: skip
+def _heartbeat(
+    amp_id: str,
+    seq: int,
+    vrrp: VrrpState,
+    listener: str,
+    pool: str,
+    haproxy: HaproxyState = HaproxyState.RUNNING,
+) -> Heartbeat:
     running = haproxy == HaproxyState.RUNNING
-    return Heartbeat(amphora_id=amp_id, seq=seq, timestamp=1e9, generation=1,
-                     agent_version="t", haproxy=haproxy,
-                     listeners={listener: ListenerReport("OPEN")} if running else {},
-                     pools={pool: PoolReport("UP")} if running else {}, vrrp=vrrp)  # fmt: skip
+    return Heartbeat(
+        amphora_id=amp_id,
+        seq=seq,
+        timestamp=1e9,
+        generation=1,
+        agent_version="t",
+        haproxy=haproxy,
+        listeners={listener: ListenerReport("OPEN")} if running else {},
+        pools={pool: PoolReport("UP")} if running else {},
+        vrrp=vrrp,
+    )
 
 
 def test_heartbeats_say_which_amphora_is_master_now(pair: Pair) -> None:
@@ -212,15 +255,25 @@ def test_heartbeats_say_which_amphora_is_master_now(pair: Pair) -> None:
     listener = tree["listeners"][0]["id"]
     pool = tree["listeners"][0]["pools"][0]["id"]
     updater = HealthUpdater(pair.api.db)
-    updater.process([_heartbeat(master, 1, VrrpState.MASTER, listener, pool),
-                     _heartbeat(backup, 1, VrrpState.BACKUP, listener, pool)])
-    assert {a["id"]: a["vrrp_state"] for a in pair.status(lb_id)["amphorae"]} == \
-        {master: "MASTER", backup: "BACKUP"}
+    updater.process(
+        [
+            _heartbeat(master, 1, VrrpState.MASTER, listener, pool),
+            _heartbeat(backup, 1, VrrpState.BACKUP, listener, pool),
+        ]
+    )
+    assert {a["id"]: a["vrrp_state"] for a in pair.status(lb_id)["amphorae"]} == {
+        master: "MASTER",
+        backup: "BACKUP",
+    }
     # The MASTER's haproxy dies: keepalived demotes it, the BACKUP takes the VIP.
     with pair.api.db.read() as s:
         seen = s.get(m.Amphora, master).last_heartbeat  # type: ignore[union-attr]
-    updater.process([_heartbeat(master, 2, VrrpState.FAULT, listener, pool, HaproxyState.DOWN),
-                     _heartbeat(backup, 2, VrrpState.MASTER, listener, pool)])
+    updater.process(
+        [
+            _heartbeat(master, 2, VrrpState.FAULT, listener, pool, HaproxyState.DOWN),
+            _heartbeat(backup, 2, VrrpState.MASTER, listener, pool),
+        ]
+    )
     with pair.api.db.read() as s:  # FAULT is not "alive": it goes silent, then is replaced
         assert s.get(m.Amphora, master).last_heartbeat == seen  # type: ignore[union-attr]
     roles = {a["id"]: a["role"] for a in pair.amphorae(lb_id)}
@@ -230,8 +283,10 @@ def test_heartbeats_say_which_amphora_is_master_now(pair: Pair) -> None:
     assert [a["id"] for a in listed] == [backup]
     # The amphora serving the VIP speaks for the load balancer: still ONLINE.
     assert pair.status(lb_id)["operating_status"] == "ONLINE"
-    assert {a["id"]: a["vrrp_state"] for a in pair.status(lb_id)["amphorae"]} == \
-        {master: "FAULT", backup: "MASTER"}
+    assert {a["id"]: a["vrrp_state"] for a in pair.status(lb_id)["amphorae"]} == {
+        master: "FAULT",
+        backup: "MASTER",
+    }
     # A link down with haproxy running: FAULT alone is enough to stop counting as alive.
     updater.process([_heartbeat(master, 3, VrrpState.FAULT, listener, pool)])
     with pair.api.db.read() as s:
@@ -245,8 +300,11 @@ def test_a_lost_amphora_is_replaced_and_the_newcomer_joins_as_backup(pair: Pair)
     lb_id = pair.create()
     master, backup = (a["id"] for a in pair.amphorae(lb_id))
     with pair.api.db.write() as s:  # what heartbeats say after the MASTER's namespace went
-        s.execute(update(m.Amphora).where(m.Amphora.id == master).values(
-            haproxy_state="NO_NAMESPACE", vrrp_state="STOP"))
+        s.execute(
+            update(m.Amphora)
+            .where(m.Amphora.id == master)
+            .values(haproxy_state="NO_NAMESPACE", vrrp_state="STOP")
+        )
         s.execute(update(m.Amphora).where(m.Amphora.id == backup).values(vrrp_state="MASTER"))
     pair.driver.applied.clear()
     r = pair.api.put(f"/v2/lbaas/loadbalancers/{lb_id}/failover")
@@ -282,22 +340,32 @@ def test_active_only_when_both_amphorae_have_the_new_generation(pair: Pair) -> N
     pool = pair.status(lb_id)["listeners"][0]["pools"][0]["id"]
     pair.driver.failures[backup] = 2  # the BACKUP's agent is away twice, then answers
     pair.driver.applied.clear()
-    member = pair.api.post(f"/v2/lbaas/pools/{pool}/members", {"member": {
-        "address": "198.18.1.12", "protocol_port": 8080}}).json()["member"]  # fmt: skip
+    member = pair.api.post(
+        f"/v2/lbaas/pools/{pool}/members",
+        {"member": {"address": "198.18.1.12", "protocol_port": 8080}},
+    ).json()["member"]
     pair.api.settle()
     assert pair.api.lb_status(lb_id) == "ACTIVE"
     specs = pair.last_specs()
     assert specs[master].generation == specs[backup].generation
     assert member["id"] in {mb.id for mb in specs[backup].pools[0].members}
     with pair.api.db.read() as s:
-        gens = {a.id: a.applied_generation for a in s.scalars(select(m.Amphora).where(
-            m.Amphora.load_balancer_id == lb_id, m.Amphora.status != "DELETED"))}
+        gens = {
+            a.id: a.applied_generation
+            for a in s.scalars(
+                select(m.Amphora).where(
+                    m.Amphora.load_balancer_id == lb_id, m.Amphora.status != "DELETED"
+                )
+            )
+        }
         lb = s.get(m.LoadBalancer, lb_id)
         assert lb is not None and gens == {master: lb.generation, backup: lb.generation}
     # An amphora that never answers: ERROR with the reason, never ACTIVE with one of two.
     pair.driver.failures[backup] = 100
-    pair.api.post(f"/v2/lbaas/pools/{pool}/members", {"member": {
-        "address": "198.18.1.13", "protocol_port": 8080}})  # fmt: skip
+    pair.api.post(
+        f"/v2/lbaas/pools/{pool}/members",
+        {"member": {"address": "198.18.1.13", "protocol_port": 8080}},
+    )
     pair.api.settle()
     assert pair.api.lb_status(lb_id) == "ERROR"
     with pair.api.db.read() as s:

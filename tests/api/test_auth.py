@@ -34,8 +34,10 @@ def test_project_scoping_and_roles(token_api: Api) -> None:
     assert api.get("/v2/lbaas/loadbalancers").json()["loadbalancers"] == []
     assert api.get("/v2/lbaas/loadbalancers?project_id=p1").status_code == 403
     assert api.delete(f"/v2/lbaas/loadbalancers/{lb['id']}").status_code == 403
-    r = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {
-        "vip_subnet_id": api.subnet_id, "project_id": "p1"}})
+    r = api.post(
+        "/v2/lbaas/loadbalancers",
+        {"loadbalancer": {"vip_subnet_id": api.subnet_id, "project_id": "p1"}},
+    )
     assert r.status_code == 403
     api.headers = _as(api, reader)
     assert api.get(f"/v2/lbaas/loadbalancers/{lb['id']}").status_code == 200
@@ -46,7 +48,8 @@ def test_project_scoping_and_roles(token_api: Api) -> None:
     assert api.get("/v2/lbaas/loadbalancers").status_code == 403
     api.headers = _as(api, admin)
     assert [x["name"] for x in api.get("/v2/lbaas/loadbalancers").json()["loadbalancers"]] == [
-        "alice"]
+        "alice"
+    ]
     assert api.get("/v2/octavia/amphorae").status_code == 200
     assert api.put(f"/v2/lbaas/loadbalancers/{lb['id']}/failover").status_code == 202
     api.headers = _as(api, alice)
@@ -81,52 +84,88 @@ def test_quota_enforced_and_both_spellings(token_api: Api) -> None:
     assert api.delete("/v2/lbaas/quotas/p1").status_code == 202
     assert api.delete("/v2/lbaas/quotas/p1").status_code == 404
     api.headers = _as(api, user)
-    assert api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {
-        "vip_subnet_id": api.subnet_id}}).status_code == 201
+    assert (
+        api.post(
+            "/v2/lbaas/loadbalancers", {"loadbalancer": {"vip_subnet_id": api.subnet_id}}
+        ).status_code
+        == 201
+    )
 
 
 def test_flavors_and_availability_zones(api: Api) -> None:
-    r = api.post("/v2/lbaas/flavorprofiles", {"flavorprofile": {
-        "name": "fp", "provider_name": "amphora",
-        "flavor_data": '{"loadbalancer_topology": "SINGLE"}'}})
+    r = api.post(
+        "/v2/lbaas/flavorprofiles",
+        {
+            "flavorprofile": {
+                "name": "fp",
+                "provider_name": "amphora",
+                "flavor_data": '{"loadbalancer_topology": "SINGLE"}',
+            }
+        },
+    )
     assert r.status_code == 201
     fp = r.json()["flavorprofile"]
-    r = api.post("/v2/lbaas/flavorprofiles", {"flavorprofile": {
-        "name": "bad", "provider_name": "amphora", "flavor_data": "not json"}})
+    r = api.post(
+        "/v2/lbaas/flavorprofiles",
+        {"flavorprofile": {"name": "bad", "provider_name": "amphora", "flavor_data": "not json"}},
+    )
     assert r.status_code == 400
-    r = api.post("/v2/lbaas/flavorprofiles", {"flavorprofile": {
-        "name": "bad", "provider_name": "amphora", "flavor_data": '{"color": "red"}'}})
+    r = api.post(
+        "/v2/lbaas/flavorprofiles",
+        {
+            "flavorprofile": {
+                "name": "bad",
+                "provider_name": "amphora",
+                "flavor_data": '{"color": "red"}',
+            }
+        },
+    )
     assert r.status_code == 501
-    fl = api.child("/v2/lbaas/flavors", "flavor", {"name": "small",
-                                                   "flavor_profile_id": fp["id"]})
+    fl = api.child("/v2/lbaas/flavors", "flavor", {"name": "small", "flavor_profile_id": fp["id"]})
     assert fl["enabled"] is True and fl["description"] == ""
-    r = api.post("/v2/lbaas/flavors", {"flavor": {"name": "small",
-                                                  "flavor_profile_id": fp["id"]}})
+    r = api.post("/v2/lbaas/flavors", {"flavor": {"name": "small", "flavor_profile_id": fp["id"]}})
     assert r.status_code == 409
     lb = api.lb(flavor_id=fl["id"])
     assert lb["flavor_id"] == fl["id"]
     assert api.delete(f"/v2/lbaas/flavors/{fl['id']}").status_code == 409
-    r = api.put(f"/v2/lbaas/flavorprofiles/{fp['id']}", {"flavorprofile": {
-        "flavor_data": "{}"}})
+    r = api.put(f"/v2/lbaas/flavorprofiles/{fp['id']}", {"flavorprofile": {"flavor_data": "{}"}})
     assert r.status_code == 409
-    assert api.put(f"/v2/lbaas/flavors/{fl['id']}", {"flavor": {"enabled": False}}).json()[
-        "flavor"]["enabled"] is False
-    r = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {
-        "vip_subnet_id": api.subnet_id, "flavor_id": fl["id"]}})
+    assert (
+        api.put(f"/v2/lbaas/flavors/{fl['id']}", {"flavor": {"enabled": False}}).json()["flavor"][
+            "enabled"
+        ]
+        is False
+    )
+    r = api.post(
+        "/v2/lbaas/loadbalancers",
+        {"loadbalancer": {"vip_subnet_id": api.subnet_id, "flavor_id": fl["id"]}},
+    )
     assert r.status_code == 400 and "not allowed" in r.json()["faultstring"]
     body = api.get("/v2/lbaas/flavorprofiles").json()
     assert "flavorprofile_links" in body
     nil = "00000000-0000-0000-0000-000000000000"
     assert api.get(f"/v2/lbaas/flavors/{nil}").status_code == 404
-    azp = api.child("/v2/lbaas/availabilityzoneprofiles", "availability_zone_profile", {
-        "name": "azp", "provider_name": "amphora",
-        "availability_zone_data": '{"compute_zone": "az1"}'})
-    az = api.child("/v2/lbaas/availabilityzones", "availability_zone", {
-        "name": "az1", "availability_zone_profile_id": azp["id"]})
-    assert az == {"name": "az1", "description": "", "enabled": True,
-                  "availability_zone_profile_id": azp["id"]}
-    assert "availability_zone_profile_links" in api.get(
-        "/v2/lbaas/availabilityzoneprofiles").json()
+    azp = api.child(
+        "/v2/lbaas/availabilityzoneprofiles",
+        "availability_zone_profile",
+        {
+            "name": "azp",
+            "provider_name": "amphora",
+            "availability_zone_data": '{"compute_zone": "az1"}',
+        },
+    )
+    az = api.child(
+        "/v2/lbaas/availabilityzones",
+        "availability_zone",
+        {"name": "az1", "availability_zone_profile_id": azp["id"]},
+    )
+    assert az == {
+        "name": "az1",
+        "description": "",
+        "enabled": True,
+        "availability_zone_profile_id": azp["id"],
+    }
+    assert "availability_zone_profile_links" in api.get("/v2/lbaas/availabilityzoneprofiles").json()
     assert api.lb(availability_zone="az1")["availability_zone"] == "az1"
     assert api.delete("/v2/lbaas/availabilityzones/az1").status_code == 409
     caps = api.get("/v2/lbaas/providers/amphora/flavor_capabilities").json()

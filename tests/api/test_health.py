@@ -58,25 +58,43 @@ class Stack:
     @property
     def amphora(self) -> str:
         with self.api.db.read() as s:
-            return str(s.scalar(select(m.Amphora.id).where(
-                m.Amphora.load_balancer_id == self.lb, m.Amphora.role.is_not(None),
-                m.Amphora.status != "DELETED")))
+            return str(
+                s.scalar(
+                    select(m.Amphora.id).where(
+                        m.Amphora.load_balancer_id == self.lb,
+                        m.Amphora.role.is_not(None),
+                        m.Amphora.status != "DELETED",
+                    )
+                )
+            )
 
-    def heartbeat(self, members: dict[int, str] | None = None, backend: str = "UP",
-                  listener: str = "OPEN", haproxy: HaproxyState = HaproxyState.RUNNING,
-                  amphora: str | None = None, seq: int | None = None,
-                  **counters: int) -> Heartbeat:  # fmt: skip
+    def heartbeat(
+        self,
+        members: dict[int, str] | None = None,
+        backend: str = "UP",
+        listener: str = "OPEN",
+        haproxy: HaproxyState = HaproxyState.RUNNING,
+        amphora: str | None = None,
+        seq: int | None = None,
+        **counters: int,
+    ) -> Heartbeat:
         if seq is None:
             self.seq += 1
             seq = self.seq
         words = members if members is not None else dict.fromkeys(range(len(self.members)), "UP")
         running = haproxy == HaproxyState.RUNNING
         return Heartbeat(
-            amphora_id=amphora or self.amphora, seq=seq, timestamp=1e9, generation=1,
-            agent_version="t", haproxy=haproxy,
+            amphora_id=amphora or self.amphora,
+            seq=seq,
+            timestamp=1e9,
+            generation=1,
+            agent_version="t",
+            haproxy=haproxy,
             listeners={self.listener: ListenerReport(listener, **counters)} if running else {},
             pools={self.pool: PoolReport(backend, {self.members[i]: w for i, w in words.items()})}
-            if running else {})  # fmt: skip
+            if running
+            else {},
+        )
 
     def send(self, *heartbeats: Heartbeat) -> dict[str, int]:
         return dict(self.updater.process(list(heartbeats)))
@@ -86,10 +104,15 @@ class Stack:
         lb = tree["loadbalancer"]
         (li,) = lb["listeners"]
         (pool,) = li["pools"]
-        return {"lb": lb["operating_status"], "listener": li["operating_status"],
-                "pool": pool["operating_status"],
-                "members": [next(x["operating_status"] for x in pool["members"] if x["id"] == mid)
-                            for mid in self.members]}  # fmt: skip
+        return {
+            "lb": lb["operating_status"],
+            "listener": li["operating_status"],
+            "pool": pool["operating_status"],
+            "members": [
+                next(x["operating_status"] for x in pool["members"] if x["id"] == mid)
+                for mid in self.members
+            ],
+        }
 
     def stats(self) -> dict[str, int]:
         return dict(self.api.get(f"/v2/lbaas/loadbalancers/{self.lb}/stats").json()["stats"])
@@ -98,12 +121,20 @@ class Stack:
 def make_stack(api: Api, monitor: bool = True, members: int = 2) -> Stack:
     s = api.stack()
     lb, li, pool = s["lb"]["id"], s["listener"]["id"], s["pool"]["id"]
-    ids = [api.child(f"/v2/lbaas/pools/{pool}/members", "member",
-                     {"address": f"198.18.1.{10 + i}", "protocol_port": 8080})["id"]
-           for i in range(members)]  # fmt: skip
+    ids = [
+        api.child(
+            f"/v2/lbaas/pools/{pool}/members",
+            "member",
+            {"address": f"198.18.1.{10 + i}", "protocol_port": 8080},
+        )["id"]
+        for i in range(members)
+    ]
     if monitor:
-        api.child("/v2/lbaas/healthmonitors", "healthmonitor",
-                  {"pool_id": pool, "type": "TCP", "delay": 1, "timeout": 1, "max_retries": 2})
+        api.child(
+            "/v2/lbaas/healthmonitors",
+            "healthmonitor",
+            {"pool_id": pool, "type": "TCP", "delay": 1, "timeout": 1, "max_retries": 2},
+        )
     clock = Clock()
     return Stack(api, lb, li, pool, ids, clock, HealthUpdater(api.db, clock))
 
@@ -118,14 +149,26 @@ def stack(api: Api) -> Stack:
 
 def test_member_down_degrades_pool_and_lb_and_recovers(stack: Stack) -> None:
     assert stack.send(stack.heartbeat({0: "UP", 1: "DOWN"})) == {ACCEPTED: 1}
-    assert stack.status() == {"lb": "DEGRADED", "listener": "ONLINE", "pool": "DEGRADED",
-                              "members": ["ONLINE", "ERROR"]}  # fmt: skip
+    assert stack.status() == {
+        "lb": "DEGRADED",
+        "listener": "ONLINE",
+        "pool": "DEGRADED",
+        "members": ["ONLINE", "ERROR"],
+    }
     stack.send(stack.heartbeat({0: "UP", 1: "UP 1/2"}))
-    assert stack.status() == {"lb": "ONLINE", "listener": "ONLINE", "pool": "ONLINE",
-                              "members": ["ONLINE", "ONLINE"]}  # fmt: skip
+    assert stack.status() == {
+        "lb": "ONLINE",
+        "listener": "ONLINE",
+        "pool": "ONLINE",
+        "members": ["ONLINE", "ONLINE"],
+    }
     stack.send(stack.heartbeat({0: "DOWN", 1: "DOWN 1/2"}, backend="DOWN"))
-    assert stack.status() == {"lb": "ERROR", "listener": "ONLINE", "pool": "ERROR",
-                              "members": ["ERROR", "ERROR"]}  # fmt: skip
+    assert stack.status() == {
+        "lb": "ERROR",
+        "listener": "ONLINE",
+        "pool": "ERROR",
+        "members": ["ERROR", "ERROR"],
+    }
     # A full listener degrades it and the load balancer.
     stack.send(stack.heartbeat(listener="FULL"))
     assert stack.status()["lb"] == "DEGRADED" and stack.status()["listener"] == "DEGRADED"
@@ -163,25 +206,31 @@ def test_worker_keeps_health_statuses_once_heartbeats_arrive(stack: Stack) -> No
 def test_pending_load_balancer_statuses_are_left_to_the_worker(stack: Stack) -> None:
     stack.send(stack.heartbeat())
     with stack.api.db.write() as s:
-        s.execute(update(m.LoadBalancer).where(m.LoadBalancer.id == stack.lb)
-                  .values(provisioning_status="PENDING_UPDATE"))  # fmt: skip
+        s.execute(
+            update(m.LoadBalancer)
+            .where(m.LoadBalancer.id == stack.lb)
+            .values(provisioning_status="PENDING_UPDATE")
+        )
     stack.send(stack.heartbeat({0: "DOWN", 1: "DOWN"}, backend="DOWN"))
     with stack.api.db.read() as s:
         assert s.get(m.LoadBalancer, stack.lb).operating_status == "ONLINE"  # type: ignore[union-attr]
 
 
-def test_repeated_heartbeats_are_not_derived_again_but_checked_within_seconds(
-        stack: Stack) -> None:  # fmt: skip
+def test_repeated_heartbeats_are_not_derived_again_but_checked_within_seconds(stack: Stack) -> None:
     ticks = [0.0]
-    stack.updater = HealthUpdater(stack.api.db, stack.clock, remember=10.0,
-                                  monotonic=lambda: ticks[0])  # fmt: skip
+    stack.updater = HealthUpdater(
+        stack.api.db, stack.clock, remember=10.0, monotonic=lambda: ticks[0]
+    )
     stack.send(stack.heartbeat({0: "UP", 1: "DOWN"}))
     assert stack.status()["members"] == ["ONLINE", "ERROR"]
 
     def tamper() -> None:  # another writer that does not bump the generation
         with stack.api.db.write() as s:
-            s.execute(update(m.Member).where(m.Member.id == stack.members[1])
-                      .values(operating_status="ONLINE"))  # fmt: skip
+            s.execute(
+                update(m.Member)
+                .where(m.Member.id == stack.members[1])
+                .values(operating_status="ONLINE")
+            )
 
     tamper()
     stack.send(stack.heartbeat({0: "UP", 1: "DOWN"}))  # same content: not derived again
@@ -203,8 +252,9 @@ def test_repeated_heartbeats_are_not_derived_again_but_checked_within_seconds(
 def test_replayed_and_unknown_heartbeats_change_nothing(stack: Stack) -> None:
     good = stack.heartbeat({0: "UP", 1: "UP"}, total_connections=5)
     assert stack.send(good) == {ACCEPTED: 1}
-    bad = stack.heartbeat({0: "DOWN", 1: "DOWN"}, backend="DOWN", seq=good.seq,
-                          total_connections=50)  # fmt: skip
+    bad = stack.heartbeat(
+        {0: "DOWN", 1: "DOWN"}, backend="DOWN", seq=good.seq, total_connections=50
+    )
     older = dataclasses.replace(bad, seq=good.seq - 1)
     assert stack.send(bad) == {"replayed": 1}
     assert stack.send(older) == {"replayed": 1}
@@ -221,12 +271,31 @@ def test_replayed_and_unknown_heartbeats_change_nothing(stack: Stack) -> None:
 
 
 def test_statistics_are_cumulative_across_resets(stack: Stack) -> None:
-    stack.send(stack.heartbeat(total_connections=10, bytes_in=1000, bytes_out=5000,
-                               active_connections=3, request_errors=1))  # fmt: skip
-    stack.send(stack.heartbeat(total_connections=15, bytes_in=1500, bytes_out=7000,
-                               active_connections=2, request_errors=1))  # fmt: skip
-    assert stack.stats() == {"total_connections": 15, "bytes_in": 1500, "bytes_out": 7000,
-                             "active_connections": 2, "request_errors": 1}  # fmt: skip
+    stack.send(
+        stack.heartbeat(
+            total_connections=10,
+            bytes_in=1000,
+            bytes_out=5000,
+            active_connections=3,
+            request_errors=1,
+        )
+    )
+    stack.send(
+        stack.heartbeat(
+            total_connections=15,
+            bytes_in=1500,
+            bytes_out=7000,
+            active_connections=2,
+            request_errors=1,
+        )
+    )
+    assert stack.stats() == {
+        "total_connections": 15,
+        "bytes_in": 1500,
+        "bytes_out": 7000,
+        "active_connections": 2,
+        "request_errors": 1,
+    }
     # The source lost its counters (they went down): what it reports now is all new.
     stack.send(stack.heartbeat(total_connections=4, bytes_in=400, bytes_out=100))
     assert stack.stats()["total_connections"] == 19 and stack.stats()["bytes_in"] == 1900
@@ -249,8 +318,7 @@ def _watchdog(stack: Stack, **health: Any) -> Watchdog:
 
 def test_silent_amphora_is_failed_over_with_the_same_vip(stack: Stack) -> None:
     old = stack.amphora
-    vip = stack.api.get(f"/v2/lbaas/loadbalancers/{stack.lb}").json()["loadbalancer"][
-        "vip_address"]
+    vip = stack.api.get(f"/v2/lbaas/loadbalancers/{stack.lb}").json()["loadbalancer"]["vip_address"]
     stack.send(stack.heartbeat(total_connections=7, bytes_in=70))
     dog = _watchdog(stack, heartbeat_timeout=6.0)
     stack.clock.advance(5)
@@ -333,14 +401,31 @@ def test_circuit_breaker_stops_mass_failover(api: Api) -> None:
 
 def make_stack_on(api: Api, clock: Clock) -> Stack:
     lb = api.lb(name="second")
-    li = api.child("/v2/lbaas/listeners", "listener",
-                   {"loadbalancer_id": lb["id"], "protocol": "TCP", "protocol_port": 81})
-    pool = api.child("/v2/lbaas/pools", "pool", {"listener_id": li["id"], "protocol": "TCP",
-                                                 "lb_algorithm": "ROUND_ROBIN"})  # fmt: skip
-    mb = api.child(f"/v2/lbaas/pools/{pool['id']}/members", "member",
-                   {"address": "198.18.1.50", "protocol_port": 80})
-    return Stack(api, lb["id"], li["id"], pool["id"], [mb["id"]], clock,
-                 HealthUpdater(api.db, clock), seq=1000)
+    li = api.child(
+        "/v2/lbaas/listeners",
+        "listener",
+        {"loadbalancer_id": lb["id"], "protocol": "TCP", "protocol_port": 81},
+    )
+    pool = api.child(
+        "/v2/lbaas/pools",
+        "pool",
+        {"listener_id": li["id"], "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"},
+    )
+    mb = api.child(
+        f"/v2/lbaas/pools/{pool['id']}/members",
+        "member",
+        {"address": "198.18.1.50", "protocol_port": 80},
+    )
+    return Stack(
+        api,
+        lb["id"],
+        li["id"],
+        pool["id"],
+        [mb["id"]],
+        clock,
+        HealthUpdater(api.db, clock),
+        seq=1000,
+    )
 
 
 def test_several_health_managers_fail_over_exactly_once(stack: Stack) -> None:
@@ -403,7 +488,8 @@ def receiver(stack: Stack) -> Iterator[tuple[HeartbeatReceiver, metrics.Registry
 
 
 def test_receiver_drops_forged_truncated_oversized_and_replayed(
-        stack: Stack, receiver: tuple[HeartbeatReceiver, metrics.Registry]) -> None:  # fmt: skip
+    stack: Stack, receiver: tuple[HeartbeatReceiver, metrics.Registry]
+) -> None:
     rx, registry = receiver
     target = rx.sock.getsockname()
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -416,7 +502,7 @@ def test_receiver_drops_forged_truncated_oversized_and_replayed(
         "unsigned": encode(evil, KEY)[:-32],
         "replayed": good,
         "oversized": b"\x00" * 65100,
-    }  # fmt: skip
+    }
     for data in datagrams.values():
         out.sendto(data, target)
     out.sendto(encode(evil, KEY)[:-5], target)  # truncated
@@ -448,8 +534,10 @@ def test_metrics_endpoint(stack: Stack) -> None:
     r = stack.api.get("/metrics", headers={"Accept": "text/plain"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
-    assert 'ostium_api_requests_total{method="GET",route="/v2/lbaas/loadbalancers/{lb_id}",' \
-           'status="200"}' in text
+    assert (
+        'ostium_api_requests_total{method="GET",route="/v2/lbaas/loadbalancers/{lb_id}",'
+        'status="200"}' in text
+    )
     assert "ostium_reconcile_duration_seconds_bucket" in text
     assert 'ostium_amphorae{status="ALLOCATED"} 1' in text
     assert "ostium_reconcile_queue_depth 0" in text

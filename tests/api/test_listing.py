@@ -29,7 +29,8 @@ def test_pagination_sort_and_links(api: Api) -> None:
     assert nxt["rel"] == "next" and "marker=" in nxt["href"]
     assert _walk(api, "/v2/lbaas/loadbalancers?limit=3") == [f"lb{i}" for i in range(7)]
     assert _walk(api, "/v2.0/lbaas/loadbalancers?limit=2&sort=name:desc") == [
-        f"lb{i}" for i in reversed(range(7))]
+        f"lb{i}" for i in reversed(range(7))
+    ]
     # Filters are carried into the links.
     page = api.get("/v2/lbaas/loadbalancers?limit=1&tags=odd").json()
     href = page["loadbalancers_links"][0]["href"]
@@ -38,8 +39,12 @@ def test_pagination_sort_and_links(api: Api) -> None:
     # previous link when a marker was given
     second = api.get(urlsplit(href)._replace(scheme="", netloc="").geturl()).json()
     assert {link["rel"] for link in second["loadbalancers_links"]} == {"next", "previous"}
-    assert api.get("/v2/lbaas/loadbalancers?sort_key=name&sort_dir=desc").json()[
-        "loadbalancers"][0]["name"] == "lb6"
+    assert (
+        api.get("/v2/lbaas/loadbalancers?sort_key=name&sort_dir=desc").json()["loadbalancers"][0][
+            "name"
+        ]
+        == "lb6"
+    )
 
 
 def test_pagination_errors(api: Api) -> None:
@@ -65,8 +70,12 @@ def test_filters_fields_and_tags(api: Api) -> None:
     a = api.lb(name="a", tags=["t1", "t2"])
     api.lb(name="b", tags=["t2"])
     api.lb(name="c", admin_state_up=False)
-    names = lambda q: sorted(x["name"] for x in  # noqa: E731
-                             api.get(f"/v2/lbaas/loadbalancers?{q}").json()["loadbalancers"])
+
+    def names(q: str) -> list[str]:
+        return sorted(
+            x["name"] for x in api.get(f"/v2/lbaas/loadbalancers?{q}").json()["loadbalancers"]
+        )
+
     assert names("name=a") == ["a"]
     assert names(f"id={a['id']}") == ["a"]
     assert names("admin_state_up=false") == ["c"]
@@ -88,11 +97,15 @@ def test_filters_fields_and_tags(api: Api) -> None:
 def test_child_list_filters(api: Api) -> None:
     s = api.stack()
     lb2 = api.lb(name="other")
-    api.child("/v2/lbaas/listeners", "listener",
-              {"loadbalancer_id": lb2["id"], "protocol": "TCP", "protocol_port": 22})
+    api.child(
+        "/v2/lbaas/listeners",
+        "listener",
+        {"loadbalancer_id": lb2["id"], "protocol": "TCP", "protocol_port": 22},
+    )
     lis = api.get(f"/v2/lbaas/listeners?loadbalancer_id={s['lb']['id']}").json()["listeners"]
     assert [x["id"] for x in lis] == [s["listener"]["id"]]
     pools = api.get(f"/v2/lbaas/pools?loadbalancer_id={s['lb']['id']}&name=pool").json()
     assert [p["id"] for p in pools["pools"]] == [s["pool"]["id"]]
-    assert api.get("/v2/lbaas/listeners?protocol_port=22").json()["listeners"][0][
-        "protocol"] == "TCP"
+    assert (
+        api.get("/v2/lbaas/listeners?protocol_port=22").json()["listeners"][0]["protocol"] == "TCP"
+    )

@@ -39,37 +39,48 @@ def _wait(url: str, timeout: float = 20) -> None:
 def test_api_and_worker_processes(database: Database, tmp_path: Path) -> None:
     _truncate(database)
     common = ["--state-dir", str(tmp_path), "--database-url", database.url]
-    out = subprocess.run([*OSTIUM, "db", "upgrade", *common], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [*OSTIUM, "db", "upgrade", *common], capture_output=True, text=True, check=True
+    )
     assert "database at head" in out.stdout
-    token = subprocess.run([*OSTIUM, "token", "create", *common, "--project", "p1",
-                            "--role", "member"], capture_output=True, text=True,
-                           check=True).stdout.strip()
+    token = subprocess.run(
+        [*OSTIUM, "token", "create", *common, "--project", "p1", "--role", "member"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     port = _port()
-    api = subprocess.Popen([*OSTIUM, "api", *common, "--bind", f"127.0.0.1:{port}",
-                            "--auth-strategy", "token"], stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([*OSTIUM, "worker", *common, "--compute-driver", "noop"],
-                              stderr=subprocess.DEVNULL)
+    api = subprocess.Popen(
+        [*OSTIUM, "api", *common, "--bind", f"127.0.0.1:{port}", "--auth-strategy", "token"],
+        stderr=subprocess.DEVNULL,
+    )
+    worker = subprocess.Popen(
+        [*OSTIUM, "worker", *common, "--compute-driver", "noop"], stderr=subprocess.DEVNULL
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         _wait(base + "/")
         with httpx.Client(base_url=base, headers={"X-Auth-Token": token}) as c:
             subnet = c.get("/v2.0/subnets?name=vip-subnet").json()["subnets"][0]["id"]
-            r = c.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {
-                "vip_subnet_id": subnet, "name": "split"}})
+            r = c.post(
+                "/v2/lbaas/loadbalancers",
+                json={"loadbalancer": {"vip_subnet_id": subnet, "name": "split"}},
+            )
             assert r.status_code == 201, r.text
             lb_id = r.json()["loadbalancer"]["id"]
             deadline = time.monotonic() + 15
             status = ""
             while time.monotonic() < deadline:
                 status = c.get(f"/v2/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"][
-                    "provisioning_status"]
+                    "provisioning_status"
+                ]
                 if status == "ACTIVE":
                     break
                 time.sleep(0.05)
             assert status == "ACTIVE"
-            assert c.get("/v2/lbaas/loadbalancers", headers={"X-Auth-Token": "x"}
-                         ).status_code == 401
+            assert (
+                c.get("/v2/lbaas/loadbalancers", headers={"X-Auth-Token": "x"}).status_code == 401
+            )
     finally:
         for proc in (api, worker):
             proc.send_signal(signal.SIGTERM)
@@ -83,7 +94,11 @@ def test_api_and_worker_processes(database: Database, tmp_path: Path) -> None:
 
 
 def test_noauth_refuses_a_public_bind(tmp_path: Path) -> None:
-    r = subprocess.run([*OSTIUM, "api", "--state-dir", str(tmp_path), "--bind",
-                        "0.0.0.0:0"], capture_output=True, text=True, timeout=30,
-                       env={**os.environ})
+    r = subprocess.run(
+        [*OSTIUM, "api", "--state-dir", str(tmp_path), "--bind", "0.0.0.0:0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ},
+    )
     assert r.returncode != 0 and "noauth" in r.stderr

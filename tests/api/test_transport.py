@@ -45,11 +45,15 @@ def test_accept_without_json_is_406(api: Api) -> None:
 
 
 def test_bad_json_empty_object_and_wrong_root_are_400(api: Api) -> None:
-    r = api.post("/v2/lbaas/loadbalancers", b"{not json",
-                 headers={"Content-Type": "application/json"})
+    r = api.post(
+        "/v2/lbaas/loadbalancers", b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400
-    assert r.json() == {"faultcode": "Client", "faultstring":
-                        "Request is not in valid JSON format", "debuginfo": None}
+    assert r.json() == {
+        "faultcode": "Client",
+        "faultstring": "Request is not in valid JSON format",
+        "debuginfo": None,
+    }
     for body in ({}, [], {"loadbalancer": []}, {"loadbalancer": {}}, {"lb": {}}, "null"):
         r = api.post("/v2/lbaas/loadbalancers", body)
         assert r.status_code == 400, body
@@ -57,8 +61,7 @@ def test_bad_json_empty_object_and_wrong_root_are_400(api: Api) -> None:
 
 
 def test_huge_body_is_413(api: Api) -> None:
-    r = api.post("/v2/lbaas/loadbalancers",
-                 {"loadbalancer": {"description": "x" * 200_000}})
+    r = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {"description": "x" * 200_000}})
     assert r.status_code == 413
 
 

@@ -23,13 +23,19 @@ def test_live_lease_is_respected_and_expired_lease_is_taken_over(api: Api) -> No
     lb_id = _create(api)
     future = m.utcnow() + dt.timedelta(seconds=60)
     with api.db.write() as s:
-        s.execute(update(m.LoadBalancer).where(m.LoadBalancer.id == lb_id).values(
-            lease_owner="dead-worker", lease_expires=future))
+        s.execute(
+            update(m.LoadBalancer)
+            .where(m.LoadBalancer.id == lb_id)
+            .values(lease_owner="dead-worker", lease_expires=future)
+        )
     api.settle()
     assert api.lb_status(lb_id) == "PENDING_CREATE"  # someone else holds it
     with api.db.write() as s:
-        s.execute(update(m.LoadBalancer).where(m.LoadBalancer.id == lb_id).values(
-            lease_expires=m.utcnow() - dt.timedelta(seconds=1)))
+        s.execute(
+            update(m.LoadBalancer)
+            .where(m.LoadBalancer.id == lb_id)
+            .values(lease_expires=m.utcnow() - dt.timedelta(seconds=1))
+        )
     api.settle()
     assert api.lb_status(lb_id) == "ACTIVE"
 
@@ -82,8 +88,10 @@ def test_transient_failures_are_retried_then_error(api: Api) -> None:
 
     driver = _Failing(TransientError("agent busy"))
     api.worker.reconciler.driver = driver  # type: ignore[assignment]
-    api.worker.settings = dataclasses.replace(api.settings, worker=dataclasses.replace(
-        api.settings.worker, max_retries=2, retry_backoff=0.01))
+    api.worker.settings = dataclasses.replace(
+        api.settings,
+        worker=dataclasses.replace(api.settings.worker, max_retries=2, retry_backoff=0.01),
+    )
     lb_id = _create(api)
     api.settle()
     assert api.lb_status(lb_id) == "ERROR"

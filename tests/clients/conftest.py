@@ -56,9 +56,22 @@ class Ostium:
         key = (project, role)
         if key not in self.tokens:
             out = subprocess.run(
-                [*OSTIUM, "token", "create", "--state-dir", str(self.state_dir),
-                 "--project", project, "--role", role],
-                capture_output=True, text=True, timeout=60, check=True)
+                [
+                    *OSTIUM,
+                    "token",
+                    "create",
+                    "--state-dir",
+                    str(self.state_dir),
+                    "--project",
+                    project,
+                    "--role",
+                    role,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
             self.tokens[key] = out.stdout.strip().splitlines()[-1]
         return self.tokens[key]
 
@@ -101,15 +114,27 @@ def _start(tmp: Path, auth_strategy: str) -> Ostium:
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*OSTIUM, "serve", "--state-dir", str(state), "--bind", f"127.0.0.1:{port}",
-             "--compute-driver", "noop", "--auth-strategy", auth_strategy],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                *OSTIUM,
+                "serve",
+                "--state-dir",
+                str(state),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--compute-driver",
+                "noop",
+                "--auth-strategy",
+                auth_strategy,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     server = Ostium(url=url, state_dir=state, auth_strategy=auth_strategy, proc=proc, log=log)
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:
-            raise AssertionError(f"ostium serve exited with {proc.returncode}:\n"
-                                 f"{server.logs()}")
+            raise AssertionError(f"ostium serve exited with {proc.returncode}:\n{server.logs()}")
         try:
             if httpx.get(url + "/", timeout=1).status_code == 200:
                 return server
@@ -132,8 +157,7 @@ def _stop(server: Ostium) -> None:
 
 
 @pytest.fixture(scope="module")
-def ostium_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        Callable[[str], Ostium]]:
+def ostium_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Ostium]]:
     """Factory: `ostium_server("noauth" | "token")` starts a server for this module;
     every server started is terminated when the module is done."""
     started: list[Ostium] = []
@@ -162,8 +186,10 @@ class CliResult:
         return json.loads(self.stdout)
 
     def __str__(self) -> str:
-        return (f"openstack {' '.join(self.args)} -> rc={self.returncode}\n"
-                f"stdout: {self.stdout[-2000:]}\nstderr: {self.stderr[-2000:]}")
+        return (
+            f"openstack {' '.join(self.args)} -> rc={self.returncode}\n"
+            f"stdout: {self.stdout[-2000:]}\nstderr: {self.stderr[-2000:]}"
+        )
 
 
 class Cli:
@@ -175,8 +201,7 @@ class Cli:
     process (identity via OS_* variables) to save the CLI's start-up time.
     """
 
-    def __init__(self, endpoint: str, auth_type: str = "none", token: str | None = None
-                 ) -> None:
+    def __init__(self, endpoint: str, auth_type: str = "none", token: str | None = None) -> None:
         self.global_args = ["--os-auth-type", auth_type, "--os-endpoint", endpoint]
         self.env = {"OS_AUTH_TYPE": auth_type, "OS_ENDPOINT": endpoint}
         if token is not None:
@@ -185,9 +210,14 @@ class Cli:
             self.env["OS_TOKEN"] = token
 
     def run(self, *args: str, timeout: float = 120) -> CliResult:
-        proc = subprocess.run([OPENSTACK, *self.global_args, *args], capture_output=True,
-                              text=True, timeout=timeout, env=client_env(),
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [OPENSTACK, *self.global_args, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=client_env(),
+            stdin=subprocess.DEVNULL,
+        )
         return CliResult(list(args), proc.returncode, proc.stdout, proc.stderr)
 
     def ok(self, *args: str) -> CliResult:
@@ -214,8 +244,14 @@ class Cli:
         """Run commands that each print one JSON document (pass `-f json` yourself) in
         one interactive session; return the parsed documents in order."""
         script = "".join(shlex.join(c) + "\n" for c in commands)
-        proc = subprocess.run([OPENSTACK], input=script, capture_output=True, text=True,
-                              timeout=timeout, env={**client_env(), **self.env})
+        proc = subprocess.run(
+            [OPENSTACK],
+            input=script,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**client_env(), **self.env},
+        )
         docs: list[Any] = []
         decoder = json.JSONDecoder()
         out, pos = proc.stdout, 0
@@ -228,5 +264,6 @@ class Cli:
             docs.append(doc)
         assert len(docs) == len(commands), (
             f"{len(commands)} commands, {len(docs)} JSON outputs\nscript:\n{script}"
-            f"stdout: {out[-2000:]}\nstderr: {proc.stderr[-2000:]}")
+            f"stdout: {out[-2000:]}\nstderr: {proc.stderr[-2000:]}"
+        )
         return docs

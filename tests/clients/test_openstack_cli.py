@@ -43,10 +43,20 @@ def walk(server: Ostium) -> dict[str, Any]:
 
 # ---- part 1: noauth -------------------------------------------------------------------
 
+
 def test_loadbalancer_create(cli: Cli, walk: dict[str, Any]) -> None:
     # With --wait osc polls until ACTIVE, then shows the load balancer again.
-    lb = cli.json("loadbalancer", "create", "--name", "lb1", "--vip-subnet-id", "vip-subnet",
-                  "--description", "first", "--wait")
+    lb = cli.json(
+        "loadbalancer",
+        "create",
+        "--name",
+        "lb1",
+        "--vip-subnet-id",
+        "vip-subnet",
+        "--description",
+        "first",
+        "--wait",
+    )
     assert lb["name"] == "lb1"
     assert lb["description"] == "first"
     assert lb["provisioning_status"] == "ACTIVE"
@@ -60,8 +70,19 @@ def test_loadbalancer_create(cli: Cli, walk: dict[str, Any]) -> None:
 
 
 def test_listener_create(cli: Cli, walk: dict[str, Any]) -> None:
-    ls = cli.json("loadbalancer", "listener", "create", "--protocol", "HTTP",
-                  "--protocol-port", "80", "--name", "l1", "lb1", "--wait")
+    ls = cli.json(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "HTTP",
+        "--protocol-port",
+        "80",
+        "--name",
+        "l1",
+        "lb1",
+        "--wait",
+    )
     assert ls["name"] == "l1"
     assert ls["protocol"] == "HTTP" and ls["protocol_port"] == 80
     assert ls["provisioning_status"] == "ACTIVE"
@@ -71,8 +92,20 @@ def test_listener_create(cli: Cli, walk: dict[str, Any]) -> None:
 
 
 def test_pool_create(cli: Cli, walk: dict[str, Any]) -> None:
-    pool = cli.json("loadbalancer", "pool", "create", "--listener", "l1", "--protocol",
-                    "HTTP", "--lb-algorithm", "ROUND_ROBIN", "--name", "p1", "--wait")
+    pool = cli.json(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--listener",
+        "l1",
+        "--protocol",
+        "HTTP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--name",
+        "p1",
+        "--wait",
+    )
     assert pool["name"] == "p1"
     assert pool["protocol"] == "HTTP" and pool["lb_algorithm"] == "ROUND_ROBIN"
     assert pool["provisioning_status"] == "ACTIVE"
@@ -83,15 +116,36 @@ def test_pool_create(cli: Cli, walk: dict[str, Any]) -> None:
 
 
 def test_member_create(cli: Cli, walk: dict[str, Any]) -> None:
-    m1 = cli.json("loadbalancer", "member", "create", "--address", "198.18.1.10",
-                  "--protocol-port", "8080", "p1", "--wait")
+    m1 = cli.json(
+        "loadbalancer",
+        "member",
+        "create",
+        "--address",
+        "198.18.1.10",
+        "--protocol-port",
+        "8080",
+        "p1",
+        "--wait",
+    )
     assert m1["address"] == "198.18.1.10" and m1["protocol_port"] == 8080
     assert m1["provisioning_status"] == "ACTIVE"
     assert m1["subnet_id"] is None
     assert m1["weight"] == 1 and m1["backup"] is False
-    m2 = cli.json("loadbalancer", "member", "create", "--address", "198.18.0.11",
-                  "--protocol-port", "8080", "--subnet-id", "vip-subnet", "--name", "m2",
-                  "p1", "--wait")
+    m2 = cli.json(
+        "loadbalancer",
+        "member",
+        "create",
+        "--address",
+        "198.18.0.11",
+        "--protocol-port",
+        "8080",
+        "--subnet-id",
+        "vip-subnet",
+        "--name",
+        "m2",
+        "p1",
+        "--wait",
+    )
     assert m2["subnet_id"] == walk["subnet_id"]
     assert m2["name"] == "m2"
     assert m2["provisioning_status"] == "ACTIVE"
@@ -99,8 +153,21 @@ def test_member_create(cli: Cli, walk: dict[str, Any]) -> None:
 
 
 def test_healthmonitor_create(cli: Cli, walk: dict[str, Any]) -> None:
-    hm = cli.json("loadbalancer", "healthmonitor", "create", "--delay", "5", "--timeout",
-                  "3", "--max-retries", "3", "--type", "HTTP", "p1", "--wait")
+    hm = cli.json(
+        "loadbalancer",
+        "healthmonitor",
+        "create",
+        "--delay",
+        "5",
+        "--timeout",
+        "3",
+        "--max-retries",
+        "3",
+        "--type",
+        "HTTP",
+        "p1",
+        "--wait",
+    )
     assert hm["type"] == "HTTP"
     assert (hm["delay"], hm["timeout"], hm["max_retries"]) == (5, 3, 3)
     assert hm["url_path"] == "/" and hm["http_method"] == "GET"
@@ -111,8 +178,17 @@ def test_healthmonitor_create(cli: Cli, walk: dict[str, Any]) -> None:
 
 
 def test_l7policy_create(cli: Cli, walk: dict[str, Any]) -> None:
-    pol = cli.json("loadbalancer", "l7policy", "create", "--action", "REDIRECT_TO_URL",
-                   "--redirect-url", "http://example.com/", "l1", "--wait")
+    pol = cli.json(
+        "loadbalancer",
+        "l7policy",
+        "create",
+        "--action",
+        "REDIRECT_TO_URL",
+        "--redirect-url",
+        "http://example.com/",
+        "l1",
+        "--wait",
+    )
     assert pol["action"] == "REDIRECT_TO_URL"
     assert pol["redirect_url"] == "http://example.com/"
     assert pol["redirect_http_code"] == 302
@@ -123,10 +199,20 @@ def test_l7policy_create(cli: Cli, walk: dict[str, Any]) -> None:
 
 
 def test_l7rule_create(cli: Cli, walk: dict[str, Any]) -> None:
-    rule = cli.json("loadbalancer", "l7rule", "create", "--type", "PATH", "--compare-type",
-                    "STARTS_WITH", "--value", "/api", walk["policy"], "--wait")
-    assert (rule["type"], rule["compare_type"], rule["value"]) == ("PATH", "STARTS_WITH",
-                                                                  "/api")
+    rule = cli.json(
+        "loadbalancer",
+        "l7rule",
+        "create",
+        "--type",
+        "PATH",
+        "--compare-type",
+        "STARTS_WITH",
+        "--value",
+        "/api",
+        walk["policy"],
+        "--wait",
+    )
+    assert (rule["type"], rule["compare_type"], rule["value"]) == ("PATH", "STARTS_WITH", "/api")
     assert rule["invert"] is False
     assert rule["provisioning_status"] == "ACTIVE"
     walk["rule"] = rule["id"]
@@ -165,10 +251,16 @@ def test_graph_as_seen_by_show_status_and_stats(cli: Cli, walk: dict[str, Any]) 
     assert tp["health_monitor"]["id"] == walk["hm"]
     assert tp["health_monitor"]["type"] == "HTTP"
     assert {m["id"]: m["address"] for m in tp["members"]} == dict(
-        zip(walk["members"], ["198.18.1.10", "198.18.0.11"], strict=True))
+        zip(walk["members"], ["198.18.1.10", "198.18.0.11"], strict=True)
+    )
 
-    counters = {"active_connections", "bytes_in", "bytes_out", "request_errors",
-                "total_connections"}
+    counters = {
+        "active_connections",
+        "bytes_in",
+        "bytes_out",
+        "request_errors",
+        "total_connections",
+    }
     for s in (stats, lstats):
         assert set(s) == counters
         assert all(isinstance(v, int) for v in s.values())
@@ -178,17 +270,33 @@ def test_list_filters(cli: Cli, walk: dict[str, Any]) -> None:
     cases: list[tuple[list[str], str | None]] = [
         (["loadbalancer", "list", "--name", "lb1"], "lb"),
         (["loadbalancer", "list", "--name", "no-such-lb"], None),
-        (["loadbalancer", "list", "--provisioning-status", "ACTIVE", "--operating-status",
-          "ONLINE"], "lb"),
+        (
+            [
+                "loadbalancer",
+                "list",
+                "--provisioning-status",
+                "ACTIVE",
+                "--operating-status",
+                "ONLINE",
+            ],
+            "lb",
+        ),
         (["loadbalancer", "list", "--provisioning-status", "ERROR"], None),
-        (["loadbalancer", "list", "--vip-subnet-id", "vip-subnet", "--vip-network-id",
-          "vip-net"], "lb"),
-        (["loadbalancer", "list", "--project", "admin", "--provider", "amphora",
-          "--enable"], "lb"),
+        (
+            [
+                "loadbalancer",
+                "list",
+                "--vip-subnet-id",
+                "vip-subnet",
+                "--vip-network-id",
+                "vip-net",
+            ],
+            "lb",
+        ),
+        (["loadbalancer", "list", "--project", "admin", "--provider", "amphora", "--enable"], "lb"),
         (["loadbalancer", "list", "--disable"], None),
         (["loadbalancer", "list", "--project", "someone-else"], None),
-        (["loadbalancer", "listener", "list", "--loadbalancer", "lb1", "--name", "l1"],
-         "listener"),
+        (["loadbalancer", "listener", "list", "--loadbalancer", "lb1", "--name", "l1"], "listener"),
         (["loadbalancer", "listener", "list", "--disable"], None),
         (["loadbalancer", "pool", "list", "--loadbalancer", "lb1"], "pool"),
         (["loadbalancer", "healthmonitor", "list"], "hm"),
@@ -204,10 +312,23 @@ def test_list_filters(cli: Cli, walk: dict[str, Any]) -> None:
 
 
 def test_loadbalancer_set_unset(cli: Cli, server: Ostium, walk: dict[str, Any]) -> None:
-    cli.ok("loadbalancer", "set", "--description", "second", "--name", "lb1-renamed",
-           "--tag", "blue", "--tag", "green", "lb1", "--wait")
-    lb, tagged = cli.batch(["loadbalancer", "show", "lb1-renamed", *J],
-                           ["loadbalancer", "list", "--tags", "blue", *J])
+    cli.ok(
+        "loadbalancer",
+        "set",
+        "--description",
+        "second",
+        "--name",
+        "lb1-renamed",
+        "--tag",
+        "blue",
+        "--tag",
+        "green",
+        "lb1",
+        "--wait",
+    )
+    lb, tagged = cli.batch(
+        ["loadbalancer", "show", "lb1-renamed", *J], ["loadbalancer", "list", "--tags", "blue", *J]
+    )
     assert lb["id"] == walk["lb"]
     assert lb["description"] == "second"
     assert sorted(lb["tags"]) == ["blue", "green"]
@@ -225,9 +346,22 @@ def test_loadbalancer_set_unset(cli: Cli, server: Ostium, walk: dict[str, Any]) 
 
 
 def test_listener_set_unset(cli: Cli, server: Ostium, walk: dict[str, Any]) -> None:
-    cli.ok("loadbalancer", "listener", "set", "--description", "front", "--connection-limit",
-           "100", "--timeout-client-data", "1000", "--insert-headers", "X-Forwarded-For=true",
-           "--allowed-cidr", "10.0.0.0/8", "l1")
+    cli.ok(
+        "loadbalancer",
+        "listener",
+        "set",
+        "--description",
+        "front",
+        "--connection-limit",
+        "100",
+        "--timeout-client-data",
+        "1000",
+        "--insert-headers",
+        "X-Forwarded-For=true",
+        "--allowed-cidr",
+        "10.0.0.0/8",
+        "l1",
+    )
     server.wait_lb(walk["lb"])
     ls = cli.json("loadbalancer", "listener", "show", "l1")
     assert ls["description"] == "front"
@@ -237,8 +371,17 @@ def test_listener_set_unset(cli: Cli, server: Ostium, walk: dict[str, Any]) -> N
     assert ls["allowed_cidrs"] == ["10.0.0.0/8"]
     assert ls["provisioning_status"] == "ACTIVE"
 
-    cli.ok("loadbalancer", "listener", "unset", "--description", "--connection-limit",
-           "--timeout-client-data", "--insert-headers", "--allowed-cidrs", "l1")
+    cli.ok(
+        "loadbalancer",
+        "listener",
+        "unset",
+        "--description",
+        "--connection-limit",
+        "--timeout-client-data",
+        "--insert-headers",
+        "--allowed-cidrs",
+        "l1",
+    )
     server.wait_lb(walk["lb"])
     ls = cli.json("loadbalancer", "listener", "show", "l1")
     assert ls["description"] == ""
@@ -249,9 +392,18 @@ def test_listener_set_unset(cli: Cli, server: Ostium, walk: dict[str, Any]) -> N
 
 
 def test_pool_set_unset(cli: Cli, server: Ostium, walk: dict[str, Any]) -> None:
-    cli.ok("loadbalancer", "pool", "set", "--description", "backends", "--lb-algorithm",
-           "LEAST_CONNECTIONS", "--session-persistence", "type=APP_COOKIE,cookie_name=sid",
-           "p1")
+    cli.ok(
+        "loadbalancer",
+        "pool",
+        "set",
+        "--description",
+        "backends",
+        "--lb-algorithm",
+        "LEAST_CONNECTIONS",
+        "--session-persistence",
+        "type=APP_COOKIE,cookie_name=sid",
+        "p1",
+    )
     server.wait_lb(walk["lb"])
     pool = cli.json("loadbalancer", "pool", "show", "p1")
     assert pool["description"] == "backends"
@@ -269,9 +421,23 @@ def test_pool_set_unset(cli: Cli, server: Ostium, walk: dict[str, Any]) -> None:
 
 def test_member_set_unset(cli: Cli, server: Ostium, walk: dict[str, Any]) -> None:
     member = walk["members"][0]
-    cli.ok("loadbalancer", "member", "set", "--name", "m1", "--weight", "5",
-           "--enable-backup", "--monitor-port", "9090", "--monitor-address", "198.18.1.11",
-           "--disable", "p1", member)
+    cli.ok(
+        "loadbalancer",
+        "member",
+        "set",
+        "--name",
+        "m1",
+        "--weight",
+        "5",
+        "--enable-backup",
+        "--monitor-port",
+        "9090",
+        "--monitor-address",
+        "198.18.1.11",
+        "--disable",
+        "p1",
+        member,
+    )
     server.wait_lb(walk["lb"])
     m = cli.json("loadbalancer", "member", "show", "p1", "m1")
     assert m["id"] == member
@@ -279,8 +445,18 @@ def test_member_set_unset(cli: Cli, server: Ostium, walk: dict[str, Any]) -> Non
     assert m["monitor_port"] == 9090 and m["monitor_address"] == "198.18.1.11"
     assert m["admin_state_up"] is False
 
-    cli.ok("loadbalancer", "member", "unset", "--name", "--weight", "--backup",
-           "--monitor-port", "--monitor-address", "p1", member)
+    cli.ok(
+        "loadbalancer",
+        "member",
+        "unset",
+        "--name",
+        "--weight",
+        "--backup",
+        "--monitor-port",
+        "--monitor-address",
+        "p1",
+        member,
+    )
     server.wait_lb(walk["lb"])
     m = cli.json("loadbalancer", "member", "show", "p1", member)
     assert m["name"] == ""
@@ -289,13 +465,27 @@ def test_member_set_unset(cli: Cli, server: Ostium, walk: dict[str, Any]) -> Non
 
 
 def test_healthmonitor_and_l7_set(cli: Cli, server: Ostium, walk: dict[str, Any]) -> None:
-    cli.ok("loadbalancer", "healthmonitor", "set", "--name", "hm1", "--delay", "10",
-           "--http-version", "1.1", "--domain-name", "example.com", walk["hm"])
+    cli.ok(
+        "loadbalancer",
+        "healthmonitor",
+        "set",
+        "--name",
+        "hm1",
+        "--delay",
+        "10",
+        "--http-version",
+        "1.1",
+        "--domain-name",
+        "example.com",
+        walk["hm"],
+    )
     server.wait_lb(walk["lb"])
     cli.ok("loadbalancer", "l7rule", "set", "--invert", walk["policy"], walk["rule"])
     server.wait_lb(walk["lb"])
-    hm, rule = cli.batch(["loadbalancer", "healthmonitor", "show", "hm1", *J],
-                         ["loadbalancer", "l7rule", "show", walk["policy"], walk["rule"], *J])
+    hm, rule = cli.batch(
+        ["loadbalancer", "healthmonitor", "show", "hm1", *J],
+        ["loadbalancer", "l7rule", "show", walk["policy"], walk["rule"], *J],
+    )
     assert hm["id"] == walk["hm"] and hm["delay"] == 10
     assert hm["http_version"] == 1.1 and hm["domain_name"] == "example.com"
     assert rule["invert"] is True
@@ -304,11 +494,13 @@ def test_healthmonitor_and_l7_set(cli: Cli, server: Ostium, walk: dict[str, Any]
 def test_quota(cli: Cli) -> None:
     # osc resolves the project through Keystone first; ostium's 403 there makes osc use
     # the given project id as is.
-    quota = cli.json("loadbalancer", "quota", "set", "--loadbalancer", "5", "--listener", "7",
-                     "project-q")
+    quota = cli.json(
+        "loadbalancer", "quota", "set", "--loadbalancer", "5", "--listener", "7", "project-q"
+    )
     assert quota["load_balancer"] == 5 and quota["listener"] == 7
-    shown, listed = cli.batch(["loadbalancer", "quota", "show", "project-q", *J],
-                              ["loadbalancer", "quota", "list", *J])
+    shown, listed = cli.batch(
+        ["loadbalancer", "quota", "show", "project-q", *J], ["loadbalancer", "quota", "list", *J]
+    )
     assert shown["load_balancer"] == 5 and shown["listener"] == 7
     assert shown["pool"] == -1
     assert [(q["project_id"], q["load_balancer"]) for q in listed] == [("project-q", 5)]
@@ -316,23 +508,35 @@ def test_quota(cli: Cli) -> None:
     cli.ok("loadbalancer", "quota", "unset", "--listener", "project-q")
     assert cli.json("loadbalancer", "quota", "show", "project-q")["listener"] == -1
     cli.ok("loadbalancer", "quota", "reset", "project-q")
-    listed, defaults = cli.batch(["loadbalancer", "quota", "list", *J],
-                                 ["loadbalancer", "quota", "defaults", "show", *J])
+    listed, defaults = cli.batch(
+        ["loadbalancer", "quota", "list", *J], ["loadbalancer", "quota", "defaults", "show", *J]
+    )
     assert listed == []
     assert defaults["load_balancer"] == -1
 
 
 def test_provider_and_amphora_list(cli: Cli, walk: dict[str, Any]) -> None:
-    providers, amps = cli.batch(["loadbalancer", "provider", "list", *J],
-                                ["loadbalancer", "amphora", "list", *J])
+    providers, amps = cli.batch(
+        ["loadbalancer", "provider", "list", *J], ["loadbalancer", "amphora", "list", *J]
+    )
     assert "amphora" in {p["name"] for p in providers}
     assert [a["loadbalancer_id"] for a in amps] == [walk["lb"]]
     assert amps[0]["status"] == "ALLOCATED"
 
 
 def test_errors_are_readable(cli: Cli) -> None:
-    res = cli.fails("loadbalancer", "listener", "create", "--protocol", "HTTP",
-                    "--protocol-port", "80", "--name", "dup", "lb1")
+    res = cli.fails(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "HTTP",
+        "--protocol-port",
+        "80",
+        "--name",
+        "dup",
+        "lb1",
+    )
     assert "HTTP 409" in res.stderr and "already using" in res.stderr
     res = cli.fails("loadbalancer", "delete", "lb1")
     assert "HTTP 400" in res.stderr and "children" in res.stderr
@@ -342,15 +546,18 @@ def test_cascade_delete(cli: Cli, server: Ostium, walk: dict[str, Any]) -> None:
     cli.ok("loadbalancer", "delete", "--cascade", "--wait", "lb1")
     res = cli.fails("loadbalancer", "show", "lb1")
     assert "Unable to locate lb1" in res.stderr
-    lbs, listeners, pools, amps = cli.batch(["loadbalancer", "list", *J],
-                                            ["loadbalancer", "listener", "list", *J],
-                                            ["loadbalancer", "pool", "list", *J],
-                                            ["loadbalancer", "amphora", "list", *J])
+    lbs, listeners, pools, amps = cli.batch(
+        ["loadbalancer", "list", *J],
+        ["loadbalancer", "listener", "list", *J],
+        ["loadbalancer", "pool", "list", *J],
+        ["loadbalancer", "amphora", "list", *J],
+    )
     assert lbs == [] and listeners == [] and pools == [] and amps == []
     assert server.get(f"/v2/lbaas/loadbalancers/{walk['lb']}").status_code == 404
 
 
 # ---- part 2: token mode ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def token_server(ostium_server: Callable[[str], Ostium]) -> Ostium:
@@ -373,21 +580,53 @@ def test_token_core_walk(token_server: Ostium, tok: dict[str, Any]) -> None:
     # `--wait` on the load balancer create and delete; the children's waits use the
     # API directly (the noauth walk already covers `--wait` on every create).
     cli = token_cli(token_server, "P", "admin")
-    lb = cli.json("loadbalancer", "create", "--name", "lb1", "--vip-subnet-id",
-                  "vip-subnet", "--wait")
+    lb = cli.json(
+        "loadbalancer", "create", "--name", "lb1", "--vip-subnet-id", "vip-subnet", "--wait"
+    )
     assert lb["provisioning_status"] == "ACTIVE"
     assert lb["project_id"] == "P"
     tok["lb"] = lb["id"]
-    ls = cli.json("loadbalancer", "listener", "create", "--protocol", "HTTP",
-                  "--protocol-port", "80", "--name", "l1", "lb1")
+    ls = cli.json(
+        "loadbalancer",
+        "listener",
+        "create",
+        "--protocol",
+        "HTTP",
+        "--protocol-port",
+        "80",
+        "--name",
+        "l1",
+        "lb1",
+    )
     assert ls["provisioning_status"] == "PENDING_CREATE" and ls["project_id"] == "P"
     token_server.wait_lb(lb["id"])
-    pool = cli.json("loadbalancer", "pool", "create", "--listener", "l1", "--protocol",
-                    "HTTP", "--lb-algorithm", "ROUND_ROBIN", "--name", "p1")
+    pool = cli.json(
+        "loadbalancer",
+        "pool",
+        "create",
+        "--listener",
+        "l1",
+        "--protocol",
+        "HTTP",
+        "--lb-algorithm",
+        "ROUND_ROBIN",
+        "--name",
+        "p1",
+    )
     assert pool["project_id"] == "P"
     token_server.wait_lb(lb["id"])
-    member = cli.json("loadbalancer", "member", "create", "--address", "198.18.0.10",
-                      "--subnet-id", "vip-subnet", "--protocol-port", "8080", "p1")
+    member = cli.json(
+        "loadbalancer",
+        "member",
+        "create",
+        "--address",
+        "198.18.0.10",
+        "--subnet-id",
+        "vip-subnet",
+        "--protocol-port",
+        "8080",
+        "p1",
+    )
     assert member["project_id"] == "P"
     token_server.wait_lb(lb["id"])
     cli.ok("loadbalancer", "set", "--description", "tok", "lb1")
@@ -399,7 +638,8 @@ def test_token_core_walk(token_server: Ostium, tok: dict[str, Any]) -> None:
         ["loadbalancer", "list", "--name", "lb1", *J],
         ["loadbalancer", "show", "lb1", *J],
         ["loadbalancer", "listener", "show", "l1", *J],
-        ["loadbalancer", "quota", "show", "P", *J])
+        ["loadbalancer", "quota", "show", "P", *J],
+    )
     [tl] = status["loadbalancer"]["listeners"]
     assert tl["id"] == ls["id"] and tl["provisioning_status"] == "ACTIVE"
     assert tl["pools"][0]["id"] == pool["id"]
@@ -410,13 +650,15 @@ def test_token_core_walk(token_server: Ostium, tok: dict[str, Any]) -> None:
     assert q["load_balancer"] == 5
 
 
-def test_token_member_of_other_project_is_forbidden(token_server: Ostium,
-                                                    tok: dict[str, Any]) -> None:
+def test_token_member_of_other_project_is_forbidden(
+    token_server: Ostium, tok: dict[str, Any]
+) -> None:
     cli = token_cli(token_server, "P2", "member")
     show, write, listing = cli.run_many(
         ["loadbalancer", "show", tok["lb"]],
         ["loadbalancer", "set", "--description", "mine", tok["lb"]],
-        ["loadbalancer", "list", "--project", "P"])
+        ["loadbalancer", "list", "--project", "P"],
+    )
     assert show.returncode != 0, str(show)
     assert "HTTP 403" in show.stderr and "Policy does not allow" in show.stderr
     # osc resolves names and ids through the (project-scoped) list before a write, so
@@ -426,8 +668,7 @@ def test_token_member_of_other_project_is_forbidden(token_server: Ostium,
     assert listing.returncode != 0 and "HTTP 403" in listing.stderr, str(listing)
     # Their own view is their own project: P's load balancer is not listed, and they
     # can create in P2.
-    lb = cli.json("loadbalancer", "create", "--name", "p2-lb", "--vip-subnet-id",
-                  "vip-subnet")
+    lb = cli.json("loadbalancer", "create", "--name", "p2-lb", "--vip-subnet-id", "vip-subnet")
     assert lb["project_id"] == "P2"
     assert [r["id"] for r in cli.json("loadbalancer", "list")] == [lb["id"]]
     token_server.wait_lb(lb["id"], token_server.token("P2", "member"))
@@ -437,12 +678,12 @@ def test_token_reader_cannot_write(token_server: Ostium, tok: dict[str, Any]) ->
     cli = token_cli(token_server, "P", "reader")
     create, quota = cli.run_many(
         ["loadbalancer", "create", "--name", "nope", "--vip-subnet-id", "vip-subnet"],
-        ["loadbalancer", "quota", "set", "--loadbalancer", "50", "P"])
+        ["loadbalancer", "quota", "set", "--loadbalancer", "50", "P"],
+    )
     assert create.returncode != 0, str(create)
     assert "HTTP 403" in create.stderr and "Policy does not allow" in create.stderr
     assert quota.returncode != 0 and "HTTP 403" in quota.stderr, str(quota)
-    listed, shown = cli.batch(["loadbalancer", "list", *J],
-                              ["loadbalancer", "show", tok["lb"], *J])
+    listed, shown = cli.batch(["loadbalancer", "list", *J], ["loadbalancer", "show", tok["lb"], *J])
     assert [r["id"] for r in listed] == [tok["lb"]]
     assert shown["name"] == "lb1"
 

@@ -36,8 +36,11 @@ def server(ostium_server: Callable[[str], Ostium]) -> Ostium:
 
 @pytest.fixture(scope="module")
 def conn(server: Ostium) -> Iterator[openstack.connection.Connection]:
-    c = connect(auth_type="none", load_balancer_endpoint_override=server.url,
-                network_endpoint_override=server.url)
+    c = connect(
+        auth_type="none",
+        load_balancer_endpoint_override=server.url,
+        network_endpoint_override=server.url,
+    )
     try:
         yield c
     finally:
@@ -51,8 +54,7 @@ def st() -> dict[str, Any]:
 
 def wait(conn: openstack.connection.Connection, lb_id: str) -> Any:
     # `interval` is annotated int but the SDK sleeps float(interval).
-    return conn.load_balancer.wait_for_load_balancer(
-        lb_id, interval=0.1, wait=30)  # type: ignore[arg-type]
+    return conn.load_balancer.wait_for_load_balancer(lb_id, interval=0.1, wait=30)  # type: ignore[arg-type]
 
 
 def test_network_lookup(conn: openstack.connection.Connection, st: dict[str, Any]) -> None:
@@ -67,8 +69,7 @@ def test_network_lookup(conn: openstack.connection.Connection, st: dict[str, Any
     st["network"] = network.id
 
 
-def test_create_load_balancer(conn: openstack.connection.Connection,
-                              st: dict[str, Any]) -> None:
+def test_create_load_balancer(conn: openstack.connection.Connection, st: dict[str, Any]) -> None:
     lbp = conn.load_balancer
     lb = lbp.create_load_balancer(name="sdk-lb", description="d", vip_subnet_id=st["subnet"])
     assert lb.provisioning_status == "PENDING_CREATE"
@@ -85,35 +86,39 @@ def test_create_load_balancer(conn: openstack.connection.Connection,
 
 def test_create_children(conn: openstack.connection.Connection, st: dict[str, Any]) -> None:
     lbp = conn.load_balancer
-    ls = lbp.create_listener(name="l1", protocol="HTTP", protocol_port=80,
-                             load_balancer_id=st["lb"])
+    ls = lbp.create_listener(
+        name="l1", protocol="HTTP", protocol_port=80, load_balancer_id=st["lb"]
+    )
     assert ls.provisioning_status == "PENDING_CREATE"
     wait(conn, st["lb"])
     st["listener"] = ls.id
 
-    pool = lbp.create_pool(name="p1", protocol="HTTP", lb_algorithm="ROUND_ROBIN",
-                           listener_id=ls.id)
+    pool = lbp.create_pool(
+        name="p1", protocol="HTTP", lb_algorithm="ROUND_ROBIN", listener_id=ls.id
+    )
     wait(conn, st["lb"])
     st["pool"] = pool.id
 
-    member = lbp.create_member(pool, address="198.18.0.20", protocol_port=8080,
-                               subnet_id=st["subnet"], weight=3)
+    member = lbp.create_member(
+        pool, address="198.18.0.20", protocol_port=8080, subnet_id=st["subnet"], weight=3
+    )
     assert member.operating_status == "NO_MONITOR"
     wait(conn, st["lb"])
     st["member"] = member.id
 
-    hm = lbp.create_health_monitor(pool_id=pool.id, type="HTTP", delay=5, timeout=3,
-                                   max_retries=3, url_path="/healthz")
+    hm = lbp.create_health_monitor(
+        pool_id=pool.id, type="HTTP", delay=5, timeout=3, max_retries=3, url_path="/healthz"
+    )
     wait(conn, st["lb"])
     st["hm"] = hm.id
 
-    pol = lbp.create_l7_policy(listener_id=ls.id, action="REDIRECT_TO_URL",
-                               redirect_url="http://example.com/")
+    pol = lbp.create_l7_policy(
+        listener_id=ls.id, action="REDIRECT_TO_URL", redirect_url="http://example.com/"
+    )
     wait(conn, st["lb"])
     st["policy"] = pol.id
 
-    rule = lbp.create_l7_rule(pol, type="PATH", compare_type="STARTS_WITH",
-                              rule_value="/api")
+    rule = lbp.create_l7_rule(pol, type="PATH", compare_type="STARTS_WITH", rule_value="/api")
     wait(conn, st["lb"])
     st["rule"] = rule.id
 
@@ -157,8 +162,9 @@ def test_list_and_find(conn: openstack.connection.Connection, st: dict[str, Any]
     lbp = conn.load_balancer
     assert [x.id for x in lbp.load_balancers(name="sdk-lb")] == [st["lb"]]
     assert [x.id for x in lbp.load_balancers(name="other")] == []
-    assert [x.id for x in lbp.load_balancers(vip_subnet_id=st["subnet"],
-                                             provisioning_status="ACTIVE")] == [st["lb"]]
+    assert [
+        x.id for x in lbp.load_balancers(vip_subnet_id=st["subnet"], provisioning_status="ACTIVE")
+    ] == [st["lb"]]
     assert [x.id for x in lbp.listeners(load_balancer_id=st["lb"])] == [st["listener"]]
     assert [x.id for x in lbp.listeners(protocol_port=80)] == [st["listener"]]
     assert [x.id for x in lbp.pools(loadbalancer_id=st["lb"])] == [st["pool"]]
@@ -210,8 +216,7 @@ def test_quota(conn: openstack.connection.Connection) -> None:
     assert list(lbp.quotas()) == []
 
 
-def test_providers_and_amphorae(conn: openstack.connection.Connection,
-                                st: dict[str, Any]) -> None:
+def test_providers_and_amphorae(conn: openstack.connection.Connection, st: dict[str, Any]) -> None:
     lbp = conn.load_balancer
     assert "amphora" in {p.name for p in lbp.providers()}
     caps = {c.name for c in lbp.provider_flavor_capabilities("amphora")}
@@ -251,8 +256,10 @@ def test_token_mode(ostium_server: Callable[[str], Ostium]) -> None:
     subnet = server.get("/v2.0/subnets?name=vip-subnet").json()["subnets"][0]["id"]
 
     def as_(project: str, role: str) -> openstack.connection.Connection:
-        return connect(auth_type="admin_token",
-                       auth={"token": server.token(project, role), "endpoint": server.url})
+        return connect(
+            auth_type="admin_token",
+            auth={"token": server.token(project, role), "endpoint": server.url},
+        )
 
     owner, other, reader = as_("P", "member"), as_("P2", "member"), as_("P", "reader")
     try:

@@ -49,8 +49,12 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05,
-             what: str = "condition") -> Any:  # fmt: skip
+def wait_for(
+    predicate: Callable[[], object],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -83,8 +87,7 @@ class Backends:
 
     def __init__(self, net: Net, prefix: str = "ostt-a", count: int = 3) -> None:
         self.net = net
-        self.demo = DemoNetwork(bridge=net.bridge, cidr=net.cidr, prefix=prefix,
-                                host_address=False)  # fmt: skip
+        self.demo = DemoNetwork(bridge=net.bridge, cidr=net.cidr, prefix=prefix, host_address=False)
         self.prefix = prefix
         try:
             self.demo.create_bridge()
@@ -111,10 +114,25 @@ class Backends:
         b = self[i]
         if b.process is not None and b.process.poll() is None:
             return
-        argv = ["ip", "netns", "exec", b.namespace, sys.executable, "-m", "ostium.demo",
-                "serve", "--name", b.name, "--bind", b.address, "--port", str(b.port)]  # fmt: skip
-        b.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)  # fmt: skip
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            b.namespace,
+            sys.executable,
+            "-m",
+            "ostium.demo",
+            "serve",
+            "--name",
+            b.name,
+            "--bind",
+            b.address,
+            "--port",
+            str(b.port),
+        ]
+        b.process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         _wait_listening(b.namespace, b.address, b.port)
 
     def destroy(self) -> None:
@@ -122,8 +140,9 @@ class Backends:
 
 
 @contextlib.contextmanager
-def client_namespace(bridge: str, address: str, prefixlen: int = 24,
-                     name: str = "ostt-c9") -> Iterator[str]:  # fmt: skip
+def client_namespace(
+    bridge: str, address: str, prefixlen: int = 24, name: str = "ostt-c9"
+) -> Iterator[str]:
     """A namespace with one veth on `bridge` at `address`, to send traffic from."""
     host, peer = f"{name}h", f"{name}p"
     try:
@@ -131,8 +150,19 @@ def client_namespace(bridge: str, address: str, prefixlen: int = 24,
         sh("ip", "link", "add", host, "type", "veth", "peer", "name", peer, check=True)
         sh("ip", "link", "set", peer, "netns", name, check=True)
         sh("ip", "link", "set", host, "master", bridge, "up", check=True)
-        sh("ip", "netns", "exec", name, "ip", "addr", "add", f"{address}/{prefixlen}", "dev",
-           peer, check=True)  # fmt: skip
+        sh(
+            "ip",
+            "netns",
+            "exec",
+            name,
+            "ip",
+            "addr",
+            "add",
+            f"{address}/{prefixlen}",
+            "dev",
+            peer,
+            check=True,
+        )
         sh("ip", "netns", "exec", name, "ip", "link", "set", peer, "up", check=True)
         sh("ip", "netns", "exec", name, "ip", "link", "set", "lo", "up", check=True)
         yield name
@@ -146,8 +176,13 @@ def client_namespace(bridge: str, address: str, prefixlen: int = 24,
 # ------------------------------------------------------------------ HTTP through the VIP
 
 
-def get(vip: str, path: str = "/", port: int = 80, headers: dict[str, str] | None = None,
-        timeout: float = 5.0) -> tuple[int, str, dict[str, str]]:  # fmt: skip
+def get(
+    vip: str,
+    path: str = "/",
+    port: int = 80,
+    headers: dict[str, str] | None = None,
+    timeout: float = 5.0,
+) -> tuple[int, str, dict[str, str]]:
     """One request on a new connection: (status, body stripped, lower-cased headers)."""
     conn = http.client.HTTPConnection(vip, port, timeout=timeout)
     try:
@@ -274,9 +309,13 @@ class Lbaas:
             time.sleep(0.02)
 
     def create_lb(self, subnet_id: str, wait: bool = True, **body: Any) -> dict[str, Any]:
-        r = self._ok(self.http.post("/v2/lbaas/loadbalancers",
-                                    json={"loadbalancer": {"vip_subnet_id": subnet_id, **body}}),
-                     201)  # fmt: skip
+        r = self._ok(
+            self.http.post(
+                "/v2/lbaas/loadbalancers",
+                json={"loadbalancer": {"vip_subnet_id": subnet_id, **body}},
+            ),
+            201,
+        )
         lb = dict(r.json()["loadbalancer"])
         if wait:
             self.wait_active(lb["id"])
@@ -305,6 +344,7 @@ class Lbaas:
                 self.wait_active(lb_id, timeout)
             r = self.http.delete(f"/v2/lbaas/loadbalancers/{lb_id}", params={"cascade": "true"})
         self._ok(r, 204, 404)
+
         def gone() -> bool:
             lb = self.lb(lb_id)
             return lb is None or lb["provisioning_status"] == "DELETED"
@@ -312,13 +352,11 @@ class Lbaas:
         wait_for(gone, timeout, what=f"deletion of {lb_id}")
 
     def amphorae(self, lb_id: str) -> list[dict[str, Any]]:
-        r = self._ok(self.http.get("/v2/octavia/amphorae", params={"loadbalancer_id": lb_id}),
-                     200)  # fmt: skip
+        r = self._ok(self.http.get("/v2/octavia/amphorae", params={"loadbalancer_id": lb_id}), 200)
         return list(r.json()["amphorae"])
 
     def all_lbs(self) -> list[dict[str, Any]]:
-        return list(self._ok(self.http.get("/v2/lbaas/loadbalancers"), 200)
-                    .json()["loadbalancers"])  # fmt: skip
+        return list(self._ok(self.http.get("/v2/lbaas/loadbalancers"), 200).json()["loadbalancers"])
 
 
 # ------------------------------------------------------------------ ostium processes
@@ -371,8 +409,9 @@ class Ostium:
     networks: list[Net]
     name_prefix: str = "ostt"
     lease_seconds: float = 3.0
-    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ostt-",
-                                                                         dir="/tmp")))
+    workdir: Path = field(
+        default_factory=lambda: Path(tempfile.mkdtemp(prefix="ostt-", dir="/tmp"))
+    )
     api_port: int = field(default_factory=free_port)
     agent_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
@@ -381,12 +420,22 @@ class Ostium:
     def __post_init__(self) -> None:
         lines = ["[networking]", "default_networks = false"]
         for n in self.networks:
-            lines += [f"[network:{n.name}]", f"cidr = {n.cidr}", f"bridge = {n.bridge}",
-                      f"subnet_name = {n.subnet_name}"]  # fmt: skip
-        lines += ["[haproxy_amphora]", f"bind_port = {self.agent_port}",
-                  f"name_prefix = {self.name_prefix}", "respawn_interval = 0.5",
-                  "[controller_worker]", f"lease_seconds = {self.lease_seconds}",
-                  "[health_manager]", f"bind_port = {self.health_port}"]  # fmt: skip
+            lines += [
+                f"[network:{n.name}]",
+                f"cidr = {n.cidr}",
+                f"bridge = {n.bridge}",
+                f"subnet_name = {n.subnet_name}",
+            ]
+        lines += [
+            "[haproxy_amphora]",
+            f"bind_port = {self.agent_port}",
+            f"name_prefix = {self.name_prefix}",
+            "respawn_interval = 0.5",
+            "[controller_worker]",
+            f"lease_seconds = {self.lease_seconds}",
+            "[health_manager]",
+            f"bind_port = {self.health_port}",
+        ]
         self.config.write_text("\n".join(lines) + "\n")
         self.api = Lbaas(self.url)
 
@@ -409,18 +458,26 @@ class Ostium:
     def start(self, role: str, key: str | None = None) -> subprocess.Popen[bytes]:
         """Start `ostium serve|api|worker`; `serve` and `api` return once the API answers."""
         key = key or role
-        argv = [*OSTIUM, role, "--state-dir", str(self.state_dir),
-                "--config-file", str(self.config)]  # fmt: skip
+        argv = [
+            *OSTIUM,
+            role,
+            "--state-dir",
+            str(self.state_dir),
+            "--config-file",
+            str(self.config),
+        ]
         if role in ("serve", "api"):
             argv += ["--bind", f"127.0.0.1:{self.api_port}"]
         log = (self.workdir / f"{key}.log").open("ab")
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    cwd=REPO)  # fmt: skip
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=REPO
+            )
         finally:
             log.close()
         self.procs[key] = proc
         if role in ("serve", "api"):
+
             def up() -> bool:
                 if proc.poll() is not None:
                     raise RuntimeError(f"ostium {role} exited: {self.log(key)[-2000:]}")
@@ -450,10 +507,12 @@ class Ostium:
     def lease_owner(self, lb_id: str) -> str | None:
         """Read `load_balancer.lease_owner` straight from the SQLite database."""
         try:
-            with contextlib.closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True,
-                                                    timeout=1)) as db:  # fmt: skip
-                row = db.execute("SELECT lease_owner FROM load_balancer WHERE id = ?",
-                                 (lb_id,)).fetchone()  # fmt: skip
+            with contextlib.closing(
+                sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=1)
+            ) as db:
+                row = db.execute(
+                    "SELECT lease_owner FROM load_balancer WHERE id = ?", (lb_id,)
+                ).fetchone()
         except sqlite3.Error:
             return None
         return None if row is None else row[0]
@@ -463,8 +522,11 @@ class Ostium:
         from ostium.agent.naming import Names
 
         probe = Names(self.name_prefix, "00000000-0000-0000-0000-000000000000")
-        return [line.split()[0] for line in sh("ip", "netns", "list").stdout.splitlines()
-                if probe.owns_namespace(line.split()[0])]  # fmt: skip
+        return [
+            line.split()[0]
+            for line in sh("ip", "netns", "list").stdout.splitlines()
+            if probe.owns_namespace(line.split()[0])
+        ]
 
     def links(self) -> list[str]:
         """Host-side veths of this installation's amphorae (`<prefix>[vpmq]<hex>`)."""
@@ -473,8 +535,12 @@ class Ostium:
         for line in sh("ip", "-o", "link", "show").stdout.splitlines():
             name = line.split(":")[1].strip().split("@")[0]
             rest = name[n + 1 :]
-            if (name.startswith(self.name_prefix) and len(name) == 15 and name[n] in "vpmq"
-                    and all(c in "0123456789abcdef" for c in rest)):
+            if (
+                name.startswith(self.name_prefix)
+                and len(name) == 15
+                and name[n] in "vpmq"
+                and all(c in "0123456789abcdef" for c in rest)
+            ):
                 out.append(name)
         return out
 

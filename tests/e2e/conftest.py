@@ -122,8 +122,9 @@ def pki(workdir: Path) -> Pki:
     ca = LocalCA(d / "ca")
     ca.issue_server_cert(d / "server.pem", d / "server.key")
     ca.issue_client_cert(d / "client.pem", d / "client.key")
-    return Pki(d, ca.cert_path, d / "server.pem", d / "server.key", d / "client.pem",
-               d / "client.key")  # fmt: skip
+    return Pki(
+        d, ca.cert_path, d / "server.pem", d / "server.key", d / "client.pem", d / "client.key"
+    )
 
 
 def free_port() -> int:
@@ -141,11 +142,15 @@ class AgentRunner:
 
     def start(self) -> AgentProcess:
         self.process = start_agent_subprocess(
-            cert=self.pki.server_cert, key=self.pki.server_key, ca=self.pki.ca,
-            state_dir=self.state_dir, bind=f"127.0.0.1:{self.port}", name_prefix=PREFIX,
+            cert=self.pki.server_cert,
+            key=self.pki.server_key,
+            ca=self.pki.ca,
+            state_dir=self.state_dir,
+            bind=f"127.0.0.1:{self.port}",
+            name_prefix=PREFIX,
             log_path=self.state_dir.parent / "agent.log",
             extra_args=["--respawn-interval", "0.5"],
-        )  # fmt: skip
+        )
         return self.process
 
     def stop(self) -> None:
@@ -209,8 +214,19 @@ def client_namespace() -> Iterator[str]:
         sh("ip", "link", "add", host, "type", "veth", "peer", "name", peer, check=True)
         sh("ip", "link", "set", peer, "netns", ns, check=True)
         sh("ip", "link", "set", host, "master", VIP_BRIDGE, "up", check=True)
-        sh("ip", "netns", "exec", ns, "ip", "addr", "add", "198.18.0.200/24", "dev", peer,
-           check=True)  # fmt: skip
+        sh(
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "ip",
+            "addr",
+            "add",
+            "198.18.0.200/24",
+            "dev",
+            peer,
+            check=True,
+        )
         sh("ip", "netns", "exec", ns, "ip", "link", "set", peer, "up", check=True)
         sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up", check=True)
         yield ns

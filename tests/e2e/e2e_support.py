@@ -41,33 +41,50 @@ class Amphora:
     def vip(self) -> str:
         return f"198.18.0.{self.index}"
 
-    def spec(self, listeners: list[dict[str, Any]], pools: list[dict[str, Any]],
-             **kw: Any) -> AmphoraSpec:  # fmt: skip
+    def spec(
+        self, listeners: list[dict[str, Any]], pools: list[dict[str, Any]], **kw: Any
+    ) -> AmphoraSpec:
         self.generation += 1
         data: dict[str, Any] = {
             "amphora_id": self.amphora_id,
             "loadbalancer_id": self.loadbalancer_id,
             "generation": self.generation,
-            "vip": {"network_id": "ostt-vipnet", "bridge": VIP_BRIDGE, "address": self.vip,
-                    "prefixlen": 24, "gateway": "198.18.0.1"},
-            "member_networks": [{"subnet_id": MEM_SUBNET, "bridge": MEM_BRIDGE,
-                                 "cidr": "198.18.1.0/24",
-                                 "address": f"198.18.1.{100 + self.index}"}],
+            "vip": {
+                "network_id": "ostt-vipnet",
+                "bridge": VIP_BRIDGE,
+                "address": self.vip,
+                "prefixlen": 24,
+                "gateway": "198.18.0.1",
+            },
+            "member_networks": [
+                {
+                    "subnet_id": MEM_SUBNET,
+                    "bridge": MEM_BRIDGE,
+                    "cidr": "198.18.1.0/24",
+                    "address": f"198.18.1.{100 + self.index}",
+                }
+            ],
             "listeners": listeners,
             "pools": pools,
-        }  # fmt: skip
+        }
         data.update(kw)
         return AmphoraSpec.model_validate(data)
 
-    def apply(self, listeners: list[dict[str, Any]], pools: list[dict[str, Any]],
-              **kw: Any) -> AmphoraSpec:  # fmt: skip
+    def apply(
+        self, listeners: list[dict[str, Any]], pools: list[dict[str, Any]], **kw: Any
+    ) -> AmphoraSpec:
         spec = self.spec(listeners, pools, **kw)
         state = self.client.apply_spec(spec)
         assert state.applied_generation == spec.generation
         return spec
 
-    def get(self, path: str = "/", port: int = 80, headers: dict[str, str] | None = None,
-            timeout: float = 5.0) -> tuple[int, str, dict[str, str]]:  # fmt: skip
+    def get(
+        self,
+        path: str = "/",
+        port: int = 80,
+        headers: dict[str, str] | None = None,
+        timeout: float = 5.0,
+    ) -> tuple[int, str, dict[str, str]]:
         conn = http.client.HTTPConnection(self.vip, port, timeout=timeout)
         try:
             conn.request("GET", path, headers=headers or {})
@@ -83,15 +100,30 @@ class Amphora:
 
 def member(name: str, **kw: Any) -> dict[str, Any]:
     index = int(name[1:])
-    return {"id": str(uuid.uuid4()), "address": f"198.18.1.{10 + index}", "protocol_port": 8080,
-            "subnet_id": MEM_SUBNET, **kw}  # fmt: skip
+    return {
+        "id": str(uuid.uuid4()),
+        "address": f"198.18.1.{10 + index}",
+        "protocol_port": 8080,
+        "subnet_id": MEM_SUBNET,
+        **kw,
+    }
 
 
 def pool(*members: dict[str, Any], algorithm: str = "ROUND_ROBIN", **kw: Any) -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "protocol": "HTTP", "lb_algorithm": algorithm,
-            "members": list(members), **kw}  # fmt: skip
+    return {
+        "id": str(uuid.uuid4()),
+        "protocol": "HTTP",
+        "lb_algorithm": algorithm,
+        "members": list(members),
+        **kw,
+    }
 
 
 def listener(pool_id: str | None, port: int = 80, **kw: Any) -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "protocol": "HTTP", "protocol_port": port,
-            "default_pool_id": pool_id, **kw}  # fmt: skip
+    return {
+        "id": str(uuid.uuid4()),
+        "protocol": "HTTP",
+        "protocol_port": port,
+        "default_pool_id": pool_id,
+        **kw,
+    }

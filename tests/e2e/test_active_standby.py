@@ -59,9 +59,12 @@ OUTAGE_LIMIT = 1.5
 figures: well under half a second with the defaults)."""
 EXTRA_CONFIG = {
     "controller_worker": ["loadbalancer_topology = ACTIVE_STANDBY"],
-    "health_manager": ["heartbeat_interval = 0.5", "heartbeat_timeout = 2",
-                       "health_check_interval = 0.5"],
-}  # fmt: skip
+    "health_manager": [
+        "heartbeat_interval = 0.5",
+        "heartbeat_timeout = 2",
+        "health_check_interval = 0.5",
+    ],
+}
 
 
 def configure(o: Ostium, extra: dict[str, list[str]]) -> None:
@@ -155,8 +158,9 @@ class Pair:
         return dict(states)
 
     def wait_settled(self, master: str | None = None, timeout: float = 20.0) -> dict[str, str]:
-        return dict(wait_for(lambda: self.settled(master), timeout, 0.1,
-                             f"pair of {self.id} whole again"))  # fmt: skip
+        return dict(
+            wait_for(lambda: self.settled(master), timeout, 0.1, f"pair of {self.id} whole again")
+        )
 
     def names(self, amp_id: str) -> Names:
         return Names(PREFIX, amp_id)
@@ -165,28 +169,36 @@ class Pair:
         return self.ostium.state_dir / "agent" / "amphorae" / self.names(amp_id).namespace
 
     def holds_vip(self, amp_id: str) -> bool:
-        out = sh("ip", "-n", self.names(amp_id).namespace, "-j", "addr", "show", "dev",
-                 "eth1").stdout  # fmt: skip
+        out = sh(
+            "ip", "-n", self.names(amp_id).namespace, "-j", "addr", "show", "dev", "eth1"
+        ).stdout
         addrs = [i["local"] for link in json.loads(out or "[]") for i in link["addr_info"]]
         return self.vip in addrs
 
     def processes(self, amp_id: str, what: str) -> list[int]:
-        cfg = str(self.directory(amp_id) / f"{what}.cfg" if what == "haproxy"
-                  else self.directory(amp_id) / "keepalived.conf")  # fmt: skip
+        cfg = str(
+            self.directory(amp_id) / f"{what}.cfg"
+            if what == "haproxy"
+            else self.directory(amp_id) / "keepalived.conf"
+        )
         return [pid for pid, cmd in processes(f"-f {cfg}") if cmd.split()[0].endswith(what)]
 
 
 @pytest.fixture
-def make_pair(ostium: Ostium, api: Lbaas, subnet: str,
-              backends: Backends) -> Iterator[Callable[..., Pair]]:  # fmt: skip
+def make_pair(
+    ostium: Ostium, api: Lbaas, subnet: str, backends: Backends
+) -> Iterator[Callable[..., Pair]]:
     made: list[str] = []
 
-    def make(persistence: str | None = None, members: tuple[int, ...] = (1, 2),
-             **body: Any) -> Pair:  # fmt: skip
+    def make(
+        persistence: str | None = None, members: tuple[int, ...] = (1, 2), **body: Any
+    ) -> Pair:
         pool: dict[str, Any] = {
-            "name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-            "members": [{"address": backends.address(i), "protocol_port": 8080}
-                        for i in members]}  # fmt: skip
+            "name": "p",
+            "protocol": "HTTP",
+            "lb_algorithm": "ROUND_ROBIN",
+            "members": [{"address": backends.address(i), "protocol_port": 8080} for i in members],
+        }
         if persistence:
             pool["session_persistence"] = {"type": persistence}
         listener = {"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}}
@@ -325,8 +337,13 @@ def fault_namespace(pair: Pair, amp: str) -> Callable[[], None]:
     return lambda: None  # the health manager fails it over
 
 
-FAULTS = {"haproxy": fault_haproxy, "hang": fault_hang, "keepalived": fault_keepalived,
-          "link": fault_link, "namespace": fault_namespace}  # fmt: skip
+FAULTS = {
+    "haproxy": fault_haproxy,
+    "hang": fault_hang,
+    "keepalived": fault_keepalived,
+    "link": fault_link,
+    "namespace": fault_namespace,
+}
 HANG_LIMIT = 4.0
 """A hung haproxy is seen by the check: 1 s interval x 2 misses (1 s timeout each)."""
 
@@ -357,7 +374,8 @@ def test_pair_roles_addresses_and_status(make_pair: Callable[..., Pair]) -> None
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_master_fault_is_survived_and_the_pair_restored(
-        make_pair: Callable[..., Pair], fault: str) -> None:  # fmt: skip
+    make_pair: Callable[..., Pair], fault: str
+) -> None:
     pair = make_pair()
     old_master = pair.master()["id"]
     (backup,) = [a["id"] for a in pair.amphorae() if a["id"] != old_master]
@@ -370,12 +388,18 @@ def test_master_fault_is_survived_and_the_pair_restored(
         time.sleep(0.5)
         restore()
         gone = old_master if fault == "namespace" else None
-        states = wait_for(lambda: (st := pair.settled(backup)) and gone not in st and st, 30,
-                          0.1, "the pair whole again")  # fmt: skip
+        states = wait_for(
+            lambda: (st := pair.settled(backup)) and gone not in st and st,
+            30,
+            0.1,
+            "the pair whole again",
+        )
         time.sleep(0.3)
     outage = prober.outage(at - 0.1)
-    print(f"\n{fault}: outage {outage * 1000:.0f} ms, "
-          f"{prober.succeeded_after(at)} probes answered after the fault")  # fmt: skip
+    print(
+        f"\n{fault}: outage {outage * 1000:.0f} ms, "
+        f"{prober.succeeded_after(at)} probes answered after the fault"
+    )
     assert outage < (HANG_LIMIT if fault == "hang" else OUTAGE_LIMIT), f"{fault}: {outage:.2f}s"
     assert prober.succeeded_after(at) > 0
     # Traffic goes through the former BACKUP, now MASTER (and the only one with the VIP).
@@ -395,19 +419,24 @@ def test_master_fault_is_survived_and_the_pair_restored(
 
 @pytest.mark.parametrize("when", ["at_once", "while_failing_over"])
 def test_member_change_during_the_failover_reaches_both(
-        make_pair: Callable[..., Pair], api: Lbaas, backends: Backends,
-        when: str) -> None:  # fmt: skip
+    make_pair: Callable[..., Pair], api: Lbaas, backends: Backends, when: str
+) -> None:
     """The MASTER vanishes and a member is added right away (the worker pushes it to
     both amphorae, which brings the lost one back) or while the health manager's
     failover runs (409 until it is done, then it reaches the new pair)."""
     pair = make_pair(members=(1,))
     old_master = pair.master()["id"]
-    pool_id = api.http.get("/v2/lbaas/pools", params={"loadbalancer_id": pair.id}
-                           ).json()["pools"][0]["id"]  # fmt: skip
+    pool_id = api.http.get("/v2/lbaas/pools", params={"loadbalancer_id": pair.id}).json()["pools"][
+        0
+    ]["id"]
     fault_namespace(pair, old_master)
     if when == "while_failing_over":
-        wait_for(lambda: (api.lb(pair.id) or {}).get("provisioning_status") == "PENDING_UPDATE",
-                 15, 0.02, "the failover starting")  # fmt: skip
+        wait_for(
+            lambda: (api.lb(pair.id) or {}).get("provisioning_status") == "PENDING_UPDATE",
+            15,
+            0.02,
+            "the failover starting",
+        )
     body = {"member": {"address": backends.address(3), "protocol_port": 8080}}
     deadline = time.monotonic() + 30
     while True:  # 409 while the load balancer is busy (e.g. failing over): retry
@@ -423,8 +452,12 @@ def test_member_change_during_the_failover_reaches_both(
         assert old_master not in states
     for amp_id in states:  # both amphorae serve the new member
         assert member_id in (pair.directory(amp_id) / "haproxy.cfg").read_text()
-    wait_for(lambda: backends.name(3) in {probe(pair.vip) for _ in range(6)}, 10, 0.1,
-             "the new member answering through the VIP")  # fmt: skip
+    wait_for(
+        lambda: backends.name(3) in {probe(pair.vip) for _ in range(6)},
+        10,
+        0.1,
+        "the new member answering through the VIP",
+    )
 
 
 def test_session_persistence_survives_takeover(make_pair: Callable[..., Pair]) -> None:
@@ -451,18 +484,28 @@ def test_session_persistence_survives_takeover(make_pair: Callable[..., Pair]) -
 @pytest.fixture
 def single_flavor(api: Lbaas) -> Iterator[str]:
     """A flavor whose profile says SINGLE (set up before, removed after, the pairs)."""
-    profile = api.http.post("/v2/lbaas/flavorprofiles", json={"flavorprofile": {
-        "name": "ostt-single", "provider_name": "amphora",
-        "flavor_data": json.dumps({"loadbalancer_topology": "SINGLE"})}}).json()["flavorprofile"]
-    flavor = api.http.post("/v2/lbaas/flavors", json={"flavor": {
-        "name": "ostt-single", "flavor_profile_id": profile["id"]}}).json()["flavor"]
+    profile = api.http.post(
+        "/v2/lbaas/flavorprofiles",
+        json={
+            "flavorprofile": {
+                "name": "ostt-single",
+                "provider_name": "amphora",
+                "flavor_data": json.dumps({"loadbalancer_topology": "SINGLE"}),
+            }
+        },
+    ).json()["flavorprofile"]
+    flavor = api.http.post(
+        "/v2/lbaas/flavors",
+        json={"flavor": {"name": "ostt-single", "flavor_profile_id": profile["id"]}},
+    ).json()["flavor"]
     yield str(flavor["id"])
     api.http.delete(f"/v2/lbaas/flavors/{flavor['id']}")
     api.http.delete(f"/v2/lbaas/flavorprofiles/{profile['id']}")
 
 
 def test_topology_per_load_balancer_from_a_flavor_and_no_change_later(
-        single_flavor: str, make_pair: Callable[..., Pair], api: Lbaas) -> None:  # fmt: skip
+    single_flavor: str, make_pair: Callable[..., Pair], api: Lbaas
+) -> None:
     single = make_pair(flavor_id=single_flavor)
     (amp,) = single.amphorae()
     assert amp["role"] == "STANDALONE" and amp["vrrp_ip"] is None
@@ -475,22 +518,30 @@ def test_topology_per_load_balancer_from_a_flavor_and_no_change_later(
 
 
 def test_a_change_that_reaches_one_amphora_is_retried_until_both_have_it(
-        make_pair: Callable[..., Pair], api: Lbaas, backends: Backends) -> None:  # fmt: skip
+    make_pair: Callable[..., Pair], api: Lbaas, backends: Backends
+) -> None:
     pair = make_pair(members=(1,))
     master = pair.master()["id"]
     (backup,) = set(pair.settled() or {}) - {master}
-    pool_id = api.http.get("/v2/lbaas/pools", params={"loadbalancer_id": pair.id}
-                           ).json()["pools"][0]["id"]  # fmt: skip
+    pool_id = api.http.get("/v2/lbaas/pools", params={"loadbalancer_id": pair.id}).json()["pools"][
+        0
+    ]["id"]
     # Make the BACKUP's agent fail to write its next config (a directory in the way).
     blocker = pair.directory(backup) / "haproxy.cfg.new"
     blocker.mkdir()
     try:
-        r = api.http.post(f"/v2/lbaas/pools/{pool_id}/members", json={"member": {
-            "address": backends.address(2), "protocol_port": 8080}})  # fmt: skip
+        r = api.http.post(
+            f"/v2/lbaas/pools/{pool_id}/members",
+            json={"member": {"address": backends.address(2), "protocol_port": 8080}},
+        )
         assert r.status_code == 201, r.text
         member_id = r.json()["member"]["id"]
-        wait_for(lambda: member_id in (pair.directory(master) / "haproxy.cfg").read_text(), 10,
-                 0.05, "the MASTER applying the change")  # fmt: skip
+        wait_for(
+            lambda: member_id in (pair.directory(master) / "haproxy.cfg").read_text(),
+            10,
+            0.05,
+            "the MASTER applying the change",
+        )
         time.sleep(0.5)
         assert api.lb(pair.id)["provisioning_status"] == "PENDING_UPDATE"  # type: ignore[index]
         assert member_id not in (pair.directory(backup) / "haproxy.cfg").read_text()
@@ -500,8 +551,9 @@ def test_a_change_that_reaches_one_amphora_is_retried_until_both_have_it(
     assert member_id in (pair.directory(backup) / "haproxy.cfg").read_text()
 
 
-def test_restarting_ostium_leaves_the_pair_serving(make_pair: Callable[..., Pair],
-                                                   ostium: Ostium) -> None:  # fmt: skip
+def test_restarting_ostium_leaves_the_pair_serving(
+    make_pair: Callable[..., Pair], ostium: Ostium
+) -> None:
     """haproxy and keepalived outlive the agent; the new agent adopts them, watches them
     again and the pair still fails over."""
     pair = make_pair()
@@ -513,8 +565,9 @@ def test_restarting_ostium_leaves_the_pair_serving(make_pair: Callable[..., Pair
         ostium.start("serve")
         time.sleep(0.5)
     assert prober.outage(at) == 0.0
-    assert {a: (pair.processes(a, "haproxy"), pair.processes(a, "keepalived"))
-            for a in amps} == before  # fmt: skip
+    assert {
+        a: (pair.processes(a, "haproxy"), pair.processes(a, "keepalived")) for a in amps
+    } == before
     master = pair.wait_settled()
     old_master = next(a for a, st in master.items() if st == "MASTER")
     (backup,) = set(amps) - {old_master}
@@ -539,47 +592,78 @@ def test_two_hosts_keep_the_pair_apart_even_after_a_failover() -> None:
     backends = Backends(BACK2, prefix="ostt-t", count=1)
     o = Ostium([VIP2, BACK2], name_prefix="osttm")
     agent_port = free_port()
-    configure(o, {**EXTRA_CONFIG,
-                  "controller_worker": [*EXTRA_CONFIG["controller_worker"],
-                                        "anti_affinity = required"],
-                  "haproxy_amphora": [f"remote_agents = https://127.0.0.1:{agent_port}"]})
+    configure(
+        o,
+        {
+            **EXTRA_CONFIG,
+            "controller_worker": [*EXTRA_CONFIG["controller_worker"], "anti_affinity = required"],
+            "haproxy_amphora": [f"remote_agents = https://127.0.0.1:{agent_port}"],
+        },
+    )
     second = None
     left: list[str] = []
     try:
         o.start("serve")
         pki = o.state_dir / "pki"
         second = start_agent_subprocess(
-            cert=pki / "agent.pem", key=pki / "agent.key", ca=pki / "ca.pem",
-            state_dir=o.workdir / "agent2", bind=f"127.0.0.1:{agent_port}", name_prefix="osttn",
+            cert=pki / "agent.pem",
+            key=pki / "agent.key",
+            ca=pki / "ca.pem",
+            state_dir=o.workdir / "agent2",
+            bind=f"127.0.0.1:{agent_port}",
+            name_prefix="osttn",
             log_path=o.workdir / "agent2.log",
-            extra_args=["--respawn-interval", "0.5", "--heartbeat-interval", "0.5",
-                        "--controller-ip-port-list", f"127.0.0.1:{o.health_port}",
-                        "--heartbeat-key-file", str(o.state_dir / "heartbeat.key")])
+            extra_args=[
+                "--respawn-interval",
+                "0.5",
+                "--heartbeat-interval",
+                "0.5",
+                "--controller-ip-port-list",
+                f"127.0.0.1:{o.health_port}",
+                "--heartbeat-key-file",
+                str(o.state_dir / "heartbeat.key"),
+            ],
+        )
         api = o.api
-        lb = api.create_lb(api.subnet_id(VIP2.subnet_name), wait=False, listeners=[
-            {"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}}],
-            pools=[{"name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                    "members": [{"address": backends.address(1), "protocol_port": 8080}]}])
+        lb = api.create_lb(
+            api.subnet_id(VIP2.subnet_name),
+            wait=False,
+            listeners=[{"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}}],
+            pools=[
+                {
+                    "name": "p",
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "members": [{"address": backends.address(1), "protocol_port": 8080}],
+                }
+            ],
+        )
         api.wait_active(lb["id"], 30)
         pair = Pair(o, api, lb)
         states = pair.wait_settled()
 
         def prefixes(amps: dict[str, str]) -> set[str]:
             found = {line.split()[0] for line in sh("ip", "netns", "list").stdout.splitlines()}
-            return {p for a in amps for p in ("osttm", "osttn")
-                    if Names(p, a).namespace in found}
+            return {p for a in amps for p in ("osttm", "osttn") if Names(p, a).namespace in found}
 
         assert prefixes(states) == {"osttm", "osttn"}
         assert probe(pair.vip) is not None
         master = pair.master()["id"]
-        (lost_prefix,) = [p for p in ("osttm", "osttn")
-                          if Names(p, master).namespace in sh("ip", "netns", "list").stdout]
+        (lost_prefix,) = [
+            p
+            for p in ("osttm", "osttn")
+            if Names(p, master).namespace in sh("ip", "netns", "list").stdout
+        ]
         ns = Names(lost_prefix, master).namespace
         pids = [int(x) for x in sh("ip", "netns", "pids", ns).stdout.split()]
         sh("ip", "netns", "del", ns, check=True)
         kill_all(pids)
-        states = wait_for(lambda: (s := pair.settled()) and master not in s and s, 30, 0.1,
-                          "the lost amphora replaced")  # fmt: skip
+        states = wait_for(
+            lambda: (s := pair.settled()) and master not in s and s,
+            30,
+            0.1,
+            "the lost amphora replaced",
+        )
         assert prefixes(states) == {"osttm", "osttn"}
         assert probe(pair.vip) is not None
         api.delete_lb(lb["id"])

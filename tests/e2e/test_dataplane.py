@@ -96,10 +96,18 @@ def test_stale_generation_and_invalid_config(amphora: Amphora, agent: AgentRunne
     with pytest.raises(StaleSpec):
         amphora.apply([listener(p["id"])], [p])
     amphora.generation = 5
-    bad_rule = {"id": "0c0c0c0c-0000-4000-8000-000000000001", "type": "PATH",
-                "compare_type": "REGEX", "value": "(unclosed"}  # fmt: skip
-    policy = {"id": "0c0c0c0c-0000-4000-8000-000000000002", "action": "REJECT", "position": 1,
-              "rules": [bad_rule]}  # fmt: skip
+    bad_rule = {
+        "id": "0c0c0c0c-0000-4000-8000-000000000001",
+        "type": "PATH",
+        "compare_type": "REGEX",
+        "value": "(unclosed",
+    }
+    policy = {
+        "id": "0c0c0c0c-0000-4000-8000-000000000002",
+        "action": "REJECT",
+        "position": 1,
+        "rules": [bad_rule],
+    }
     with pytest.raises(AgentRefused) as err:
         amphora.apply([listener(p["id"], l7policies=[policy])], [p])
     assert err.value.code == "invalid_config" and err.value.details
@@ -170,9 +178,15 @@ def test_backup_and_drain(amphora: Amphora) -> None:
 
 
 def test_health_monitor_marks_member_down(amphora: Amphora) -> None:
-    hm = {"id": "0d0d0d0d-0000-4000-8000-000000000001", "type": "HTTP", "delay": 1,
-          "timeout": 1, "max_retries": 1, "max_retries_down": 1,
-          "url_path": "/status/200"}  # fmt: skip
+    hm = {
+        "id": "0d0d0d0d-0000-4000-8000-000000000001",
+        "type": "HTTP",
+        "delay": 1,
+        "timeout": 1,
+        "max_retries": 1,
+        "max_retries_down": 1,
+        "url_path": "/status/200",
+    }
     b1, ghost = member("b1"), member("b2", protocol_port=9999)  # nothing listens on 9999
     p = pool(b1, ghost, healthmonitor=hm)
     amphora.apply([listener(p["id"])], [p])
@@ -189,26 +203,54 @@ def test_l7_policies(amphora: Amphora) -> None:
     def rule(type_: str, compare: str, value: str, **kw: object) -> dict[str, object]:
         import uuid
 
-        return {"id": str(uuid.uuid4()), "type": type_, "compare_type": compare,
-                "value": value, **kw}  # fmt: skip
+        return {
+            "id": str(uuid.uuid4()),
+            "type": type_,
+            "compare_type": compare,
+            "value": value,
+            **kw,
+        }
 
     policies = [
-        {"id": "0e0e0e0e-0000-4000-8000-000000000001", "action": "REJECT", "position": 1,
-         "rules": [rule("PATH", "STARTS_WITH", "/admin")]},
-        {"id": "0e0e0e0e-0000-4000-8000-000000000002", "action": "REDIRECT_TO_URL",
-         "position": 2, "redirect_url": "https://example.test/%[src]\"x", "redirect_http_code": 301,
-         "rules": [rule("PATH", "EQUAL_TO", "/old")]},
-        {"id": "0e0e0e0e-0000-4000-8000-000000000003", "action": "REDIRECT_PREFIX",
-         "position": 3, "redirect_prefix": "https://new.example.test",
-         "rules": [rule("HOST_NAME", "EQUAL_TO", "legacy.example.test")]},
-        {"id": "0e0e0e0e-0000-4000-8000-000000000004", "action": "REDIRECT_TO_POOL",
-         "position": 4, "redirect_pool_id": other["id"],
-         "rules": [rule("HEADER", "EQUAL_TO", "three", key="X-Pool"),
-                   rule("COOKIE", "EQUAL_TO", "no", key="beta", invert=True)]},
-        {"id": "0e0e0e0e-0000-4000-8000-000000000005", "action": "REDIRECT_TO_POOL",
-         "position": 5, "redirect_pool_id": other["id"],
-         "rules": [rule("FILE_TYPE", "EQUAL_TO", ".png")]},
-    ]  # fmt: skip
+        {
+            "id": "0e0e0e0e-0000-4000-8000-000000000001",
+            "action": "REJECT",
+            "position": 1,
+            "rules": [rule("PATH", "STARTS_WITH", "/admin")],
+        },
+        {
+            "id": "0e0e0e0e-0000-4000-8000-000000000002",
+            "action": "REDIRECT_TO_URL",
+            "position": 2,
+            "redirect_url": 'https://example.test/%[src]"x',
+            "redirect_http_code": 301,
+            "rules": [rule("PATH", "EQUAL_TO", "/old")],
+        },
+        {
+            "id": "0e0e0e0e-0000-4000-8000-000000000003",
+            "action": "REDIRECT_PREFIX",
+            "position": 3,
+            "redirect_prefix": "https://new.example.test",
+            "rules": [rule("HOST_NAME", "EQUAL_TO", "legacy.example.test")],
+        },
+        {
+            "id": "0e0e0e0e-0000-4000-8000-000000000004",
+            "action": "REDIRECT_TO_POOL",
+            "position": 4,
+            "redirect_pool_id": other["id"],
+            "rules": [
+                rule("HEADER", "EQUAL_TO", "three", key="X-Pool"),
+                rule("COOKIE", "EQUAL_TO", "no", key="beta", invert=True),
+            ],
+        },
+        {
+            "id": "0e0e0e0e-0000-4000-8000-000000000005",
+            "action": "REDIRECT_TO_POOL",
+            "position": 5,
+            "redirect_pool_id": other["id"],
+            "rules": [rule("FILE_TYPE", "EQUAL_TO", ".png")],
+        },
+    ]
     amphora.apply([listener(main["id"], l7policies=policies)], [main, other])
     assert amphora.get("/admin/x")[0] == 403
     status, _, headers = amphora.get("/old")
@@ -243,8 +285,17 @@ def test_allowed_cidrs(amphora: Amphora, client_namespace: str) -> None:
     amphora.apply([lst, other], [p])
 
     def from_client(port: int) -> bool:
-        proc = sh("ip", "netns", "exec", client_namespace, "curl", "-s", "-m", "1",
-                  f"http://{amphora.vip}:{port}/")  # fmt: skip
+        proc = sh(
+            "ip",
+            "netns",
+            "exec",
+            client_namespace,
+            "curl",
+            "-s",
+            "-m",
+            "1",
+            f"http://{amphora.vip}:{port}/",
+        )
         return proc.returncode == 0 and proc.stdout.strip() == "b1"
 
     assert amphora.get()[1] == "b1"

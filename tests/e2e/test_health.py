@@ -35,8 +35,9 @@ BACK = Net("ostt-backh", "198.19.25.0/24", "ostt-back2", "ostt-backh-subnet")
 INTERVAL, TIMEOUT = 0.5, 2.0
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition"
-             ) -> Any:  # fmt: skip
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition"
+) -> Any:
     return _wait_for(predicate, timeout, 0.1, what)
 
 
@@ -58,8 +59,16 @@ class Health:
 
     def start(self) -> None:
         log = (self.ostium.workdir / "health.log").open("ab")
-        argv = [*OSTIUM, "health", "--state-dir", str(self.ostium.state_dir), "--config-file",
-                str(self.ostium.config), "--metrics-bind", f"127.0.0.1:{self.metrics_port}"]
+        argv = [
+            *OSTIUM,
+            "health",
+            "--state-dir",
+            str(self.ostium.state_dir),
+            "--config-file",
+            str(self.ostium.config),
+            "--metrics-bind",
+            f"127.0.0.1:{self.metrics_port}",
+        ]
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         finally:
@@ -114,10 +123,13 @@ def installation(backends: Backends) -> Iterator[tuple[Ostium, Health]]:
     config = configparser.ConfigParser(interpolation=None)
     config.read(o.config)
     config["health_manager"] = {
-        "enabled": "false", "bind_port": str(port),
+        "enabled": "false",
+        "bind_port": str(port),
         "controller_ip_port_list": f"127.0.0.1:{port}, 127.0.0.1:{capture.getsockname()[1]}",
-        "heartbeat_interval": str(INTERVAL), "heartbeat_timeout": str(TIMEOUT),
-        "health_check_interval": "0.25"}  # fmt: skip
+        "heartbeat_interval": str(INTERVAL),
+        "heartbeat_timeout": str(TIMEOUT),
+        "health_check_interval": "0.25",
+    }
     config["house_keeping"] = {"enabled": "false"}
     with o.config.open("w") as f:
         config.write(f)
@@ -155,14 +167,21 @@ def make_lb(api: Lbaas, backends: Backends) -> Iterator[Callable[..., dict[str, 
 
     def make(monitor: bool = True, **pool: Any) -> dict[str, Any]:
         hm = {"type": "TCP", "delay": 1, "timeout": 1, "max_retries": 1, "max_retries_down": 1}
-        p = {"name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-             "members": [{"address": backends.address(i), "protocol_port": 8080}
-                         for i in (1, 2)], **pool}  # fmt: skip
+        p = {
+            "name": "p",
+            "protocol": "HTTP",
+            "lb_algorithm": "ROUND_ROBIN",
+            "members": [{"address": backends.address(i), "protocol_port": 8080} for i in (1, 2)],
+            **pool,
+        }
         if monitor:
             p["healthmonitor"] = hm
-        lb = api.create_lb(subnet, wait=False, listeners=[
-            {"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}}],
-            pools=[p])  # fmt: skip
+        lb = api.create_lb(
+            subnet,
+            wait=False,
+            listeners=[{"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}}],
+            pools=[p],
+        )
         made.append(lb["id"])
         api.wait_active(lb["id"])
         return lb
@@ -178,9 +197,12 @@ def tree(api: Lbaas, lb_id: str) -> dict[str, Any]:
     lb = st["loadbalancer"]
     (li,) = lb["listeners"]
     (pool,) = li["pools"]
-    return {"lb": lb["operating_status"], "listener": li["operating_status"],
-            "pool": pool["operating_status"],
-            "members": {m["address"]: m["operating_status"] for m in pool["members"]}}
+    return {
+        "lb": lb["operating_status"],
+        "listener": li["operating_status"],
+        "pool": pool["operating_status"],
+        "members": {m["address"]: m["operating_status"] for m in pool["members"]},
+    }
 
 
 def stats(api: Lbaas, lb_id: str) -> dict[str, int]:
@@ -206,8 +228,9 @@ def only_amphora(api: Lbaas, lb_id: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ operating status
 
 
-def test_status_follows_the_backends(api: Lbaas, backends: Backends,
-                                     make_lb: Callable[..., dict[str, Any]]) -> None:  # fmt: skip
+def test_status_follows_the_backends(
+    api: Lbaas, backends: Backends, make_lb: Callable[..., dict[str, Any]]
+) -> None:
     lb = make_lb()
     a1, a2 = backends.address(1), backends.address(2)
     up = {a1: "ONLINE", a2: "ONLINE"}
@@ -215,29 +238,44 @@ def test_status_follows_the_backends(api: Lbaas, backends: Backends,
     try:
         backends.stop(2)
         started = time.monotonic()
-        expect(api, lb["id"], lb="DEGRADED", listener="ONLINE", pool="DEGRADED",
-               members={a1: "ONLINE", a2: "ERROR"})  # fmt: skip
+        expect(
+            api,
+            lb["id"],
+            lb="DEGRADED",
+            listener="ONLINE",
+            pool="DEGRADED",
+            members={a1: "ONLINE", a2: "ERROR"},
+        )
         print(f"\nmember stopped -> API shows ERROR: {time.monotonic() - started:.2f}s")
         backends.start(2)
         expect(api, lb["id"], lb="ONLINE", pool="ONLINE", members=up)
         backends.stop(1)
         backends.stop(2)
-        expect(api, lb["id"], lb="ERROR", listener="ONLINE", pool="ERROR",
-               members={a1: "ERROR", a2: "ERROR"})  # fmt: skip
+        expect(
+            api,
+            lb["id"],
+            lb="ERROR",
+            listener="ONLINE",
+            pool="ERROR",
+            members={a1: "ERROR", a2: "ERROR"},
+        )
     finally:
         backends.start(1)
         backends.start(2)
     expect(api, lb["id"], lb="ONLINE", pool="ONLINE", members=up)
 
 
-def test_admin_down_weight_zero_and_no_monitor(api: Lbaas, backends: Backends,
-                                               make_lb: Callable[..., dict[str, Any]]) -> None:
+def test_admin_down_weight_zero_and_no_monitor(
+    api: Lbaas, backends: Backends, make_lb: Callable[..., dict[str, Any]]
+) -> None:
     lb = make_lb()
     a1, a2 = backends.address(1), backends.address(2)
     expect(api, lb["id"], members={a1: "ONLINE", a2: "ONLINE"})
     (pool,) = api.http.get("/v2/lbaas/pools", params={"loadbalancer_id": lb["id"]}).json()["pools"]
-    ids = {m["address"]: m["id"] for m in
-           api.http.get(f"/v2/lbaas/pools/{pool['id']}/members").json()["members"]}
+    ids = {
+        m["address"]: m["id"]
+        for m in api.http.get(f"/v2/lbaas/pools/{pool['id']}/members").json()["members"]
+    }
     base = f"/v2/lbaas/pools/{pool['id']}/members"
     api.update(f"{base}/{ids[a1]}", "member", lb["id"], admin_state_up=False)
     api.update(f"{base}/{ids[a2]}", "member", lb["id"], weight=0)
@@ -245,8 +283,7 @@ def test_admin_down_weight_zero_and_no_monitor(api: Lbaas, backends: Backends,
     api.remove(f"/v2/lbaas/healthmonitors/{pool['healthmonitor_id']}", lb["id"])
     api.update(f"{base}/{ids[a1]}", "member", lb["id"], admin_state_up=True)
     api.update(f"{base}/{ids[a2]}", "member", lb["id"], weight=1)
-    expect(api, lb["id"], lb="ONLINE", pool="ONLINE",
-           members={a1: "NO_MONITOR", a2: "NO_MONITOR"})  # fmt: skip
+    expect(api, lb["id"], lb="ONLINE", pool="ONLINE", members={a1: "NO_MONITOR", a2: "NO_MONITOR"})
 
 
 # ------------------------------------------------------------------ statistics
@@ -258,22 +295,28 @@ def _requests(vip: str, n: int) -> None:
 
 
 def test_statistics_survive_reload_agent_restart_and_failover(
-        installation: tuple[Ostium, Health], api: Lbaas,
-        make_lb: Callable[..., dict[str, Any]]) -> None:  # fmt: skip
+    installation: tuple[Ostium, Health], api: Lbaas, make_lb: Callable[..., dict[str, Any]]
+) -> None:
     o, health = installation
     lb = make_lb(monitor=False)
     vip = lb["vip_address"]
 
     def total(n: int) -> dict[str, int]:
-        return dict(wait_for(lambda: (s := stats(api, lb["id"]))["total_connections"] == n and s,
-                             10, f"total_connections == {n}"))  # fmt: skip
+        return dict(
+            wait_for(
+                lambda: (s := stats(api, lb["id"]))["total_connections"] == n and s,
+                10,
+                f"total_connections == {n}",
+            )
+        )
 
     _requests(vip, 20)
     first = total(20)
     assert first["bytes_in"] >= 20 * 40 and first["bytes_out"] >= 20 * 100
     # A change that needs a reload: a new worker process, counters from zero inside it.
     (li,) = api.http.get("/v2/lbaas/listeners", params={"loadbalancer_id": lb["id"]}).json()[
-        "listeners"]
+        "listeners"
+    ]
     api.update(f"/v2/lbaas/listeners/{li['id']}", "listener", lb["id"], timeout_client_data=40000)
     _requests(vip, 10)
     second = total(30)
@@ -311,8 +354,8 @@ def test_statistics_survive_reload_agent_restart_and_failover(
 
 
 def test_destroyed_amphora_is_replaced_with_the_same_vip(
-        api: Lbaas, backends: Backends, make_lb: Callable[..., dict[str, Any]]
-) -> None:  # fmt: skip
+    api: Lbaas, backends: Backends, make_lb: Callable[..., dict[str, Any]]
+) -> None:
     lb = make_lb()
     vip = lb["vip_address"]
     old = only_amphora(api, lb["id"])
@@ -334,8 +377,14 @@ def test_destroyed_amphora_is_replaced_with_the_same_vip(
     took = time.monotonic() - destroyed
     print(f"\namphora destroyed -> first request through the VIP: {took:.2f}s")
     assert took < TIMEOUT + 8
-    wait_for(lambda: [a["id"] for a in api.amphorae(lb["id"])] not in ([], [old["id"]]) and
-             len(api.amphorae(lb["id"])) == 1, 10, "the new amphora alone")  # fmt: skip
+    wait_for(
+        lambda: (
+            [a["id"] for a in api.amphorae(lb["id"])] not in ([], [old["id"]])
+            and len(api.amphorae(lb["id"])) == 1
+        ),
+        10,
+        "the new amphora alone",
+    )
     after = api.wait_active(lb["id"])
     assert after["vip_address"] == vip
     new = only_amphora(api, lb["id"])
@@ -349,7 +398,8 @@ def test_destroyed_amphora_is_replaced_with_the_same_vip(
 
 
 def test_forged_replayed_truncated_and_oversized_heartbeats_change_nothing(
-        api: Lbaas, health: Health, make_lb: Callable[..., dict[str, Any]]) -> None:  # fmt: skip
+    api: Lbaas, health: Health, make_lb: Callable[..., dict[str, Any]]
+) -> None:
     from ostium.model.heartbeat import HaproxyState, Heartbeat, PoolReport, encode
 
     lb = make_lb()
@@ -357,11 +407,16 @@ def test_forged_replayed_truncated_and_oversized_heartbeats_change_nothing(
     before = expect(api, lb["id"], lb="ONLINE", pool="ONLINE")
     real = health.captured(amp)
     (pool,) = api.http.get("/v2/lbaas/pools", params={"loadbalancer_id": lb["id"]}).json()["pools"]
-    evil = Heartbeat(amphora_id=amp, seq=2**62, timestamp=time.time(), generation=1,
-                     agent_version="x", haproxy=HaproxyState.RUNNING,
-                     pools={pool["id"]: PoolReport("DOWN", {})})  # fmt: skip
-    counts = {r: health.dropped(r) for r in ("bad_signature", "replayed", "oversized",
-                                             "unsigned")}  # fmt: skip
+    evil = Heartbeat(
+        amphora_id=amp,
+        seq=2**62,
+        timestamp=time.time(),
+        generation=1,
+        agent_version="x",
+        haproxy=HaproxyState.RUNNING,
+        pools={pool["id"]: PoolReport("DOWN", {})},
+    )
+    counts = {r: health.dropped(r) for r in ("bad_signature", "replayed", "oversized", "unsigned")}
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
         target = ("127.0.0.1", health.port)
         for _ in range(3):
@@ -377,15 +432,18 @@ def test_forged_replayed_truncated_and_oversized_heartbeats_change_nothing(
     assert health.dropped("unsigned") >= counts["unsigned"] + 3
     time.sleep(2 * INTERVAL)
     assert tree(api, lb["id"]) == before
-    assert only_amphora(api, lb["id"])["id"] == amp and "heartbeat dropped" in \
-        (health.ostium.workdir / "health.log").read_text()
+    assert (
+        only_amphora(api, lb["id"])["id"] == amp
+        and "heartbeat dropped" in (health.ostium.workdir / "health.log").read_text()
+    )
 
 
 # ------------------------------------------------------------------ health manager restart
 
 
-def test_health_manager_killed_and_restarted(api: Lbaas, health: Health, backends: Backends,
-                                             make_lb: Callable[..., dict[str, Any]]) -> None:
+def test_health_manager_killed_and_restarted(
+    api: Lbaas, health: Health, backends: Backends, make_lb: Callable[..., dict[str, Any]]
+) -> None:
     lb = make_lb()
     vip = lb["vip_address"]
     amp = only_amphora(api, lb["id"])["id"]
@@ -422,9 +480,20 @@ def _housekeeping(o: Ostium, **options: str) -> str:
     config = o.workdir / "housekeeping.ini"
     with config.open("w") as f:
         parser.write(f)
-    proc = subprocess.run([*OSTIUM, "housekeeping", "--once", "--state-dir", str(o.state_dir),
-                           "--config-file", str(config)], capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [
+            *OSTIUM,
+            "housekeeping",
+            "--once",
+            "--state-dir",
+            str(o.state_dir),
+            "--config-file",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -437,15 +506,18 @@ def _agent_serial(o: Ostium) -> int:
     pki = o.state_dir / "pki"
     ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
     ctx.load_cert_chain(pki / "controller.pem", pki / "controller.key")
-    with socket.create_connection(("127.0.0.1", o.agent_port), timeout=5) as raw, \
-            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:  # fmt: skip
+    with (
+        socket.create_connection(("127.0.0.1", o.agent_port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
         der = tls.getpeercert(binary_form=True)
         assert der is not None
         return int(x509.load_der_x509_certificate(der).serial_number)
 
 
-def test_certificate_rotation_and_orphans(installation: tuple[Ostium, Health], api: Lbaas,
-                                          make_lb: Callable[..., dict[str, Any]]) -> None:
+def test_certificate_rotation_and_orphans(
+    installation: tuple[Ostium, Health], api: Lbaas, make_lb: Callable[..., dict[str, Any]]
+) -> None:
     import json
 
     o, _ = installation
@@ -462,7 +534,8 @@ def test_certificate_rotation_and_orphans(installation: tuple[Ostium, Health], a
     assert load.failures == [] and load.ok > 20
     # The control plane still talks to the agent: a change goes through.
     (li,) = api.http.get("/v2/lbaas/listeners", params={"loadbalancer_id": lb["id"]}).json()[
-        "listeners"]
+        "listeners"
+    ]
     api.update(f"/v2/lbaas/listeners/{li['id']}", "listener", lb["id"], connection_limit=1000)
     assert only_amphora(api, lb["id"])["cert_expiration"] > expires
 

@@ -109,11 +109,21 @@ def member(backends: Backends, i: int, **kw: Any) -> dict[str, Any]:
     return {"address": backends.address(i), "protocol_port": 8080, **kw}
 
 
-def http_lb(backends: Backends, *members: int, algorithm: str = "ROUND_ROBIN",
-            pool: dict[str, Any] | None = None, **listener: Any) -> dict[str, Any]:  # fmt: skip
+def http_lb(
+    backends: Backends,
+    *members: int,
+    algorithm: str = "ROUND_ROBIN",
+    pool: dict[str, Any] | None = None,
+    **listener: Any,
+) -> dict[str, Any]:
     """Graph body: one HTTP listener on port 80 with one pool of the given backends."""
-    p = {"name": "p", "protocol": "HTTP", "lb_algorithm": algorithm,
-         "members": [member(backends, i) for i in members], **(pool or {})}  # fmt: skip
+    p = {
+        "name": "p",
+        "protocol": "HTTP",
+        "lb_algorithm": algorithm,
+        "members": [member(backends, i) for i in members],
+        **(pool or {}),
+    }
     li = {"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}, **listener}
     return {"listeners": [li], "pools": [p]}
 
@@ -142,13 +152,26 @@ def test_step_by_step_round_robin_and_amphora_record(
     api: Lbaas, subnet: str, backends: Backends, ostium: Ostium, make_lb: LbFactory
 ) -> None:
     lb = make_lb(name="rr")
-    li = api.create("/v2/lbaas/listeners", "listener", lb["id"], loadbalancer_id=lb["id"],
-                    protocol="HTTP", protocol_port=80)  # fmt: skip
-    pool = api.create("/v2/lbaas/pools", "pool", lb["id"], listener_id=li["id"],
-                      protocol="HTTP", lb_algorithm="ROUND_ROBIN")  # fmt: skip
+    li = api.create(
+        "/v2/lbaas/listeners",
+        "listener",
+        lb["id"],
+        loadbalancer_id=lb["id"],
+        protocol="HTTP",
+        protocol_port=80,
+    )
+    pool = api.create(
+        "/v2/lbaas/pools",
+        "pool",
+        lb["id"],
+        listener_id=li["id"],
+        protocol="HTTP",
+        lb_algorithm="ROUND_ROBIN",
+    )
     for i in (1, 2):
-        api.create(f"/v2/lbaas/pools/{pool['id']}/members", "member", lb["id"],
-                   **member(backends, i))  # fmt: skip
+        api.create(
+            f"/v2/lbaas/pools/{pool['id']}/members", "member", lb["id"], **member(backends, i)
+        )
     counts = collections.Counter(names(lb["vip_address"], 100))
     assert set(counts) == {backends.name(1), backends.name(2)}
     assert all(40 <= c <= 60 for c in counts.values()), counts
@@ -187,16 +210,18 @@ def test_least_connections_then_source_ip(
 
     pool = pool_of(api, lb)
     api.update(f"/v2/lbaas/pools/{pool['id']}", "pool", lb["id"], lb_algorithm="SOURCE_IP")
-    assert api.http.get(f"/v2/lbaas/pools/{pool['id']}").json()["pool"]["lb_algorithm"] == \
-        "SOURCE_IP"
+    assert (
+        api.http.get(f"/v2/lbaas/pools/{pool['id']}").json()["pool"]["lb_algorithm"] == "SOURCE_IP"
+    )
     assert len(set(names(vip, 20))) == 1  # one client address -> one member
 
 
 def test_session_persistence_http_cookie_and_source_ip(
     api: Lbaas, backends: Backends, make_lb: LbFactory
 ) -> None:
-    lb = make_lb(name="sp", **http_lb(backends, 1, 2,
-                                      pool={"session_persistence": {"type": "HTTP_COOKIE"}}))
+    lb = make_lb(
+        name="sp", **http_lb(backends, 1, 2, pool={"session_persistence": {"type": "HTTP_COOKIE"}})
+    )
     vip = lb["vip_address"]
     _, first, headers = get(vip)
     cookie = headers["set-cookie"].split(";")[0]
@@ -204,16 +229,23 @@ def test_session_persistence_http_cookie_and_source_ip(
     assert len(set(names(vip, 10))) == 2  # without the cookie: balanced again
 
     pool = pool_of(api, lb)
-    api.update(f"/v2/lbaas/pools/{pool['id']}", "pool", lb["id"],
-               session_persistence={"type": "SOURCE_IP"})  # fmt: skip
+    api.update(
+        f"/v2/lbaas/pools/{pool['id']}", "pool", lb["id"], session_persistence={"type": "SOURCE_IP"}
+    )
     assert len(set(names(vip, 20))) == 1
 
 
 def test_backup_member_only_when_primaries_down(
     api: Lbaas, backends: Backends, make_lb: LbFactory
 ) -> None:
-    hm = {"type": "HTTP", "delay": 1, "timeout": 1, "max_retries": 1, "max_retries_down": 1,
-          "url_path": "/"}  # fmt: skip
+    hm = {
+        "type": "HTTP",
+        "delay": 1,
+        "timeout": 1,
+        "max_retries": 1,
+        "max_retries_down": 1,
+        "url_path": "/",
+    }
     body = http_lb(backends, 1, 2, pool={"healthmonitor": hm})
     body["pools"][0]["members"].append(member(backends, 3, backup=True))
     lb = make_lb(name="backup", **body)
@@ -223,8 +255,7 @@ def test_backup_member_only_when_primaries_down(
     try:
         backends.stop(1)
         backends.stop(2)
-        wait_for(lambda: answered_only_by(vip, {backends.name(3)}), 10,
-                 what="backup taking over")  # fmt: skip
+        wait_for(lambda: answered_only_by(vip, {backends.name(3)}), 10, what="backup taking over")
         assert set(names(vip, 10)) == {backends.name(3)}
     finally:
         backends.start(1)
@@ -264,33 +295,55 @@ def test_weight_zero_drains_and_admin_down_stops_traffic(
 def test_l7_policies(api: Lbaas, backends: Backends, make_lb: LbFactory) -> None:
     body = http_lb(backends, 1)
     body["pools"] += [
-        {"name": "api", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-         "members": [member(backends, 2)]},
-        {"name": "gold", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-         "members": [member(backends, 3)]},
-    ]  # fmt: skip
+        {
+            "name": "api",
+            "protocol": "HTTP",
+            "lb_algorithm": "ROUND_ROBIN",
+            "members": [member(backends, 2)],
+        },
+        {
+            "name": "gold",
+            "protocol": "HTTP",
+            "lb_algorithm": "ROUND_ROBIN",
+            "members": [member(backends, 3)],
+        },
+    ]
     lb = make_lb(name="l7", **body)
     vip = lb["vip_address"]
-    pools = {p["name"]: p["id"] for p in
-             api.http.get("/v2/lbaas/pools", params={"loadbalancer_id": lb["id"]})
-             .json()["pools"]}  # fmt: skip
-    (li,) = api.http.get("/v2/lbaas/listeners", params={"loadbalancer_id": lb["id"]}) \
-        .json()["listeners"]
+    pools = {
+        p["name"]: p["id"]
+        for p in api.http.get("/v2/lbaas/pools", params={"loadbalancer_id": lb["id"]}).json()[
+            "pools"
+        ]
+    }
+    (li,) = api.http.get("/v2/lbaas/listeners", params={"loadbalancer_id": lb["id"]}).json()[
+        "listeners"
+    ]
 
     def policy(rule: dict[str, Any], **fields: Any) -> dict[str, Any]:
-        pol = api.create("/v2/lbaas/l7policies", "l7policy", lb["id"], listener_id=li["id"],
-                         **fields)  # fmt: skip
+        pol = api.create(
+            "/v2/lbaas/l7policies", "l7policy", lb["id"], listener_id=li["id"], **fields
+        )
         api.create(f"/v2/lbaas/l7policies/{pol['id']}/rules", "rule", lb["id"], **rule)
         return pol
 
     policy({"type": "PATH", "compare_type": "STARTS_WITH", "value": "/admin"}, action="REJECT")
-    policy({"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"},
-           action="REDIRECT_TO_POOL", redirect_pool_id=pools["api"])  # fmt: skip
-    policy({"type": "HEADER", "compare_type": "EQUAL_TO", "key": "X-Tier", "value": "gold"},
-           action="REDIRECT_TO_POOL", redirect_pool_id=pools["gold"])  # fmt: skip
-    redirect = policy({"type": "PATH", "compare_type": "EQUAL_TO", "value": "/old"},
-                      action="REDIRECT_TO_URL", redirect_url="https://example.test/new",
-                      redirect_http_code=308)  # fmt: skip
+    policy(
+        {"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"},
+        action="REDIRECT_TO_POOL",
+        redirect_pool_id=pools["api"],
+    )
+    policy(
+        {"type": "HEADER", "compare_type": "EQUAL_TO", "key": "X-Tier", "value": "gold"},
+        action="REDIRECT_TO_POOL",
+        redirect_pool_id=pools["gold"],
+    )
+    redirect = policy(
+        {"type": "PATH", "compare_type": "EQUAL_TO", "value": "/old"},
+        action="REDIRECT_TO_URL",
+        redirect_url="https://example.test/new",
+        redirect_http_code=308,
+    )
 
     one, two, three = (backends.name(i) for i in (1, 2, 3))
     assert get(vip, "/admin/users")[0] == 403
@@ -302,8 +355,13 @@ def test_l7_policies(api: Lbaas, backends: Backends, make_lb: LbFactory) -> None
     assert status == 308 and headers["location"] == "https://example.test/new"
     assert set(names(vip, 4, "/other")) == {one}
 
-    api.update(f"/v2/lbaas/l7policies/{redirect['id']}", "l7policy", lb["id"],
-               redirect_http_code=301, redirect_url="https://example.test/moved")  # fmt: skip
+    api.update(
+        f"/v2/lbaas/l7policies/{redirect['id']}",
+        "l7policy",
+        lb["id"],
+        redirect_http_code=301,
+        redirect_url="https://example.test/moved",
+    )
     status, _, headers = get(vip, "/old")
     assert status == 301 and headers["location"] == "https://example.test/moved"
 
@@ -313,25 +371,35 @@ def test_l7_policies(api: Lbaas, backends: Backends, make_lb: LbFactory) -> None
 
 def test_allowed_cidrs(api: Lbaas, backends: Backends, make_lb: LbFactory) -> None:
     body = http_lb(backends, 1, allowed_cidrs=["198.19.10.1/32"])
-    body["listeners"].append({"protocol": "HTTP", "protocol_port": 8081,
-                              "default_pool": {"name": "p"}})  # fmt: skip
+    body["listeners"].append(
+        {"protocol": "HTTP", "protocol_port": 8081, "default_pool": {"name": "p"}}
+    )
     lb = make_lb(name="acl", **body)
     vip = lb["vip_address"]
 
     with client_namespace(VIP.bridge, "198.19.10.253") as ns:
+
         def from_client(port: int = 80) -> bool:
-            proc = sh("ip", "netns", "exec", ns, "curl", "-s", "-m", "1",
-                      f"http://{vip}:{port}/")  # fmt: skip
+            proc = sh("ip", "netns", "exec", ns, "curl", "-s", "-m", "1", f"http://{vip}:{port}/")
             return proc.returncode == 0 and proc.stdout.strip() == backends.name(1)
 
         assert from_client(8081)  # the client reaches the amphora: only port 80 is filtered
         assert not from_client()
         assert set(names(vip, 4)) == {backends.name(1)}  # the host is inside the CIDR
 
-        (li,) = [x for x in api.http.get("/v2/lbaas/listeners", params={
-            "loadbalancer_id": lb["id"]}).json()["listeners"] if x["protocol_port"] == 80]
-        api.update(f"/v2/lbaas/listeners/{li['id']}", "listener", lb["id"],
-                   allowed_cidrs=["198.19.10.1/32", "198.19.10.252/30"])  # fmt: skip
+        (li,) = [
+            x
+            for x in api.http.get(
+                "/v2/lbaas/listeners", params={"loadbalancer_id": lb["id"]}
+            ).json()["listeners"]
+            if x["protocol_port"] == 80
+        ]
+        api.update(
+            f"/v2/lbaas/listeners/{li['id']}",
+            "listener",
+            lb["id"],
+            allowed_cidrs=["198.19.10.1/32", "198.19.10.252/30"],
+        )
         assert from_client()
         assert set(names(vip, 2)) == {backends.name(1)}
 
@@ -358,8 +426,10 @@ def test_member_adds_and_removes_under_load_zero_failures(
             api.remove(f"{path}/{m3['id']}", lb["id"])
             timings.append(time.monotonic() - t0)
         time.sleep(0.3)
-    print(f"\nrequests ok={load.ok} failed={len(load.failures)} seen={dict(load.seen)} "
-          f"change p50={sorted(timings)[len(timings) // 2] * 1000:.0f} ms")  # fmt: skip
+    print(
+        f"\nrequests ok={load.ok} failed={len(load.failures)} seen={dict(load.seen)} "
+        f"change p50={sorted(timings)[len(timings) // 2] * 1000:.0f} ms"
+    )
     assert load.failures == []
     assert load.ok > 200
     assert load.seen[backends.name(3)] > 0  # the added member did take traffic
@@ -391,16 +461,38 @@ def test_unsupported_features_are_400_and_never_reach_the_data_plane(
         for word in words:
             assert word in text, (word, text)
 
-    refused("/v2/lbaas/listeners", {"listener": {"loadbalancer_id": lb["id"],
-            "protocol": "UDP", "protocol_port": 53}}, "UDP")  # fmt: skip
-    refused("/v2/lbaas/listeners", {"listener": {"loadbalancer_id": lb["id"],
-            "protocol": "TERMINATED_HTTPS", "protocol_port": 443,
-            "default_tls_container_ref": "https://barbican.test/v1/containers/x"}},
-            "TERMINATED_HTTPS")  # fmt: skip
-    refused("/v2/lbaas/pools", {"pool": {"loadbalancer_id": lb["id"], "protocol": "UDP",
-            "lb_algorithm": "ROUND_ROBIN"}}, "UDP")  # fmt: skip
-    refused("/v2/lbaas/loadbalancers", {"loadbalancer": {"vip_subnet_id": subnet,
-            "listeners": [{"protocol": "UDP", "protocol_port": 53}]}}, "UDP")  # fmt: skip
+    refused(
+        "/v2/lbaas/listeners",
+        {"listener": {"loadbalancer_id": lb["id"], "protocol": "UDP", "protocol_port": 53}},
+        "UDP",
+    )
+    refused(
+        "/v2/lbaas/listeners",
+        {
+            "listener": {
+                "loadbalancer_id": lb["id"],
+                "protocol": "TERMINATED_HTTPS",
+                "protocol_port": 443,
+                "default_tls_container_ref": "https://barbican.test/v1/containers/x",
+            }
+        },
+        "TERMINATED_HTTPS",
+    )
+    refused(
+        "/v2/lbaas/pools",
+        {"pool": {"loadbalancer_id": lb["id"], "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}},
+        "UDP",
+    )
+    refused(
+        "/v2/lbaas/loadbalancers",
+        {
+            "loadbalancer": {
+                "vip_subnet_id": subnet,
+                "listeners": [{"protocol": "UDP", "protocol_port": 53}],
+            }
+        },
+        "UDP",
+    )
 
     after = api.wait_active(lb["id"])
     assert after["provisioning_status"] == "ACTIVE"
@@ -442,9 +534,17 @@ def test_failover_rebuilds_the_amphora_with_the_same_vip(
 def test_cascade_delete_leaves_nothing(
     api: Lbaas, backends: Backends, ostium: Ostium, subnet: str
 ) -> None:
-    lb = api.create_lb(subnet, name="cascade", **http_lb(
-        backends, 1, 2, allowed_cidrs=["198.19.10.0/24"],
-        pool={"healthmonitor": {"type": "HTTP", "delay": 1, "timeout": 1, "max_retries": 1}}))
+    lb = api.create_lb(
+        subnet,
+        name="cascade",
+        **http_lb(
+            backends,
+            1,
+            2,
+            allowed_cidrs=["198.19.10.0/24"],
+            pool={"healthmonitor": {"type": "HTTP", "delay": 1, "timeout": 1, "max_retries": 1}},
+        ),
+    )
     try:
         vip = lb["vip_address"]
         amp = amphora_of(api, lb["id"])
@@ -484,10 +584,18 @@ def test_worker_killed_mid_create_is_finished_by_another(moment: str) -> None:
         o.start("api")
         api = o.api
         subnet = api.subnet_id(VIP_W.subnet_name)
-        body = {"name": "crash", "listeners": [{"protocol": "HTTP", "protocol_port": 80,
-                "default_pool": {"name": "p"}}], "pools": [{"name": "p", "protocol": "HTTP",
-                "lb_algorithm": "ROUND_ROBIN", "members": [{"address": back.address(1),
-                "protocol_port": 8080}]}]}  # fmt: skip
+        body = {
+            "name": "crash",
+            "listeners": [{"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}}],
+            "pools": [
+                {
+                    "name": "p",
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "members": [{"address": back.address(1), "protocol_port": 8080}],
+                }
+            ],
+        }
         first = o.start("worker", key="worker1")
         time.sleep(1.0)  # let the worker (and its agent) come up before the create
         lb = api.create_lb(subnet, wait=False, **body)
@@ -504,8 +612,11 @@ def test_worker_killed_mid_create_is_finished_by_another(moment: str) -> None:
 
         # The killed worker's agent (its child) follows it: nothing holds the port or
         # the state dir when the next worker starts its own agent.
-        wait_for(lambda: not processes(f"--state-dir {o.state_dir}/agent"), 10,
-                 what="the killed worker's agent exiting")  # fmt: skip
+        wait_for(
+            lambda: not processes(f"--state-dir {o.state_dir}/agent"),
+            10,
+            what="the killed worker's agent exiting",
+        )
         print(f"\nagent gone after {time.monotonic() - killed_at:.1f}s")
         o.start("worker", key="worker2")
         done = api.wait_active(lb["id"], timeout=30)

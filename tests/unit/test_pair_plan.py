@@ -18,17 +18,26 @@ from ostium.model.enums import AmphoraRole
 from ostium.model.errors import PermanentError
 
 
-def amp(i: str, role: str | None = None, state: str | None = None, failed: bool = False,
-        order: int = 0, host: str | None = None) -> PairMember:  # fmt: skip
-    return PairMember(id=i, role=role, vrrp_state=state, failed=failed, host=host,
-                      created_order=order)  # fmt: skip
+def amp(
+    i: str,
+    role: str | None = None,
+    state: str | None = None,
+    failed: bool = False,
+    order: int = 0,
+    host: str | None = None,
+) -> PairMember:
+    return PairMember(
+        id=i, role=role, vrrp_state=state, failed=failed, host=host, created_order=order
+    )
 
 
 def test_the_amphora_holding_the_vip_is_master_whatever_its_role() -> None:
     pair = [amp("a", "MASTER", "BACKUP", order=0), amp("b", "BACKUP", "MASTER", order=1)]
     assert current_master(pair) == "b"
-    assert roles(pair) == {"b": (AmphoraRole.MASTER, MASTER_PRIORITY),
-                           "a": (AmphoraRole.BACKUP, BACKUP_PRIORITY)}  # fmt: skip
+    assert roles(pair) == {
+        "b": (AmphoraRole.MASTER, MASTER_PRIORITY),
+        "a": (AmphoraRole.BACKUP, BACKUP_PRIORITY),
+    }
 
 
 def test_without_a_report_the_master_role_then_the_oldest_wins() -> None:
@@ -40,8 +49,10 @@ def test_without_a_report_the_master_role_then_the_oldest_wins() -> None:
 def test_a_replacement_joins_as_backup() -> None:
     survivor = amp("s", "BACKUP", "MASTER", order=0)
     new = amp("n", order=1)
-    assert roles([survivor, new]) == {"s": (AmphoraRole.MASTER, MASTER_PRIORITY),
-                                      "n": (AmphoraRole.BACKUP, BACKUP_PRIORITY)}  # fmt: skip
+    assert roles([survivor, new]) == {
+        "s": (AmphoraRole.MASTER, MASTER_PRIORITY),
+        "n": (AmphoraRole.BACKUP, BACKUP_PRIORITY),
+    }
     # Even when the newcomer is older by id order and nobody reported yet.
     assert roles([amp("n", order=0), amp("s", "MASTER", order=1)])["n"][0] == AmphoraRole.BACKUP
 

@@ -15,8 +15,7 @@ def test_defaults_and_absolute_state_dir(tmp_path: Path, monkeypatch: pytest.Mon
     s = load_settings()
     # haproxy reads a relative socket path as host:port, so the state dir is absolute
     assert s.state_dir == tmp_path / "var" and s.state_dir.is_absolute()
-    assert (s.api.bind_host, s.api.bind_port, s.api.auth_strategy) == ("127.0.0.1", 9876,
-                                                                       "noauth")
+    assert (s.api.bind_host, s.api.bind_port, s.api.auth_strategy) == ("127.0.0.1", 9876, "noauth")
     assert s.database_url == f"sqlite:///{tmp_path / 'var' / 'ostium.sqlite'}"
     names = [n.name for n in s.networks]
     assert names == ["vip-net", "demo-net"]
@@ -36,17 +35,24 @@ def test_ini_file_and_flags(tmp_path: Path) -> None:
     assert s.worker.workers == 7 and s.database_url == "sqlite:////x.db"
     (net,) = s.networks
     assert (net.name, net.bridge, net.gateway, net.subnet_name) == (
-        "back", "ostb0", "198.19.3.1", "back-subnet")
+        "back",
+        "ostb0",
+        "198.19.3.1",
+        "back-subnet",
+    )
     # deterministic ids: the same name gives the same subnet id every time
     assert load_settings(str(ini)).networks[0].subnet_id == net.subnet_id
 
 
-@pytest.mark.parametrize("text", [
-    "[api_settings]\nno_such_option = 1\n",
-    "[api_settings]\nauth_strategy = keystone\n",
-    "[network:x]\ncidr = 10.0.0.0/24\n",
-    "[controller_worker]\nworkers = many\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[api_settings]\nno_such_option = 1\n",
+        "[api_settings]\nauth_strategy = keystone\n",
+        "[network:x]\ncidr = 10.0.0.0/24\n",
+        "[controller_worker]\nworkers = many\n",
+    ],
+)
 def test_bad_config_is_refused(tmp_path: Path, text: str) -> None:
     ini = tmp_path / "bad.ini"
     ini.write_text(text)

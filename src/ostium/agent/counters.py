@@ -48,10 +48,12 @@ class CounterCarry:
         try:
             data: dict[str, Any] = json.loads(self.path.read_text())
             self.pid = data.get("pid")
-            self.base = {k: {c: int(v.get(c, 0)) for c in COUNTERS}
-                         for k, v in data.get("base", {}).items()}  # fmt: skip
-            self.last = {k: {c: int(v.get(c, 0)) for c in COUNTERS}
-                         for k, v in data.get("last", {}).items()}  # fmt: skip
+            self.base = {
+                k: {c: int(v.get(c, 0)) for c in COUNTERS} for k, v in data.get("base", {}).items()
+            }
+            self.last = {
+                k: {c: int(v.get(c, 0)) for c in COUNTERS} for k, v in data.get("last", {}).items()
+            }
         except FileNotFoundError:
             return
         except (OSError, ValueError, AttributeError, TypeError) as exc:

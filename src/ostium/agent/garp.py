@@ -36,16 +36,23 @@ def frame(mac: bytes, address: str) -> bytes:
     ip = ipaddress.IPv4Address(address).packed
     ethernet = b"\xff" * 6 + mac + ETH_P_ARP.to_bytes(2, "big")
     arp = (
-        (1).to_bytes(2, "big") + (0x0800).to_bytes(2, "big") + bytes([6, 4])
-        + (1).to_bytes(2, "big") + mac + ip + b"\x00" * 6 + ip
-    )  # fmt: skip
+        (1).to_bytes(2, "big")
+        + (0x0800).to_bytes(2, "big")
+        + bytes([6, 4])
+        + (1).to_bytes(2, "big")
+        + mac
+        + ip
+        + b"\x00" * 6
+        + ip
+    )
     return ethernet + arp
 
 
 def send(interface: str, address: str, count: int = COUNT, spacing: float = SPACING) -> None:
     """Send `count` announcements (run inside the namespace that owns `interface`)."""
-    mac = bytes.fromhex(Path(f"/sys/class/net/{interface}/address").read_text().strip()
-                        .replace(":", ""))  # fmt: skip
+    mac = bytes.fromhex(
+        Path(f"/sys/class/net/{interface}/address").read_text().strip().replace(":", "")
+    )
     data = frame(mac, address)
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
         sock.bind((interface, 0))
@@ -61,12 +68,15 @@ def announce(namespace: str, interface: str, address: str) -> None:
         return
 
     def work() -> None:
-        argv = in_netns(namespace, [sys.executable, "-m", "ostium.agent.garp", interface,
-                                    address])  # fmt: skip
+        argv = in_netns(namespace, [sys.executable, "-m", "ostium.agent.garp", interface, address])
         proc = run(argv, check=False, timeout=COUNT * SPACING + 10)
         if proc.returncode != 0:
-            LOG.info("gratuitous ARP for %s in %s failed: %s", address, namespace,
-                     proc.stderr.strip()[-200:])  # fmt: skip
+            LOG.info(
+                "gratuitous ARP for %s in %s failed: %s",
+                address,
+                namespace,
+                proc.stderr.strip()[-200:],
+            )
 
     threading.Thread(target=work, name=f"garp-{namespace}", daemon=True).start()
 

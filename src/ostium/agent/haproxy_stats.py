@@ -21,8 +21,12 @@ from ostium.agent import haproxy_runtime
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 COUNTERS = ("total_connections", "bytes_in", "bytes_out", "request_errors")
-_CSV_FIELDS = {"total_connections": "stot", "bytes_in": "bin", "bytes_out": "bout",
-               "request_errors": "ereq"}  # fmt: skip
+_CSV_FIELDS = {
+    "total_connections": "stot",
+    "bytes_in": "bin",
+    "bytes_out": "bout",
+    "request_errors": "ereq",
+}
 
 
 def _rank(status: str) -> int:

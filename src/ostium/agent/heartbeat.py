@@ -118,7 +118,8 @@ class HeartbeatSender:
     _poked: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(WORKERS, thread_name_prefix="heartbeat"))
+        default_factory=lambda: ThreadPoolExecutor(WORKERS, thread_name_prefix="heartbeat")
+    )
     _thread: threading.Thread | None = None
     _sockets: dict[int, socket.socket] = field(default_factory=dict)
 
@@ -213,8 +214,9 @@ class HeartbeatSender:
             state = HaproxyState.RUNNING
             try:
                 with probe.counters.lock:
-                    snapshot = haproxy_stats.read(str(probe.paths.stats_socket),
-                                                  timeout=STATS_TIMEOUT)
+                    snapshot = haproxy_stats.read(
+                        str(probe.paths.stats_socket), timeout=STATS_TIMEOUT
+                    )
                     totals = probe.counters.observe(snapshot)
             except AgentFailure as exc:
                 failures = self._failures.get(probe.amphora_id, 0) + 1
@@ -227,17 +229,24 @@ class HeartbeatSender:
                 self._failures.pop(probe.amphora_id, None)
                 for lid, fe in snapshot.frontends.items():
                     listeners[lid] = ListenerReport(
-                        status=fe.status, active_connections=fe.active_connections,
-                        **totals[lid])  # fmt: skip
+                        status=fe.status, active_connections=fe.active_connections, **totals[lid]
+                    )
                 for pid, pool in snapshot.pools.items():
                     pools[pid] = PoolReport(status=pool.status, members=pool.members)
         vrrp = None
         if probe.keepalived is not None and state != HaproxyState.NO_NAMESPACE:
             vrrp = keepalived.current_state(probe.keepalived)
         return Heartbeat(
-            amphora_id=probe.amphora_id, seq=self.sequence(), timestamp=self.clock(),
-            generation=probe.generation, agent_version=__version__, haproxy=state,
-            listeners=listeners, pools=pools, vrrp=vrrp)  # fmt: skip
+            amphora_id=probe.amphora_id,
+            seq=self.sequence(),
+            timestamp=self.clock(),
+            generation=probe.generation,
+            agent_version=__version__,
+            haproxy=state,
+            listeners=listeners,
+            pools=pools,
+            vrrp=vrrp,
+        )
 
     def _send(self, datagram: bytes, target: tuple[str, int]) -> int:
         family = socket.AF_INET6 if ":" in target[0] else socket.AF_INET

@@ -67,8 +67,11 @@ class KeepalivedPaths:
         )
 
     def files(self) -> KeepalivedFiles:
-        return KeepalivedFiles(check_script=str(self.check_script),
-                               notify_script=str(self.notify_script), track_file=str(self.track))
+        return KeepalivedFiles(
+            check_script=str(self.check_script),
+            notify_script=str(self.notify_script),
+            track_file=str(self.track),
+        )
 
 
 # --------------------------------------------------------------------------- scripts
@@ -78,21 +81,29 @@ def _check_script(stats_socket: Path) -> str:
     sock = shlex.quote(str(stats_socket))
     socat = shutil.which("socat")
     if socat is not None:
-        ask = (f"printf 'show info\\n' | {shlex.quote(socat)} -T1 - UNIX-CONNECT:{sock} "
-               "2>/dev/null | grep -q '^Pid:'")  # fmt: skip
+        ask = (
+            f"printf 'show info\\n' | {shlex.quote(socat)} -T1 - UNIX-CONNECT:{sock} "
+            "2>/dev/null | grep -q '^Pid:'"
+        )
     else:  # slower (an interpreter per check) but needs nothing else installed
-        code = ("import socket,sys;s=socket.socket(socket.AF_UNIX);s.settimeout(1);"
-                "s.connect(sys.argv[1]);s.sendall(b'show info\\n');"
-                "sys.exit(0 if b'Pid:' in s.recv(65536) else 1)")  # fmt: skip
+        code = (
+            "import socket,sys;s=socket.socket(socket.AF_UNIX);s.settimeout(1);"
+            "s.connect(sys.argv[1]);s.sendall(b'show info\\n');"
+            "sys.exit(0 if b'Pid:' in s.recv(65536) else 1)"
+        )
         ask = f"{shlex.quote(sys.executable)} -c {shlex.quote(code)} {sock} 2>/dev/null"
-    return ("#!/bin/sh\n# keepalived's periodic check: exit 0 only if haproxy answers on "
-            f"its stats socket.\n{ask}\n")  # fmt: skip
+    return (
+        "#!/bin/sh\n# keepalived's periodic check: exit 0 only if haproxy answers on "
+        f"its stats socket.\n{ask}\n"
+    )
 
 
 def _notify_script(state: Path) -> str:
     tmp, final = shlex.quote(str(state) + ".tmp"), shlex.quote(str(state))
-    return ("#!/bin/sh\n# keepalived runs: vrrp_notify.sh INSTANCE|GROUP NAME STATE PRIORITY\n"
-            f"printf '%s\\n' \"$3\" > {tmp} && mv -f {tmp} {final}\n")  # fmt: skip
+    return (
+        "#!/bin/sh\n# keepalived runs: vrrp_notify.sh INSTANCE|GROUP NAME STATE PRIORITY\n"
+        f"printf '%s\\n' \"$3\" > {tmp} && mv -f {tmp} {final}\n"
+    )
 
 
 def _write_if_changed(path: Path, text: str, mode: int = 0o644) -> None:
@@ -168,26 +179,43 @@ def check_config(keepalived_bin: str, namespace: str, candidate: Path) -> None:
         raise InvalidConfig("keepalived refused the rendered configuration", lines[-40:])
 
 
-def start(keepalived_bin: str, namespace: str, paths: KeepalivedPaths,
-          timeout: float = 10.0) -> int:  # fmt: skip
+def start(
+    keepalived_bin: str, namespace: str, paths: KeepalivedPaths, timeout: float = 10.0
+) -> int:
     """Start keepalived; return the parent's pid once its VRRP process runs."""
     for stale in (paths.pidfile, paths.vrrp_pidfile):
         stale.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         if paths.log.stat().st_size > MAX_LOG:
             paths.log.write_bytes(b"")
-    argv = in_netns(namespace, [
-        keepalived_bin, "-n", "-l", "-D", "-P", "-f", str(paths.config),
-        "-p", str(paths.pidfile), "-r", str(paths.vrrp_pidfile)])  # fmt: skip
+    argv = in_netns(
+        namespace,
+        [
+            keepalived_bin,
+            "-n",
+            "-l",
+            "-D",
+            "-P",
+            "-f",
+            str(paths.config),
+            "-p",
+            str(paths.pidfile),
+            "-r",
+            str(paths.vrrp_pidfile),
+        ],
+    )
     with paths.log.open("ab") as log:
         # Not waited for: Popen reaps it later if it exits while we run, init otherwise.
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AgentFailure(f"keepalived in {namespace} exited with {proc.returncode}",
-                               {"log": _tail(paths.log)})  # fmt: skip
+            raise AgentFailure(
+                f"keepalived in {namespace} exited with {proc.returncode}",
+                {"log": _tail(paths.log)},
+            )
         pid = running_pid(paths)
         if pid is not None and _vrrp_child(paths) is not None:
             return pid

@@ -58,12 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--respawn-count", type=int, default=3)
     p.add_argument("--respawn-interval", type=float, default=2.0)
     p.add_argument("--log-level", default="INFO")
-    p.add_argument("--controller-ip-port-list", default="",
-                   help="health managers to send heartbeats to: ip:port[,ip:port...]")
+    p.add_argument(
+        "--controller-ip-port-list",
+        default="",
+        help="health managers to send heartbeats to: ip:port[,ip:port...]",
+    )
     p.add_argument("--heartbeat-interval", type=float, default=2.0, help="seconds")
-    p.add_argument("--heartbeat-key-file",
-                   help="file holding the heartbeat HMAC key (a file, not an argument, so "
-                        "the key does not show in the process list)")
+    p.add_argument(
+        "--heartbeat-key-file",
+        help="file holding the heartbeat HMAC key (a file, not an argument, so "
+        "the key does not show in the process list)",
+    )
     return p
 
 
@@ -174,15 +179,32 @@ def start_agent_subprocess(
             raise RuntimeError(f"something already listens on {bind}: another agent?")
         time.sleep(0.1)
     argv = [
-        sys.executable, "-m", "ostium.agent.main",
-        "--bind", bind, "--cert", str(cert), "--key", str(key), "--ca", str(ca),
-        "--state-dir", str(state_dir), "--name-prefix", name_prefix,
+        sys.executable,
+        "-m",
+        "ostium.agent.main",
+        "--bind",
+        bind,
+        "--cert",
+        str(cert),
+        "--key",
+        str(key),
+        "--ca",
+        str(ca),
+        "--state-dir",
+        str(state_dir),
+        "--name-prefix",
+        name_prefix,
         *(extra_args or []),
-    ]  # fmt: skip
+    ]
     out = log_path.open("ab") if log_path is not None else subprocess.DEVNULL
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                preexec_fn=_die_with_parent(os.getpid()))
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            preexec_fn=_die_with_parent(os.getpid()),
+        )
     finally:
         if log_path is not None and not isinstance(out, int):
             out.close()

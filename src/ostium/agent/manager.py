@@ -278,11 +278,16 @@ class AmphoraManager:
         with self._lock:
             amps = list(self._amphorae.values())
         return tuple(
-            AmphoraProbe(a.plug.amphora_id, a.names.namespace,
-                         a.spec.generation if a.spec else None, a.paths, a.counters,
-                         a.kpaths if a.vrrp else None)
+            AmphoraProbe(
+                a.plug.amphora_id,
+                a.names.namespace,
+                a.spec.generation if a.spec else None,
+                a.paths,
+                a.counters,
+                a.kpaths if a.vrrp else None,
+            )
             for a in amps
-        )  # fmt: skip
+        )
 
     # ----------------------------------------------------------------- ensure / delete
 
@@ -477,8 +482,12 @@ class AmphoraManager:
         """On the watcher thread: demote at once (no lock: this must not wait for an
         apply), then let the supervisor respawn."""
         spec = amp.spec
-        if spec is not None and spec.vrrp is not None and spec.vrrp.watch_haproxy \
-                and haproxy_process.master_pid(amp.paths) is None:
+        if (
+            spec is not None
+            and spec.vrrp is not None
+            and spec.vrrp.watch_haproxy
+            and haproxy_process.master_pid(amp.paths) is None
+        ):
             with contextlib.suppress(OSError):  # OSError: the amphora was just deleted
                 keepalived.set_track(amp.kpaths, False)
         self._wake.set()
@@ -489,8 +498,7 @@ class AmphoraManager:
             try:
                 amp.counters.observe(haproxy_stats.read(str(amp.paths.stats_socket)))
             except AgentFailure as exc:
-                LOG.info("amphora %s: counters not carried: %s", amp.plug.amphora_id,
-                         exc.message)  # fmt: skip
+                LOG.info("amphora %s: counters not carried: %s", amp.plug.amphora_id, exc.message)
 
     def _apply_firewall(self, amp: _Amphora, spec: AmphoraSpec) -> None:
         ruleset = firewall.render_ruleset(spec)
@@ -579,8 +587,11 @@ class AmphoraManager:
         if not self.settings.rebuild_lost_namespaces:
             if not netns.namespace_exists(amp.names.namespace):
                 if not amp.lost:
-                    LOG.error("amphora %s lost its namespace %s; leaving it to failover",
-                              amp.plug.amphora_id, amp.names.namespace)  # fmt: skip
+                    LOG.error(
+                        "amphora %s lost its namespace %s; leaving it to failover",
+                        amp.plug.amphora_id,
+                        amp.names.namespace,
+                    )
                 amp.lost = True
                 return
             amp.lost = False
@@ -588,8 +599,11 @@ class AmphoraManager:
             self._respawn_haproxy(amp, amp.spec)
         finally:
             self._sync_track(amp)
-            if amp.vrrp and self._keepalived_may_restart(amp) and self._may_respawn(
-                    amp.keepalived_respawns, "keepalived", amp, True):
+            if (
+                amp.vrrp
+                and self._keepalived_may_restart(amp)
+                and self._may_respawn(amp.keepalived_respawns, "keepalived", amp, True)
+            ):
                 self._ensure_keepalived(amp)
 
     def _keepalived_may_restart(self, amp: _Amphora) -> bool:
@@ -616,8 +630,9 @@ class AmphoraManager:
         amp.keepalived_dead_since = None
         return True
 
-    def _may_respawn(self, history: MutableSequence[float], what: str, amp: _Amphora,
-                     dead: bool) -> bool:  # fmt: skip
+    def _may_respawn(
+        self, history: MutableSequence[float], what: str, amp: _Amphora, dead: bool
+    ) -> bool:
         """Whether a dead process may be respawned now (and count it if so)."""
         if not dead:
             return False
@@ -630,8 +645,9 @@ class AmphoraManager:
         return True
 
     def _respawn_haproxy(self, amp: _Amphora, spec: AmphoraSpec) -> None:
-        if not self._may_respawn(amp.respawns, "haproxy", amp,
-                                 haproxy_process.master_pid(amp.paths) is None):
+        if not self._may_respawn(
+            amp.respawns, "haproxy", amp, haproxy_process.master_pid(amp.paths) is None
+        ):
             return
         amp.total_respawns += 1
         if not netns.namespace_exists(amp.names.namespace):
@@ -664,8 +680,9 @@ class AmphoraManager:
                 removed.append(f"keepalived {kpaths.config}")
             pids = haproxy_process.pids_for_config(directory / "haproxy.cfg")
             if pids:
-                haproxy_process.stop(_Amphora(self._names(ZERO_ID), directory,
-                                              _placeholder_plug(ZERO_ID)).paths)  # fmt: skip
+                haproxy_process.stop(
+                    _Amphora(self._names(ZERO_ID), directory, _placeholder_plug(ZERO_ID)).paths
+                )
                 removed.append(f"haproxy {directory / 'haproxy.cfg'} (pids {pids})")
             shutil.rmtree(directory, ignore_errors=True)
             removed.append(f"state directory {directory}")

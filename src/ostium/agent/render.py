@@ -258,8 +258,9 @@ def _backend_mode(pool: PoolSpec, listener: ListenerSpec, listener_mode: str) ->
     return listener_mode
 
 
-def _backend_view(pool: PoolSpec, listener: ListenerSpec, listener_mode: str,
-                  peers: str | None = None) -> dict[str, Any]:  # fmt: skip
+def _backend_view(
+    pool: PoolSpec, listener: ListenerSpec, listener_mode: str, peers: str | None = None
+) -> dict[str, Any]:
     if pool.lb_algorithm not in _BALANCE:
         raise InvalidSpec(f"pool {pool.id}: lb_algorithm {pool.lb_algorithm.value} unsupported")
     mode = _backend_mode(pool, listener, listener_mode)

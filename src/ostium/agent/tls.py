@@ -30,8 +30,9 @@ def _stamp(*paths: Path) -> tuple[float, ...]:
 
 
 class CertReloader:
-    def __init__(self, context: ssl.SSLContext, cert: Path, key: Path,
-                 interval: float = 5.0) -> None:  # fmt: skip
+    def __init__(
+        self, context: ssl.SSLContext, cert: Path, key: Path, interval: float = 5.0
+    ) -> None:
         self.context = context
         self.cert = cert
         self.key = key

@@ -29,9 +29,13 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(
-        args.config_file, state_dir=args.state_dir, database_url=args.database_url,
-        bind=getattr(args, "bind", None), compute_driver=getattr(args, "compute_driver", None),
-        auth_strategy=getattr(args, "auth_strategy", None))
+        args.config_file,
+        state_dir=args.state_dir,
+        database_url=args.database_url,
+        bind=getattr(args, "bind", None),
+        compute_driver=getattr(args, "compute_driver", None),
+        auth_strategy=getattr(args, "auth_strategy", None),
+    )
 
 
 def _prepare(settings: Settings) -> Any:
@@ -49,10 +53,15 @@ def _check_bind(settings: Settings) -> None:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = host == "localhost"
-    if settings.api.auth_strategy == "noauth" and not loopback \
-            and not settings.api.allow_noauth_on_public_bind:
-        raise SystemExit(f"refusing auth_strategy=noauth on non-loopback bind {host}: use "
-                         "auth_strategy=token or set allow_noauth_on_public_bind = true")
+    if (
+        settings.api.auth_strategy == "noauth"
+        and not loopback
+        and not settings.api.allow_noauth_on_public_bind
+    ):
+        raise SystemExit(
+            f"refusing auth_strategy=noauth on non-loopback bind {host}: use "
+            "auth_strategy=token or set allow_noauth_on_public_bind = true"
+        )
 
 
 def make_driver(settings: Settings) -> Any:
@@ -71,8 +80,13 @@ def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: without a handler of
     # ours the process would die there and skip its `finally` (worker and agent stop).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(app, host=settings.api.bind_host, port=settings.api.bind_port,
-                log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.api.bind_host,
+        port=settings.api.bind_port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def _start_health(settings: Settings, db: Any, wake: Any) -> Any:
@@ -83,9 +97,13 @@ def _start_health(settings: Settings, db: Any, wake: Any) -> Any:
     try:
         health.start()
     except OSError as exc:
-        log.error("health manager not started: udp %s:%d: %s (no status from heartbeats, "
-                  "no automatic failover)", settings.health.bind_ip, settings.health.bind_port,
-                  exc)
+        log.error(
+            "health manager not started: udp %s:%d: %s (no status from heartbeats, "
+            "no automatic failover)",
+            settings.health.bind_ip,
+            settings.health.bind_port,
+            exc,
+        )
         health.stop()
         return None
     return health
@@ -95,8 +113,9 @@ def _housekeeping(settings: Settings, db: Any, driver: Any) -> Any:
     from ostium.control.housekeeping import Housekeeping
 
     netns = getattr(driver, "name", "") == "netns"
-    return Housekeeping(db, settings, agent=getattr(driver, "client", None) if netns else None,
-                        certificates=netns)
+    return Housekeeping(
+        db, settings, agent=getattr(driver, "client", None) if netns else None, certificates=netns
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -112,9 +131,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     housekeeping = _housekeeping(settings, db, driver)
     if settings.housekeeping.enabled:
         housekeeping.start()
-    log.warning("ostium serving the Octavia v2 API on http://%s:%d (compute driver %s, "
-                "database %s)", settings.api.bind_host, settings.api.bind_port, driver.name,
-                db.dialect)
+    log.warning(
+        "ostium serving the Octavia v2 API on http://%s:%d (compute driver %s, database %s)",
+        settings.api.bind_host,
+        settings.api.bind_port,
+        driver.name,
+        db.dialect,
+    )
     try:
         _serve_api(settings, db, worker.wake)
     finally:
@@ -243,21 +266,30 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.expires_in:
         expires = m.utcnow() + dt.timedelta(seconds=args.expires_in)
     with db.write() as session:
-        session.add(m.ApiToken(id=new_id(), token_hash=hash_token(token),
-                               project_id=args.project, roles=",".join(args.role),
-                               expires_at=expires))
+        session.add(
+            m.ApiToken(
+                id=new_id(),
+                token_hash=hash_token(token),
+                project_id=args.project,
+                roles=",".join(args.role),
+                expires_at=expires,
+            )
+        )
     db.dispose()
     print(token)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ostium", description="Load Balancer as a Service "
-                                "speaking the OpenStack Octavia v2 API")
+    p = argparse.ArgumentParser(
+        prog="ostium",
+        description="Load Balancer as a Service speaking the OpenStack Octavia v2 API",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="API + worker + health manager + housekeeping "
-                       "(+ local agent) in one process")
+    s = sub.add_parser(
+        "serve", help="API + worker + health manager + housekeeping (+ local agent) in one process"
+    )
     _common(s)
     s.add_argument("--bind", help="HOST:PORT for the API (default 127.0.0.1:9876)")
     s.add_argument("--compute-driver", choices=["auto", "noop", "netns"])
@@ -280,8 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--metrics-bind", help="HOST:PORT to serve GET /metrics on (default: none)")
     h.set_defaults(func=cmd_health)
 
-    k = sub.add_parser("housekeeping", help="purge old rows, rotate certificates, "
-                       "remove orphaned amphorae")
+    k = sub.add_parser(
+        "housekeeping", help="purge old rows, rotate certificates, remove orphaned amphorae"
+    )
     _common(k)
     k.add_argument("--compute-driver", choices=["auto", "noop", "netns"])
     k.add_argument("--once", action="store_true", help="one round, print what it did")
@@ -298,8 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     tc = tsub.add_parser("create", help="create a token and print it")
     _common(tc)
     tc.add_argument("--project", required=True)
-    tc.add_argument("--role", action="append", required=True,
-                    choices=["admin", "member", "reader"])
+    tc.add_argument("--role", action="append", required=True, choices=["admin", "member", "reader"])
     tc.add_argument("--expires-in", type=int, help="seconds")
     tc.set_defaults(func=cmd_token)
     return p
@@ -307,8 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s "
-                        "%(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if argv and argv[0] == "agent":

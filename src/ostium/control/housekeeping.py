@@ -55,26 +55,43 @@ def purge(db: Database, settings: Settings, now: dt.datetime) -> Report:
     lb_cutoff = now - dt.timedelta(seconds=hk.load_balancer_expiry_age)
     report = Report()
     with db.write() as session:
-        report.amphorae = list(session.scalars(select(m.Amphora.id).where(
-            m.Amphora.status == "DELETED",
-            (m.Amphora.updated_at.is_(None) & (m.Amphora.created_at < amp_cutoff))
-            | (m.Amphora.updated_at < amp_cutoff))))  # fmt: skip
+        report.amphorae = list(
+            session.scalars(
+                select(m.Amphora.id).where(
+                    m.Amphora.status == "DELETED",
+                    (m.Amphora.updated_at.is_(None) & (m.Amphora.created_at < amp_cutoff))
+                    | (m.Amphora.updated_at < amp_cutoff),
+                )
+            )
+        )
         if report.amphorae:
             session.execute(delete(m.Amphora).where(m.Amphora.id.in_(report.amphorae)))
-        report.load_balancers = list(session.scalars(select(m.LoadBalancer.id).where(
-            m.LoadBalancer.provisioning_status == "DELETED",
-            m.LoadBalancer.updated_at < lb_cutoff)))  # fmt: skip
+        report.load_balancers = list(
+            session.scalars(
+                select(m.LoadBalancer.id).where(
+                    m.LoadBalancer.provisioning_status == "DELETED",
+                    m.LoadBalancer.updated_at < lb_cutoff,
+                )
+            )
+        )
         if report.load_balancers:
             ids = report.load_balancers
-            session.execute(delete(m.ListenerStatistics)
-                            .where(m.ListenerStatistics.load_balancer_id.in_(ids)))
+            session.execute(
+                delete(m.ListenerStatistics).where(m.ListenerStatistics.load_balancer_id.in_(ids))
+            )
             session.execute(delete(m.Tag).where(m.Tag.resource_id.in_(ids)))
-            session.execute(update(m.Amphora).where(m.Amphora.load_balancer_id.in_(ids))
-                            .values(load_balancer_id=None))  # fmt: skip
+            session.execute(
+                update(m.Amphora)
+                .where(m.Amphora.load_balancer_id.in_(ids))
+                .values(load_balancer_id=None)
+            )
             session.execute(delete(m.LoadBalancer).where(m.LoadBalancer.id.in_(ids)))
     if report.amphorae or report.load_balancers:
-        log.warning("housekeeping purged %d amphorae and %d load balancers deleted long ago",
-                    len(report.amphorae), len(report.load_balancers))  # fmt: skip
+        log.warning(
+            "housekeeping purged %d amphorae and %d load balancers deleted long ago",
+            len(report.amphorae),
+            len(report.load_balancers),
+        )
     return report
 
 
@@ -102,10 +119,15 @@ def rotate_certificates(db: Database, settings: Settings) -> Report:
     # before the last rotation were recorded with the certificate it knew.
     expires = cert_expiration(agent_cert).replace(tzinfo=None)
     with db.write() as session:
-        session.execute(update(m.Amphora).where(
-            m.Amphora.status != "DELETED", m.Amphora.host.startswith("https://"),
-            (m.Amphora.cert_expiration.is_(None)) | (m.Amphora.cert_expiration != expires),
-        ).values(cert_expiration=expires))  # fmt: skip
+        session.execute(
+            update(m.Amphora)
+            .where(
+                m.Amphora.status != "DELETED",
+                m.Amphora.host.startswith("https://"),
+                (m.Amphora.cert_expiration.is_(None)) | (m.Amphora.cert_expiration != expires),
+            )
+            .values(cert_expiration=expires)
+        )
     return report
 
 
@@ -114,8 +136,17 @@ def remove_orphans(db: Database, agent: AgentClient) -> Report:
     DELETED), then have the agent sweep what it does not know itself."""
     running = [a.amphora_id for a in agent.list_amphorae()]
     with db.read() as session:
-        live = set(session.scalars(select(m.Amphora.id).where(
-            m.Amphora.id.in_(running), m.Amphora.status != "DELETED"))) if running else set()
+        live = (
+            set(
+                session.scalars(
+                    select(m.Amphora.id).where(
+                        m.Amphora.id.in_(running), m.Amphora.status != "DELETED"
+                    )
+                )
+            )
+            if running
+            else set()
+        )
     report = Report()
     for amp_id in running:
         if amp_id not in live:
@@ -128,10 +159,16 @@ def remove_orphans(db: Database, agent: AgentClient) -> Report:
 
 
 class Housekeeping:
-    def __init__(self, db: Database, settings: Settings, agent: AgentClient | None = None,
-                 certificates: bool = False, registry: metrics.Registry = metrics.REGISTRY,
-                 clock: Callable[[], dt.datetime] = m.utcnow,
-                 sleep: Callable[[float], object] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        agent: AgentClient | None = None,
+        certificates: bool = False,
+        registry: metrics.Registry = metrics.REGISTRY,
+        clock: Callable[[], dt.datetime] = m.utcnow,
+        sleep: Callable[[float], object] | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.agent = agent
@@ -159,8 +196,10 @@ class Housekeeping:
             "purge": (hk.cleanup_interval, lambda: purge(self.db, self.settings, self.clock())),
         }
         if self.certificates:
-            out["certificates"] = (hk.cert_interval,
-                                   lambda: rotate_certificates(self.db, self.settings))
+            out["certificates"] = (
+                hk.cert_interval,
+                lambda: rotate_certificates(self.db, self.settings),
+            )
         if self.agent is not None:
             agent = self.agent
             out["orphans"] = (hk.orphan_interval, lambda: remove_orphans(self.db, agent))

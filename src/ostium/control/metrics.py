@@ -90,8 +90,13 @@ class Gauge(Counter):
 class Histogram(_Metric):
     kind = "histogram"
 
-    def __init__(self, name: str, help_text: str, labelnames: Labels = (),
-                 buckets: Iterable[float] = DEFAULT_BUCKETS) -> None:  # fmt: skip
+    def __init__(
+        self,
+        name: str,
+        help_text: str,
+        labelnames: Labels = (),
+        buckets: Iterable[float] = DEFAULT_BUCKETS,
+    ) -> None:
         super().__init__(name, help_text, labelnames)
         self.buckets = tuple(sorted(buckets))
         self.series: dict[Labels, tuple[list[int], list[float]]] = {}
@@ -179,18 +184,25 @@ REGISTRY = Registry()
 
 
 def api_requests(r: Registry) -> Counter:
-    return r.counter("ostium_api_requests_total", "API requests by method, route and status",
-                     ("method", "route", "status"))  # fmt: skip
+    return r.counter(
+        "ostium_api_requests_total",
+        "API requests by method, route and status",
+        ("method", "route", "status"),
+    )
 
 
 def api_duration(r: Registry) -> Histogram:
-    return r.histogram("ostium_api_request_duration_seconds", "API request latency",
-                       ("method", "route"))  # fmt: skip
+    return r.histogram(
+        "ostium_api_request_duration_seconds", "API request latency", ("method", "route")
+    )
 
 
 def reconcile_duration(r: Registry) -> Histogram:
-    return r.histogram("ostium_reconcile_duration_seconds",
-                       "Worker reconciles of one load balancer, by outcome", ("outcome",))
+    return r.histogram(
+        "ostium_reconcile_duration_seconds",
+        "Worker reconciles of one load balancer, by outcome",
+        ("outcome",),
+    )
 
 
 def heartbeats_accepted(r: Registry) -> Counter:
@@ -198,16 +210,22 @@ def heartbeats_accepted(r: Registry) -> Counter:
 
 
 def heartbeats_dropped(r: Registry) -> Counter:
-    return r.counter("ostium_heartbeats_dropped_total", "Heartbeats dropped, by reason",
-                     ("reason",))  # fmt: skip
+    return r.counter(
+        "ostium_heartbeats_dropped_total", "Heartbeats dropped, by reason", ("reason",)
+    )
 
 
 def failovers(r: Registry) -> Counter:
-    return r.counter("ostium_failovers_total",
-                     "Failovers started by the health manager, and circuit-breaker stops",
-                     ("action",))  # fmt: skip
+    return r.counter(
+        "ostium_failovers_total",
+        "Failovers started by the health manager, and circuit-breaker stops",
+        ("action",),
+    )
 
 
 def housekeeping_removed(r: Registry) -> Counter:
-    return r.counter("ostium_housekeeping_removed_total",
-                     "Rows purged, orphans removed and certificates rotated", ("what",))
+    return r.counter(
+        "ostium_housekeeping_removed_total",
+        "Rows purged, orphans removed and certificates rotated",
+        ("what",),
+    )

@@ -35,20 +35,27 @@ def _fresh(cert: Path, key: Path, renew_before: dt.timedelta = RENEW_BEFORE) -> 
     return cert_expiration(cert) - dt.datetime.now(dt.UTC) > renew_before
 
 
-def ensure_certificates(settings: Settings,
-                        renew_before: dt.timedelta = RENEW_BEFORE) -> dict[str, Path]:
+def ensure_certificates(
+    settings: Settings, renew_before: dt.timedelta = RENEW_BEFORE
+) -> dict[str, Path]:
     pki = settings.state_dir / "pki"
     pki.mkdir(parents=True, exist_ok=True)
     ca = LocalCA(pki)
     validity = dt.timedelta(days=settings.haproxy.cert_validity_days)
     paths = {
         "ca": ca.cert_path,
-        "agent_cert": pki / "agent.pem", "agent_key": pki / "agent.key",
-        "client_cert": pki / "controller.pem", "client_key": pki / "controller.key",
+        "agent_cert": pki / "agent.pem",
+        "agent_key": pki / "agent.key",
+        "client_cert": pki / "controller.pem",
+        "client_key": pki / "controller.key",
     }
     if not _fresh(paths["agent_cert"], paths["agent_key"], renew_before):
-        ca.issue_server_cert(paths["agent_cert"], paths["agent_key"],
-                             ip_addresses=[settings.haproxy.bind_host], validity=validity)
+        ca.issue_server_cert(
+            paths["agent_cert"],
+            paths["agent_key"],
+            ip_addresses=[settings.haproxy.bind_host],
+            validity=validity,
+        )
     if not _fresh(paths["client_cert"], paths["client_key"], renew_before):
         ca.issue_client_cert(paths["client_cert"], paths["client_key"], validity=validity)
     return paths
@@ -58,8 +65,9 @@ def connect_local_agent(settings: Settings) -> tuple[AgentClient, Callable[[], N
     """A client for the local agent another process started (standalone housekeeping)."""
     pki = settings.state_dir / "pki"
     url = f"https://{settings.haproxy.bind_host}:{settings.haproxy.bind_port}"
-    http = mtls_client(url, cert=pki / "controller.pem", key=pki / "controller.key",
-                       ca=pki / "ca.pem")
+    http = mtls_client(
+        url, cert=pki / "controller.pem", key=pki / "controller.key", ca=pki / "ca.pem"
+    )
     return AgentClient(http), http.close
 
 
@@ -72,8 +80,9 @@ class AgentSupervisor:
         self.agent = start()
         self.restarts = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, args=(interval,),
-                                        name="agent-supervisor", daemon=True)
+        self._thread = threading.Thread(
+            target=self._watch, args=(interval,), name="agent-supervisor", daemon=True
+        )
         self._thread.start()
 
     def _watch(self, interval: float) -> None:
@@ -93,36 +102,62 @@ class AgentSupervisor:
         self.agent.stop()
 
 
-def start_local_netns_driver(settings: Settings
-                             ) -> tuple[NetnsDriver | MultiHostDriver, Callable[[], None]]:
+def start_local_netns_driver(
+    settings: Settings,
+) -> tuple[NetnsDriver | MultiHostDriver, Callable[[], None]]:
     paths = ensure_certificates(settings)
     bind = f"{settings.haproxy.bind_host}:{settings.haproxy.bind_port}"
-    supervisor = AgentSupervisor(lambda: start_agent_subprocess(
-        cert=paths["agent_cert"], key=paths["agent_key"], ca=paths["ca"],
-        state_dir=settings.state_dir / "agent", bind=bind,
-        name_prefix=settings.haproxy.name_prefix,
-        log_path=settings.state_dir / "agent.log",
-        extra_args=["--respawn-count", str(settings.haproxy.respawn_count),
-                    "--respawn-interval", str(settings.haproxy.respawn_interval),
-                    "--haproxy-bin", settings.haproxy.haproxy_cmd,
-                    "--controller-ip-port-list", settings.health.targets(),
-                    "--heartbeat-interval", str(settings.health.heartbeat_interval),
-                    "--heartbeat-key-file", str(key_file(settings))]))
+    supervisor = AgentSupervisor(
+        lambda: start_agent_subprocess(
+            cert=paths["agent_cert"],
+            key=paths["agent_key"],
+            ca=paths["ca"],
+            state_dir=settings.state_dir / "agent",
+            bind=bind,
+            name_prefix=settings.haproxy.name_prefix,
+            log_path=settings.state_dir / "agent.log",
+            extra_args=[
+                "--respawn-count",
+                str(settings.haproxy.respawn_count),
+                "--respawn-interval",
+                str(settings.haproxy.respawn_interval),
+                "--haproxy-bin",
+                settings.haproxy.haproxy_cmd,
+                "--controller-ip-port-list",
+                settings.health.targets(),
+                "--heartbeat-interval",
+                str(settings.health.heartbeat_interval),
+                "--heartbeat-key-file",
+                str(key_file(settings)),
+            ],
+        )
+    )
     agent = supervisor.agent
     context = ssl_context(paths["client_cert"], paths["client_key"], paths["ca"])
     # Housekeeping renews the controller's certificate too: load it for new connections.
     reloader = CertReloader(context, paths["client_cert"], paths["client_key"])
     reloader.start()
-    http = mtls_client(agent.url, cert=paths["client_cert"], key=paths["client_key"],
-                       ca=paths["ca"], context=context)
-    driver = NetnsDriver(AgentClient(http), host=agent.url,
-                         cert_expiration=cert_expiration(paths["agent_cert"]).replace(
-                             tzinfo=None),
-                         agent_ip=settings.haproxy.bind_host)
+    http = mtls_client(
+        agent.url,
+        cert=paths["client_cert"],
+        key=paths["client_key"],
+        ca=paths["ca"],
+        context=context,
+    )
+    driver = NetnsDriver(
+        AgentClient(http),
+        host=agent.url,
+        cert_expiration=cert_expiration(paths["agent_cert"]).replace(tzinfo=None),
+        agent_ip=settings.haproxy.bind_host,
+    )
 
     remote = [u.strip() for u in settings.haproxy.remote_agents.split(",") if u.strip()]
-    clients = [mtls_client(url, cert=paths["client_cert"], key=paths["client_key"],
-                           ca=paths["ca"], context=context) for url in remote]  # fmt: skip
+    clients = [
+        mtls_client(
+            url, cert=paths["client_cert"], key=paths["client_key"], ca=paths["ca"], context=context
+        )
+        for url in remote
+    ]
 
     def cleanup() -> None:
         reloader.stop()
@@ -135,7 +170,13 @@ def start_local_netns_driver(settings: Settings
     if not remote:
         return driver, cleanup
     # More hosts: their agents trust the same CA; their expiry is their own business.
-    hosts = [driver] + [NetnsDriver(AgentClient(c), host=url, cert_expiration=None,
-                                    agent_ip=url.split("//")[-1].rsplit(":", 1)[0])
-                        for url, c in zip(remote, clients, strict=True)]  # fmt: skip
+    hosts = [driver] + [
+        NetnsDriver(
+            AgentClient(c),
+            host=url,
+            cert_expiration=None,
+            agent_ip=url.split("//")[-1].rsplit(":", 1)[0],
+        )
+        for url, c in zip(remote, clients, strict=True)
+    ]
     return MultiHostDriver(hosts), cleanup

@@ -229,8 +229,12 @@ def _coerce(value: str, like: object) -> object:
     return value
 
 
-def _group(cls: type[T], parser: configparser.ConfigParser, section: str,
-              aliases: dict[str, str] | None = None) -> T:
+def _group(
+    cls: type[T],
+    parser: configparser.ConfigParser,
+    section: str,
+    aliases: dict[str, str] | None = None,
+) -> T:
     defaults = cls()
     kwargs: dict[str, object] = {}
     if parser.has_section(section):
@@ -255,13 +259,15 @@ def _networks(parser: configparser.ConfigParser) -> tuple[NetworkSettings, ...]:
         if not benchmark.supernet_of(net) and not outside_ok:  # type: ignore[arg-type]
             raise ValueError(f"network {name}: {net} is outside 198.18.0.0/15")
         gateway = opts.get("gateway") or str(next(net.hosts()))
-        nets.append(NetworkSettings(
-            name=name,
-            cidr=str(net),
-            bridge=opts.get("bridge", f"ostium-{name}"[:15]),
-            gateway=gateway,
-            subnet_name=opts.get("subnet_name", f"{name}-subnet"),
-        ))
+        nets.append(
+            NetworkSettings(
+                name=name,
+                cidr=str(net),
+                bridge=opts.get("bridge", f"ostium-{name}"[:15]),
+                gateway=gateway,
+                subnet_name=opts.get("subnet_name", f"{name}-subnet"),
+            )
+        )
     if not parser.getboolean("networking", "default_networks", fallback=True):
         return tuple(nets)
     for i, default in enumerate((DEFAULT_NETWORK, DEMO_NETWORK)):
@@ -291,8 +297,12 @@ def load_settings(
     haproxy = _group(HaproxySettings, parser, "haproxy_amphora")
     keepalived = _group(KeepalivedSettings, parser, "keepalived_vrrp")
     _check_vrrp(worker, keepalived)
-    sd = state_dir or (parser.get("DEFAULT", "state_dir", fallback=None)) \
-        or os.environ.get("OSTIUM_STATE_DIR") or "var"
+    sd = (
+        state_dir
+        or (parser.get("DEFAULT", "state_dir", fallback=None))
+        or os.environ.get("OSTIUM_STATE_DIR")
+        or "var"
+    )
     if bind:
         host, _, port = bind.rpartition(":")
         api = _replace(api, bind_host=host or api.bind_host, bind_port=int(port))
@@ -305,32 +315,47 @@ def load_settings(
     if compute_driver:
         worker = _replace(worker, compute_driver=compute_driver)
     reserved = tuple(
-        x.strip() for x in parser.get("networking", "reserved_ips",
-                                      fallback="169.254.169.254").split(",") if x.strip()
+        x.strip()
+        for x in parser.get("networking", "reserved_ips", fallback="169.254.169.254").split(",")
+        if x.strip()
     )
     return Settings(
-        state_dir=Path(sd).resolve(), api=api, database=db, worker=worker, quotas=quotas,
-        health=health, housekeeping=housekeeping, haproxy=haproxy, keepalived=keepalived,
-        networks=_networks(parser), reserved_ips=reserved,
+        state_dir=Path(sd).resolve(),
+        api=api,
+        database=db,
+        worker=worker,
+        quotas=quotas,
+        health=health,
+        housekeeping=housekeeping,
+        haproxy=haproxy,
+        keepalived=keepalived,
+        networks=_networks(parser),
+        reserved_ips=reserved,
     )
 
 
 def _check_vrrp(worker: WorkerSettings, k: KeepalivedSettings) -> None:
     if worker.loadbalancer_topology not in {"SINGLE", "ACTIVE_STANDBY"}:
-        raise ValueError(f"[controller_worker] loadbalancer_topology: "
-                         f"{worker.loadbalancer_topology!r} is not SINGLE|ACTIVE_STANDBY")
+        raise ValueError(
+            f"[controller_worker] loadbalancer_topology: "
+            f"{worker.loadbalancer_topology!r} is not SINGLE|ACTIVE_STANDBY"
+        )
     if worker.anti_affinity not in {"preferred", "required"}:
-        raise ValueError(f"[controller_worker] anti_affinity: {worker.anti_affinity!r} is "
-                         "not preferred|required")
+        raise ValueError(
+            f"[controller_worker] anti_affinity: {worker.anti_affinity!r} is not preferred|required"
+        )
     if k.vrrp_version not in (2, 3):
         raise ValueError(f"[keepalived_vrrp] vrrp_version: {k.vrrp_version} is not 2|3")
     low = 1.0 if k.vrrp_version == 2 else 0.01
     high = 255.0 if k.vrrp_version == 2 else 40.95
-    if not low <= k.vrrp_advert_int <= high or (k.vrrp_version == 2
-                                                 and k.vrrp_advert_int != int(k.vrrp_advert_int)):
-        raise ValueError(f"[keepalived_vrrp] vrrp_advert_int: {k.vrrp_advert_int} is not "
-                         f"{'a whole number of seconds' if k.vrrp_version == 2 else 'a value'} "
-                         f"in [{low}, {high}] for VRRP version {k.vrrp_version}")
+    if not low <= k.vrrp_advert_int <= high or (
+        k.vrrp_version == 2 and k.vrrp_advert_int != int(k.vrrp_advert_int)
+    ):
+        raise ValueError(
+            f"[keepalived_vrrp] vrrp_advert_int: {k.vrrp_advert_int} is not "
+            f"{'a whole number of seconds' if k.vrrp_version == 2 else 'a value'} "
+            f"in [{low}, {high}] for VRRP version {k.vrrp_version}"
+        )
 
 
 def _replace(obj: T, **changes: object) -> T:

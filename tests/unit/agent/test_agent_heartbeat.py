@@ -31,8 +31,7 @@ def _csv(*rows: str) -> str:
 
 def test_parse_stat_listeners_pools_members() -> None:
     text = _csv(
-        _row(L1, "FRONTEND", status="OPEN", scur="3", stot="40", bin="1000", bout="9000",
-             ereq="2"),
+        _row(L1, "FRONTEND", status="OPEN", scur="3", stot="40", bin="1000", bout="9000", ereq="2"),
         _row(L2, "FRONTEND", status="FULL", scur="50"),
         _row("stats", "FRONTEND", status="OPEN"),
         _row(f"{P1}:{L1}", M1, status="UP", weight="1"),
@@ -44,7 +43,7 @@ def test_parse_stat_listeners_pools_members() -> None:
         _row(f"{P1}:{L2}", M1, status="DOWN", weight="1"),
         _row(f"{P1}:{L2}", "BACKEND", status="DOWN"),
         _row("other", "BACKEND", status="UP"),
-    )  # fmt: skip
+    )
     frontends, pools = parse_stat(text)
     assert set(frontends) == {L1, L2}
     assert frontends[L1] == FrontendStats(
@@ -56,8 +55,7 @@ def test_parse_stat_listeners_pools_members() -> None:
     assert list(pools) == [P1]
     # The pool behind two listeners: the worst report of each member and backend wins.
     assert pools[P1].status == "DOWN"
-    assert pools[P1].members == {M1: "DOWN", M2: "DOWN 1/2", M3: "DRAIN", M4: "DRAIN",
-                                 M5: "MAINT"}  # fmt: skip
+    assert pools[P1].members == {M1: "DOWN", M2: "DOWN 1/2", M3: "DRAIN", M4: "DRAIN", M5: "MAINT"}
 
 
 def test_parse_stat_garbage() -> None:
@@ -68,8 +66,12 @@ def test_parse_stat_garbage() -> None:
 
 
 def _snap(pid: int, **totals: int) -> Snapshot:
-    counters = {"total_connections": totals.get("conns", 0), "bytes_in": totals.get("rx", 0),
-                "bytes_out": totals.get("tx", 0), "request_errors": 0}  # fmt: skip
+    counters = {
+        "total_connections": totals.get("conns", 0),
+        "bytes_in": totals.get("rx", 0),
+        "bytes_out": totals.get("tx", 0),
+        "request_errors": 0,
+    }
     return Snapshot(pid, {L1: FrontendStats("OPEN", 0, counters)}, {})
 
 
@@ -150,7 +152,9 @@ def test_sender_signs_one_datagram_per_amphora_per_target_and_pokes(tmp_path: Pa
     sender = HeartbeatSender(
         _FakeManager([probe]),  # type: ignore[arg-type]
         HeartbeatSettings([s.getsockname() for s in rx], b"key", interval=3600),
-        sequence=lambda: next(seq), clock=lambda: 1234.5)  # fmt: skip
+        sequence=lambda: next(seq),
+        clock=lambda: 1234.5,
+    )
     assert sender.beat() == 2
     first = [decode(s.recv(65535), b"key") for s in rx]
     assert first[0] == first[1]

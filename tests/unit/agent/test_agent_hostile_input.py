@@ -52,8 +52,15 @@ def _rule(type_: str, compare: str, value: str, key: str | None = None) -> dict[
 
 
 def _hm(**kw: Any) -> AmphoraSpec:
-    hm = {"id": uid(), "type": "HTTP", "delay": 3, "timeout": 2, "max_retries": 2,
-          "http_version": 1.1, **kw}  # fmt: skip
+    hm = {
+        "id": uid(),
+        "type": "HTTP",
+        "delay": 3,
+        "timeout": 2,
+        "max_retries": 2,
+        "http_version": 1.1,
+        **kw,
+    }
     p = pool(healthmonitor=hm)
     return spec([listener(default_pool_id=p["id"])], [p])
 

@@ -24,23 +24,30 @@ from ostium.agent.watcher import ProcessWatcher
 from ostium.model.enums import VrrpState
 from ostium.model.spec import AmphoraSpec
 
-FILES = KeepalivedFiles(check_script="/var/lib/ostium/a/vrrp_check.sh",
-                        notify_script="/var/lib/ostium/a/vrrp_notify.sh",
-                        track_file="/var/lib/ostium/a/haproxy.track")  # fmt: skip
+FILES = KeepalivedFiles(
+    check_script="/var/lib/ostium/a/vrrp_check.sh",
+    notify_script="/var/lib/ostium/a/vrrp_notify.sh",
+    track_file="/var/lib/ostium/a/haproxy.track",
+)
 PEER = uid()
 
 
 def vrrp(**kw: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"role": "MASTER", "priority": 100, "vrrp_id": 42,
-                            "vrrp_ip": "198.18.0.5",
-                            "peers": [{"amphora_id": PEER, "address": "198.18.0.6"}]}  # fmt: skip
+    data: dict[str, Any] = {
+        "role": "MASTER",
+        "priority": 100,
+        "vrrp_id": 42,
+        "vrrp_ip": "198.18.0.5",
+        "peers": [{"amphora_id": PEER, "address": "198.18.0.6"}],
+    }
     data.update(kw)
     return data
 
 
 def pair_spec(persistence: str | None = None, **vrrp_kw: Any) -> AmphoraSpec:
-    p = pool(session_persistence={"type": persistence, "cookie_name": "SID"}
-             if persistence else None)  # fmt: skip
+    p = pool(
+        session_persistence={"type": persistence, "cookie_name": "SID"} if persistence else None
+    )
     return spec([listener(default_pool_id=p["id"])], [p], vrrp=vrrp(**vrrp_kw))
 
 
@@ -61,14 +68,24 @@ def test_defaults_render_a_fast_unicast_nopreempt_instance(tmp_path: Path) -> No
     s = pair_spec()
     text = render_keepalived(s, FILES)
     lines = [ln.strip() for ln in text.splitlines()]
-    for expected in ("vrrp_version 3", "state BACKUP", "nopreempt", "advert_int 0.1",
-                     "priority 100", "virtual_router_id 42", "unicast_src_ip 198.18.0.5",
-                     "198.18.0.6", "198.18.0.10/32 dev eth1", "interface eth1",
-                     "script_user root", "enable_script_security",
-                     'script "/bin/sh /var/lib/ostium/a/vrrp_check.sh"',
-                     'file "/var/lib/ostium/a/haproxy.track"',
-                     'notify "/bin/sh /var/lib/ostium/a/vrrp_notify.sh"',
-                     "vrrp_garp_master_repeat 3"):  # fmt: skip
+    for expected in (
+        "vrrp_version 3",
+        "state BACKUP",
+        "nopreempt",
+        "advert_int 0.1",
+        "priority 100",
+        "virtual_router_id 42",
+        "unicast_src_ip 198.18.0.5",
+        "198.18.0.6",
+        "198.18.0.10/32 dev eth1",
+        "interface eth1",
+        "script_user root",
+        "enable_script_security",
+        'script "/bin/sh /var/lib/ostium/a/vrrp_check.sh"',
+        'file "/var/lib/ostium/a/haproxy.track"',
+        'notify "/bin/sh /var/lib/ostium/a/vrrp_notify.sh"',
+        "vrrp_garp_master_repeat 3",
+    ):
         assert expected in lines, (expected, text)
     assert "state MASTER" not in text  # nopreempt only works when both start BACKUP
     proc = keepalived_check(text, tmp_path)
@@ -76,27 +93,44 @@ def test_defaults_render_a_fast_unicast_nopreempt_instance(tmp_path: Path) -> No
 
 
 def test_octavia_timing_renders_vrrp2_whole_seconds_without_the_watch(tmp_path: Path) -> None:
-    s = pair_spec(version=2, advert_interval=1, check_interval=5, watch_haproxy=False,
-                  garp_refresh=5, garp_refresh_repeat=2, role="BACKUP", priority=90)
+    s = pair_spec(
+        version=2,
+        advert_interval=1,
+        check_interval=5,
+        watch_haproxy=False,
+        garp_refresh=5,
+        garp_refresh_repeat=2,
+        role="BACKUP",
+        priority=90,
+    )
     text = render_keepalived(s, FILES)
     lines = [ln.strip() for ln in text.splitlines()]
-    for expected in ("vrrp_version 2", "advert_int 1", "interval 5", "priority 90",
-                     "vrrp_garp_master_refresh 5", "vrrp_garp_master_refresh_repeat 2"):
+    for expected in (
+        "vrrp_version 2",
+        "advert_int 1",
+        "interval 5",
+        "priority 90",
+        "vrrp_garp_master_refresh 5",
+        "vrrp_garp_master_refresh_repeat 2",
+    ):
         assert expected in lines, (expected, text)
     assert "track_file" not in text
     proc = keepalived_check(text, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr + text
 
 
-@pytest.mark.parametrize(("advert", "rendered"), [(0.05, "0.05"), (0.25, "0.25"), (2.0, "2"),
-                                                  (0.123, "0.12")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("advert", "rendered"), [(0.05, "0.05"), (0.25, "0.25"), (2.0, "2"), (0.123, "0.12")]
+)
 def test_advert_interval_in_centiseconds(advert: float, rendered: str) -> None:
     assert build_view(pair_spec(advert_interval=advert), FILES)["advert_interval"] == rendered
 
 
 def test_peers_are_sorted_and_only_unicast() -> None:
-    peers = [{"amphora_id": uid(), "address": "198.18.0.9"},
-             {"amphora_id": uid(), "address": "198.18.0.7"}]  # fmt: skip
+    peers = [
+        {"amphora_id": uid(), "address": "198.18.0.9"},
+        {"amphora_id": uid(), "address": "198.18.0.7"},
+    ]
     view = build_view(pair_spec(peers=peers), FILES)
     assert view["peers"] == ["198.18.0.7", "198.18.0.9"]
 
@@ -104,8 +138,9 @@ def test_peers_are_sorted_and_only_unicast() -> None:
 def test_ipv6_vip_needs_vrrp3() -> None:
     data = pair_spec(version=2, advert_interval=1).model_dump(mode="json")
     data["vip"].update(address="2001:db8::10", prefixlen=64, gateway="2001:db8::1")
-    data["vrrp"].update(vrrp_ip="2001:db8::5",
-                        peers=[{"amphora_id": PEER, "address": "2001:db8::6"}])  # fmt: skip
+    data["vrrp"].update(
+        vrrp_ip="2001:db8::5", peers=[{"amphora_id": PEER, "address": "2001:db8::6"}]
+    )
     with pytest.raises(InvalidSpec, match="needs VRRP version 3"):
         build_view(AmphoraSpec.model_validate(data), FILES)
     data["vrrp"].update(version=3)
@@ -123,16 +158,19 @@ def test_paths_with_spaces_are_refused() -> None:
         render_keepalived(pair_spec(), files)
 
 
-@pytest.mark.parametrize("bad", [
-    {"version": 2, "advert_interval": 0.5},  # VRRPv2 counts whole seconds
-    {"version": 3, "advert_interval": 41},
-    {"advert_interval": 0.001},
-    {"priority": 255},  # the address owner never gives the VIP up
-    {"vrrp_id": 0},
-    {"role": "STANDALONE"},
-    {"peers": []},
-    {"peers": [{"amphora_id": PEER, "address": "198.18.0.5"}]},  # itself
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"version": 2, "advert_interval": 0.5},  # VRRPv2 counts whole seconds
+        {"version": 3, "advert_interval": 41},
+        {"advert_interval": 0.001},
+        {"priority": 255},  # the address owner never gives the VIP up
+        {"vrrp_id": 0},
+        {"role": "STANDALONE"},
+        {"peers": []},
+        {"peers": [{"amphora_id": PEER, "address": "198.18.0.5"}]},  # itself
+    ],
+)
 def test_vrrp_spec_rules(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         pair_spec(**bad)
@@ -189,8 +227,9 @@ def test_scripts_track_file_and_state(tmp_path: Path) -> None:
     assert "stats.sock" in paths.check_script.read_text()
     # No haproxy answers on that socket: the check fails, as keepalived must see it.
     assert subprocess.run(["/bin/sh", str(paths.check_script)]).returncode != 0
-    subprocess.run(["/bin/sh", str(paths.notify_script), "INSTANCE", "lb_x", "MASTER", "100"],
-                   check=True)  # fmt: skip
+    subprocess.run(
+        ["/bin/sh", str(paths.notify_script), "INSTANCE", "lb_x", "MASTER", "100"], check=True
+    )
     assert paths.state.read_text() == "MASTER\n"
     keepalived.set_track(paths, False)
     assert paths.track.read_text() == "1\n"

@@ -24,9 +24,12 @@ def test_ca_created_once_with_private_key_0600(tmp_path: Path) -> None:
 def test_server_and_client_certs(tmp_path: Path) -> None:
     ca = LocalCA(tmp_path / "ca")
     server = ca.issue_server_cert(
-        tmp_path / "s.pem", tmp_path / "s.key", ip_addresses=["198.18.0.5"],
-        dns_names=["agent1"], validity=dt.timedelta(days=2),
-    )  # fmt: skip
+        tmp_path / "s.pem",
+        tmp_path / "s.key",
+        ip_addresses=["198.18.0.5"],
+        dns_names=["agent1"],
+        validity=dt.timedelta(days=2),
+    )
     client = ca.issue_client_cert(tmp_path / "c.pem", tmp_path / "c.key")
     cert = x509.load_pem_x509_certificate(server.cert_path.read_bytes())
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

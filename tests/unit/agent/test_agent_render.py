@@ -15,8 +15,13 @@ def lines_of(text: str) -> list[str]:
 
 
 def test_http_round_robin_basics(tmp_path: Path) -> None:
-    s = simple(connection_limit=100, timeout_client_data=1000, timeout_member_connect=2000,
-               timeout_member_data=3000, timeout_tcp_inspect=400)  # fmt: skip
+    s = simple(
+        connection_limit=100,
+        timeout_client_data=1000,
+        timeout_member_connect=2000,
+        timeout_member_data=3000,
+        timeout_tcp_inspect=400,
+    )
     text = render(s)
     assert_valid(text, tmp_path)
     lst = s.listeners[0]
@@ -44,9 +49,14 @@ def test_unlimited_connections_and_fd_cap(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("protocol", "pool_protocol", "mode"),
-    [("TCP", "TCP", "tcp"), ("HTTPS", "HTTPS", "tcp"), ("TCP", "HTTP", "tcp"),
-     ("HTTP", "PROXY", "http"), ("HTTP", "PROXYV2", "http")],
-)  # fmt: skip
+    [
+        ("TCP", "TCP", "tcp"),
+        ("HTTPS", "HTTPS", "tcp"),
+        ("TCP", "HTTP", "tcp"),
+        ("HTTP", "PROXY", "http"),
+        ("HTTP", "PROXYV2", "http"),
+    ],
+)
 def test_protocol_modes(tmp_path: Path, protocol: str, pool_protocol: str, mode: str) -> None:
     p = pool(pool_protocol)
     text = render(spec([listener(protocol, 443, default_pool_id=p["id"])], [p]))
@@ -131,8 +141,14 @@ def test_member_options(tmp_path: Path) -> None:
         member("198.18.1.14", monitor_address="198.18.1.99", monitor_port=9000),
         member("2001:db8::5", 80),
     ]
-    hm = {"id": uid(), "type": "TCP", "delay": 5, "timeout": 3, "max_retries": 2,
-          "max_retries_down": 4}  # fmt: skip
+    hm = {
+        "id": uid(),
+        "type": "TCP",
+        "delay": 5,
+        "timeout": 3,
+        "max_retries": 2,
+        "max_retries_down": 4,
+    }
     p = pool(members=members, healthmonitor=hm)
     s = spec([listener(default_pool_id=p["id"])], [p])
     text = render(s)
@@ -150,19 +166,33 @@ def test_member_options(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("hm", "expected"),
     [
-        ({"type": "HTTP"}, ["option httpchk", 'http-check send meth GET uri "/"',
-                            "http-check expect status 200"]),
-        ({"type": "HTTP", "http_method": "HEAD", "url_path": "/health", "http_version": 1.1,
-          "domain_name": "example.com", "expected_codes": "200, 202"},
-         ['http-check send meth HEAD uri "/health" ver HTTP/1.1 hdr Host "example.com"',
-          'http-check expect rstatus "^(200|202)\\$"']),
-        ({"type": "HTTPS", "expected_codes": "200-202"},
-         ['http-check expect rstatus "^(200|201|202)\\$"', "check-ssl verify none"]),
+        (
+            {"type": "HTTP"},
+            ["option httpchk", 'http-check send meth GET uri "/"', "http-check expect status 200"],
+        ),
+        (
+            {
+                "type": "HTTP",
+                "http_method": "HEAD",
+                "url_path": "/health",
+                "http_version": 1.1,
+                "domain_name": "example.com",
+                "expected_codes": "200, 202",
+            },
+            [
+                'http-check send meth HEAD uri "/health" ver HTTP/1.1 hdr Host "example.com"',
+                'http-check expect rstatus "^(200|202)\\$"',
+            ],
+        ),
+        (
+            {"type": "HTTPS", "expected_codes": "200-202"},
+            ['http-check expect rstatus "^(200|201|202)\\$"', "check-ssl verify none"],
+        ),
         ({"type": "TLS-HELLO"}, ["option ssl-hello-chk"]),
         ({"type": "TCP"}, ["check inter 3s fall 3 rise 2"]),
         ({"type": "PING"}, ["check inter 3s fall 3 rise 2"]),
     ],
-)  # fmt: skip
+)
 def test_health_monitors(tmp_path: Path, hm: dict[str, object], expected: list[str]) -> None:
     protocol = "HTTPS" if hm["type"] in ("HTTPS", "TLS-HELLO") else "HTTP"
     full = {"id": uid(), "delay": 3, "timeout": 2, "max_retries": 2, **hm}
@@ -176,8 +206,14 @@ def test_health_monitors(tmp_path: Path, hm: dict[str, object], expected: list[s
 
 
 def test_disabled_health_monitor_renders_no_checks(tmp_path: Path) -> None:
-    hm = {"id": uid(), "type": "HTTP", "delay": 3, "timeout": 2, "max_retries": 2,
-          "admin_state_up": False}  # fmt: skip
+    hm = {
+        "id": uid(),
+        "type": "HTTP",
+        "delay": 3,
+        "timeout": 2,
+        "max_retries": 2,
+        "admin_state_up": False,
+    }
     p = pool(healthmonitor=hm)
     text = render(spec([listener(default_pool_id=p["id"])], [p]))
     assert_valid(text, tmp_path)
@@ -185,8 +221,14 @@ def test_disabled_health_monitor_renders_no_checks(tmp_path: Path) -> None:
 
 
 def test_bad_expected_codes_refused() -> None:
-    hm = {"id": uid(), "type": "HTTP", "delay": 3, "timeout": 2, "max_retries": 2,
-          "expected_codes": "200\nfrontend evil"}  # fmt: skip
+    hm = {
+        "id": uid(),
+        "type": "HTTP",
+        "delay": 3,
+        "timeout": 2,
+        "max_retries": 2,
+        "expected_codes": "200\nfrontend evil",
+    }
     p = pool(healthmonitor=hm)
     with pytest.raises(InvalidSpec, match="expected_codes"):
         render(spec([listener(default_pool_id=p["id"])], [p]))
@@ -199,20 +241,46 @@ def test_l7_policies_in_position_order(tmp_path: Path) -> None:
         return {"id": uid(), "type": type_, "compare_type": compare, "value": value, **kw}
 
     policies = [
-        {"id": uid(), "action": "REDIRECT_TO_POOL", "position": 3, "redirect_pool_id": other["id"],
-         "rules": [rule("HEADER", "EQUAL_TO", "b", key="X-Pool"),
-                   rule("COOKIE", "CONTAINS", "x", key="session", invert=True)]},
-        {"id": uid(), "action": "REJECT", "position": 1,
-         "rules": [rule("PATH", "STARTS_WITH", "/admin")]},
-        {"id": uid(), "action": "REDIRECT_TO_URL", "position": 2,
-         "redirect_url": "https://example.com/x", "redirect_http_code": 301,
-         "rules": [rule("HOST_NAME", "ENDS_WITH", ".old.example")]},
-        {"id": uid(), "action": "REDIRECT_PREFIX", "position": 4,
-         "redirect_prefix": "https://new.example", "rules": [rule("FILE_TYPE", "EQUAL_TO", "php")]},
-        {"id": uid(), "action": "REJECT", "position": 5, "admin_state_up": False,
-         "rules": [rule("PATH", "REGEX", "^/never")]},
+        {
+            "id": uid(),
+            "action": "REDIRECT_TO_POOL",
+            "position": 3,
+            "redirect_pool_id": other["id"],
+            "rules": [
+                rule("HEADER", "EQUAL_TO", "b", key="X-Pool"),
+                rule("COOKIE", "CONTAINS", "x", key="session", invert=True),
+            ],
+        },
+        {
+            "id": uid(),
+            "action": "REJECT",
+            "position": 1,
+            "rules": [rule("PATH", "STARTS_WITH", "/admin")],
+        },
+        {
+            "id": uid(),
+            "action": "REDIRECT_TO_URL",
+            "position": 2,
+            "redirect_url": "https://example.com/x",
+            "redirect_http_code": 301,
+            "rules": [rule("HOST_NAME", "ENDS_WITH", ".old.example")],
+        },
+        {
+            "id": uid(),
+            "action": "REDIRECT_PREFIX",
+            "position": 4,
+            "redirect_prefix": "https://new.example",
+            "rules": [rule("FILE_TYPE", "EQUAL_TO", "php")],
+        },
+        {
+            "id": uid(),
+            "action": "REJECT",
+            "position": 5,
+            "admin_state_up": False,
+            "rules": [rule("PATH", "REGEX", "^/never")],
+        },
         {"id": uid(), "action": "REJECT", "position": 6, "rules": []},
-    ]  # fmt: skip
+    ]
     s = spec([listener(default_pool_id=main["id"], l7policies=policies)], [main, other])
     text = render(s)
     assert_valid(text, tmp_path)

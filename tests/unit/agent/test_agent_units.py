@@ -30,9 +30,11 @@ def _two(weight: int = 1, enabled: bool = True, extra: bool = False) -> AmphoraS
     p = pool(id="aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa", members=members)
     lst = listener(id="bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb", default_pool_id=p["id"])
     return spec(
-        [lst], [p], amphora_id="cccccccc-cccc-cccc-cccc-cccccccccccc",
+        [lst],
+        [p],
+        amphora_id="cccccccc-cccc-cccc-cccc-cccccccccccc",
         loadbalancer_id="dddddddd-dddd-dddd-dddd-dddddddddddd",
-    )  # fmt: skip
+    )
 
 
 BE = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
@@ -76,11 +78,16 @@ def test_plan_structural_change_needs_reload() -> None:
 def test_firewall_restricts_only_listed_ports() -> None:
     p = pool()
     s = spec(
-        [listener(port=80, default_pool_id=p["id"],
-                  allowed_cidrs=["198.18.0.0/24", "10.0.0.0/8", "2001:db8::/64"]),
-         listener(port=81, default_pool_id=p["id"])],
+        [
+            listener(
+                port=80,
+                default_pool_id=p["id"],
+                allowed_cidrs=["198.18.0.0/24", "10.0.0.0/8", "2001:db8::/64"],
+            ),
+            listener(port=81, default_pool_id=p["id"]),
+        ],
         [p],
-    )  # fmt: skip
+    )
     text = firewall.render_ruleset(s)
     assert "tcp dport 80 ip saddr { 10.0.0.0/8, 198.18.0.0/24 } accept" in text
     assert "tcp dport 80 ip6 saddr { 2001:db8::/64 } accept" in text
@@ -137,8 +144,12 @@ def test_client_translates_errors() -> None:
 
 def test_client_round_trips_models() -> None:
     s = _two()
-    state = {"amphora_id": s.amphora_id, "namespace": "amp-x", "applied_generation": 1,
-             "haproxy_running": True}  # fmt: skip
+    state = {
+        "amphora_id": s.amphora_id,
+        "namespace": "amp-x",
+        "applied_generation": 1,
+        "haproxy_running": True,
+    }
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "PUT":

@@ -23,30 +23,66 @@ from ostium.model.heartbeat import HaproxyState, Heartbeat, ListenerReport, Pool
 LI, POOL, M1, M2 = (str(uuid.uuid4()) for _ in range(4))
 
 
-def lb(admin: bool = True, prov: str = "ACTIVE", listener_admin: bool = True,
-       pool_admin: bool = True, m2: str = "OFFLINE") -> LbShape:  # fmt: skip
+def lb(
+    admin: bool = True,
+    prov: str = "ACTIVE",
+    listener_admin: bool = True,
+    pool_admin: bool = True,
+    m2: str = "OFFLINE",
+) -> LbShape:
     return LbShape(
-        id="lb", admin_state_up=admin, provisioning_status=prov, operating_status="ONLINE",
+        id="lb",
+        admin_state_up=admin,
+        provisioning_status=prov,
+        operating_status="ONLINE",
         listeners=(ListenerShape(LI, listener_admin, "ONLINE"),),
-        pools=(PoolShape(POOL, pool_admin, "ONLINE",
-                         (MemberShape(M1, True, "OFFLINE"), MemberShape(M2, True, m2))),),
-    )  # fmt: skip
+        pools=(
+            PoolShape(
+                POOL,
+                pool_admin,
+                "ONLINE",
+                (MemberShape(M1, True, "OFFLINE"), MemberShape(M2, True, m2)),
+            ),
+        ),
+    )
 
 
-def hb(members: dict[str, str] | None = None, backend: str = "UP", listener: str = "OPEN",
-       haproxy: HaproxyState = HaproxyState.RUNNING, pool: bool = True) -> Heartbeat:  # fmt: skip
+def hb(
+    members: dict[str, str] | None = None,
+    backend: str = "UP",
+    listener: str = "OPEN",
+    haproxy: HaproxyState = HaproxyState.RUNNING,
+    pool: bool = True,
+) -> Heartbeat:
     return Heartbeat(
-        amphora_id=str(uuid.uuid4()), seq=1, timestamp=0.0, generation=1, agent_version="t",
-        haproxy=haproxy, listeners={LI: ListenerReport(listener)} if listener else {},
-        pools={POOL: PoolReport(backend, members if members is not None
-                                else {M1: "UP", M2: "UP"})} if pool else {})  # fmt: skip
+        amphora_id=str(uuid.uuid4()),
+        seq=1,
+        timestamp=0.0,
+        generation=1,
+        agent_version="t",
+        haproxy=haproxy,
+        listeners={LI: ListenerReport(listener)} if listener else {},
+        pools={POOL: PoolReport(backend, members if members is not None else {M1: "UP", M2: "UP"})}
+        if pool
+        else {},
+    )
 
 
-@pytest.mark.parametrize(("word", "status"), [
-    ("UP", "ONLINE"), ("UP 1/3", "ONLINE"), ("DOWN", "ERROR"), ("DOWN 1/2", "ERROR"),
-    ("DRAIN", "DRAINING"), ("NOLB", "DRAINING"), ("MAINT", "OFFLINE"),
-    ("MAINT (via x/y)", "OFFLINE"), ("no check", "NO_MONITOR"), ("RESTARTING", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        ("UP", "ONLINE"),
+        ("UP 1/3", "ONLINE"),
+        ("DOWN", "ERROR"),
+        ("DOWN 1/2", "ERROR"),
+        ("DRAIN", "DRAINING"),
+        ("NOLB", "DRAINING"),
+        ("MAINT", "OFFLINE"),
+        ("MAINT (via x/y)", "OFFLINE"),
+        ("no check", "NO_MONITOR"),
+        ("RESTARTING", None),
+    ],
+)
 def test_member_words(word: str, status: str | None) -> None:
     assert member_status(word) == status
 
@@ -94,10 +130,16 @@ def test_admin_down() -> None:
 
 
 def test_haproxy_not_running_is_an_error_only_with_listeners_to_serve() -> None:
-    assert derive(lb(), hb(haproxy=HaproxyState.DOWN, listener="", pool=False)
-                  ).load_balancer == "ERROR"  # fmt: skip
-    assert derive(lb(listener_admin=False), hb(haproxy=HaproxyState.DOWN, listener="",
-                                               pool=False)).load_balancer == "ONLINE"
+    assert (
+        derive(lb(), hb(haproxy=HaproxyState.DOWN, listener="", pool=False)).load_balancer
+        == "ERROR"
+    )
+    assert (
+        derive(
+            lb(listener_admin=False), hb(haproxy=HaproxyState.DOWN, listener="", pool=False)
+        ).load_balancer
+        == "ONLINE"
+    )
 
 
 def test_counter_increments_and_resets() -> None:
@@ -109,8 +151,12 @@ def test_counter_increments_and_resets() -> None:
     assert c.advance(ListenerReport("OPEN", 2, 10, 100, 200, 1))
     assert not c.advance(ListenerReport("OPEN", 2, 10, 100, 200, 1))  # a duplicate adds 0
     assert c.advance(ListenerReport("OPEN", 0, 3, 30, 60, 0))
-    assert c.totals == {"total_connections": 13, "bytes_in": 130, "bytes_out": 260,
-                        "request_errors": 1}  # fmt: skip
+    assert c.totals == {
+        "total_connections": 13,
+        "bytes_in": 130,
+        "bytes_out": 260,
+        "request_errors": 1,
+    }
     assert c.active_connections == 0
 
 

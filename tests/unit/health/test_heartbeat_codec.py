@@ -35,11 +35,15 @@ def _id() -> str:
 def sample(**kw: object) -> Heartbeat:
     lid, pid, m1, m2 = _id(), _id(), _id(), _id()
     data: dict[str, object] = dict(
-        amphora_id=_id(), seq=7, timestamp=1_700_000_000.5, generation=3,
-        agent_version="0.1.0", haproxy=HaproxyState.RUNNING,
+        amphora_id=_id(),
+        seq=7,
+        timestamp=1_700_000_000.5,
+        generation=3,
+        agent_version="0.1.0",
+        haproxy=HaproxyState.RUNNING,
         listeners={lid: ListenerReport("OPEN", 2, 10, 1000, 5000, 1)},
         pools={pid: PoolReport("UP", {m1: "UP", m2: "DOWN 1/2"})},
-    )  # fmt: skip
+    )
     data.update(kw)
     return Heartbeat(**data)  # type: ignore[arg-type]
 
@@ -121,16 +125,30 @@ def _doc(**changes: object) -> dict[str, object]:
     return doc
 
 
-@pytest.mark.parametrize("changes", [
-    {"id": "not-a-uuid"}, {"id": None}, {"seq": -1}, {"seq": True}, {"seq": "1"},
-    {"seq": 2**64}, {"ts": "now"}, {"ts": float("nan")}, {"ts": True},
-    {"generation": -1}, {"generation": 1.5}, {"agent_version": "x\ny"},
-    {"haproxy": "HAPPY"}, {"listeners": []}, {"pools": {"p": {}}},
-    {"listeners": {str(uuid.uuid4()): {"status": "OPEN", "bytes_in": -5}}},
-    {"listeners": {str(uuid.uuid4()): {"status": "OPEN\nbind"}}},
-    {"pools": {str(uuid.uuid4()): {"status": "UP", "members": {"m": "UP"}}}},
-    {"pools": {str(uuid.uuid4()): {"status": "UP", "members": {str(uuid.uuid4()): 3}}}},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"id": "not-a-uuid"},
+        {"id": None},
+        {"seq": -1},
+        {"seq": True},
+        {"seq": "1"},
+        {"seq": 2**64},
+        {"ts": "now"},
+        {"ts": float("nan")},
+        {"ts": True},
+        {"generation": -1},
+        {"generation": 1.5},
+        {"agent_version": "x\ny"},
+        {"haproxy": "HAPPY"},
+        {"listeners": []},
+        {"pools": {"p": {}}},
+        {"listeners": {str(uuid.uuid4()): {"status": "OPEN", "bytes_in": -5}}},
+        {"listeners": {str(uuid.uuid4()): {"status": "OPEN\nbind"}}},
+        {"pools": {str(uuid.uuid4()): {"status": "UP", "members": {"m": "UP"}}}},
+        {"pools": {str(uuid.uuid4()): {"status": "UP", "members": {str(uuid.uuid4()): 3}}}},
+    ],
+)
 def test_wrong_types_are_malformed(changes: dict[str, object]) -> None:
     with pytest.raises(InvalidHeartbeat) as info:
         from_dict(_doc(**changes))

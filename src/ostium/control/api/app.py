@@ -27,28 +27,44 @@ from ostium.model.errors import ApiError
 
 log = logging.getLogger("ostium.api")
 
-TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-          405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict",
-          413: "Request Entity Too Large", 500: "Internal Server Error"}
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    413: "Request Entity Too Large",
+    500: "Internal Server Error",
+}
 
 
 def fault(status: int, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={
-        "faultcode": "Client" if status < 500 else "Server",
-        "faultstring": message, "debuginfo": None})
+    return JSONResponse(
+        status_code=status,
+        content={
+            "faultcode": "Client" if status < 500 else "Server",
+            "faultstring": message,
+            "debuginfo": None,
+        },
+    )
 
 
 def webob(status: int, description: str = "") -> JSONResponse:
-    return JSONResponse(status_code=status, content={
-        "code": status, "title": TITLES.get(status, ""), "description": description})
+    return JSONResponse(
+        status_code=status,
+        content={"code": status, "title": TITLES.get(status, ""), "description": description},
+    )
 
 
 class Envelope:
     """Pure ASGI middleware for the transport conventions of spec section 1, and the
     request metrics (by method, route template and status)."""
 
-    def __init__(self, app: ASGIApp, max_body: int,
-                 registry: metrics.Registry = metrics.REGISTRY) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int, registry: metrics.Registry = metrics.REGISTRY
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.requests = metrics.api_requests(registry)
@@ -98,10 +114,14 @@ class Envelope:
         headers = dict(scope.get("headers") or [])
         accept = headers.get(b"accept", b"").decode("latin-1").strip()
         json_ok = ("application/json", "*/*", "application/*")
-        if accept and path != "/metrics" and not any(
-                a.split(";")[0].strip() in json_ok for a in accept.split(",")):
+        if (
+            accept
+            and path != "/metrics"
+            and not any(a.split(";")[0].strip() in json_ok for a in accept.split(","))
+        ):
             await fault(406, "Only content type application/json is accepted.")(
-                scope, receive, send_with_id)
+                scope, receive, send_with_id
+            )
             return
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
@@ -154,9 +174,11 @@ def create_app(svc: ServiceContext) -> FastAPI:
     async def _api(_: Request, exc: ApiError) -> Response:
         resp = fault(exc.status, exc.message)
         if exc.status == 401:
-            resp = JSONResponse(status_code=401, content={"error": {
-                "code": 401, "title": "Unauthorized", "message": exc.message}},
-                headers={"WWW-Authenticate": "Keystone uri='local'"})
+            resp = JSONResponse(
+                status_code=401,
+                content={"error": {"code": 401, "title": "Unauthorized", "message": exc.message}},
+                headers={"WWW-Authenticate": "Keystone uri='local'"},
+            )
         return resp
 
     @app.exception_handler(StarletteHTTPException)

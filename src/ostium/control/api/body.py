@@ -71,21 +71,26 @@ def parse(raw: bytes, root: str, model: type[M], param: str | None = None) -> M:
     data = load_json(raw)
     param = param or root
     if not isinstance(data, dict):
-        raise BadRequest(f"Invalid input for field/attribute {root}. Value: "
-                         f"'{_fmt_value(data)}'. Value should be an object")
+        raise BadRequest(
+            f"Invalid input for field/attribute {root}. Value: "
+            f"'{_fmt_value(data)}'. Value should be an object"
+        )
     extra = [k for k in data if k != root]
     if extra:
         raise BadRequest(f"Unknown attribute for argument {param}: {extra[0]}")
     if root not in data or data[root] is None:
-        raise BadRequest(f"Invalid input for field/attribute {root}. Value: 'None'. "
-                         "Mandatory field missing.")
+        raise BadRequest(
+            f"Invalid input for field/attribute {root}. Value: 'None'. Mandatory field missing."
+        )
     return validate(data[root], root, model, param)
 
 
 def validate(obj: Any, root: str, model: type[M], param: str | None = None) -> M:
     if not isinstance(obj, dict):
-        raise BadRequest(f"Invalid input for field/attribute {root}. Value: "
-                         f"'{_fmt_value(obj)}'. Value should be an object")
+        raise BadRequest(
+            f"Invalid input for field/attribute {root}. Value: "
+            f"'{_fmt_value(obj)}'. Value should be an object"
+        )
     try:
         return model.model_validate(obj)
     except ValidationError as exc:

@@ -38,8 +38,12 @@ def hash_token(token: str) -> str:
 
 
 def noauth_context(headers: dict[str, str], default_project: str) -> RequestContext:
-    project = (headers.get("x-project-id") or headers.get("x-tenant-id")
-               or headers.get("x-tenant") or default_project)
+    project = (
+        headers.get("x-project-id")
+        or headers.get("x-tenant-id")
+        or headers.get("x-tenant")
+        or default_project
+    )
     roles = frozenset(r.strip() for r in headers.get("x-roles", "admin").split(",") if r.strip())
     return RequestContext(project_id=project, roles=roles, noauth=True)
 

@@ -66,8 +66,11 @@ def empty(status: int) -> Response:
     return Response(status_code=status)
 
 
-def listing(plural: str, result: tuple[list[dict[str, Any]], list[dict[str, str]]],
-            links_key: str | None = None) -> Response:
+def listing(
+    plural: str,
+    result: tuple[list[dict[str, Any]], list[dict[str, str]]],
+    links_key: str | None = None,
+) -> Response:
     items, links = result
     return JSONResponse({plural: items, links_key or f"{plural}_links": links})
 

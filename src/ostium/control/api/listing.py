@@ -96,14 +96,18 @@ def _convert(col: InstrumentedAttribute[Any], value: str) -> Any:
             return True
         if low in ("false", "f", "0", "no", "n", "off"):
             return False
-        raise BadRequest(f"Invalid input for field/attribute {col.key}. Value: '{value}'. "
-                         "Value not an unambiguous boolean")
+        raise BadRequest(
+            f"Invalid input for field/attribute {col.key}. Value: '{value}'. "
+            "Value not an unambiguous boolean"
+        )
     if isinstance(ctype, Integer):
         try:
             return int(value)
         except ValueError:
-            raise BadRequest(f"Invalid input for field/attribute {col.key}. Value: "
-                             f"'{value}'. Value should be an integer") from None
+            raise BadRequest(
+                f"Invalid input for field/attribute {col.key}. Value: "
+                f"'{value}'. Value should be an integer"
+            ) from None
     return value
 
 
@@ -153,8 +157,14 @@ def apply_filters(stmt: Select[Any], coll: Collection, q: ListQuery) -> Select[A
     return stmt
 
 
-def run(session: Session, stmt: Select[Any], coll: Collection, q: ListQuery,
-        base_url: str, sortable: bool = True) -> tuple[list[Any], list[dict[str, str]]]:
+def run(
+    session: Session,
+    stmt: Select[Any],
+    coll: Collection,
+    q: ListQuery,
+    base_url: str,
+    sortable: bool = True,
+) -> tuple[list[Any], list[dict[str, str]]]:
     stmt = apply_filters(stmt, coll, q)
     if coll.options:
         stmt = stmt.options(*coll.options)
@@ -199,12 +209,15 @@ def run(session: Session, stmt: Select[Any], coll: Collection, q: ListQuery,
     if rows:
         keep = [(k, v) for k, v in q.raw if k not in ("marker", "page_reverse", "limit")]
         if q.limit is not None and len(rows) >= q.limit:
-            params = [("limit", str(q.limit)), *keep,
-                      ("marker", getattr(rows[-1], coll.id_attr))]
+            params = [("limit", str(q.limit)), *keep, ("marker", getattr(rows[-1], coll.id_attr))]
             links.append({"href": f"{base_url}?{urlencode(params)}", "rel": "next"})
         if q.marker:
-            params = [*([("limit", str(q.limit))] if q.limit else []), *keep,
-                      ("marker", getattr(rows[0], coll.id_attr)), ("page_reverse", "True")]
+            params = [
+                *([("limit", str(q.limit))] if q.limit else []),
+                *keep,
+                ("marker", getattr(rows[0], coll.id_attr)),
+                ("page_reverse", "True"),
+            ]
             links.append({"href": f"{base_url}?{urlencode(params)}", "rel": "previous"})
     return rows, links
 

@@ -126,13 +126,16 @@ class Listener(_Common, Base):
 
     load_balancer: Mapped[LoadBalancer] = relationship(back_populates="listeners")
     l7policies: Mapped[list[L7Policy]] = relationship(
-        back_populates="listener", order_by="L7Policy.position",
-        cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="listener",
+        order_by="L7Policy.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
     __table_args__ = (
-        UniqueConstraint("load_balancer_id", "port_family", "protocol_port",
-                         name="uq_listener_port"),
+        UniqueConstraint(
+            "load_balancer_id", "port_family", "protocol_port", name="uq_listener_port"
+        ),
     )
 
 
@@ -157,11 +160,15 @@ class Pool(_Common, Base):
 
     load_balancer: Mapped[LoadBalancer] = relationship(back_populates="pools")
     members: Mapped[list[Member]] = relationship(
-        back_populates="pool", order_by="Member.created_at",
-        cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="pool",
+        order_by="Member.created_at",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
     health_monitor: Mapped[HealthMonitor | None] = relationship(
-        back_populates="pool", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="pool",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
 
@@ -189,9 +196,7 @@ class Member(_Common, Base):
 class HealthMonitor(_Common, Base):
     __tablename__ = "health_monitor"
 
-    pool_id: Mapped[str] = mapped_column(
-        ForeignKey("pool.id", ondelete="CASCADE"), unique=True
-    )
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), unique=True)
     name: Mapped[str] = mapped_column(String(255), default="")
     type: Mapped[str] = mapped_column(String(16))
     delay: Mapped[int] = mapped_column(Integer)
@@ -226,8 +231,10 @@ class L7Policy(_Common, Base):
 
     listener: Mapped[Listener] = relationship(back_populates="l7policies")
     rules: Mapped[list[L7Rule]] = relationship(
-        back_populates="policy", order_by="L7Rule.created_at",
-        cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="policy",
+        order_by="L7Rule.created_at",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
 

@@ -15,9 +15,13 @@ from sqlalchemy import FromClause, Table, bindparam, func, text, update
 from sqlalchemy.orm import Session
 
 
-def bulk_update(session: Session, model_table: FromClause, keys: tuple[str, ...],
-                rows: list[dict[str, Any]], keep_if_null: tuple[str, ...] = ()
-                ) -> None:  # fmt: skip
+def bulk_update(
+    session: Session,
+    model_table: FromClause,
+    keys: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    keep_if_null: tuple[str, ...] = (),
+) -> None:
     """For each row: UPDATE the table SET (its other columns) WHERE (its `keys` columns).
 
     `model_table` is an ORM model's `__table__`. Columns in `keep_if_null` keep their
@@ -34,16 +38,24 @@ def bulk_update(session: Session, model_table: FromClause, keys: tuple[str, ...]
         arrays = ", ".join(
             f"CAST(:a{i} AS {table.c[n].type.compile(conn.dialect)}[])" for i, n in enumerate(names)
         )
-        sets = ", ".join(f"{q(c)} = COALESCE(v.{q(c)}, t.{q(c)})" if c in keep_if_null
-                         else f"{q(c)} = v.{q(c)}" for c in cols)  # fmt: skip
+        sets = ", ".join(
+            f"{q(c)} = COALESCE(v.{q(c)}, t.{q(c)})" if c in keep_if_null else f"{q(c)} = v.{q(c)}"
+            for c in cols
+        )
         where = " AND ".join(f"t.{q(k)} = v.{q(k)}" for k in keys)
-        sql = (f"UPDATE {q(table.name)} AS t SET {sets} FROM unnest({arrays}) "
-               f"AS v({', '.join(q(n) for n in names)}) WHERE {where}")  # fmt: skip
+        sql = (
+            f"UPDATE {q(table.name)} AS t SET {sets} FROM unnest({arrays}) "
+            f"AS v({', '.join(q(n) for n in names)}) WHERE {where}"
+        )
         conn.execute(text(sql), {f"a{i}": [r[n] for r in rows] for i, n in enumerate(names)})
         return
     values: dict[str, Any] = {
-        c: func.coalesce(bindparam(f"v_{c}"), table.c[c]) if c in keep_if_null
-        else bindparam(f"v_{c}") for c in cols}  # fmt: skip
+        c: func.coalesce(bindparam(f"v_{c}"), table.c[c])
+        if c in keep_if_null
+        else bindparam(f"v_{c}")
+        for c in cols
+    }
     stmt = update(table).where(*(table.c[k] == bindparam(f"k_{k}") for k in keys)).values(values)
-    conn.execute(stmt, [{**{f"k_{k}": r[k] for k in keys}, **{f"v_{c}": r[c] for c in cols}}
-                        for r in rows])  # fmt: skip
+    conn.execute(
+        stmt, [{**{f"k_{k}": r[k] for k in keys}, **{f"v_{c}": r[c] for c in cols}} for r in rows]
+    )

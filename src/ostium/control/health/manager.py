@@ -81,8 +81,13 @@ def open_socket(health: HealthSettings) -> socket.socket:
 
 
 class HealthManager:
-    def __init__(self, db: Database, settings: Settings, wake: Callable[[], None] = lambda: None,
-                 registry: metrics.Registry = metrics.REGISTRY) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        wake: Callable[[], None] = lambda: None,
+        registry: metrics.Registry = metrics.REGISTRY,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.wake = wake
@@ -94,14 +99,20 @@ class HealthManager:
     def start(self) -> None:
         health = self.settings.health
         self.sock = open_socket(health)
-        self.receiver = HeartbeatReceiver(self.sock, heartbeat_key(self.settings),
-                                          HealthUpdater(self.db), self.registry)  # fmt: skip
+        self.receiver = HeartbeatReceiver(
+            self.sock, heartbeat_key(self.settings), HealthUpdater(self.db), self.registry
+        )
         self.watchdog = Watchdog(self.db, health, self.wake, self.registry)
         self.receiver.start()
         self.watchdog.start()
-        log.warning("health manager listening on udp %s:%d (heartbeat timeout %.1fs, "
-                    "failover threshold %s)", health.bind_ip, health.bind_port,
-                    health.heartbeat_timeout, health.failover_threshold or "none")  # fmt: skip
+        log.warning(
+            "health manager listening on udp %s:%d (heartbeat timeout %.1fs, "
+            "failover threshold %s)",
+            health.bind_ip,
+            health.bind_port,
+            health.heartbeat_timeout,
+            health.failover_threshold or "none",
+        )
 
     def stop(self) -> None:
         if self.watchdog is not None:

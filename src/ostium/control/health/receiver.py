@@ -49,14 +49,25 @@ class DropLog:
             return
         more = self._suppressed.pop(reason, 0)
         self._last[reason] = now
-        log.warning("heartbeat dropped (%s) from %s: %s%s", reason, source, detail,
-                    f" (and {more} more since the last report)" if more else "")  # fmt: skip
+        log.warning(
+            "heartbeat dropped (%s) from %s: %s%s",
+            reason,
+            source,
+            detail,
+            f" (and {more} more since the last report)" if more else "",
+        )
 
 
 class HeartbeatReceiver:
-    def __init__(self, sock: socket.socket, key: bytes, updater: HealthUpdater,
-                 registry: metrics.Registry = metrics.REGISTRY, batch_max: int = 1000,
-                 queue_max: int = 50_000) -> None:  # fmt: skip
+    def __init__(
+        self,
+        sock: socket.socket,
+        key: bytes,
+        updater: HealthUpdater,
+        registry: metrics.Registry = metrics.REGISTRY,
+        batch_max: int = 1000,
+        queue_max: int = 50_000,
+    ) -> None:
         self.sock = sock
         self.key = key
         self.updater = updater

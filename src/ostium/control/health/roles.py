@@ -26,11 +26,17 @@ def follow_masters(session: Session, promoted: list[tuple[str, str]]) -> None:
     for amp_id, lb_id in promoted:
         session.execute(
             update(m.Amphora)
-            .where(m.Amphora.load_balancer_id == lb_id,
-                   m.Amphora.role.in_((AmphoraRole.MASTER, AmphoraRole.BACKUP)),
-                   m.Amphora.status != "DELETED")
-            .values(role=case((m.Amphora.id == amp_id, AmphoraRole.MASTER.value),
-                              else_=AmphoraRole.BACKUP.value))
-            .execution_options(synchronize_session=False))  # fmt: skip
-        log.info("health: amphora %s of load balancer %s holds the VIP: now MASTER",
-                 amp_id, lb_id)  # fmt: skip
+            .where(
+                m.Amphora.load_balancer_id == lb_id,
+                m.Amphora.role.in_((AmphoraRole.MASTER, AmphoraRole.BACKUP)),
+                m.Amphora.status != "DELETED",
+            )
+            .values(
+                role=case(
+                    (m.Amphora.id == amp_id, AmphoraRole.MASTER.value),
+                    else_=AmphoraRole.BACKUP.value,
+                )
+            )
+            .execution_options(synchronize_session=False)
+        )
+        log.info("health: amphora %s of load balancer %s holds the VIP: now MASTER", amp_id, lb_id)

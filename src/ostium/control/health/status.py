@@ -105,8 +105,9 @@ def _pool_status(lb: LbShape, pool: PoolShape, hb: Heartbeat, out: Statuses) -> 
     for mb in pool.members:
         word = report.members.get(mb.id)
         if word is None:
-            status: str | None = mb.operating_status if mb.operating_status == S.NO_MONITOR \
-                else S.OFFLINE
+            status: str | None = (
+                mb.operating_status if mb.operating_status == S.NO_MONITOR else S.OFFLINE
+            )
         else:
             status = member_status(word)
         if status is None:
@@ -151,4 +152,3 @@ def derive(lb: LbShape, hb: Heartbeat) -> Statuses:
     else:
         out.load_balancer = S.ONLINE
     return out
-

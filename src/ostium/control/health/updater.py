@@ -86,10 +86,16 @@ class _Seen:
 
 def _content(amp: _Amp, hb: Heartbeat) -> tuple[Any, ...]:
     """Everything statuses are derived from, except the rows' own current statuses."""
-    return (amp.lb_generation, amp.lb_status, amp.role, amp.status, hb.haproxy, hb.vrrp,
-            tuple(sorted((k, r.status) for k, r in hb.listeners.items())),
-            tuple(sorted((k, p.status, tuple(sorted(p.members.items())))
-                         for k, p in hb.pools.items())))  # fmt: skip
+    return (
+        amp.lb_generation,
+        amp.lb_status,
+        amp.role,
+        amp.status,
+        hb.haproxy,
+        hb.vrrp,
+        tuple(sorted((k, r.status) for k, r in hb.listeners.items())),
+        tuple(sorted((k, p.status, tuple(sorted(p.members.items()))) for k, p in hb.pools.items())),
+    )
 
 
 def _chunks(items: list[str], size: int = 1000) -> Iterable[list[str]]:
@@ -106,9 +112,13 @@ def _one_of(column: Any, ids: list[str], session: Session) -> ColumnElement[bool
 
 
 class HealthUpdater:
-    def __init__(self, db: Database, clock: Callable[[], dt.datetime] = m.utcnow,
-                 remember: float = 10.0, monotonic: Callable[[], float] = time.monotonic
-                 ) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], dt.datetime] = m.utcnow,
+        remember: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.remember = remember
@@ -145,8 +155,9 @@ class HealthUpdater:
 
     # ------------------------------------------------------------------ the transaction
 
-    def _apply(self, session: Session, heartbeats: dict[str, Heartbeat],
-               seen: dict[str, _Seen]) -> Counter[str]:  # fmt: skip
+    def _apply(
+        self, session: Session, heartbeats: dict[str, Heartbeat], seen: dict[str, _Seen]
+    ) -> Counter[str]:
         outcome: Counter[str] = Counter()
         amps = self._lock_amphorae(session, sorted(heartbeats))
         accepted: list[tuple[_Amp, Heartbeat]] = []
@@ -168,8 +179,9 @@ class HealthUpdater:
             last = self._seen.get(amp.id)
             if last is not None and last.key == keys[amp.id] and mono < last.until:
                 same[amp.id] = last
-        shapes = _load_shapes(session, {a.lb_id for a, _ in accepted
-                                        if a.lb_id and a.id not in same})  # fmt: skip
+        shapes = _load_shapes(
+            session, {a.lb_id for a, _ in accepted if a.lb_id and a.id not in same}
+        )
         stats = _load_stats(session, [a.id for a, _ in accepted])
         amp_rows: list[dict[str, Any]] = []
         changes = _Changes()
@@ -181,26 +193,40 @@ class HealthUpdater:
                 healthy, listeners = last.healthy, last.known
             else:
                 healthy = _serves_what_it_should(lb, hb)
-                listeners = frozenset(li.id for li in lb.listeners) if lb is not None \
-                    else frozenset()
-                seen[amp.id] = _Seen(keys[amp.id], healthy,
-                                     listeners & set(hb.listeners), mono + self.remember)
-            row = {"b_id": amp.id, "seq": hb.seq, "state": hb.haproxy.value,
-                   "gen": hb.generation, "seen": now if healthy else None,
-                   "vrrp": None if hb.vrrp is None else hb.vrrp.value,
-                   "b_status": "ALLOCATED" if healthy and amp.status == "FAILOVER_STOPPED"
-                   else amp.status}  # fmt: skip
+                listeners = (
+                    frozenset(li.id for li in lb.listeners) if lb is not None else frozenset()
+                )
+                seen[amp.id] = _Seen(
+                    keys[amp.id], healthy, listeners & set(hb.listeners), mono + self.remember
+                )
+            row = {
+                "b_id": amp.id,
+                "seq": hb.seq,
+                "state": hb.haproxy.value,
+                "gen": hb.generation,
+                "seen": now if healthy else None,
+                "vrrp": None if hb.vrrp is None else hb.vrrp.value,
+                "b_status": "ALLOCATED"
+                if healthy and amp.status == "FAILOVER_STOPPED"
+                else amp.status,
+            }
             amp_rows.append(row)
             if amp.lb_id is None or amp.lb_status in (None, "DELETED"):
                 continue
             # In an ACTIVE_STANDBY pair only the amphora holding the VIP speaks for it.
-            if lb is not None and amp.role is not None \
-                    and amp.status in ("ALLOCATED", "FAILOVER_STOPPED") \
-                    and lb.provisioning_status not in PENDING \
-                    and hb.vrrp in (None, VrrpState.MASTER):
+            if (
+                lb is not None
+                and amp.role is not None
+                and amp.status in ("ALLOCATED", "FAILOVER_STOPPED")
+                and lb.provisioning_status not in PENDING
+                and hb.vrrp in (None, VrrpState.MASTER)
+            ):
                 changes.add(lb, derive(lb, hb))
-            if hb.vrrp == VrrpState.MASTER and amp.role == AmphoraRole.BACKUP \
-                    and amp.lb_status not in PENDING:
+            if (
+                hb.vrrp == VrrpState.MASTER
+                and amp.role == AmphoraRole.BACKUP
+                and amp.lb_status not in PENDING
+            ):
                 promoted.append((amp.id, amp.lb_id))
             _fold_stats(stats, amp.id, amp.lb_id, listeners, hb, now)
         _write_amphorae(session, amp_rows)
@@ -213,12 +239,20 @@ class HealthUpdater:
     def _lock_amphorae(self, session: Session, ids: list[str]) -> dict[str, _Amp]:
         found: dict[str, _Amp] = {}
         for part in _chunks(ids):
-            stmt = (select(m.Amphora.id, m.Amphora.load_balancer_id, m.Amphora.status,
-                           m.Amphora.role, m.Amphora.heartbeat_seq, m.LoadBalancer.generation,
-                           m.LoadBalancer.provisioning_status)
-                    .outerjoin(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
-                    .where(_one_of(m.Amphora.id, part, session))
-                    .order_by(m.Amphora.id))  # fmt: skip
+            stmt = (
+                select(
+                    m.Amphora.id,
+                    m.Amphora.load_balancer_id,
+                    m.Amphora.status,
+                    m.Amphora.role,
+                    m.Amphora.heartbeat_seq,
+                    m.LoadBalancer.generation,
+                    m.LoadBalancer.provisioning_status,
+                )
+                .outerjoin(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
+                .where(_one_of(m.Amphora.id, part, session))
+                .order_by(m.Amphora.id)
+            )
             if not self.db.is_sqlite:  # SQLite: BEGIN IMMEDIATE already serialises writers
                 stmt = stmt.with_for_update(of=m.Amphora)
             for row in session.connection().execute(stmt):
@@ -253,40 +287,67 @@ def _load_shapes(session: Session, lb_ids: set[str]) -> dict[str, LbShape]:
     pools: dict[str, list[tuple[str, bool, str]]] = {}
     members: dict[str, list[MemberShape]] = {}
     for part in _chunks(ids):
-        for lb_id, admin, prov, op in conn.execute(select(
-                m.LoadBalancer.id, m.LoadBalancer.admin_state_up,
-                m.LoadBalancer.provisioning_status, m.LoadBalancer.operating_status)
-                .where(_one_of(m.LoadBalancer.id, part, session))).all():  # fmt: skip
+        for lb_id, admin, prov, op in conn.execute(
+            select(
+                m.LoadBalancer.id,
+                m.LoadBalancer.admin_state_up,
+                m.LoadBalancer.provisioning_status,
+                m.LoadBalancer.operating_status,
+            ).where(_one_of(m.LoadBalancer.id, part, session))
+        ).all():
             lbs[lb_id] = {"admin": admin, "prov": prov, "op": op}
-        for li in conn.execute(select(
-                m.Listener.load_balancer_id, m.Listener.id, m.Listener.admin_state_up,
-                m.Listener.operating_status)
-                .where(_one_of(m.Listener.load_balancer_id, part, session),
-                       m.Listener.provisioning_status.not_in(GONE))
-                .order_by(m.Listener.id)).all():  # fmt: skip
+        for li in conn.execute(
+            select(
+                m.Listener.load_balancer_id,
+                m.Listener.id,
+                m.Listener.admin_state_up,
+                m.Listener.operating_status,
+            )
+            .where(
+                _one_of(m.Listener.load_balancer_id, part, session),
+                m.Listener.provisioning_status.not_in(GONE),
+            )
+            .order_by(m.Listener.id)
+        ).all():
             listeners.setdefault(li[0], []).append(ListenerShape(li[1], li[2], li[3]))
-        for po in conn.execute(select(
-                m.Pool.load_balancer_id, m.Pool.id, m.Pool.admin_state_up,
-                m.Pool.operating_status)
-                .where(_one_of(m.Pool.load_balancer_id, part, session),
-                       m.Pool.provisioning_status.not_in(GONE))
-                .order_by(m.Pool.id)).all():  # fmt: skip
+        for po in conn.execute(
+            select(
+                m.Pool.load_balancer_id, m.Pool.id, m.Pool.admin_state_up, m.Pool.operating_status
+            )
+            .where(
+                _one_of(m.Pool.load_balancer_id, part, session),
+                m.Pool.provisioning_status.not_in(GONE),
+            )
+            .order_by(m.Pool.id)
+        ).all():
             pools.setdefault(po[0], []).append((po[1], po[2], po[3]))
-        for mb in conn.execute(select(
-                m.Member.pool_id, m.Member.id, m.Member.admin_state_up, m.Member.operating_status)
-                .join(m.Pool, m.Pool.id == m.Member.pool_id)
-                .where(_one_of(m.Pool.load_balancer_id, part, session),
-                       m.Member.provisioning_status.not_in(GONE))
-                .order_by(m.Member.id)).all():  # fmt: skip
+        for mb in conn.execute(
+            select(
+                m.Member.pool_id, m.Member.id, m.Member.admin_state_up, m.Member.operating_status
+            )
+            .join(m.Pool, m.Pool.id == m.Member.pool_id)
+            .where(
+                _one_of(m.Pool.load_balancer_id, part, session),
+                m.Member.provisioning_status.not_in(GONE),
+            )
+            .order_by(m.Member.id)
+        ).all():
             members.setdefault(mb[0], []).append(MemberShape(mb[1], mb[2], mb[3]))
     return {
         lb_id: LbShape(
-            id=lb_id, admin_state_up=v["admin"], provisioning_status=v["prov"],
-            operating_status=v["op"], listeners=tuple(listeners.get(lb_id, ())),
-            pools=tuple(PoolShape(pid, admin, op, tuple(members.get(pid, ())))
-                        for pid, admin, op in pools.get(lb_id, ())))
-        for lb_id, v in lbs.items() if v["prov"] != "DELETED"
-    }  # fmt: skip
+            id=lb_id,
+            admin_state_up=v["admin"],
+            provisioning_status=v["prov"],
+            operating_status=v["op"],
+            listeners=tuple(listeners.get(lb_id, ())),
+            pools=tuple(
+                PoolShape(pid, admin, op, tuple(members.get(pid, ())))
+                for pid, admin, op in pools.get(lb_id, ())
+            ),
+        )
+        for lb_id, v in lbs.items()
+        if v["prov"] != "DELETED"
+    }
 
 
 # ---------------------------------------------------------------------- statuses
@@ -296,8 +357,12 @@ class _Changes:
     """Operating statuses that differ from what the rows hold, per table."""
 
     def __init__(self) -> None:
-        self.rows: dict[Any, dict[str, str]] = {m.LoadBalancer: {}, m.Listener: {},
-                                                m.Pool: {}, m.Member: {}}  # fmt: skip
+        self.rows: dict[Any, dict[str, str]] = {
+            m.LoadBalancer: {},
+            m.Listener: {},
+            m.Pool: {},
+            m.Member: {},
+        }
 
     def add(self, lb: LbShape, wanted: Statuses) -> None:
         if wanted.load_balancer != lb.operating_status:
@@ -316,17 +381,38 @@ class _Changes:
         for model, values in self.rows.items():
             if not values:
                 continue
-            bulk_update(session, model.__table__, ("id",),
-                        [{"id": k, "operating_status": v} for k, v in sorted(values.items())])
-            log.info("health: %s operating status %s", model.__tablename__,
-                     ", ".join(f"{k}={v}" for k, v in sorted(values.items())))  # fmt: skip
+            bulk_update(
+                session,
+                model.__table__,
+                ("id",),
+                [{"id": k, "operating_status": v} for k, v in sorted(values.items())],
+            )
+            log.info(
+                "health: %s operating status %s",
+                model.__tablename__,
+                ", ".join(f"{k}={v}" for k, v in sorted(values.items())),
+            )
 
 
 def _write_amphorae(session: Session, rows: list[dict[str, Any]]) -> None:
-    bulk_update(session, m.Amphora.__table__, ("id",), [{
-        "id": r["b_id"], "heartbeat_seq": r["seq"], "haproxy_state": r["state"],
-        "reported_generation": r["gen"], "status": r["b_status"], "vrrp_state": r["vrrp"],
-        "last_heartbeat": r["seen"]} for r in rows], keep_if_null=("last_heartbeat",))  # fmt: skip
+    bulk_update(
+        session,
+        m.Amphora.__table__,
+        ("id",),
+        [
+            {
+                "id": r["b_id"],
+                "heartbeat_seq": r["seq"],
+                "haproxy_state": r["state"],
+                "reported_generation": r["gen"],
+                "status": r["b_status"],
+                "vrrp_state": r["vrrp"],
+                "last_heartbeat": r["seen"],
+            }
+            for r in rows
+        ],
+        keep_if_null=("last_heartbeat",),
+    )
 
 
 # ---------------------------------------------------------------------- statistics
@@ -343,8 +429,14 @@ class _StatRow:
 
 def _load_stats(session: Session, amp_ids: list[str]) -> dict[tuple[str, str], _StatRow]:
     t = m.ListenerStatistics
-    cols = [t.listener_id, t.amphora_id, t.load_balancer_id, t.active_connections,
-            *(getattr(t, f) for f in CUMULATIVE), *(getattr(t, f"last_{f}") for f in CUMULATIVE)]
+    cols = [
+        t.listener_id,
+        t.amphora_id,
+        t.load_balancer_id,
+        t.active_connections,
+        *(getattr(t, f) for f in CUMULATIVE),
+        *(getattr(t, f"last_{f}") for f in CUMULATIVE),
+    ]
     n = len(CUMULATIVE)
     conn = session.connection()
     out: dict[tuple[str, str], _StatRow] = {}
@@ -355,13 +447,20 @@ def _load_stats(session: Session, amp_ids: list[str]) -> dict[tuple[str, str], _
             counters = ListenerCounters(
                 totals=dict(zip(CUMULATIVE, (v or 0 for v in values[:n]), strict=True)),
                 last=dict(zip(CUMULATIVE, values[n:], strict=True)),
-                active_connections=active or 0)  # fmt: skip
+                active_connections=active or 0,
+            )
             out[(listener_id, amp_id)] = _StatRow(lb_id, counters, True)
     return out
 
 
-def _fold_stats(stats: dict[tuple[str, str], _StatRow], amp_id: str, lb_id: str,
-                known: frozenset[str], hb: Heartbeat, now: dt.datetime) -> None:  # fmt: skip
+def _fold_stats(
+    stats: dict[tuple[str, str], _StatRow],
+    amp_id: str,
+    lb_id: str,
+    known: frozenset[str],
+    hb: Heartbeat,
+    now: dt.datetime,
+) -> None:
     for lid, report in hb.listeners.items():
         if lid not in known:
             continue
@@ -380,16 +479,19 @@ def _write_stats(session: Session, stats: dict[tuple[str, str], _StatRow]) -> No
         if not row.dirty:
             continue
         c = row.counters
-        values: dict[str, Any] = {"active_connections": c.active_connections,
-                                  "updated_at": row.updated_at}  # fmt: skip
+        values: dict[str, Any] = {
+            "active_connections": c.active_connections,
+            "updated_at": row.updated_at,
+        }
         for f in CUMULATIVE:
             values[f] = c.totals[f]
             values[f"last_{f}"] = c.last[f]
         if row.exists:
             updates.append({"listener_id": lid, "amphora_id": amp_id, **values})
         else:
-            inserts.append({"listener_id": lid, "amphora_id": amp_id,
-                            "load_balancer_id": row.lb_id, **values})  # fmt: skip
+            inserts.append(
+                {"listener_id": lid, "amphora_id": amp_id, "load_balancer_id": row.lb_id, **values}
+            )
     if inserts:
         session.connection().execute(insert(m.ListenerStatistics), inserts)
     bulk_update(session, m.ListenerStatistics.__table__, ("listener_id", "amphora_id"), updates)

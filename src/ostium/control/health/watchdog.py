@@ -61,29 +61,39 @@ class ScanResult:
     """Silent amphorae left for later (load balancer busy, or locked by another scanner)."""
 
 
-def silent_filter(cutoff: dt.datetime, statuses: tuple[str, ...] = WATCHED
-                  ) -> list[ColumnElement[bool]]:  # fmt: skip
+def silent_filter(
+    cutoff: dt.datetime, statuses: tuple[str, ...] = WATCHED
+) -> list[ColumnElement[bool]]:
     """WHERE clauses for current amphorae silent since before `cutoff`."""
-    return [m.Amphora.status.in_(statuses), m.Amphora.role.is_not(None),
-            m.Amphora.last_heartbeat.is_not(None), m.Amphora.last_heartbeat < cutoff,
-            m.LoadBalancer.provisioning_status.not_in(("PENDING_DELETE", "DELETED"))]
+    return [
+        m.Amphora.status.in_(statuses),
+        m.Amphora.role.is_not(None),
+        m.Amphora.last_heartbeat.is_not(None),
+        m.Amphora.last_heartbeat < cutoff,
+        m.LoadBalancer.provisioning_status.not_in(("PENDING_DELETE", "DELETED")),
+    ]
 
 
-def count_silent(session: Session, cutoff: dt.datetime, statuses: tuple[str, ...] = WATCHED
-                 ) -> int:  # fmt: skip
+def count_silent(session: Session, cutoff: dt.datetime, statuses: tuple[str, ...] = WATCHED) -> int:
     stmt = (
-        select(func.count()).select_from(m.Amphora)
+        select(func.count())
+        .select_from(m.Amphora)
         .join(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
-        .where(*silent_filter(cutoff, statuses)))  # fmt: skip
+        .where(*silent_filter(cutoff, statuses))
+    )
     return int(session.execute(stmt).scalar_one())
 
 
 class Watchdog:
-    def __init__(self, db: Database, settings: HealthSettings,
-                 wake: Callable[[], None] = lambda: None,
-                 registry: metrics.Registry = metrics.REGISTRY,
-                 clock: Callable[[], dt.datetime] = m.utcnow,
-                 sleep: Callable[[float], object] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: Database,
+        settings: HealthSettings,
+        wake: Callable[[], None] = lambda: None,
+        registry: metrics.Registry = metrics.REGISTRY,
+        clock: Callable[[], dt.datetime] = m.utcnow,
+        sleep: Callable[[float], object] | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.wake = wake
@@ -112,8 +122,7 @@ class Watchdog:
                 self.scan()
             except Exception:  # the watchdog must outlive a database hiccup
                 log.exception("health: scan for silent amphorae failed")
-            self.sleep(max(0.0, self.settings.health_check_interval
-                           - (time.monotonic() - started)))  # fmt: skip
+            self.sleep(max(0.0, self.settings.health_check_interval - (time.monotonic() - started)))
 
     def cutoff(self) -> dt.datetime:
         return self.clock() - dt.timedelta(seconds=self.settings.heartbeat_timeout)
@@ -137,37 +146,56 @@ class Watchdog:
         return result
 
     def _stop_all(self, session: Session, cutoff: dt.datetime, silent: int) -> list[str]:
-        ids = list(session.scalars(
-            select(m.Amphora.id)
-            .join(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
-            .where(*silent_filter(cutoff, ("ALLOCATED",)))))  # fmt: skip
+        ids = list(
+            session.scalars(
+                select(m.Amphora.id)
+                .join(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
+                .where(*silent_filter(cutoff, ("ALLOCATED",)))
+            )
+        )
         if ids:
-            session.execute(update(m.Amphora).where(m.Amphora.id.in_(ids)).values(
-                status="FAILOVER_STOPPED", updated_at=self.clock()))  # fmt: skip
-            log.error("health: %d amphorae silent at once (threshold %d): failover stopped, "
-                      "marked FAILOVER_STOPPED: %s", silent,
-                      self.settings.failover_threshold, ", ".join(ids))  # fmt: skip
+            session.execute(
+                update(m.Amphora)
+                .where(m.Amphora.id.in_(ids))
+                .values(status="FAILOVER_STOPPED", updated_at=self.clock())
+            )
+            log.error(
+                "health: %d amphorae silent at once (threshold %d): failover stopped, "
+                "marked FAILOVER_STOPPED: %s",
+                silent,
+                self.settings.failover_threshold,
+                ", ".join(ids),
+            )
         return ids
 
     def _fail_over(self, session: Session, cutoff: dt.datetime, result: ScanResult) -> None:
-        stmt = (select(m.Amphora.id, m.Amphora.load_balancer_id, m.Amphora.last_heartbeat)
-                .join(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
-                .where(*silent_filter(cutoff, ("ALLOCATED",)),
-                       m.LoadBalancer.provisioning_status.in_(("ACTIVE", "ERROR")))
-                .order_by(m.Amphora.last_heartbeat).limit(BATCH))  # fmt: skip
+        stmt = (
+            select(m.Amphora.id, m.Amphora.load_balancer_id, m.Amphora.last_heartbeat)
+            .join(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
+            .where(
+                *silent_filter(cutoff, ("ALLOCATED",)),
+                m.LoadBalancer.provisioning_status.in_(("ACTIVE", "ERROR")),
+            )
+            .order_by(m.Amphora.last_heartbeat)
+            .limit(BATCH)
+        )
         if not self.db.is_sqlite:
             stmt = stmt.with_for_update(skip_locked=True, of=m.Amphora)
         for amp_id, lb_id, last in session.execute(stmt).all():
             if lb_id is None or last is None:  # excluded by the query; for the type checker
                 continue
             try:
-                lock_lb(session, lb_id, allowed=("ACTIVE", "ERROR"), lb_level=True,
-                        failover=True)  # fmt: skip
+                lock_lb(session, lb_id, allowed=("ACTIVE", "ERROR"), lb_level=True, failover=True)
             except Conflict:
                 result.busy += 1
                 continue
             silence = (self.clock() - last).total_seconds()
-            log.warning("health: amphora %s of load balancer %s silent for %.1fs "
-                        "(timeout %.1fs): failing over", amp_id, lb_id, silence,
-                        self.settings.heartbeat_timeout)  # fmt: skip
+            log.warning(
+                "health: amphora %s of load balancer %s silent for %.1fs "
+                "(timeout %.1fs): failing over",
+                amp_id,
+                lb_id,
+                silence,
+                self.settings.heartbeat_timeout,
+            )
             result.failed_over.append(amp_id)

@@ -23,51 +23,157 @@ def _cols(model: Any, names: list[str], **aliases: str) -> dict[str, Any]:
     return out
 
 
-_BASE = ["id", "project_id", "provisioning_status", "operating_status", "admin_state_up",
-         "created_at", "updated_at"]
+_BASE = [
+    "id",
+    "project_id",
+    "provisioning_status",
+    "operating_status",
+    "admin_state_up",
+    "created_at",
+    "updated_at",
+]
 
-LOADBALANCERS = Collection(m.LoadBalancer, _cols(
-    m.LoadBalancer, [*_BASE, "name", "description", "vip_address", "vip_port_id",
-                     "vip_subnet_id", "vip_network_id", "vip_qos_policy_id", "provider",
-                     "flavor_id", "availability_zone", "vip_vnic_type"],
-    tenant_id="project_id"))
+LOADBALANCERS = Collection(
+    m.LoadBalancer,
+    _cols(
+        m.LoadBalancer,
+        [
+            *_BASE,
+            "name",
+            "description",
+            "vip_address",
+            "vip_port_id",
+            "vip_subnet_id",
+            "vip_network_id",
+            "vip_qos_policy_id",
+            "provider",
+            "flavor_id",
+            "availability_zone",
+            "vip_vnic_type",
+        ],
+        tenant_id="project_id",
+    ),
+)
 # `load_balancer_id` (the reference's column name, which its filter code accepts) is an
 # alias of `loadbalancer_id`: openstacksdk's listeners()/pools() filter with it.
-LISTENERS = Collection(m.Listener, _cols(
-    m.Listener, [*_BASE, "name", "description", "protocol", "protocol_port",
-                 "connection_limit", "default_pool_id", "default_tls_container_ref",
-                 "timeout_client_data", "timeout_member_connect", "timeout_member_data",
-                 "timeout_tcp_inspect", "client_authentication", "hsts_max_age"],
-    tenant_id="project_id", loadbalancer_id="load_balancer_id",
-    load_balancer_id="load_balancer_id"))
-POOLS = Collection(m.Pool, _cols(
-    m.Pool, [*_BASE, "name", "description", "protocol", "lb_algorithm", "tls_enabled"],
-    tenant_id="project_id", loadbalancer_id="load_balancer_id",
-    load_balancer_id="load_balancer_id"))
-MEMBERS = Collection(m.Member, _cols(
-    m.Member, [*_BASE, "name", "address", "protocol_port", "weight", "backup", "subnet_id",
-               "monitor_address", "monitor_port", "vnic_type"], tenant_id="project_id"))
-HEALTHMONITORS = Collection(m.HealthMonitor, _cols(
-    m.HealthMonitor, [*_BASE, "name", "type", "delay", "timeout", "max_retries",
-                      "max_retries_down", "http_method", "url_path", "expected_codes",
-                      "domain_name"], tenant_id="project_id", pool_id="pool_id"))
-L7POLICIES = Collection(m.L7Policy, _cols(
-    m.L7Policy, [*_BASE, "name", "description", "listener_id", "action", "redirect_url",
-                 "redirect_prefix", "redirect_pool_id", "redirect_http_code", "position"],
-    tenant_id="project_id"))
-L7RULES = Collection(m.L7Rule, _cols(
-    m.L7Rule, [*_BASE, "type", "compare_type", "key", "value", "invert", "l7policy_id"],
-    tenant_id="project_id"))
+LISTENERS = Collection(
+    m.Listener,
+    _cols(
+        m.Listener,
+        [
+            *_BASE,
+            "name",
+            "description",
+            "protocol",
+            "protocol_port",
+            "connection_limit",
+            "default_pool_id",
+            "default_tls_container_ref",
+            "timeout_client_data",
+            "timeout_member_connect",
+            "timeout_member_data",
+            "timeout_tcp_inspect",
+            "client_authentication",
+            "hsts_max_age",
+        ],
+        tenant_id="project_id",
+        loadbalancer_id="load_balancer_id",
+        load_balancer_id="load_balancer_id",
+    ),
+)
+POOLS = Collection(
+    m.Pool,
+    _cols(
+        m.Pool,
+        [*_BASE, "name", "description", "protocol", "lb_algorithm", "tls_enabled"],
+        tenant_id="project_id",
+        loadbalancer_id="load_balancer_id",
+        load_balancer_id="load_balancer_id",
+    ),
+)
+MEMBERS = Collection(
+    m.Member,
+    _cols(
+        m.Member,
+        [
+            *_BASE,
+            "name",
+            "address",
+            "protocol_port",
+            "weight",
+            "backup",
+            "subnet_id",
+            "monitor_address",
+            "monitor_port",
+            "vnic_type",
+        ],
+        tenant_id="project_id",
+    ),
+)
+HEALTHMONITORS = Collection(
+    m.HealthMonitor,
+    _cols(
+        m.HealthMonitor,
+        [
+            *_BASE,
+            "name",
+            "type",
+            "delay",
+            "timeout",
+            "max_retries",
+            "max_retries_down",
+            "http_method",
+            "url_path",
+            "expected_codes",
+            "domain_name",
+        ],
+        tenant_id="project_id",
+        pool_id="pool_id",
+    ),
+)
+L7POLICIES = Collection(
+    m.L7Policy,
+    _cols(
+        m.L7Policy,
+        [
+            *_BASE,
+            "name",
+            "description",
+            "listener_id",
+            "action",
+            "redirect_url",
+            "redirect_prefix",
+            "redirect_pool_id",
+            "redirect_http_code",
+            "position",
+        ],
+        tenant_id="project_id",
+    ),
+)
+L7RULES = Collection(
+    m.L7Rule,
+    _cols(
+        m.L7Rule,
+        [*_BASE, "type", "compare_type", "key", "value", "invert", "l7policy_id"],
+        tenant_id="project_id",
+    ),
+)
 
 _ID_ONLY = {
-    m.LoadBalancer: [selectinload(m.LoadBalancer.listeners).load_only(m.Listener.id),
-                     selectinload(m.LoadBalancer.pools).load_only(m.Pool.id)],
+    m.LoadBalancer: [
+        selectinload(m.LoadBalancer.listeners).load_only(m.Listener.id),
+        selectinload(m.LoadBalancer.pools).load_only(m.Pool.id),
+    ],
     m.Listener: [selectinload(m.Listener.l7policies).load_only(m.L7Policy.id)],
-    m.Pool: [selectinload(m.Pool.members).load_only(m.Member.id),
-             selectinload(m.Pool.health_monitor).load_only(m.HealthMonitor.id),
-             selectinload(m.Pool.load_balancer).selectinload(m.LoadBalancer.listeners)
-             .selectinload(m.Listener.l7policies).selectinload(m.L7Policy.rules)
-             .load_only(m.L7Rule.id)],
+    m.Pool: [
+        selectinload(m.Pool.members).load_only(m.Member.id),
+        selectinload(m.Pool.health_monitor).load_only(m.HealthMonitor.id),
+        selectinload(m.Pool.load_balancer)
+        .selectinload(m.LoadBalancer.listeners)
+        .selectinload(m.Listener.l7policies)
+        .selectinload(m.L7Policy.rules)
+        .load_only(m.L7Rule.id),
+    ],
     m.L7Policy: [selectinload(m.L7Policy.rules).load_only(m.L7Rule.id)],
 }
 for _coll in (LOADBALANCERS, LISTENERS, POOLS, L7POLICIES):
@@ -75,16 +181,23 @@ for _coll in (LOADBALANCERS, LISTENERS, POOLS, L7POLICIES):
 
 # Pools are also filterable by the id of their health monitor.
 POOLS.extra_filters["healthmonitor_id"] = lambda v: m.Pool.id.in_(
-    select(m.HealthMonitor.pool_id).where(m.HealthMonitor.id == v))
+    select(m.HealthMonitor.pool_id).where(m.HealthMonitor.id == v)
+)
 LISTENERS.extra_filters["l7policy_id"] = lambda v: m.Listener.id.in_(
-    select(m.L7Policy.listener_id).where(m.L7Policy.id == v))
+    select(m.L7Policy.listener_id).where(m.L7Policy.id == v)
+)
 
 
-def list_lbaas(svc: ServiceContext, ctx: RequestContext, coll: Collection,
-               items: list[tuple[str, str]], base_url: str,
-               view: Callable[[Any, list[str]], dict[str, Any]],
-               where: Any = None, scoped: bool = True) -> tuple[list[dict[str, Any]],
-                                                                 list[dict[str, str]]]:
+def list_lbaas(
+    svc: ServiceContext,
+    ctx: RequestContext,
+    coll: Collection,
+    items: list[tuple[str, str]],
+    base_url: str,
+    view: Callable[[Any, list[str]], dict[str, Any]],
+    where: Any = None,
+    scoped: bool = True,
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     any_role(ctx)
     q = ListQuery.parse(items, svc.settings.api.pagination_max_limit)
     stmt = select(coll.model).where(coll.model.provisioning_status != "DELETED")

@@ -50,8 +50,9 @@ LABELS = {
 }
 
 
-def get_live(session: Session, model: Any, obj_id: str, ctx: RequestContext | None = None,
-             rule: str = "read") -> Any:
+def get_live(
+    session: Session, model: Any, obj_id: str, ctx: RequestContext | None = None, rule: str = "read"
+) -> Any:
     """The object, or 404 if it does not exist or is DELETED; 403 if not the caller's."""
     row = session.get(model, obj_id)
     if row is None or row.provisioning_status == "DELETED":
@@ -67,9 +68,10 @@ def load_tags(session: Session, ids: Iterable[str]) -> dict[str, list[str]]:
     if not ids:
         return out
     for chunk in range(0, len(ids), 500):
-        part = ids[chunk:chunk + 500]
+        part = ids[chunk : chunk + 500]
         for rid, tag in session.execute(
-            select(m.Tag.resource_id, m.Tag.tag).where(m.Tag.resource_id.in_(part))
+            select(m.Tag.resource_id, m.Tag.tag)
+            .where(m.Tag.resource_id.in_(part))
             .order_by(m.Tag.resource_id, m.Tag.tag)
         ):
             out[rid].append(tag)
@@ -84,9 +86,16 @@ def set_tags(session: Session, rid: str, tags: list[str] | None) -> None:
 
 # ---- the lock ------------------------------------------------------------------------
 
-def lock_lb(session: Session, lb_id: str, *, to: str = "PENDING_UPDATE",
-            allowed: tuple[str, ...] = (ACTIVE,), lb_level: bool = False,
-            failover: bool = False) -> None:
+
+def lock_lb(
+    session: Session,
+    lb_id: str,
+    *,
+    to: str = "PENDING_UPDATE",
+    allowed: tuple[str, ...] = (ACTIVE,),
+    lb_level: bool = False,
+    failover: bool = False,
+) -> None:
     values: dict[str, Any] = {
         "provisioning_status": to,
         "generation": m.LoadBalancer.generation + 1,
@@ -172,8 +181,9 @@ def _lock_quota_row(session: Session, project_id: str) -> m.Quota:
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        session.execute(pg_insert(m.Quota).values(project_id=project_id, is_set=False)
-                        .on_conflict_do_nothing())
+        session.execute(
+            pg_insert(m.Quota).values(project_id=project_id, is_set=False).on_conflict_do_nothing()
+        )
         row = session.scalar(stmt.with_for_update())
     else:
         row = session.scalar(stmt)
@@ -185,8 +195,13 @@ def _lock_quota_row(session: Session, project_id: str) -> m.Quota:
     return row
 
 
-def check_quota(session: Session, svc: ServiceContext, ctx: RequestContext, project_id: str,
-                wanted: dict[str, int]) -> None:
+def check_quota(
+    session: Session,
+    svc: ServiceContext,
+    ctx: RequestContext,
+    project_id: str,
+    wanted: dict[str, int],
+) -> None:
     if not (ctx.enforce_quota or svc.settings.api.enforce_quotas_in_noauth):
         return
     wanted = {k: v for k, v in wanted.items() if v > 0}
@@ -201,11 +216,14 @@ def check_quota(session: Session, svc: ServiceContext, ctx: RequestContext, proj
         if limit < 0:
             continue
         model = _COUNTERS[kind]
-        used = session.scalar(
-            select(func.count()).select_from(model).where(
-                model.project_id == project_id, model.provisioning_status != "DELETED"
+        used = (
+            session.scalar(
+                select(func.count())
+                .select_from(model)
+                .where(model.project_id == project_id, model.provisioning_status != "DELETED")
             )
-        ) or 0
+            or 0
+        )
         if used + n > limit:
             over.append(QUOTA_LABEL[kind])
     if over:

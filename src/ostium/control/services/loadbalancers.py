@@ -34,9 +34,11 @@ PROVIDERS = {
 def resolve_project(ctx: RequestContext, body_project: str | None) -> str:
     project = body_project or ctx.project_id
     if not project:
-        raise BadRequest("Validation failure: Missing project ID in request where one is "
-                         "required. An administrator should check the keystone settings "
-                         "are correct.")
+        raise BadRequest(
+            "Validation failure: Missing project ID in request where one is "
+            "required. An administrator should check the keystone settings "
+            "are correct."
+        )
     if body_project and body_project != ctx.project_id and not ctx.is_admin:
         authorize(ctx, "admin")
     authorize(ctx, "write", project)
@@ -95,22 +97,23 @@ def _topology(session: Session, svc: ServiceContext, flavor_id: str | None) -> s
         if fl is None or flavor_id == "00000000-0000-0000-0000-000000000000":
             raise BadRequest("Validation failure: Invalid flavor_id.")
         if not fl.enabled:
-            raise BadRequest(f"The selected flavor is not allowed in this deployment: "
-                             f"{flavor_id}")
+            raise BadRequest(f"The selected flavor is not allowed in this deployment: {flavor_id}")
         prof = session.get(m.FlavorProfile, fl.flavor_profile_id)
         if prof is not None:
             data = json.loads(prof.flavor_data or "{}")
             topology = data.get("loadbalancer_topology", topology)
     if topology not in ("SINGLE", "ACTIVE_STANDBY"):
-        raise BadRequest(f"Validation failure: loadbalancer_topology {topology} is not "
-                         "SINGLE or ACTIVE_STANDBY.")
+        raise BadRequest(
+            f"Validation failure: loadbalancer_topology {topology} is not SINGLE or ACTIVE_STANDBY."
+        )
     return topology
 
 
 def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate) -> dict[str, Any]:
     project = resolve_project(ctx, body.project_id or body.tenant_id)
-    net = networks.resolve_vip_network(svc.settings, body.vip_subnet_id, body.vip_network_id,
-                                       body.vip_port_id)
+    net = networks.resolve_vip_network(
+        svc.settings, body.vip_subnet_id, body.vip_network_id, body.vip_port_id
+    )
     if body.vip_address:
         networks.check_address_in(net, body.vip_address, "vip_address")
     provider = body.provider or svc.settings.api.default_provider_driver
@@ -122,35 +125,55 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
         raise BadRequest(f"Security group {sg} not found.")
     for av in body.additional_vips or []:
         if av.subnet_id == net.subnet_id:
-            raise BadRequest(f"Validation failure: Duplicate VIP subnet(s) specified. "
-                             f"Only one IP can be bound per subnet: {av.subnet_id}")
-        raise BadRequest(f"Validation failure: additional VIP subnet {av.subnet_id} is not "
-                         f"on the primary VIP's network {net.network_id}.")
+            raise BadRequest(
+                f"Validation failure: Duplicate VIP subnet(s) specified. "
+                f"Only one IP can be bound per subnet: {av.subnet_id}"
+            )
+        raise BadRequest(
+            f"Validation failure: additional VIP subnet {av.subnet_id} is not "
+            f"on the primary VIP's network {net.network_id}."
+        )
     pool_defs = _graph_pool_index(body)
     with svc.db.write() as session:
         topology = _topology(session, svc, body.flavor_id)
         if body.availability_zone is not None:
             az = session.get(m.AvailabilityZone, body.availability_zone)
             if az is None:
-                raise BadRequest(f"Validation failure: Invalid availability zone: "
-                                 f"{body.availability_zone}")
+                raise BadRequest(
+                    f"Validation failure: Invalid availability zone: {body.availability_zone}"
+                )
             if not az.enabled:
-                raise BadRequest(f"The selected availability_zone is not allowed in this "
-                                 f"deployment: {body.availability_zone}")
+                raise BadRequest(
+                    f"The selected availability_zone is not allowed in this "
+                    f"deployment: {body.availability_zone}"
+                )
         counts = _graph_counts(body, pool_defs)
         counts["load_balancer"] = 1
         check_quota(session, svc, ctx, project, counts)
         lb_id = new_id()
         address = networks.allocate(session, net, lb_id, body.vip_address)
         lb = m.LoadBalancer(
-            id=lb_id, project_id=project, name=body.name or "",
-            description=body.description or "", admin_state_up=body.admin_state_up,
-            provisioning_status="PENDING_CREATE", operating_status="OFFLINE",
-            vip_address=address, vip_port_id=new_id(), vip_subnet_id=net.subnet_id,
-            vip_network_id=net.network_id, vip_sg_ids=[], additional_vips=[],
-            vip_vnic_type="normal", provider=provider, flavor_id=body.flavor_id,
-            availability_zone=body.availability_zone, topology=topology, generation=1,
-            applied_generation=0, created_at=m.utcnow(),
+            id=lb_id,
+            project_id=project,
+            name=body.name or "",
+            description=body.description or "",
+            admin_state_up=body.admin_state_up,
+            provisioning_status="PENDING_CREATE",
+            operating_status="OFFLINE",
+            vip_address=address,
+            vip_port_id=new_id(),
+            vip_subnet_id=net.subnet_id,
+            vip_network_id=net.network_id,
+            vip_sg_ids=[],
+            additional_vips=[],
+            vip_vnic_type="normal",
+            provider=provider,
+            flavor_id=body.flavor_id,
+            availability_zone=body.availability_zone,
+            topology=topology,
+            generation=1,
+            applied_generation=0,
+            created_at=m.utcnow(),
         )
         session.add(lb)
         session.flush()
@@ -169,16 +192,15 @@ def _graph_pool_index(body: s.LoadBalancerCreate) -> dict[str, s.GraphPool]:
 
     def visit(p: s.GraphPool) -> None:
         if not p.name:
-            raise BadRequest("Validation failure: Pools in a load balancer graph must have a "
-                             "name.")
+            raise BadRequest("Validation failure: Pools in a load balancer graph must have a name.")
         full = p.model_fields_set - {"name"}
         if full:
             if p.name in defs:
-                raise BadRequest(f"Validation failure: Pool '{p.name}' is defined more than "
-                                 "once.")
+                raise BadRequest(f"Validation failure: Pool '{p.name}' is defined more than once.")
             if p.protocol is None or p.lb_algorithm is None:
-                raise BadRequest(f"Validation failure: Pool '{p.name}' must define protocol "
-                                 "and lb_algorithm.")
+                raise BadRequest(
+                    f"Validation failure: Pool '{p.name}' must define protocol and lb_algorithm."
+                )
             defs[p.name] = p
         else:
             refs.append(p.name)
@@ -198,8 +220,14 @@ def _graph_pool_index(body: s.LoadBalancerCreate) -> dict[str, s.GraphPool]:
 
 
 def _graph_counts(body: s.LoadBalancerCreate, pools: dict[str, s.GraphPool]) -> dict[str, int]:
-    c = {"listener": len(body.listeners or []), "pool": len(pools), "member": 0,
-         "health_monitor": 0, "l7policy": 0, "l7rule": 0}
+    c = {
+        "listener": len(body.listeners or []),
+        "pool": len(pools),
+        "member": 0,
+        "health_monitor": 0,
+        "l7policy": 0,
+        "l7rule": 0,
+    }
     for p in pools.values():
         c["member"] += len(p.members or [])
         c["health_monitor"] += 1 if p.healthmonitor else 0
@@ -210,9 +238,14 @@ def _graph_counts(body: s.LoadBalancerCreate, pools: dict[str, s.GraphPool]) -> 
     return c
 
 
-def _graph_children(session: Session, svc: ServiceContext, lb: m.LoadBalancer,
-                    body: s.LoadBalancerCreate, pool_defs: dict[str, s.GraphPool],
-                    project: str) -> None:
+def _graph_children(
+    session: Session,
+    svc: ServiceContext,
+    lb: m.LoadBalancer,
+    body: s.LoadBalancerCreate,
+    pool_defs: dict[str, s.GraphPool],
+    project: str,
+) -> None:
     pool_rows: dict[str, m.Pool] = {}
     for name, p in pool_defs.items():
         assert p.protocol is not None and p.lb_algorithm is not None
@@ -236,8 +269,9 @@ def _graph_children(session: Session, svc: ServiceContext, lb: m.LoadBalancer,
             if pol.redirect_pool is not None:
                 target = pool_rows[pol.redirect_pool.name or ""]
                 rules.pool_compat(target.protocol, li.protocol, target.session_persistence)
-            prow_pol = builders.l7policy(session, li, pol, project,
-                                         redirect_pool_id=target.id if target else None)
+            prow_pol = builders.l7policy(
+                session, li, pol, project, redirect_pool_id=target.id if target else None
+            )
             for rule in pol.rules or []:
                 builders.l7rule(session, prow_pol, rule, project)
         session.flush()
@@ -249,14 +283,17 @@ def show(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[str, Any]
         return views.loadbalancer(lb, load_tags(session, [lb.id])[lb.id])
 
 
-def update(svc: ServiceContext, ctx: RequestContext, lb_id: str,
-           body: s.LoadBalancerUpdate) -> dict[str, Any]:
+def update(
+    svc: ServiceContext, ctx: RequestContext, lb_id: str, body: s.LoadBalancerUpdate
+) -> dict[str, Any]:
     sent = body.model_fields_set
     if sent & {"flavor_id", "topology"}:
         # Octavia cannot change it either: the amphorae would have to be rebuilt.
-        raise BadRequest(f"Validation failure: the flavor and topology of load balancer "
-                         f"{lb_id} cannot be changed (for example SINGLE to ACTIVE_STANDBY); "
-                         "create a new load balancer with the flavor you want.")
+        raise BadRequest(
+            f"Validation failure: the flavor and topology of load balancer "
+            f"{lb_id} cannot be changed (for example SINGLE to ACTIVE_STANDBY); "
+            "create a new load balancer with the flavor you want."
+        )
     if "vip_qos_policy_id" in sent and body.vip_qos_policy_id:
         raise BadRequest(f"QoS policy {body.vip_qos_policy_id} not found.")
     for sg in body.vip_sg_ids or []:
@@ -282,10 +319,10 @@ def delete(svc: ServiceContext, ctx: RequestContext, lb_id: str, cascade: bool) 
     with svc.db.write() as session:
         lb = get_live(session, m.LoadBalancer, lb_id, ctx, "write")
         if not cascade and (views.live(lb.listeners) or views.live(lb.pools)):
-            raise BadRequest(f"Validation failure: Cannot delete Load Balancer {lb_id} - it "
-                             "has children")
-        lock_lb(session, lb.id, to="PENDING_DELETE", allowed=("ACTIVE", "ERROR"),
-                lb_level=True)
+            raise BadRequest(
+                f"Validation failure: Cannot delete Load Balancer {lb_id} - it has children"
+            )
+        lock_lb(session, lb.id, to="PENDING_DELETE", allowed=("ACTIVE", "ERROR"), lb_level=True)
     svc.wake()
 
 
@@ -298,9 +335,14 @@ def failover(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> None:
 
 
 def _member_status(mb: m.Member) -> dict[str, Any]:
-    return {"id": mb.id, "name": mb.name or "", "operating_status": mb.operating_status,
-            "provisioning_status": mb.provisioning_status, "address": mb.address,
-            "protocol_port": mb.protocol_port}
+    return {
+        "id": mb.id,
+        "name": mb.name or "",
+        "operating_status": mb.operating_status,
+        "provisioning_status": mb.provisioning_status,
+        "address": mb.address,
+        "protocol_port": mb.protocol_port,
+    }
 
 
 def status_tree(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[str, Any]:
@@ -312,8 +354,13 @@ def status_tree(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[st
             if li.default_pool_id:
                 pool_ids.append(li.default_pool_id)
             for pol in li.l7policies:
-                if (pol.action == "REDIRECT_TO_POOL" and pol.admin_state_up and pol.rules
-                        and pol.redirect_pool_id and pol.redirect_pool_id not in pool_ids):
+                if (
+                    pol.action == "REDIRECT_TO_POOL"
+                    and pol.admin_state_up
+                    and pol.rules
+                    and pol.redirect_pool_id
+                    and pol.redirect_pool_id not in pool_ids
+                ):
                     pool_ids.append(pol.redirect_pool_id)
             pools = []
             for pid in pool_ids:
@@ -321,33 +368,57 @@ def status_tree(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[st
                 if p is None or p.provisioning_status == "DELETED":
                     continue
                 hm = p.health_monitor
-                pools.append({
-                    "id": p.id, "name": p.name or "", "operating_status": p.operating_status,
-                    "provisioning_status": p.provisioning_status,
-                    "health_monitor": None if hm is None else {
-                        "id": hm.id, "name": hm.name or "", "type": hm.type,
-                        "operating_status": hm.operating_status,
-                        "provisioning_status": hm.provisioning_status},
-                    "members": [_member_status(mb) for mb in p.members],
-                })
-            lis.append({"id": li.id, "name": li.name or "",
-                        "operating_status": li.operating_status,
-                        "provisioning_status": li.provisioning_status, "pools": pools})
+                pools.append(
+                    {
+                        "id": p.id,
+                        "name": p.name or "",
+                        "operating_status": p.operating_status,
+                        "provisioning_status": p.provisioning_status,
+                        "health_monitor": None
+                        if hm is None
+                        else {
+                            "id": hm.id,
+                            "name": hm.name or "",
+                            "type": hm.type,
+                            "operating_status": hm.operating_status,
+                            "provisioning_status": hm.provisioning_status,
+                        },
+                        "members": [_member_status(mb) for mb in p.members],
+                    }
+                )
+            lis.append(
+                {
+                    "id": li.id,
+                    "name": li.name or "",
+                    "operating_status": li.operating_status,
+                    "provisioning_status": li.provisioning_status,
+                    "pools": pools,
+                }
+            )
         out: dict[str, Any] = {
-            "id": lb.id, "name": lb.name or "", "operating_status": lb.operating_status,
-            "provisioning_status": lb.provisioning_status, "listeners": lis}
+            "id": lb.id,
+            "name": lb.name or "",
+            "operating_status": lb.operating_status,
+            "provisioning_status": lb.provisioning_status,
+            "listeners": lis,
+        }
         if lb.topology == "ACTIVE_STANDBY":
             # Not in Octavia's tree: which amphora holds the VIP now (from heartbeats).
             out["amphorae"] = [
-                {"id": a.id, "role": a.role, "vrrp_state": a.vrrp_state, "status": a.status,
-                 "vrrp_ip": a.vrrp_ip}
+                {
+                    "id": a.id,
+                    "role": a.role,
+                    "vrrp_state": a.vrrp_state,
+                    "status": a.status,
+                    "vrrp_ip": a.vrrp_ip,
+                }
                 for a in sorted(lb.amphorae, key=lambda a: (a.role != "MASTER", a.id))
-                if a.status != "DELETED"]  # fmt: skip
+                if a.status != "DELETED"
+            ]
         return {"loadbalancer": out}
 
 
-STAT_FIELDS = ("active_connections", "bytes_in", "bytes_out", "request_errors",
-               "total_connections")
+STAT_FIELDS = ("active_connections", "bytes_in", "bytes_out", "request_errors", "total_connections")
 
 
 def sum_stats(session: Session, where: Any) -> dict[str, int]:

@@ -20,8 +20,9 @@ from ostium.control.settings import NetworkSettings, Settings
 from ostium.model.errors import BadRequest, Conflict
 
 
-def resolve_vip_network(settings: Settings, subnet_id: str | None, network_id: str | None,
-                        port_id: str | None) -> NetworkSettings:
+def resolve_vip_network(
+    settings: Settings, subnet_id: str | None, network_id: str | None, port_id: str | None
+) -> NetworkSettings:
     if port_id:
         raise BadRequest(f"Port {port_id} not found.")
     net: NetworkSettings | None = None
@@ -34,12 +35,15 @@ def resolve_vip_network(settings: Settings, subnet_id: str | None, network_id: s
         if by_net is None:
             raise BadRequest(f"Network {network_id} not found.")
         if net is not None and net is not by_net:
-            raise BadRequest(f"Validation failure: Subnet {subnet_id} is not on "
-                             f"network {network_id}.")
+            raise BadRequest(
+                f"Validation failure: Subnet {subnet_id} is not on network {network_id}."
+            )
         net = by_net
     if net is None:
-        raise BadRequest("Validation failure: VIP must contain one of: vip_port_id, "
-                         "vip_network_id, vip_subnet_id.")
+        raise BadRequest(
+            "Validation failure: VIP must contain one of: vip_port_id, "
+            "vip_network_id, vip_subnet_id."
+        )
     return net
 
 
@@ -47,29 +51,46 @@ def check_address_in(net: NetworkSettings, address: str, field: str) -> None:
     ip = ipaddress.ip_address(address)
     netw = net.ip_network
     if ip.version != netw.version or ip not in netw:
-        raise BadRequest(f"Validation failure: {field} {address} is not in subnet "
-                         f"{net.subnet_id} ({net.cidr}).")
+        raise BadRequest(
+            f"Validation failure: {field} {address} is not in subnet {net.subnet_id} ({net.cidr})."
+        )
     if ip in (netw.network_address, netw.broadcast_address) or str(ip) == net.gateway:
-        raise BadRequest(f"Validation failure: {field} {address} is reserved in subnet "
-                         f"{net.subnet_id} ({net.cidr}).")
+        raise BadRequest(
+            f"Validation failure: {field} {address} is reserved in subnet "
+            f"{net.subnet_id} ({net.cidr})."
+        )
 
 
-def allocate(session: Session, net: NetworkSettings, owner_id: str, requested: str | None,
-             purpose: str = "vip") -> str:
+def allocate(
+    session: Session,
+    net: NetworkSettings,
+    owner_id: str,
+    requested: str | None,
+    purpose: str = "vip",
+) -> str:
     if requested:
         check_address_in(net, requested, "vip_address")
         try:
             with session.begin_nested():
-                session.add(m.IpAllocation(subnet_id=net.subnet_id, address=requested,
-                                           owner_id=owner_id, purpose=purpose))
+                session.add(
+                    m.IpAllocation(
+                        subnet_id=net.subnet_id,
+                        address=requested,
+                        owner_id=owner_id,
+                        purpose=purpose,
+                    )
+                )
                 session.flush()
         except IntegrityError:
-            raise Conflict(f"IP address {requested} already allocated in subnet "
-                           f"{net.subnet_id}.") from None
+            raise Conflict(
+                f"IP address {requested} already allocated in subnet {net.subnet_id}."
+            ) from None
         return requested
-    used = set(session.scalars(
-        select(m.IpAllocation.address).where(m.IpAllocation.subnet_id == net.subnet_id)
-    ))
+    used = set(
+        session.scalars(
+            select(m.IpAllocation.address).where(m.IpAllocation.subnet_id == net.subnet_id)
+        )
+    )
     used.add(net.gateway)
     for host in net.ip_network.hosts():
         addr = str(host)
@@ -77,8 +98,11 @@ def allocate(session: Session, net: NetworkSettings, owner_id: str, requested: s
             continue
         try:
             with session.begin_nested():
-                session.add(m.IpAllocation(subnet_id=net.subnet_id, address=addr,
-                                           owner_id=owner_id, purpose=purpose))
+                session.add(
+                    m.IpAllocation(
+                        subnet_id=net.subnet_id, address=addr, owner_id=owner_id, purpose=purpose
+                    )
+                )
                 session.flush()
         except IntegrityError:
             continue
@@ -100,9 +124,14 @@ def subnet_view(net: NetworkSettings, project_id: str) -> dict[str, Any]:
         "ip_version": hosts.version,
         "gateway_ip": net.gateway,
         "enable_dhcp": False,
-        "allocation_pools": [{"start": str(next(hosts.hosts())),
-                              "end": str(list(hosts.hosts())[-1]) if hosts.num_addresses < 65536
-                              else str(hosts.broadcast_address - 1)}],
+        "allocation_pools": [
+            {
+                "start": str(next(hosts.hosts())),
+                "end": str(list(hosts.hosts())[-1])
+                if hosts.num_addresses < 65536
+                else str(hosts.broadcast_address - 1),
+            }
+        ],
         "dns_nameservers": [],
         "host_routes": [],
         "tenant_id": project_id,

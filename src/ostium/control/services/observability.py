@@ -21,21 +21,35 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def collect(svc: ServiceContext, registry: metrics.Registry) -> None:
-    depth = registry.gauge("ostium_reconcile_queue_depth",
-                           "Load balancers whose desired generation is not applied yet")
+    depth = registry.gauge(
+        "ostium_reconcile_queue_depth", "Load balancers whose desired generation is not applied yet"
+    )
     amps = registry.gauge("ostium_amphorae", "Amphorae by status", ("status",))
-    silent = registry.gauge("ostium_stale_amphorae",
-                            "Amphorae silent for longer than heartbeat_timeout, by status",
-                            ("status",))
+    silent = registry.gauge(
+        "ostium_stale_amphorae",
+        "Amphorae silent for longer than heartbeat_timeout, by status",
+        ("status",),
+    )
     cutoff = m.utcnow() - dt.timedelta(seconds=svc.settings.health.heartbeat_timeout)
     with svc.db.read() as session:
-        depth.set(session.execute(select(func.count()).select_from(m.LoadBalancer).where(
-            m.LoadBalancer.generation != m.LoadBalancer.applied_generation,
-            m.LoadBalancer.provisioning_status != "DELETED")).scalar_one())
+        depth.set(
+            session.execute(
+                select(func.count())
+                .select_from(m.LoadBalancer)
+                .where(
+                    m.LoadBalancer.generation != m.LoadBalancer.applied_generation,
+                    m.LoadBalancer.provisioning_status != "DELETED",
+                )
+            ).scalar_one()
+        )
         counts: dict[str, int] = {
-            status: n for status, n in session.execute(
-                select(m.Amphora.status, func.count()).where(m.Amphora.status != "DELETED")
-                .group_by(m.Amphora.status))}  # fmt: skip
+            status: n
+            for status, n in session.execute(
+                select(m.Amphora.status, func.count())
+                .where(m.Amphora.status != "DELETED")
+                .group_by(m.Amphora.status)
+            )
+        }
         for status in ("ALLOCATED", "PENDING_CREATE", "ERROR", "FAILOVER_STOPPED"):
             amps.set(counts.get(status, 0), status=status)
         for status in ("ALLOCATED", "FAILOVER_STOPPED"):

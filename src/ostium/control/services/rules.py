@@ -18,14 +18,29 @@ from ostium.model.tokens import SAFE_TOKEN
 
 UNSUPPORTED_LISTENER_PROTOCOLS = {"UDP", "SCTP", "TERMINATED_HTTPS", "PROMETHEUS"}
 UNSUPPORTED_POOL_PROTOCOLS = {"UDP", "SCTP"}
-INSERT_HEADERS = {"X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto",
-                  "X-Forwarded-IP", "X-Client-IP", "X-Real-IP"}
-SSL_HEADERS = {"X-SSL-Client-Verify", "X-SSL-Client-Has-Cert", "X-SSL-Client-DN",
-               "X-SSL-Client-CN", "X-SSL-Issuer", "X-SSL-Client-SHA1",
-               "X-SSL-Client-Not-Before", "X-SSL-Client-Not-After"}
+INSERT_HEADERS = {
+    "X-Forwarded-For",
+    "X-Forwarded-Port",
+    "X-Forwarded-Proto",
+    "X-Forwarded-IP",
+    "X-Client-IP",
+    "X-Real-IP",
+}
+SSL_HEADERS = {
+    "X-SSL-Client-Verify",
+    "X-SSL-Client-Has-Cert",
+    "X-SSL-Client-DN",
+    "X-SSL-Client-CN",
+    "X-SSL-Issuer",
+    "X-SSL-Client-SHA1",
+    "X-SSL-Client-Not-Before",
+    "X-SSL-Client-Not-After",
+}
 EXPECTED_CODES = re.compile(r"^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$")
-HOSTNAME = re.compile(r"^(?=.{1,255}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
-                      r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+HOSTNAME = re.compile(
+    r"^(?=.{1,255}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
 HTTP_TOKEN = SAFE_TOKEN
 # RFC 6265 cookie-octet: no CTLs, whitespace, DQUOTE, comma, semicolon or backslash.
 COOKIE_VALUE = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$")
@@ -53,32 +68,42 @@ def lb_algorithm(alg: str) -> None:
     if alg == "SOURCE_IP_PORT":
         raise NotImplementedByProvider(
             "Provider 'amphora' does not support a requested option: lb_algorithm "
-            "SOURCE_IP_PORT is not supported by the haproxy data plane (use SOURCE_IP).")
+            "SOURCE_IP_PORT is not supported by the haproxy data plane (use SOURCE_IP)."
+        )
 
 
-def pool_compat(pool_protocol_: str, listener_protocol_: str,
-                persistence: dict[str, Any] | None = None) -> None:
+def pool_compat(
+    pool_protocol_: str, listener_protocol_: str, persistence: dict[str, Any] | None = None
+) -> None:
     if pool_protocol_ not in LISTENER_POOL_COMPAT.get(listener_protocol_, frozenset()):
-        raise BadRequest(f"Validation failure: The pool protocol '{pool_protocol_}' is invalid "
-                         f"while the listener protocol is '{listener_protocol_}'.")
+        raise BadRequest(
+            f"Validation failure: The pool protocol '{pool_protocol_}' is invalid "
+            f"while the listener protocol is '{listener_protocol_}'."
+        )
     ptype = (persistence or {}).get("type")
     if ptype in ("HTTP_COOKIE", "APP_COOKIE") and listener_protocol_ != "HTTP":
-        raise BadRequest(f"Validation failure: Session persistence of type {ptype} needs an "
-                         f"HTTP listener; the listener protocol is '{listener_protocol_}'.")
+        raise BadRequest(
+            f"Validation failure: Session persistence of type {ptype} needs an "
+            f"HTTP listener; the listener protocol is '{listener_protocol_}'."
+        )
 
 
 def insert_headers(headers: dict[str, str], protocol: str) -> None:
     if not headers:
         return
     if protocol not in ("HTTP", "TERMINATED_HTTPS"):
-        raise BadRequest(f"insert-headers is not a valid option for a {protocol} protocol "
-                         "listener.")
+        raise BadRequest(
+            f"insert-headers is not a valid option for a {protocol} protocol listener."
+        )
     for key, value in headers.items():
         if key in SSL_HEADERS:
             raise BadRequest(f"['{key}'] is not a valid option for {protocol} protocol listener.")
         if key not in INSERT_HEADERS:
-            raise bad("insert_headers", key, "Value should be one of: "
-                      + ", ".join(sorted(INSERT_HEADERS)))
+            raise bad(
+                "insert_headers",
+                key,
+                "Value should be one of: " + ", ".join(sorted(INSERT_HEADERS)),
+            )
         if value.lower() not in ("true", "false"):
             raise bad(f"insert_headers.{key}", value, "Value should be 'true' or 'false'")
 
@@ -91,8 +116,9 @@ def allowed_cidrs(cidrs: list[str], vip_address: str | None) -> list[str]:
         except ValueError:
             raise bad("allowed_cidrs", c, "Value should be a valid CIDR") from None
         if vip_address and net.version != ipaddress.ip_address(vip_address).version:
-            raise BadRequest(f"Validation failure: CIDR {c} IP version incompatible with all "
-                             "VIPs' IP version.")
+            raise BadRequest(
+                f"Validation failure: CIDR {c} IP version incompatible with all VIPs' IP version."
+            )
         s = str(net)
         if s not in out:
             out.append(s)
@@ -100,40 +126,59 @@ def allowed_cidrs(cidrs: list[str], vip_address: str | None) -> list[str]:
 
 
 def listener_tls_fields(protocol: str, data: dict[str, Any]) -> None:
-    for f in ("default_tls_container_ref", "client_ca_tls_container_ref",
-              "client_crl_container_ref", "tls_ciphers", "hsts_max_age"):
+    for f in (
+        "default_tls_container_ref",
+        "client_ca_tls_container_ref",
+        "client_crl_container_ref",
+        "tls_ciphers",
+        "hsts_max_age",
+    ):
         if data.get(f) is not None:
             if f == "hsts_max_age":
-                raise BadRequest("The HSTS feature can only be used for listeners using the "
-                                 "TERMINATED_HTTPS protocol.")
-            raise BadRequest(f"Validation failure: {f} is only valid for TERMINATED_HTTPS "
-                             f"listeners, not {protocol}.")
+                raise BadRequest(
+                    "The HSTS feature can only be used for listeners using the "
+                    "TERMINATED_HTTPS protocol."
+                )
+            raise BadRequest(
+                f"Validation failure: {f} is only valid for TERMINATED_HTTPS "
+                f"listeners, not {protocol}."
+            )
     for f in ("sni_container_refs", "tls_versions", "alpn_protocols"):
         if data.get(f):
-            raise BadRequest(f"Validation failure: {f} is only valid for TERMINATED_HTTPS "
-                             f"listeners, not {protocol}.")
+            raise BadRequest(
+                f"Validation failure: {f} is only valid for TERMINATED_HTTPS "
+                f"listeners, not {protocol}."
+            )
     if data.get("hsts_include_subdomains") or data.get("hsts_preload"):
-        raise BadRequest("Validation failure: hsts_include_subdomains and hsts_preload "
-                         "require hsts_max_age.")
+        raise BadRequest(
+            "Validation failure: hsts_include_subdomains and hsts_preload require hsts_max_age."
+        )
     ca = data.get("client_authentication")
     if ca not in (None, "NONE"):
-        raise BadRequest("Validation failure: Client authentication setting "
-                         f"{ca} requires a client certificate authority reference.")
+        raise BadRequest(
+            "Validation failure: Client authentication setting "
+            f"{ca} requires a client certificate authority reference."
+        )
 
 
 def pool_tls_fields(data: dict[str, Any]) -> None:
     if data.get("tls_enabled"):
-        raise BadRequest("Validation failure: tls_enabled (re-encryption to members) is not "
-                         "supported by this deployment yet.")
-    for f in ("tls_container_ref", "ca_tls_container_ref", "crl_container_ref",
-              "tls_ciphers"):
+        raise BadRequest(
+            "Validation failure: tls_enabled (re-encryption to members) is not "
+            "supported by this deployment yet."
+        )
+    for f in ("tls_container_ref", "ca_tls_container_ref", "crl_container_ref", "tls_ciphers"):
         if data.get(f) is not None:
-            raise BadRequest(f"Validation failure: {f} requires tls_enabled, which this "
-                             "deployment does not support yet.")
+            raise BadRequest(
+                f"Validation failure: {f} requires tls_enabled, which this "
+                "deployment does not support yet."
+            )
     for f in ("tls_versions", "alpn_protocols"):
         if data.get(f):
-            raise BadRequest(f"Validation failure: {f} requires tls_enabled, which this "
-                             "deployment does not support yet.")
+            raise BadRequest(
+                f"Validation failure: {f} requires tls_enabled, which this "
+                "deployment does not support yet."
+            )
 
 
 def session_persistence(sp: dict[str, Any] | None, protocol: str) -> dict[str, Any] | None:
@@ -145,22 +190,37 @@ def session_persistence(sp: dict[str, Any] | None, protocol: str) -> dict[str, A
     cookie = sp.get("cookie_name")
     if stype == "APP_COOKIE":
         if not cookie:
-            raise BadRequest('Validation failure: Field "cookie_name" must be specified when '
-                             'using the "APP_COOKIE" session persistence type.')
+            raise BadRequest(
+                'Validation failure: Field "cookie_name" must be specified when '
+                'using the "APP_COOKIE" session persistence type.'
+            )
         if not HTTP_TOKEN.match(cookie):
-            raise bad("session_persistence.cookie_name", cookie,
-                      "Value should be a cookie name (HTTP token characters only)")
+            raise bad(
+                "session_persistence.cookie_name",
+                cookie,
+                "Value should be a cookie name (HTTP token characters only)",
+            )
     elif cookie is not None:
-        raise BadRequest('Validation failure: Field "cookie_name" can only be specified with '
-                         'session persistence of type "APP_COOKIE".')
+        raise BadRequest(
+            'Validation failure: Field "cookie_name" can only be specified with '
+            'session persistence of type "APP_COOKIE".'
+        )
     if stype in ("HTTP_COOKIE", "APP_COOKIE") and protocol != "HTTP":
-        raise BadRequest(f"Validation failure: Session persistence of type {stype} is not "
-                         f"valid for {protocol} pools.")
+        raise BadRequest(
+            f"Validation failure: Session persistence of type {stype} is not "
+            f"valid for {protocol} pools."
+        )
     if sp.get("persistence_timeout") is not None or sp.get("persistence_granularity"):
-        raise BadRequest("Validation failure: persistence_timeout and persistence_granularity "
-                         "are only valid for UDP and SCTP pools.")
-    return {"type": stype, "cookie_name": cookie, "persistence_timeout": None,
-            "persistence_granularity": None}
+        raise BadRequest(
+            "Validation failure: persistence_timeout and persistence_granularity "
+            "are only valid for UDP and SCTP pools."
+        )
+    return {
+        "type": stype,
+        "cookie_name": cookie,
+        "persistence_timeout": None,
+        "persistence_granularity": None,
+    }
 
 
 HM_BY_POOL = {
@@ -178,32 +238,45 @@ def healthmonitor(hm: dict[str, Any], pool_protocol_: str) -> dict[str, Any]:
     if htype in ("UDP-CONNECT", "SCTP"):
         raise BadRequest(f"The {htype} type is only supported for pools of type UDP/SCTP.")
     if htype not in HM_BY_POOL.get(pool_protocol_, set()):
-        raise BadRequest(f"The associated pool protocol is {pool_protocol_}, so only a "
-                         "UDP-CONNECT/SCTP/TCP/HTTP health monitor is supported.")
+        raise BadRequest(
+            f"The associated pool protocol is {pool_protocol_}, so only a "
+            "UDP-CONNECT/SCTP/TCP/HTTP health monitor is supported."
+        )
     http = htype in ("HTTP", "HTTPS")
     for f in ("http_method", "url_path", "expected_codes"):
         if not http and hm.get(f) is not None:
             raise BadRequest(f"{f} is not a valid option for health monitors of type {htype}")
     if not http and (hm.get("http_version") is not None or hm.get("domain_name") is not None):
-        raise BadRequest(f"http_version and domain_name are not valid options for health "
-                         f"monitors of type {htype}")
+        raise BadRequest(
+            f"http_version and domain_name are not valid options for health "
+            f"monitors of type {htype}"
+        )
     if http:
         hm["http_method"] = hm.get("http_method") or "GET"
         hm["url_path"] = hm.get("url_path") or "/"
         hm["expected_codes"] = hm.get("expected_codes") or "200"
         path = hm["url_path"]
         if not URL_PATH.match(path):
-            raise bad("url_path", path, "Value should be an absolute URL path (RFC 3986) "
-                      "starting with '/' and without whitespace")
+            raise bad(
+                "url_path",
+                path,
+                "Value should be an absolute URL path (RFC 3986) "
+                "starting with '/' and without whitespace",
+            )
         if not EXPECTED_CODES.match(hm["expected_codes"]):
-            raise bad("expected_codes", hm["expected_codes"],
-                      "Value should be one code (200), a list (200, 202) or a range (200-204)")
+            raise bad(
+                "expected_codes",
+                hm["expected_codes"],
+                "Value should be one code (200), a list (200, 202) or a range (200-204)",
+            )
     if hm.get("domain_name") is not None:
         if hm.get("http_version") is None:
             raise BadRequest("'http_version' must be specified when 'domain_name' is provided.")
         if hm["http_version"] < 1.1:
-            raise BadRequest("Validation failure: 'http_version' must be 1.1 or higher when "
-                             "'domain_name' is provided.")
+            raise BadRequest(
+                "Validation failure: 'http_version' must be 1.1 or higher when "
+                "'domain_name' is provided."
+            )
         if not HOSTNAME.match(hm["domain_name"]):
             raise bad("domain_name", hm["domain_name"], "Value should be a valid host name")
     if hm.get("max_retries_down") is None:
@@ -230,14 +303,15 @@ def l7rule(rule: dict[str, Any]) -> None:
         return BadRequest(f"Error parsing L7Rule: Invalid L7 Rule: {reason}")
 
     if rtype in ("SSL_CONN_HAS_CERT", "SSL_VERIFY_RESULT", "SSL_DN_FIELD"):
-        raise BadRequest(f"Validation failure: L7 rule type {rtype} needs TERMINATED_HTTPS "
-                         "listeners with client authentication, which this deployment does "
-                         "not support yet.")
+        raise BadRequest(
+            f"Validation failure: L7 rule type {rtype} needs TERMINATED_HTTPS "
+            "listeners with client authentication, which this deployment does "
+            "not support yet."
+        )
     if value is None:
         raise fail("value must not be None")
     if rtype == "FILE_TYPE" and ctype not in ("EQUAL_TO", "REGEX"):
-        raise fail(f"compare_type {ctype} is not valid for type FILE_TYPE "
-                   "(use EQUAL_TO or REGEX)")
+        raise fail(f"compare_type {ctype} is not valid for type FILE_TYPE (use EQUAL_TO or REGEX)")
     if rtype in ("HEADER", "COOKIE"):
         if not key:
             raise fail(f"key must be specified for type {rtype}")

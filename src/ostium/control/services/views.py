@@ -104,8 +104,12 @@ def pool_listeners(pool: m.Pool) -> list[m.Listener]:
             seen[li.id] = li
             continue
         for pol in li.l7policies:
-            if (pol.redirect_pool_id == pool.id and pol.admin_state_up and pol.rules
-                    and pol.action == "REDIRECT_TO_POOL"):
+            if (
+                pol.redirect_pool_id == pool.id
+                and pol.admin_state_up
+                and pol.rules
+                and pol.action == "REDIRECT_TO_POOL"
+            ):
                 seen[li.id] = li
                 break
     return list(seen.values())

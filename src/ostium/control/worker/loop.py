@@ -33,9 +33,14 @@ log = logging.getLogger("ostium.worker")
 
 
 class WorkerLoop:
-    def __init__(self, db: Database, settings: Settings, driver: ComputeDriver,
-                 clock: Callable[[], dt.datetime] = m.utcnow,
-                 registry: metrics.Registry = metrics.REGISTRY) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        driver: ComputeDriver,
+        clock: Callable[[], dt.datetime] = m.utcnow,
+        registry: metrics.Registry = metrics.REGISTRY,
+    ) -> None:
         self.db = db
         self.durations = metrics.reconcile_duration(registry)
         self.settings = settings
@@ -44,8 +49,9 @@ class WorkerLoop:
         self.reconciler = Reconciler(db, settings, driver)
         self.wake_event = threading.Event()
         self.stop_event = threading.Event()
-        self.pool = ThreadPoolExecutor(max_workers=max(1, settings.worker.workers),
-                                       thread_name_prefix="ostium-reconcile")
+        self.pool = ThreadPoolExecutor(
+            max_workers=max(1, settings.worker.workers), thread_name_prefix="ostium-reconcile"
+        )
         self.inflight: dict[str, Future[None]] = {}
         self.thread: threading.Thread | None = None
 
@@ -75,23 +81,34 @@ class WorkerLoop:
     def candidates(self) -> list[str]:
         now = self.clock()
         with self.db.read() as session:
-            return list(session.scalars(
-                select(m.LoadBalancer.id).where(
-                    m.LoadBalancer.generation != m.LoadBalancer.applied_generation,
-                    or_(m.LoadBalancer.lease_expires.is_(None),
-                        m.LoadBalancer.lease_expires < now))
-                .order_by(m.LoadBalancer.updated_at).limit(64)))
+            return list(
+                session.scalars(
+                    select(m.LoadBalancer.id)
+                    .where(
+                        m.LoadBalancer.generation != m.LoadBalancer.applied_generation,
+                        or_(
+                            m.LoadBalancer.lease_expires.is_(None),
+                            m.LoadBalancer.lease_expires < now,
+                        ),
+                    )
+                    .order_by(m.LoadBalancer.updated_at)
+                    .limit(64)
+                )
+            )
 
     def claim(self, lb_id: str) -> bool:
         now = self.clock()
         lease = now + dt.timedelta(seconds=self.settings.worker.lease_seconds)
         with self.db.write() as session:
-            res = session.execute(update(m.LoadBalancer).where(
-                m.LoadBalancer.id == lb_id,
-                m.LoadBalancer.generation != m.LoadBalancer.applied_generation,
-                or_(m.LoadBalancer.lease_expires.is_(None),
-                    m.LoadBalancer.lease_expires < now),
-            ).values(lease_owner=self.owner, lease_expires=lease))
+            res = session.execute(
+                update(m.LoadBalancer)
+                .where(
+                    m.LoadBalancer.id == lb_id,
+                    m.LoadBalancer.generation != m.LoadBalancer.applied_generation,
+                    or_(m.LoadBalancer.lease_expires.is_(None), m.LoadBalancer.lease_expires < now),
+                )
+                .values(lease_owner=self.owner, lease_expires=lease)
+            )
             return res.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
     def tick(self) -> None:
@@ -120,8 +137,9 @@ class WorkerLoop:
             except TransientError as exc:
                 attempt += 1
                 if attempt > cfg.max_retries or self.stop_event.is_set():
-                    log.warning("load balancer %s: giving up after %d attempts: %s",
-                                lb_id, attempt, exc)
+                    log.warning(
+                        "load balancer %s: giving up after %d attempts: %s", lb_id, attempt, exc
+                    )
                     mark_error(self.db, lb_id, self.owner, f"transient error: {exc}")
                     break
                 log.info("load balancer %s: retrying after transient error: %s", lb_id, exc)
@@ -137,9 +155,11 @@ class WorkerLoop:
     def _extend_lease(self, lb_id: str) -> None:
         lease = self.clock() + dt.timedelta(seconds=self.settings.worker.lease_seconds)
         with self.db.write() as session:
-            session.execute(update(m.LoadBalancer).where(
-                m.LoadBalancer.id == lb_id, m.LoadBalancer.lease_owner == self.owner
-            ).values(lease_expires=lease))
+            session.execute(
+                update(m.LoadBalancer)
+                .where(m.LoadBalancer.id == lb_id, m.LoadBalancer.lease_owner == self.owner)
+                .values(lease_expires=lease)
+            )
 
     def drain(self, timeout: float = 10.0) -> None:
         """Run until no work is left (tests and benchmarks)."""

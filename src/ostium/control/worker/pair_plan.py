@@ -75,14 +75,16 @@ def roles(members: Sequence[PairMember]) -> dict[str, tuple[AmphoraRole, int]]:
     """Role and VRRP priority of every amphora, exactly one MASTER."""
     master = current_master(members)
     return {
-        a.id: (AmphoraRole.MASTER, MASTER_PRIORITY) if a.id == master
+        a.id: (AmphoraRole.MASTER, MASTER_PRIORITY)
+        if a.id == master
         else (AmphoraRole.BACKUP, BACKUP_PRIORITY)
         for a in members
-    }  # fmt: skip
+    }
 
 
-def place(hosts: Sequence[str], peer_hosts: Sequence[str | None], load: dict[str, int],
-          policy: str) -> str | None:  # fmt: skip
+def place(
+    hosts: Sequence[str], peer_hosts: Sequence[str | None], load: dict[str, int], policy: str
+) -> str | None:
     """The host for a new amphora of a pair whose other amphorae sit on `peer_hosts`.
 
     `hosts` lists the registered hosts (empty: the driver does not say; one host is
@@ -91,8 +93,9 @@ def place(hosts: Sequence[str], peer_hosts: Sequence[str | None], load: dict[str
     """
     if not hosts:
         if policy == "required":
-            raise PermanentError("anti-affinity is required but the compute driver "
-                                 "registers no hosts to tell apart")  # fmt: skip
+            raise PermanentError(
+                "anti-affinity is required but the compute driver registers no hosts to tell apart"
+            )
         return None
     taken = {h for h in peer_hosts if h is not None}
     free = [h for h in hosts if h not in taken]
@@ -102,5 +105,6 @@ def place(hosts: Sequence[str], peer_hosts: Sequence[str | None], load: dict[str
         raise PermanentError(
             f"anti-affinity is required but no host is free of this pair: "
             f"{len(hosts)} host(s) registered ({', '.join(hosts)}), the other amphora is "
-            f"on {', '.join(sorted(taken))}")  # fmt: skip
+            f"on {', '.join(sorted(taken))}"
+        )
     return min(hosts, key=lambda h: (load.get(h, 0), hosts.index(h)))

@@ -56,13 +56,16 @@ class PairSteps:
         self.driver = rec.driver
 
     def run(self, lb_id: str, generation: int, failover: bool) -> dict[str, int]:
-        if self.settings.worker.anti_affinity == "required" \
-                and len(driver_hosts(self.driver)) < pair_plan.PAIR_SIZE:
+        if (
+            self.settings.worker.anti_affinity == "required"
+            and len(driver_hosts(self.driver)) < pair_plan.PAIR_SIZE
+        ):
             hosts = driver_hosts(self.driver)
             raise PermanentError(
                 f"anti-affinity is required ([controller_worker] anti_affinity = required) "
                 f"but {len(hosts)} host(s) are registered ({', '.join(hosts) or 'none'}): "
-                f"the two amphorae of an ACTIVE_STANDBY load balancer need two")  # fmt: skip
+                f"the two amphorae of an ACTIVE_STANDBY load balancer need two"
+            )
         with self.db.read() as session:
             members = [pm for _, pm in self._members(session, lb_id, failover)]
         failed = [a.id for a in members if a.failed]
@@ -94,22 +97,37 @@ class PairSteps:
 
     # ---- which amphorae -------------------------------------------------------------
 
-    def _members(self, session: Any, lb_id: str, failover: bool = False
-                 ) -> list[tuple[m.Amphora, pair_plan.PairMember]]:  # fmt: skip
+    def _members(
+        self, session: Any, lb_id: str, failover: bool = False
+    ) -> list[tuple[m.Amphora, pair_plan.PairMember]]:
         """The live amphorae and whether each failed: ERROR, or its agent said its
         namespace is gone; when a failover was asked for (the health manager does, with
         its circuit breaker), also silent for longer than the heartbeat timeout."""
-        rows = list(session.scalars(select(m.Amphora).where(
-            m.Amphora.load_balancer_id == lb_id, m.Amphora.status.in_(LIVE_AMP))
-            .order_by(m.Amphora.created_at, m.Amphora.id)))  # fmt: skip
+        rows = list(
+            session.scalars(
+                select(m.Amphora)
+                .where(m.Amphora.load_balancer_id == lb_id, m.Amphora.status.in_(LIVE_AMP))
+                .order_by(m.Amphora.created_at, m.Amphora.id)
+            )
+        )
         cutoff = m.utcnow() - dt.timedelta(seconds=self.settings.health.heartbeat_timeout)
         out = []
         for order, a in enumerate(rows):
             silent = failover and a.last_heartbeat is not None and a.last_heartbeat < cutoff
             failed = a.status == "ERROR" or a.haproxy_state == "NO_NAMESPACE" or silent
-            out.append((a, pair_plan.PairMember(id=a.id, role=a.role, vrrp_state=a.vrrp_state,
-                                                 failed=failed, host=a.host,
-                                                 created_order=order)))  # fmt: skip
+            out.append(
+                (
+                    a,
+                    pair_plan.PairMember(
+                        id=a.id,
+                        role=a.role,
+                        vrrp_state=a.vrrp_state,
+                        failed=failed,
+                        host=a.host,
+                        created_order=order,
+                    ),
+                )
+            )
         return out
 
     # ---- complete, build, push ------------------------------------------------------
@@ -121,18 +139,26 @@ class PairSteps:
         addresses = {a: self.rec._ensure_member_addresses(lb_id, a) for a in order}
         with self.db.read() as session:
             lb = load_tree(session, lb_id)
-            rows = {a.id: a for a in session.scalars(select(m.Amphora).where(
-                m.Amphora.id.in_(order)))}  # fmt: skip
+            rows = {
+                a.id: a for a in session.scalars(select(m.Amphora).where(m.Amphora.id.in_(order)))
+            }
             specs: list[tuple[AmphoraSpec, str | None]] = []
             for amp_id in order:
                 peers = [rows[o] for o in order if o != amp_id]
                 vrrp = spec_builder.vrrp_spec(self.settings, rows[amp_id], peers)
-                specs.append((spec_builder.build(self.settings, lb, amp_id, generation,
-                                                 addresses[amp_id], vrrp),
-                              rows[amp_id].host))  # fmt: skip
+                specs.append(
+                    (
+                        spec_builder.build(
+                            self.settings, lb, amp_id, generation, addresses[amp_id], vrrp
+                        ),
+                        rows[amp_id].host,
+                    )
+                )
         apply_on = getattr(self.driver, "apply_on", None)
-        return {spec.amphora_id: apply_on(spec, host) if callable(apply_on)
-                else self.driver.apply(spec) for spec, host in specs}  # fmt: skip
+        return {
+            spec.amphora_id: apply_on(spec, host) if callable(apply_on) else self.driver.apply(spec)
+            for spec, host in specs
+        }
 
     def _ensure_rows(self, lb_id: str) -> tuple[list[str], list[str]]:
         """Rows, roles, priorities, vrrp addresses and hosts for a whole pair; returns
@@ -148,12 +174,24 @@ class PairSteps:
             rows = [a for a, _ in members]
             plans = [pm for _, pm in members]
             while len(rows) < pair_plan.PAIR_SIZE:
-                amp = m.Amphora(id=new_id(), load_balancer_id=lb_id, status="PENDING_CREATE",
-                                cert_busy=False, created_at=m.utcnow())  # fmt: skip
+                amp = m.Amphora(
+                    id=new_id(),
+                    load_balancer_id=lb_id,
+                    status="PENDING_CREATE",
+                    cert_busy=False,
+                    created_at=m.utcnow(),
+                )
                 session.add(amp)
                 rows.append(amp)
-                plans.append(pair_plan.PairMember(id=amp.id, role=None, vrrp_state=None,
-                                                  failed=False, created_order=len(plans)))
+                plans.append(
+                    pair_plan.PairMember(
+                        id=amp.id,
+                        role=None,
+                        vrrp_state=None,
+                        failed=False,
+                        created_order=len(plans),
+                    )
+                )
             assigned = pair_plan.roles(plans)
             hosts = driver_hosts(self.driver)
             load = self._host_load(session)
@@ -165,8 +203,12 @@ class PairSteps:
                 if amp.vrrp_ip is None:
                     amp.vrrp_ip = networks.allocate(session, net, amp.id, None, "vrrp")
                 if amp.status != "ALLOCATED" and amp.host is None:
-                    amp.host = pair_plan.place(hosts, [o.host for o in rows if o is not amp],
-                                               load, self.settings.worker.anti_affinity)
+                    amp.host = pair_plan.place(
+                        hosts,
+                        [o.host for o in rows if o is not amp],
+                        load,
+                        self.settings.worker.anti_affinity,
+                    )
                     if amp.host is not None:
                         load[amp.host] = load.get(amp.host, 0) + 1
                 amp.updated_at = m.utcnow()
@@ -175,19 +217,27 @@ class PairSteps:
             return [a.id for a in ordered], [a.id for a in ordered if a.status != "ALLOCATED"]
 
     def _host_load(self, session: Any) -> dict[str, int]:
-        return {host: count for host, count in session.execute(
-            select(m.Amphora.host, func.count()).where(
-                m.Amphora.status.in_(LIVE_AMP), m.Amphora.host.is_not(None))
-            .group_by(m.Amphora.host)) if host is not None}  # fmt: skip
+        return {
+            host: count
+            for host, count in session.execute(
+                select(m.Amphora.host, func.count())
+                .where(m.Amphora.status.in_(LIVE_AMP), m.Amphora.host.is_not(None))
+                .group_by(m.Amphora.host)
+            )
+            if host is not None
+        }
 
     def _build(self, lb_id: str, amp_id: str) -> None:
         with self.db.read() as session:
             lb = session.get(m.LoadBalancer, lb_id)
             amp = session.get(m.Amphora, amp_id)
             assert lb is not None and amp is not None and amp.vrrp_ip is not None
-            plug = AmphoraPlug(amphora_id=amp_id, loadbalancer_id=lb_id,
-                               vip=spec_builder.vip_spec(self.settings, lb),
-                               vrrp_ip=amp.vrrp_ip)  # fmt: skip
+            plug = AmphoraPlug(
+                amphora_id=amp_id,
+                loadbalancer_id=lb_id,
+                vip=spec_builder.vip_spec(self.settings, lb),
+                vrrp_ip=amp.vrrp_ip,
+            )
             host = amp.host
         build_on = getattr(self.driver, "build_on", None)
         try:
@@ -199,8 +249,16 @@ class PairSteps:
                 log.exception("cleanup of amphora %s failed", amp_id)
             raise
         with self.db.write() as session:
-            session.execute(update(m.Amphora).where(m.Amphora.id == amp_id).values(
-                status="ALLOCATED", compute_id=info.compute_id,
-                lb_network_ip=info.lb_network_ip, host=info.host,
-                cert_expiration=info.cert_expiration, vrrp_interface="eth1",
-                updated_at=m.utcnow()))  # fmt: skip
+            session.execute(
+                update(m.Amphora)
+                .where(m.Amphora.id == amp_id)
+                .values(
+                    status="ALLOCATED",
+                    compute_id=info.compute_id,
+                    lb_network_ip=info.lb_network_ip,
+                    host=info.host,
+                    cert_expiration=info.cert_expiration,
+                    vrrp_interface="eth1",
+                    updated_at=m.utcnow(),
+                )
+            )

@@ -74,9 +74,11 @@ class Reconciler:
     def _ensure_amphora_row(self, lb_id: str, failover: bool) -> tuple[str, bool]:
         """The amphora to configure, and whether it is already built."""
         with self.db.write() as session:
-            amps = session.scalars(select(m.Amphora).where(
-                m.Amphora.load_balancer_id == lb_id,
-                m.Amphora.status.in_(LIVE_AMP))).all()
+            amps = session.scalars(
+                select(m.Amphora).where(
+                    m.Amphora.load_balancer_id == lb_id, m.Amphora.status.in_(LIVE_AMP)
+                )
+            ).all()
             current = [a for a in amps if a.role == "STANDALONE" and a.status != "ERROR"]
             if failover:
                 # The old amphora keeps serving until the replacement is configured;
@@ -86,8 +88,14 @@ class Reconciler:
                     a.updated_at = m.utcnow()
             elif current:
                 return current[0].id, current[0].status == "ALLOCATED"
-            amp = m.Amphora(id=new_id(), load_balancer_id=lb_id, status="PENDING_CREATE",
-                            role="STANDALONE", cert_busy=False, created_at=m.utcnow())
+            amp = m.Amphora(
+                id=new_id(),
+                load_balancer_id=lb_id,
+                status="PENDING_CREATE",
+                role="STANDALONE",
+                cert_busy=False,
+                created_at=m.utcnow(),
+            )
             session.add(amp)
             return amp.id, False
 
@@ -95,8 +103,11 @@ class Reconciler:
         with self.db.read() as session:
             lb = session.get(m.LoadBalancer, lb_id)
             assert lb is not None
-            plug = AmphoraPlug(amphora_id=amp_id, loadbalancer_id=lb_id,
-                               vip=spec_builder.vip_spec(self.settings, lb))
+            plug = AmphoraPlug(
+                amphora_id=amp_id,
+                loadbalancer_id=lb_id,
+                vip=spec_builder.vip_spec(self.settings, lb),
+            )
         try:
             info = self.driver.build(plug)
         except Exception:
@@ -107,22 +118,37 @@ class Reconciler:
                 log.exception("cleanup of amphora %s failed", amp_id)
             raise
         with self.db.write() as session:
-            session.execute(update(m.Amphora).where(m.Amphora.id == amp_id).values(
-                status="ALLOCATED", compute_id=info.compute_id,
-                lb_network_ip=info.lb_network_ip, host=info.host,
-                cert_expiration=info.cert_expiration, ha_ip=plug.vip.address.compressed,
-                vrrp_ip=None))
+            session.execute(
+                update(m.Amphora)
+                .where(m.Amphora.id == amp_id)
+                .values(
+                    status="ALLOCATED",
+                    compute_id=info.compute_id,
+                    lb_network_ip=info.lb_network_ip,
+                    host=info.host,
+                    cert_expiration=info.cert_expiration,
+                    ha_ip=plug.vip.address.compressed,
+                    vrrp_ip=None,
+                )
+            )
 
     def _ensure_member_addresses(self, lb_id: str, amp_id: str) -> dict[str, str]:
         with self.db.write() as session:
             return self._member_addresses(session, load_tree(session, lb_id), amp_id)
 
-    def _member_addresses(self, session: Session, lb: m.LoadBalancer,
-                          amp_id: str) -> dict[str, str]:
+    def _member_addresses(
+        self, session: Session, lb: m.LoadBalancer, amp_id: str
+    ) -> dict[str, str]:
         """The amphora's address on each member subnet it must join (allocated once)."""
         wanted = spec_builder.member_subnets(self.settings, lb)
-        have = {a.subnet_id: a for a in session.scalars(select(m.IpAllocation).where(
-            m.IpAllocation.owner_id == amp_id, m.IpAllocation.purpose == "member"))}
+        have = {
+            a.subnet_id: a
+            for a in session.scalars(
+                select(m.IpAllocation).where(
+                    m.IpAllocation.owner_id == amp_id, m.IpAllocation.purpose == "member"
+                )
+            )
+        }
         for subnet_id, alloc in have.items():
             if subnet_id not in wanted:
                 session.delete(alloc)
@@ -139,9 +165,16 @@ class Reconciler:
 
     def _retire_others(self, lb_id: str, keep: str) -> None:
         with self.db.read() as session:
-            old = [a.id for a in session.scalars(select(m.Amphora).where(
-                m.Amphora.load_balancer_id == lb_id, m.Amphora.id != keep,
-                m.Amphora.status != "DELETED"))]
+            old = [
+                a.id
+                for a in session.scalars(
+                    select(m.Amphora).where(
+                        m.Amphora.load_balancer_id == lb_id,
+                        m.Amphora.id != keep,
+                        m.Amphora.status != "DELETED",
+                    )
+                )
+            ]
         for amp_id in old:
             self.driver.destroy(amp_id)
             with self.db.write() as session:
@@ -154,8 +187,11 @@ class Reconciler:
             if lb.lease_owner != owner:
                 return
             for amp_id, amp_generation in applied.items():
-                session.execute(update(m.Amphora).where(m.Amphora.id == amp_id).values(
-                    applied_generation=amp_generation, updated_at=m.utcnow()))
+                session.execute(
+                    update(m.Amphora)
+                    .where(m.Amphora.id == amp_id)
+                    .values(applied_generation=amp_generation, updated_at=m.utcnow())
+                )
             if lb.generation != generation:
                 # Something changed while we worked (e.g. an amphora config refresh):
                 # release the lease and let the loop pick it up again.
@@ -163,9 +199,17 @@ class Reconciler:
                 lb.lease_expires = None
                 return
             # Once its amphorae send heartbeats, the health manager owns operating status.
-            monitored = session.scalar(select(m.Amphora.id).where(
-                m.Amphora.load_balancer_id == lb_id, m.Amphora.last_heartbeat.is_not(None),
-            ).limit(1)) is not None
+            monitored = (
+                session.scalar(
+                    select(m.Amphora.id)
+                    .where(
+                        m.Amphora.load_balancer_id == lb_id,
+                        m.Amphora.last_heartbeat.is_not(None),
+                    )
+                    .limit(1)
+                )
+                is not None
+            )
             _settle_tree(session, lb, monitored)
             lb.provisioning_status = "ACTIVE"
             if not (monitored and lb.admin_state_up):
@@ -179,8 +223,14 @@ class Reconciler:
 
     def _delete(self, lb_id: str) -> None:
         with self.db.read() as session:
-            amp_ids = [a.id for a in session.scalars(select(m.Amphora).where(
-                m.Amphora.load_balancer_id == lb_id, m.Amphora.status != "DELETED"))]
+            amp_ids = [
+                a.id
+                for a in session.scalars(
+                    select(m.Amphora).where(
+                        m.Amphora.load_balancer_id == lb_id, m.Amphora.status != "DELETED"
+                    )
+                )
+            ]
         for amp_id in amp_ids:
             self.driver.destroy(amp_id)
             with self.db.write() as session:
@@ -193,8 +243,9 @@ class Reconciler:
             session.flush()
             for p in lb.pools:
                 session.delete(p)
-            session.execute(delete(m.ListenerStatistics).where(
-                m.ListenerStatistics.load_balancer_id == lb_id))
+            session.execute(
+                delete(m.ListenerStatistics).where(m.ListenerStatistics.load_balancer_id == lb_id)
+            )
             networks.release(session, lb_id)
             lb.provisioning_status = "DELETED"
             lb.operating_status = "OFFLINE"
@@ -206,11 +257,17 @@ class Reconciler:
 
 def load_tree(session: Session, lb_id: str) -> m.LoadBalancer:
     """The load balancer with everything under it, in a few queries."""
-    lb = session.scalar(select(m.LoadBalancer).where(m.LoadBalancer.id == lb_id).options(
-        selectinload(m.LoadBalancer.listeners).selectinload(m.Listener.l7policies)
-        .selectinload(m.L7Policy.rules),
-        selectinload(m.LoadBalancer.pools).selectinload(m.Pool.members),
-        selectinload(m.LoadBalancer.pools).selectinload(m.Pool.health_monitor)))
+    lb = session.scalar(
+        select(m.LoadBalancer)
+        .where(m.LoadBalancer.id == lb_id)
+        .options(
+            selectinload(m.LoadBalancer.listeners)
+            .selectinload(m.Listener.l7policies)
+            .selectinload(m.L7Policy.rules),
+            selectinload(m.LoadBalancer.pools).selectinload(m.Pool.members),
+            selectinload(m.LoadBalancer.pools).selectinload(m.Pool.health_monitor),
+        )
+    )
     if lb is None:
         raise PermanentError(f"load balancer {lb_id} disappeared")
     return lb
@@ -218,11 +275,17 @@ def load_tree(session: Session, lb_id: str) -> m.LoadBalancer:
 
 def _amphora_deleted(session: Session, amp_id: str) -> None:
     networks.release(session, amp_id)
-    session.execute(update(m.Amphora).where(m.Amphora.id == amp_id).values(
-        status="DELETED", role=None, updated_at=m.utcnow()))
+    session.execute(
+        update(m.Amphora)
+        .where(m.Amphora.id == amp_id)
+        .values(status="DELETED", role=None, updated_at=m.utcnow())
+    )
     # Its counted traffic stays in the totals; its open connections are gone.
-    session.execute(update(m.ListenerStatistics).where(
-        m.ListenerStatistics.amphora_id == amp_id).values(active_connections=0))
+    session.execute(
+        update(m.ListenerStatistics)
+        .where(m.ListenerStatistics.amphora_id == amp_id)
+        .values(active_connections=0)
+    )
 
 
 def _online(admin: bool) -> str:
@@ -256,8 +319,10 @@ def _settle_tree(session: Session, lb: m.LoadBalancer, monitored: bool = False) 
         _activate(li)
     session.flush()
     for li in lb.listeners:
-        live = sorted((p for p in li.l7policies if p.provisioning_status != "PENDING_DELETE"),
-                      key=lambda p: p.position)
+        live = sorted(
+            (p for p in li.l7policies if p.provisioning_status != "PENDING_DELETE"),
+            key=lambda p: p.position,
+        )
         for i, pol in enumerate(live, start=1):
             pol.position = i
     for p in list(lb.pools):
@@ -292,8 +357,9 @@ def _settle_tree(session: Session, lb: m.LoadBalancer, monitored: bool = False) 
     session.flush()
 
 
-def _activate(row: m.Listener | m.Pool | m.Member | m.HealthMonitor | m.L7Policy
-              | m.L7Rule) -> None:
+def _activate(
+    row: m.Listener | m.Pool | m.Member | m.HealthMonitor | m.L7Policy | m.L7Rule,
+) -> None:
     if row.provisioning_status in ("PENDING_CREATE", "PENDING_UPDATE"):
         row.provisioning_status = "ACTIVE"
 
@@ -328,7 +394,8 @@ def mark_error(db: Database, lb_id: str, owner: str, reason: str) -> None:
                 _error_if_pending(mb)
 
 
-def _error_if_pending(row: m.Listener | m.Pool | m.Member | m.HealthMonitor | m.L7Policy
-                      | m.L7Rule) -> None:
+def _error_if_pending(
+    row: m.Listener | m.Pool | m.Member | m.HealthMonitor | m.L7Policy | m.L7Rule,
+) -> None:
     if row.provisioning_status in ("PENDING_CREATE", "PENDING_UPDATE"):
         row.provisioning_status = "ERROR"

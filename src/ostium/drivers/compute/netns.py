@@ -16,8 +16,9 @@ from ostium.model.spec import AmphoraPlug, AmphoraSpec
 class NetnsDriver:
     name = "netns"
 
-    def __init__(self, client: AgentClient, host: str, cert_expiration: dt.datetime | None,
-                 agent_ip: str) -> None:
+    def __init__(
+        self, client: AgentClient, host: str, cert_expiration: dt.datetime | None, agent_ip: str
+    ) -> None:
         self.client = client
         self.host = host
         self.cert_expiration = cert_expiration
@@ -29,8 +30,12 @@ class NetnsDriver:
 
     def build(self, plug: AmphoraPlug) -> AmphoraInfo:
         state = self.client.ensure_amphora(plug)
-        return AmphoraInfo(compute_id=state.namespace, lb_network_ip=self.agent_ip,
-                           host=self.host, cert_expiration=self.cert_expiration)
+        return AmphoraInfo(
+            compute_id=state.namespace,
+            lb_network_ip=self.agent_ip,
+            host=self.host,
+            cert_expiration=self.cert_expiration,
+        )
 
     def apply(self, spec: AmphoraSpec) -> int:
         state = self.client.apply_spec(spec)

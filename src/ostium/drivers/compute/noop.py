@@ -17,8 +17,12 @@ class NoopDriver:
         return ["noop"]
 
     def build(self, plug: AmphoraPlug) -> AmphoraInfo:
-        return AmphoraInfo(compute_id=f"noop-{plug.amphora_id}", lb_network_ip=None,
-                           host="noop", cert_expiration=None)
+        return AmphoraInfo(
+            compute_id=f"noop-{plug.amphora_id}",
+            lb_network_ip=None,
+            host="noop",
+            cert_expiration=None,
+        )
 
     def apply(self, spec: AmphoraSpec) -> int:
         return spec.generation

@@ -16,10 +16,12 @@ router = APIRouter()
 
 # ---- quotas -------------------------------------------------------------------------
 
+
 @router.get("/lbaas/quotas")
 def quota_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    return listing("quotas", svc_admin.quota_list(svc, ctx, query_items(request),
-                                                  base_url(request)))
+    return listing(
+        "quotas", svc_admin.quota_list(svc, ctx, query_items(request), base_url(request))
+    )
 
 
 @router.get("/lbaas/quotas/defaults")
@@ -51,32 +53,51 @@ def quota_delete(svc: Svc, ctx: Ctx, project_id: str) -> Response:
 
 # ---- providers ------------------------------------------------------------------------
 
+
 @router.get("/lbaas/providers")
 def providers(request: Request, ctx: Ctx) -> Response:
     fields = [v for k, v in request.query_params.multi_items() if k == "fields"]
-    return JSONResponse({"providers": [select_fields(p, fields)
-                                       for p in svc_admin.providers(ctx)]})
+    return JSONResponse({"providers": [select_fields(p, fields) for p in svc_admin.providers(ctx)]})
 
 
 @router.get("/lbaas/providers/{provider}/flavor_capabilities")
 def flavor_caps(request: Request, ctx: Ctx, provider: str) -> Response:
-    return JSONResponse({"flavor_capabilities": svc_admin.capabilities(
-        ctx, provider, "flavor", query_items(request))})
+    return JSONResponse(
+        {
+            "flavor_capabilities": svc_admin.capabilities(
+                ctx, provider, "flavor", query_items(request)
+            )
+        }
+    )
 
 
 @router.get("/lbaas/providers/{provider}/availability_zone_capabilities")
 def az_caps(request: Request, ctx: Ctx, provider: str) -> Response:
-    return JSONResponse({"availability_zone_capabilities": svc_admin.capabilities(
-        ctx, provider, "az", query_items(request))})
+    return JSONResponse(
+        {
+            "availability_zone_capabilities": svc_admin.capabilities(
+                ctx, provider, "az", query_items(request)
+            )
+        }
+    )
 
 
 # ---- flavors -------------------------------------------------------------------------
 
+
 @router.get("/lbaas/flavors")
 def flavor_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    return listing("flavors", svc_admin.FLAVORS.list(
-        svc, ctx, "read", query_items(request), base_url(request),
-        ["id", "name", "description", "enabled", "flavor_profile_id"]))
+    return listing(
+        "flavors",
+        svc_admin.FLAVORS.list(
+            svc,
+            ctx,
+            "read",
+            query_items(request),
+            base_url(request),
+            ["id", "name", "description", "enabled", "flavor_profile_id"],
+        ),
+    )
 
 
 @router.post("/lbaas/flavors")
@@ -104,9 +125,18 @@ def flavor_delete(svc: Svc, ctx: Ctx, obj_id: str) -> Response:
 
 @router.get("/lbaas/flavorprofiles")
 def fp_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    return listing("flavorprofiles", svc_admin.FLAVOR_PROFILES.list(
-        svc, ctx, "admin", query_items(request), base_url(request),
-        ["id", "name", "provider_name", "flavor_data"]), "flavorprofile_links")
+    return listing(
+        "flavorprofiles",
+        svc_admin.FLAVOR_PROFILES.list(
+            svc,
+            ctx,
+            "admin",
+            query_items(request),
+            base_url(request),
+            ["id", "name", "provider_name", "flavor_data"],
+        ),
+        "flavorprofile_links",
+    )
 
 
 @router.post("/lbaas/flavorprofiles")
@@ -117,15 +147,13 @@ def fp_create(request: Request, svc: Svc, ctx: Ctx, raw: Raw) -> Response:
 
 @router.get("/lbaas/flavorprofiles/{obj_id}")
 def fp_show(request: Request, svc: Svc, ctx: Ctx, obj_id: str) -> Response:
-    return show(request, "flavorprofile",
-                svc_admin.FLAVOR_PROFILES.show(svc, ctx, "admin", obj_id))
+    return show(request, "flavorprofile", svc_admin.FLAVOR_PROFILES.show(svc, ctx, "admin", obj_id))
 
 
 @router.put("/lbaas/flavorprofiles/{obj_id}")
 def fp_update(request: Request, svc: Svc, ctx: Ctx, raw: Raw, obj_id: str) -> Response:
     body = parse(raw, "flavorprofile", a.FlavorProfileUpdate, "flavorprofile_")
-    return show(request, "flavorprofile",
-                svc_admin.flavorprofile_update(svc, ctx, obj_id, body))
+    return show(request, "flavorprofile", svc_admin.flavorprofile_update(svc, ctx, obj_id, body))
 
 
 @router.delete("/lbaas/flavorprofiles/{obj_id}")
@@ -136,11 +164,20 @@ def fp_delete(svc: Svc, ctx: Ctx, obj_id: str) -> Response:
 
 # ---- availability zones ------------------------------------------------------------------
 
+
 @router.get("/lbaas/availabilityzones")
 def az_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    return listing("availability_zones", svc_admin.AZS.list(
-        svc, ctx, "read", query_items(request), base_url(request),
-        ["name", "description", "enabled", "availability_zone_profile_id"]))
+    return listing(
+        "availability_zones",
+        svc_admin.AZS.list(
+            svc,
+            ctx,
+            "read",
+            query_items(request),
+            base_url(request),
+            ["name", "description", "enabled", "availability_zone_profile_id"],
+        ),
+    )
 
 
 @router.post("/lbaas/availabilityzones")
@@ -168,32 +205,51 @@ def az_delete(svc: Svc, ctx: Ctx, name: str) -> Response:
 
 @router.get("/lbaas/availabilityzoneprofiles")
 def azp_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    return listing("availability_zone_profiles", svc_admin.AZ_PROFILES.list(
-        svc, ctx, "admin", query_items(request), base_url(request),
-        ["id", "name", "provider_name", "availability_zone_data"]),
-        "availability_zone_profile_links")
+    return listing(
+        "availability_zone_profiles",
+        svc_admin.AZ_PROFILES.list(
+            svc,
+            ctx,
+            "admin",
+            query_items(request),
+            base_url(request),
+            ["id", "name", "provider_name", "availability_zone_data"],
+        ),
+        "availability_zone_profile_links",
+    )
 
 
 @router.post("/lbaas/availabilityzoneprofiles")
 def azp_create(request: Request, svc: Svc, ctx: Ctx, raw: Raw) -> Response:
-    body = parse(raw, "availability_zone_profile", a.AvailabilityZoneProfileCreate,
-                 "availability_zone_profile_")
-    return show(request, "availability_zone_profile",
-                svc_admin.azprofile_create(svc, ctx, body), 201)
+    body = parse(
+        raw,
+        "availability_zone_profile",
+        a.AvailabilityZoneProfileCreate,
+        "availability_zone_profile_",
+    )
+    return show(
+        request, "availability_zone_profile", svc_admin.azprofile_create(svc, ctx, body), 201
+    )
 
 
 @router.get("/lbaas/availabilityzoneprofiles/{obj_id}")
 def azp_show(request: Request, svc: Svc, ctx: Ctx, obj_id: str) -> Response:
-    return show(request, "availability_zone_profile",
-                svc_admin.AZ_PROFILES.show(svc, ctx, "admin", obj_id))
+    return show(
+        request, "availability_zone_profile", svc_admin.AZ_PROFILES.show(svc, ctx, "admin", obj_id)
+    )
 
 
 @router.put("/lbaas/availabilityzoneprofiles/{obj_id}")
 def azp_update(request: Request, svc: Svc, ctx: Ctx, raw: Raw, obj_id: str) -> Response:
-    body = parse(raw, "availability_zone_profile", a.AvailabilityZoneProfileUpdate,
-                 "availability_zone_profile_")
-    return show(request, "availability_zone_profile",
-                svc_admin.azprofile_update(svc, ctx, obj_id, body))
+    body = parse(
+        raw,
+        "availability_zone_profile",
+        a.AvailabilityZoneProfileUpdate,
+        "availability_zone_profile_",
+    )
+    return show(
+        request, "availability_zone_profile", svc_admin.azprofile_update(svc, ctx, obj_id, body)
+    )
 
 
 @router.delete("/lbaas/availabilityzoneprofiles/{obj_id}")
@@ -204,10 +260,12 @@ def azp_delete(svc: Svc, ctx: Ctx, obj_id: str) -> Response:
 
 # ---- amphorae ---------------------------------------------------------------------------
 
+
 @router.get("/octavia/amphorae")
 def amp_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    return listing("amphorae", svc_admin.amphora_list(svc, ctx, query_items(request),
-                                                      base_url(request)))
+    return listing(
+        "amphorae", svc_admin.amphora_list(svc, ctx, query_items(request), base_url(request))
+    )
 
 
 @router.get("/octavia/amphorae/{amp_id}")

@@ -30,11 +30,15 @@ router = APIRouter()
 
 # ---- load balancers -----------------------------------------------------------------
 
+
 @router.get("/lbaas/loadbalancers")
 def lb_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    return listing("loadbalancers", col.list_lbaas(
-        svc, ctx, col.LOADBALANCERS, query_items(request), base_url(request),
-        views.loadbalancer))
+    return listing(
+        "loadbalancers",
+        col.list_lbaas(
+            svc, ctx, col.LOADBALANCERS, query_items(request), base_url(request), views.loadbalancer
+        ),
+    )
 
 
 @router.post("/lbaas/loadbalancers")
@@ -81,10 +85,15 @@ def lb_failover(svc: Svc, ctx: Ctx, lb_id: str) -> Response:
 
 # ---- listeners ------------------------------------------------------------------------
 
+
 @router.get("/lbaas/listeners")
 def listener_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    return listing("listeners", col.list_lbaas(
-        svc, ctx, col.LISTENERS, query_items(request), base_url(request), views.listener))
+    return listing(
+        "listeners",
+        col.list_lbaas(
+            svc, ctx, col.LISTENERS, query_items(request), base_url(request), views.listener
+        ),
+    )
 
 
 @router.post("/lbaas/listeners")
@@ -117,10 +126,13 @@ def listener_stats(request: Request, svc: Svc, ctx: Ctx, obj_id: str) -> Respons
 
 # ---- pools ----------------------------------------------------------------------------
 
+
 @router.get("/lbaas/pools")
 def pool_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    return listing("pools", col.list_lbaas(
-        svc, ctx, col.POOLS, query_items(request), base_url(request), views.pool))
+    return listing(
+        "pools",
+        col.list_lbaas(svc, ctx, col.POOLS, query_items(request), base_url(request), views.pool),
+    )
 
 
 @router.post("/lbaas/pools")
@@ -148,13 +160,24 @@ def pool_delete(svc: Svc, ctx: Ctx, obj_id: str) -> Response:
 
 # ---- members --------------------------------------------------------------------------
 
+
 @router.get("/lbaas/pools/{pool_id}/members")
 def member_list(request: Request, svc: Svc, ctx: Ctx, pool_id: str) -> Response:
     with svc.db.read() as session:
         get_live(session, m.Pool, pool_id, ctx)
-    return listing("members", col.list_lbaas(
-        svc, ctx, col.MEMBERS, query_items(request), base_url(request), views.member,
-        where=m.Member.pool_id == pool_id, scoped=False))
+    return listing(
+        "members",
+        col.list_lbaas(
+            svc,
+            ctx,
+            col.MEMBERS,
+            query_items(request),
+            base_url(request),
+            views.member,
+            where=m.Member.pool_id == pool_id,
+            scoped=False,
+        ),
+    )
 
 
 @router.post("/lbaas/pools/{pool_id}/members")
@@ -168,8 +191,7 @@ def member_batch(request: Request, svc: Svc, ctx: Ctx, raw: Raw, pool_id: str) -
     from ostium.control.api.body import load_json, validate
 
     body = validate(load_json(raw), "members", s.MemberBatch)
-    c.member_batch(svc, ctx, pool_id, body,
-                   truthy(request.query_params.get("additive_only")))
+    c.member_batch(svc, ctx, pool_id, body, truthy(request.query_params.get("additive_only")))
     return empty(202)
 
 
@@ -179,8 +201,9 @@ def member_show(request: Request, svc: Svc, ctx: Ctx, pool_id: str, member_id: s
 
 
 @router.put("/lbaas/pools/{pool_id}/members/{member_id}")
-def member_update(request: Request, svc: Svc, ctx: Ctx, raw: Raw, pool_id: str,
-                  member_id: str) -> Response:
+def member_update(
+    request: Request, svc: Svc, ctx: Ctx, raw: Raw, pool_id: str, member_id: str
+) -> Response:
     body = parse(raw, "member", s.MemberUpdate, "member_")
     return show(request, "member", c.member_update(svc, ctx, pool_id, member_id, body))
 
@@ -193,11 +216,20 @@ def member_delete(svc: Svc, ctx: Ctx, pool_id: str, member_id: str) -> Response:
 
 # ---- health monitors ---------------------------------------------------------------------
 
+
 @router.get("/lbaas/healthmonitors")
 def hm_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    return listing("healthmonitors", col.list_lbaas(
-        svc, ctx, col.HEALTHMONITORS, query_items(request), base_url(request),
-        views.healthmonitor))
+    return listing(
+        "healthmonitors",
+        col.list_lbaas(
+            svc,
+            ctx,
+            col.HEALTHMONITORS,
+            query_items(request),
+            base_url(request),
+            views.healthmonitor,
+        ),
+    )
 
 
 @router.post("/lbaas/healthmonitors")
@@ -225,10 +257,15 @@ def hm_delete(svc: Svc, ctx: Ctx, obj_id: str) -> Response:
 
 # ---- L7 policies and rules ---------------------------------------------------------------
 
+
 @router.get("/lbaas/l7policies")
 def l7policy_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    return listing("l7policies", col.list_lbaas(
-        svc, ctx, col.L7POLICIES, query_items(request), base_url(request), views.l7policy))
+    return listing(
+        "l7policies",
+        col.list_lbaas(
+            svc, ctx, col.L7POLICIES, query_items(request), base_url(request), views.l7policy
+        ),
+    )
 
 
 @router.post("/lbaas/l7policies")
@@ -258,9 +295,19 @@ def l7policy_delete(svc: Svc, ctx: Ctx, obj_id: str) -> Response:
 def rule_list(request: Request, svc: Svc, ctx: Ctx, pol_id: str) -> Response:
     with svc.db.read() as session:
         get_live(session, m.L7Policy, pol_id, ctx)
-    return listing("rules", col.list_lbaas(
-        svc, ctx, col.L7RULES, query_items(request), base_url(request), views.l7rule,
-        where=m.L7Rule.l7policy_id == pol_id, scoped=False))
+    return listing(
+        "rules",
+        col.list_lbaas(
+            svc,
+            ctx,
+            col.L7RULES,
+            query_items(request),
+            base_url(request),
+            views.l7rule,
+            where=m.L7Rule.l7policy_id == pol_id,
+            scoped=False,
+        ),
+    )
 
 
 @router.post("/lbaas/l7policies/{pol_id}/rules")
@@ -275,8 +322,9 @@ def rule_show(request: Request, svc: Svc, ctx: Ctx, pol_id: str, rule_id: str) -
 
 
 @router.put("/lbaas/l7policies/{pol_id}/rules/{rule_id}")
-def rule_update(request: Request, svc: Svc, ctx: Ctx, raw: Raw, pol_id: str,
-                rule_id: str) -> Response:
+def rule_update(
+    request: Request, svc: Svc, ctx: Ctx, raw: Raw, pol_id: str, rule_id: str
+) -> Response:
     body = parse(raw, "rule", s.L7RuleUpdate, "rule_")
     return show(request, "rule", c.rule_update(svc, ctx, pol_id, rule_id, body))
 

@@ -19,21 +19,36 @@ from ostium.model.errors import BadRequest, Forbidden, NotFound
 router = APIRouter()
 
 VERSIONS = [
-    ("v2.0", "2016-12-11T00:00:00Z"), ("v2.1", "2018-04-20T00:00:00Z"),
-    ("v2.2", "2018-07-31T00:00:00Z"), ("v2.3", "2018-12-18T00:00:00Z"),
-    ("v2.4", "2018-12-19T00:00:00Z"), ("v2.5", "2019-01-21T00:00:00Z"),
-    ("v2.6", "2019-01-25T00:00:00Z"), ("v2.7", "2018-01-25T12:00:00Z"),
-    ("v2.8", "2019-02-12T00:00:00Z"), ("v2.9", "2019-03-04T00:00:00Z"),
-    ("v2.10", "2019-03-05T00:00:00Z"), ("v2.11", "2019-06-24T00:00:00Z"),
-    ("v2.12", "2019-09-11T00:00:00Z"), ("v2.13", "2019-09-13T00:00:00Z"),
-    ("v2.14", "2019-11-10T00:00:00Z"), ("v2.15", "2020-03-10T00:00:00Z"),
-    ("v2.16", "2020-03-15T00:00:00Z"), ("v2.17", "2020-04-29T00:00:00Z"),
-    ("v2.18", "2020-04-29T01:00:00Z"), ("v2.19", "2020-05-12T00:00:00Z"),
-    ("v2.20", "2020-08-02T00:00:00Z"), ("v2.21", "2020-09-03T00:00:00Z"),
-    ("v2.22", "2020-09-04T00:00:00Z"), ("v2.23", "2020-09-07T00:00:00Z"),
-    ("v2.24", "2020-10-15T00:00:00Z"), ("v2.25", "2021-10-02T00:00:00Z"),
-    ("v2.26", "2022-08-29T00:00:00Z"), ("v2.27", "2023-05-05T00:00:00Z"),
-    ("v2.28", "2023-11-08T00:00:00Z"), ("v2.29", "2024-10-15T00:00:00Z"),
+    ("v2.0", "2016-12-11T00:00:00Z"),
+    ("v2.1", "2018-04-20T00:00:00Z"),
+    ("v2.2", "2018-07-31T00:00:00Z"),
+    ("v2.3", "2018-12-18T00:00:00Z"),
+    ("v2.4", "2018-12-19T00:00:00Z"),
+    ("v2.5", "2019-01-21T00:00:00Z"),
+    ("v2.6", "2019-01-25T00:00:00Z"),
+    ("v2.7", "2018-01-25T12:00:00Z"),
+    ("v2.8", "2019-02-12T00:00:00Z"),
+    ("v2.9", "2019-03-04T00:00:00Z"),
+    ("v2.10", "2019-03-05T00:00:00Z"),
+    ("v2.11", "2019-06-24T00:00:00Z"),
+    ("v2.12", "2019-09-11T00:00:00Z"),
+    ("v2.13", "2019-09-13T00:00:00Z"),
+    ("v2.14", "2019-11-10T00:00:00Z"),
+    ("v2.15", "2020-03-10T00:00:00Z"),
+    ("v2.16", "2020-03-15T00:00:00Z"),
+    ("v2.17", "2020-04-29T00:00:00Z"),
+    ("v2.18", "2020-04-29T01:00:00Z"),
+    ("v2.19", "2020-05-12T00:00:00Z"),
+    ("v2.20", "2020-08-02T00:00:00Z"),
+    ("v2.21", "2020-09-03T00:00:00Z"),
+    ("v2.22", "2020-09-04T00:00:00Z"),
+    ("v2.23", "2020-09-07T00:00:00Z"),
+    ("v2.24", "2020-10-15T00:00:00Z"),
+    ("v2.25", "2021-10-02T00:00:00Z"),
+    ("v2.26", "2022-08-29T00:00:00Z"),
+    ("v2.27", "2023-05-05T00:00:00Z"),
+    ("v2.28", "2023-11-08T00:00:00Z"),
+    ("v2.29", "2024-10-15T00:00:00Z"),
     ("v2.30", "2025-02-26T00:00:00Z"),
 ]
 
@@ -43,10 +58,19 @@ def versions(request: Request) -> Response:
     base = str(request.base_url).rstrip("/")
     href = f"{base}/v2"
     last = len(VERSIONS) - 1
-    return JSONResponse({"versions": [
-        {"id": vid, "status": "CURRENT" if i == last else "SUPPORTED", "updated": updated,
-         "links": [{"href": href, "rel": "self"}]}
-        for i, (vid, updated) in enumerate(VERSIONS)]})
+    return JSONResponse(
+        {
+            "versions": [
+                {
+                    "id": vid,
+                    "status": "CURRENT" if i == last else "SUPPORTED",
+                    "updated": updated,
+                    "links": [{"href": href, "rel": "self"}],
+                }
+                for i, (vid, updated) in enumerate(VERSIONS)
+            ]
+        }
+    )
 
 
 @router.get("/metrics")
@@ -60,8 +84,9 @@ def v2(ctx: Ctx) -> Response:
     return JSONResponse("v2")
 
 
-def _filter(items: list[dict[str, Any]], request: Request,
-            allowed: set[str]) -> list[dict[str, Any]]:
+def _filter(
+    items: list[dict[str, Any]], request: Request, allowed: set[str]
+) -> list[dict[str, Any]]:
     fields: list[str] = []
     for k, v in request.query_params.multi_items():
         if k == "fields":
@@ -69,16 +94,28 @@ def _filter(items: list[dict[str, Any]], request: Request,
         elif k in ("limit", "marker", "sort_key", "sort_dir", "page_reverse"):
             continue
         elif k in allowed:
-            items = [i for i in items if str(i.get(k)) == v or
-                     (isinstance(i.get(k), bool) and str(i[k]).lower() == v.lower())]
+            items = [
+                i
+                for i in items
+                if str(i.get(k)) == v
+                or (isinstance(i.get(k), bool) and str(i[k]).lower() == v.lower())
+            ]
         else:
             raise BadRequest(f"{k} is not a valid filter for this collection")
     return [select_fields(i, fields) for i in items]
 
 
 SUBNET_FILTERS = {"id", "name", "network_id", "cidr", "ip_version", "project_id", "tenant_id"}
-NETWORK_FILTERS = {"id", "name", "status", "shared", "project_id", "tenant_id",
-                   "admin_state_up", "router:external"}
+NETWORK_FILTERS = {
+    "id",
+    "name",
+    "status",
+    "shared",
+    "project_id",
+    "tenant_id",
+    "admin_state_up",
+    "router:external",
+}
 
 
 @router.get("/v2/subnets")

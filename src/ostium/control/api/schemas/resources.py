@@ -46,6 +46,7 @@ class SessionPersistence(Wire):
 
 # ---- health monitor -------------------------------------------------------------
 
+
 class _HealthMonitorFields(Wire):
     name: Str255 | None = None
     admin_state_up: Bool = True
@@ -108,6 +109,7 @@ class HealthMonitorUpdate(Wire):
 
 # ---- member ---------------------------------------------------------------------
 
+
 class MemberCreate(Wire):
     name: Str255 | None = None
     admin_state_up: Bool = True
@@ -139,6 +141,7 @@ class MemberBatch(Wire):
 
 
 # ---- pool -----------------------------------------------------------------------
+
 
 class _PoolFields(Wire):
     name: Str255 | None = None
@@ -190,6 +193,7 @@ class PoolUpdate(Wire):
 
 
 # ---- L7 -------------------------------------------------------------------------
+
 
 class L7RuleCreate(Wire):
     type: L7RuleType
@@ -266,6 +270,7 @@ class L7PolicyUpdate(Wire):
 
 # ---- listener -------------------------------------------------------------------
 
+
 class _ListenerFields(Wire):
     name: Str255 | None = None
     description: Str255 | None = None
@@ -332,6 +337,7 @@ class ListenerUpdate(Wire):
 
 
 # ---- load balancer ----------------------------------------------------------------
+
 
 class LoadBalancerCreate(Wire):
     name: Str255 | None = None
