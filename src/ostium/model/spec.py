@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from ostium.model import defaults
 from ostium.model.enums import (
     AmphoraRole,
     HealthMonitorType,
@@ -55,11 +56,6 @@ BridgeName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.
 Port = Annotated[int, Field(ge=1, le=65535)]
 TimeoutMs = Annotated[int, Field(ge=0, le=2073600000)]
 UserText = Annotated[str, StringConstraints(max_length=2048)]
-
-DEFAULT_TIMEOUT_CLIENT_DATA = 50000
-DEFAULT_TIMEOUT_MEMBER_CONNECT = 5000
-DEFAULT_TIMEOUT_MEMBER_DATA = 50000
-DEFAULT_TIMEOUT_TCP_INSPECT = 0
 
 
 class SpecModel(BaseModel):
@@ -193,10 +189,10 @@ class ListenerSpec(SpecModel):
     protocol: ListenerProtocol
     protocol_port: Port
     connection_limit: int = Field(default=-1, ge=-1)
-    timeout_client_data: TimeoutMs = DEFAULT_TIMEOUT_CLIENT_DATA
-    timeout_member_connect: TimeoutMs = DEFAULT_TIMEOUT_MEMBER_CONNECT
-    timeout_member_data: TimeoutMs = DEFAULT_TIMEOUT_MEMBER_DATA
-    timeout_tcp_inspect: TimeoutMs = DEFAULT_TIMEOUT_TCP_INSPECT
+    timeout_client_data: TimeoutMs = defaults.TIMEOUT_CLIENT_DATA
+    timeout_member_connect: TimeoutMs = defaults.TIMEOUT_MEMBER_CONNECT
+    timeout_member_data: TimeoutMs = defaults.TIMEOUT_MEMBER_DATA
+    timeout_tcp_inspect: TimeoutMs = defaults.TIMEOUT_TCP_INSPECT
     insert_headers: dict[str, str] = Field(default_factory=dict)
     """API semantics: keys like `X-Forwarded-For`, values the strings "true"/"false"."""
     allowed_cidrs: list[IPvAnyNetwork] = Field(default_factory=list)

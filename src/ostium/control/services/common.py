@@ -7,7 +7,6 @@ conditional UPDATE, so of N concurrent writers exactly one wins; the others get 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +21,9 @@ from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.settings import Settings
 from ostium.model.errors import Conflict, Forbidden, NotFound
+from ostium.model.ids import new_id  # noqa: F401  (re-exported for the services)
 
 ACTIVE = "ACTIVE"
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 @dataclass

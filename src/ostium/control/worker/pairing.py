@@ -30,10 +30,10 @@ from sqlalchemy import func, select, update
 
 from ostium.control.db import models as m
 from ostium.control.services import networks
-from ostium.control.services.common import new_id
 from ostium.control.worker import pair_plan, spec_builder
 from ostium.control.worker.reconciling import LIVE_AMP, _amphora_deleted, load_tree
 from ostium.model.errors import PermanentError, TransientError
+from ostium.model.ids import new_id
 from ostium.model.spec import AmphoraPlug, AmphoraSpec
 
 if TYPE_CHECKING:

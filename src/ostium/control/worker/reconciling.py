@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session, selectinload
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.services import networks
-from ostium.control.services.common import new_id
 from ostium.control.settings import Settings
 from ostium.control.worker import spec_builder
 from ostium.drivers.compute.base import ComputeDriver
 from ostium.model.errors import PermanentError
+from ostium.model.ids import new_id
 from ostium.model.spec import AmphoraPlug
 
 log = logging.getLogger("ostium.worker")

@@ -1,0 +1,31 @@
+"""Every default value of the load-balancing objects, in one place (pure, no I/O).
+
+Role: what an object gets when the user leaves a field out. The API fills these in
+(`control/services`), the database columns default to them, the spec models carry
+them to the agent, and the agent renders them; none of those writes a number of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Listener timeouts, in milliseconds (Octavia's defaults).
+TIMEOUT_CLIENT_DATA: Final = 50000
+TIMEOUT_MEMBER_CONNECT: Final = 5000
+TIMEOUT_MEMBER_DATA: Final = 50000
+TIMEOUT_TCP_INSPECT: Final = 0
+
+CONNECTION_LIMIT: Final = -1
+"""-1: no limit set by the user."""
+
+HAPROXY_MAXCONN: Final = 50000
+"""What haproxy gets for a listener (and its frontend) without a connection limit."""
+
+MEMBER_WEIGHT: Final = 1
+MEMBER_BACKUP: Final = False
+
+# Health monitors of type HTTP and HTTPS.
+HM_HTTP_METHOD: Final = "GET"
+HM_URL_PATH: Final = "/"
+HM_EXPECTED_CODES: Final = "200"
+HM_MAX_RETRIES_DOWN: Final = 3
