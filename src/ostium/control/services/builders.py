@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from ostium.control.api.schemas import resources as s
 from ostium.control.db import models as m
 from ostium.control.services import rules
-from ostium.control.services.common import new_id, set_tags
+from ostium.control.services.common import set_tags
 from ostium.control.settings import Settings
 from ostium.model.enums import PORT_FAMILY
 from ostium.model.errors import BadRequest, Conflict
+from ostium.model.ids import new_id
 
 PENDING_CREATE = "PENDING_CREATE"
 OFFLINE = "OFFLINE"

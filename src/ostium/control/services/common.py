@@ -21,7 +21,6 @@ from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.settings import Settings
 from ostium.model.errors import Conflict, Forbidden, NotFound
-from ostium.model.ids import new_id  # noqa: F401  (re-exported for the services)
 
 ACTIVE = "ACTIVE"
 

@@ -20,10 +20,10 @@ from ostium.control.services.common import (
     get_live,
     load_tags,
     lock_lb,
-    new_id,
     set_tags,
 )
 from ostium.model.errors import BadRequest
+from ostium.model.ids import new_id
 
 PROVIDERS = {
     "amphora": "ostium amphora driver: HAProxy in Linux network namespaces.",
