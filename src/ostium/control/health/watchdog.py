@@ -37,8 +37,9 @@ from sqlalchemy.orm import Session
 from ostium.control import metrics
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
-from ostium.control.services.common import lock_lb
+from ostium.control.db.locking import lock_lb
 from ostium.control.settings import HealthSettings
+from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import Conflict
 
 log = logging.getLogger("ostium.health")
@@ -185,7 +186,7 @@ class Watchdog:
             if lb_id is None or last is None:  # excluded by the query; for the type checker
                 continue
             try:
-                lock_lb(session, lb_id, allowed=("ACTIVE", "ERROR"), lb_level=True, failover=True)
+                lock_lb(session, lb_id, allowed=(PS.ACTIVE, PS.ERROR), lb_level=True, failover=True)
             except Conflict:
                 result.busy += 1
                 continue

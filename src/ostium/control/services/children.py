@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 from ostium.control.api.context import RequestContext
 from ostium.control.api.schemas import resources as s
 from ostium.control.db import models as m
+from ostium.control.db.locking import lock_lb
 from ostium.control.services import builders, rules, views
 from ostium.control.services.common import (
     ServiceContext,
     check_quota,
     get_live,
     load_tags,
-    lock_lb,
     mark_pending,
     require_active,
     set_tags,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -80,39 +80,6 @@ def set_tags(session: Session, rid: str, tags: list[str] | None) -> None:
 
 
 # ---- the lock ------------------------------------------------------------------------
-
-
-def lock_lb(
-    session: Session,
-    lb_id: str,
-    *,
-    to: str = "PENDING_UPDATE",
-    allowed: tuple[str, ...] = (ACTIVE,),
-    lb_level: bool = False,
-    failover: bool = False,
-) -> None:
-    values: dict[str, Any] = {
-        "provisioning_status": to,
-        "generation": m.LoadBalancer.generation + 1,
-        "updated_at": m.utcnow(),
-        "attempts": 0,
-        "error_reason": None,
-    }
-    if failover:
-        values["failover_requested"] = True
-    res = session.execute(
-        update(m.LoadBalancer)
-        .where(m.LoadBalancer.id == lb_id, m.LoadBalancer.provisioning_status.in_(allowed))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if res.rowcount != 1:  # type: ignore[attr-defined]
-        if lb_level:
-            status = session.scalar(
-                select(m.LoadBalancer.provisioning_status).where(m.LoadBalancer.id == lb_id)
-            )
-            raise Conflict(f"Invalid state {status} of loadbalancer resource {lb_id}")
-        raise Conflict(f"Load Balancer {lb_id} is immutable and cannot be updated.")
 
 
 def mark_pending(session: Session, rows: Iterable[Any], status: str = "PENDING_UPDATE") -> None:

@@ -13,15 +13,16 @@ from ostium.control.api.context import RequestContext
 from ostium.control.api.policy import authorize
 from ostium.control.api.schemas import resources as s
 from ostium.control.db import models as m
+from ostium.control.db.locking import lock_lb
 from ostium.control.services import builders, networks, rules, views
 from ostium.control.services.common import (
     ServiceContext,
     check_quota,
     get_live,
     load_tags,
-    lock_lb,
     set_tags,
 )
+from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest
 from ostium.model.ids import new_id
 
@@ -322,7 +323,7 @@ def delete(svc: ServiceContext, ctx: RequestContext, lb_id: str, cascade: bool) 
             raise BadRequest(
                 f"Validation failure: Cannot delete Load Balancer {lb_id} - it has children"
             )
-        lock_lb(session, lb.id, to="PENDING_DELETE", allowed=("ACTIVE", "ERROR"), lb_level=True)
+        lock_lb(session, lb.id, to=PS.PENDING_DELETE, allowed=(PS.ACTIVE, PS.ERROR), lb_level=True)
     svc.wake()
 
 
@@ -330,7 +331,7 @@ def failover(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> None:
     with svc.db.write() as session:
         lb = get_live(session, m.LoadBalancer, lb_id, ctx, "read")
         authorize(ctx, "admin")
-        lock_lb(session, lb.id, allowed=("ACTIVE", "ERROR"), lb_level=True, failover=True)
+        lock_lb(session, lb.id, allowed=(PS.ACTIVE, PS.ERROR), lb_level=True, failover=True)
     svc.wake()
 
 

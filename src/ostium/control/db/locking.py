@@ -1,0 +1,51 @@
+"""The load balancer row is the lock (DESIGN decision 3).
+
+`lock_lb` moves a load balancer from an allowed state (ACTIVE unless told otherwise) to
+a PENDING state and bumps `generation` in one conditional UPDATE, so of N concurrent
+writers exactly one wins and the others get 409. Called by the services (every change)
+and by the health watchdog (failover); the worker finds the bumped generation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ostium.control.db import models as m
+from ostium.model.enums import ProvisioningStatus
+from ostium.model.errors import Conflict
+
+
+def lock_lb(
+    session: Session,
+    lb_id: str,
+    *,
+    to: ProvisioningStatus = ProvisioningStatus.PENDING_UPDATE,
+    allowed: tuple[ProvisioningStatus, ...] = (ProvisioningStatus.ACTIVE,),
+    lb_level: bool = False,
+    failover: bool = False,
+) -> None:
+    values: dict[str, Any] = {
+        "provisioning_status": to,
+        "generation": m.LoadBalancer.generation + 1,
+        "updated_at": m.utcnow(),
+        "attempts": 0,
+        "error_reason": None,
+    }
+    if failover:
+        values["failover_requested"] = True
+    res = session.execute(
+        update(m.LoadBalancer)
+        .where(m.LoadBalancer.id == lb_id, m.LoadBalancer.provisioning_status.in_(allowed))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        if lb_level:
+            status = session.scalar(
+                select(m.LoadBalancer.provisioning_status).where(m.LoadBalancer.id == lb_id)
+            )
+            raise Conflict(f"Invalid state {status} of loadbalancer resource {lb_id}")
+        raise Conflict(f"Load Balancer {lb_id} is immutable and cannot be updated.")
