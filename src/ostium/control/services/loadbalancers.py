@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ostium.control.api.context import RequestContext
 from ostium.control.api.policy import authorize
 from ostium.control.api.schemas import resources as s
+from ostium.control.db import ipam
 from ostium.control.db import models as m
 from ostium.control.db.locking import lock_lb
 from ostium.control.services import builders, networks, rules, views
@@ -116,7 +117,7 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
         svc.settings, body.vip_subnet_id, body.vip_network_id, body.vip_port_id
     )
     if body.vip_address:
-        networks.check_address_in(net, body.vip_address, "vip_address")
+        ipam.check_address_in(net, body.vip_address, "vip_address")
     provider = body.provider or svc.settings.api.default_provider_driver
     if provider not in PROVIDERS:
         raise BadRequest(f"Provider '{provider}' is not enabled.")
@@ -152,7 +153,7 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
         counts["load_balancer"] = 1
         check_quota(session, svc, ctx, project, counts)
         lb_id = new_id()
-        address = networks.allocate(session, net, lb_id, body.vip_address)
+        address = ipam.allocate(session, net, lb_id, body.vip_address)
         lb = m.LoadBalancer(
             id=lb_id,
             project_id=project,

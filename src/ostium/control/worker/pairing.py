@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
+from ostium.control.db import ipam
 from ostium.control.db import models as m
-from ostium.control.services import networks
 from ostium.control.worker import pair_plan, spec_builder
 from ostium.control.worker.reconciling import LIVE_AMP, _amphora_deleted, load_tree
 from ostium.model.errors import PermanentError, TransientError
@@ -201,7 +201,7 @@ class PairSteps:
                 amp.vrrp_id = pair_plan.vrrp_id(lb_id)
                 amp.ha_ip = lb.vip_address
                 if amp.vrrp_ip is None:
-                    amp.vrrp_ip = networks.allocate(session, net, amp.id, None, "vrrp")
+                    amp.vrrp_ip = ipam.allocate(session, net, amp.id, None, "vrrp")
                 if amp.status != "ALLOCATED" and amp.host is None:
                     amp.host = pair_plan.place(
                         hosts,

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from ostium.control.db import ipam
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
-from ostium.control.services import networks
 from ostium.control.settings import Settings
 from ostium.control.worker import spec_builder
 from ostium.drivers.compute.base import ComputeDriver
@@ -160,7 +160,7 @@ class Reconciler:
             net = self.settings.network_by_subnet(subnet_id)
             if net is None:
                 continue
-            out[subnet_id] = networks.allocate(session, net, amp_id, None, "member")
+            out[subnet_id] = ipam.allocate(session, net, amp_id, None, "member")
         return out
 
     def _retire_others(self, lb_id: str, keep: str) -> None:
@@ -246,7 +246,7 @@ class Reconciler:
             session.execute(
                 delete(m.ListenerStatistics).where(m.ListenerStatistics.load_balancer_id == lb_id)
             )
-            networks.release(session, lb_id)
+            ipam.release(session, lb_id)
             lb.provisioning_status = "DELETED"
             lb.operating_status = "OFFLINE"
             lb.applied_generation = lb.generation
@@ -274,7 +274,7 @@ def load_tree(session: Session, lb_id: str) -> m.LoadBalancer:
 
 
 def _amphora_deleted(session: Session, amp_id: str) -> None:
-    networks.release(session, amp_id)
+    ipam.release(session, amp_id)
     session.execute(
         update(m.Amphora)
         .where(m.Amphora.id == amp_id)
