@@ -159,8 +159,8 @@ def token_api(database: Database, tmp_path: Path) -> Iterator[Api]:
 def make_token(db: Database, project: str, *roles: str) -> str:
     import secrets
 
-    from ostium.control.api.context import hash_token
     from ostium.control.db import models as m
+    from ostium.control.identity.context import hash_token
     from ostium.control.services.common import new_id
 
     token = secrets.token_urlsafe(16)

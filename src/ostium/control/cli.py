@@ -255,8 +255,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from ostium.control.api.context import hash_token
     from ostium.control.db import models as m
+    from ostium.control.identity.context import hash_token
     from ostium.model.ids import new_id
 
     settings = _settings(args)

@@ -21,8 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostium.control import metrics
-from ostium.control.api.listing import WebobError
 from ostium.control.services.common import ServiceContext
+from ostium.control.services.listing import WebobError
 from ostium.model.errors import ApiError
 
 log = logging.getLogger("ostium.api")

@@ -8,14 +8,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ostium.control.api.context import RequestContext
-from ostium.control.api.listing import Collection, ListQuery, run, select_fields
-from ostium.control.api.policy import any_role, authorize, check
-from ostium.control.api.schemas import admin as a
 from ostium.control.db import models as m
 from ostium.control.db.locking import lock_lb
+from ostium.control.identity.context import RequestContext
+from ostium.control.identity.policy import any_role, authorize, check
+from ostium.control.schemas import admin as a
 from ostium.control.services import views
 from ostium.control.services.common import ServiceContext, quota_defaults
+from ostium.control.services.listing import Collection, ListQuery, run, select_fields
 from ostium.control.services.loadbalancers import PROVIDERS
 from ostium.model.errors import BadRequest, Conflict, Forbidden, NotFound
 from ostium.model.ids import new_id

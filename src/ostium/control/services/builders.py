@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ostium.control.api.schemas import resources as s
 from ostium.control.db import models as m
+from ostium.control.schemas import resources as s
 from ostium.control.services import rules
 from ostium.control.services.common import set_tags
 from ostium.control.settings import Settings

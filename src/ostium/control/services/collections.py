@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ostium.control.api.context import RequestContext
-from ostium.control.api.listing import Collection, ListQuery, run, select_fields
-from ostium.control.api.policy import any_role, check
 from ostium.control.db import models as m
+from ostium.control.identity.context import RequestContext
+from ostium.control.identity.policy import any_role, check
 from ostium.control.services.common import ServiceContext, load_tags
+from ostium.control.services.listing import Collection, ListQuery, run, select_fields
 from ostium.model.errors import Forbidden
 
 

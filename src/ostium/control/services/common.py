@@ -15,10 +15,10 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ostium.control.api.context import RequestContext
-from ostium.control.api.policy import authorize
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
+from ostium.control.identity.context import RequestContext
+from ostium.control.identity.policy import authorize
 from ostium.control.settings import Settings
 from ostium.model.errors import Conflict, Forbidden, NotFound
 

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ostium.control.api.context import RequestContext
-from ostium.control.api.policy import authorize
-from ostium.control.api.schemas import resources as s
 from ostium.control.db import ipam
 from ostium.control.db import models as m
 from ostium.control.db.locking import lock_lb
+from ostium.control.identity.context import RequestContext
+from ostium.control.identity.policy import authorize
+from ostium.control.schemas import resources as s
 from ostium.control.services import builders, networks, rules, views
 from ostium.control.services.common import (
     ServiceContext,

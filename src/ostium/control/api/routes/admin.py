@@ -7,9 +7,9 @@ from fastapi.responses import JSONResponse, Response
 
 from ostium.control.api.body import parse
 from ostium.control.api.deps import Ctx, Raw, Svc, base_url, empty, listing, query_items, show
-from ostium.control.api.listing import select_fields
-from ostium.control.api.schemas import admin as a
+from ostium.control.schemas import admin as a
 from ostium.control.services import admin as svc_admin
+from ostium.control.services.listing import select_fields
 
 router = APIRouter()
 

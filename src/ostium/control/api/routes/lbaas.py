@@ -17,8 +17,8 @@ from ostium.control.api.deps import (
     show,
     truthy,
 )
-from ostium.control.api.schemas import resources as s
 from ostium.control.db import models as m
+from ostium.control.schemas import resources as s
 from ostium.control.services import children as c
 from ostium.control.services import collections as col
 from ostium.control.services import loadbalancers as lbs

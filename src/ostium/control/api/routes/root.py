@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ostium.control.api.deps import Ctx, Svc
-from ostium.control.api.listing import select_fields
-from ostium.control.api.policy import any_role
+from ostium.control.identity.policy import any_role
 from ostium.control.services import networks, observability
+from ostium.control.services.listing import select_fields
 from ostium.model.errors import BadRequest, Forbidden, NotFound
 
 router = APIRouter()

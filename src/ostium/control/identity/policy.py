@@ -6,7 +6,7 @@ In noauth mode every check passes, as in Octavia.
 
 from __future__ import annotations
 
-from ostium.control.api.context import RequestContext
+from ostium.control.identity.context import RequestContext
 from ostium.model.errors import Forbidden
 
 
