@@ -17,7 +17,7 @@ from ostium.control.api.app import create_app
 from ostium.control.db.engine import Database, open_database
 from ostium.control.db.migrate import upgrade
 from ostium.control.db.models import Base
-from ostium.control.services.common import ServiceContext
+from ostium.control.services.context import ServiceContext
 from ostium.control.settings import Settings, load_settings
 from ostium.control.worker.loop import WorkerLoop
 from ostium.drivers.compute.noop import NoopDriver
@@ -161,7 +161,7 @@ def make_token(db: Database, project: str, *roles: str) -> str:
 
     from ostium.control.db import models as m
     from ostium.control.identity.context import hash_token
-    from ostium.control.services.common import new_id
+    from ostium.model.ids import new_id
 
     token = secrets.token_urlsafe(16)
     with db.write() as s:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from ostium.control.api.app import create_app
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
-from ostium.control.services.common import ServiceContext
+from ostium.control.services.context import ServiceContext
 from ostium.control.settings import load_settings
 from ostium.control.worker.loop import WorkerLoop
 from ostium.drivers.compute.noop import NoopDriver

@@ -74,7 +74,7 @@ def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
     import uvicorn
 
     from ostium.control.api.app import create_app
-    from ostium.control.services.common import ServiceContext
+    from ostium.control.services.context import ServiceContext
 
     app = create_app(ServiceContext(db=db, settings=settings, wake=wake))
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: without a handler of

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostium.control import metrics
-from ostium.control.services.common import ServiceContext
+from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import WebobError
 from ostium.model.errors import ApiError
 

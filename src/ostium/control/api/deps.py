@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from ostium.control.identity.context import RequestContext, noauth_context, token_context
-from ostium.control.services.common import ServiceContext
+from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import select_fields
 from ostium.model.errors import ApiError
 

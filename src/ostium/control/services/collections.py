@@ -11,8 +11,9 @@ from sqlalchemy.orm import selectinload
 from ostium.control.db import models as m
 from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import any_role, check
-from ostium.control.services.common import ServiceContext, load_tags
+from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import Collection, ListQuery, run, select_fields
+from ostium.control.services.tags import load_tags
 from ostium.model.errors import Forbidden
 
 

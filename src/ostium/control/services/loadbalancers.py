@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ostium.control.db import ipam
@@ -15,22 +14,26 @@ from ostium.control.db.locking import lock_lb
 from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.schemas import resources as s
-from ostium.control.services import builders, networks, rules, views
-from ostium.control.services.common import (
-    ServiceContext,
-    check_quota,
-    get_live,
-    load_tags,
-    set_tags,
+from ostium.control.services import (
+    healthmonitors,
+    l7policies,
+    l7rules,
+    listeners,
+    members,
+    networks,
+    pools,
+    responses,
+    validation,
 )
+from ostium.control.services.context import ServiceContext
+from ostium.control.services.lookup import get_live
+from ostium.control.services.providers import PROVIDERS
+from ostium.control.services.quotas import check_quota
+from ostium.control.services.statistics import sum_stats
+from ostium.control.services.tags import load_tags, set_tags
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest
 from ostium.model.ids import new_id
-
-PROVIDERS = {
-    "amphora": "ostium amphora driver: HAProxy in Linux network namespaces.",
-    "octavia": "Deprecated alias of the amphora driver.",
-}
 
 
 def resolve_project(ctx: RequestContext, body_project: str | None) -> str:
@@ -61,27 +64,27 @@ def full_view(session: Session, lb: m.LoadBalancer) -> dict[str, Any]:
         if p.health_monitor:
             ids.append(p.health_monitor.id)
     tags = load_tags(session, ids)
-    out = views.loadbalancer(lb, tags[lb.id])
+    out = responses.loadbalancer(lb, tags[lb.id])
     lis = []
     for li in lb.listeners:
-        d = views.listener(li, tags[li.id])
+        d = responses.listener(li, tags[li.id])
         d.pop("loadbalancers")
         pols = []
         for pol in li.l7policies:
-            pd = views.l7policy(pol, tags[pol.id])
-            pd["rules"] = [views.l7rule(r, tags[r.id]) for r in pol.rules]
+            pd = responses.l7policy(pol, tags[pol.id])
+            pd["rules"] = [responses.l7rule(r, tags[r.id]) for r in pol.rules]
             pols.append(pd)
         d["l7policies"] = pols
         lis.append(d)
     pools = []
     for p in lb.pools:
-        d = views.pool(p, tags[p.id])
+        d = responses.pool(p, tags[p.id])
         d.pop("loadbalancers")
         d.pop("healthmonitor_id")
-        d["members"] = [views.member(mb, tags[mb.id]) for mb in p.members]
+        d["members"] = [responses.member(mb, tags[mb.id]) for mb in p.members]
         hm = p.health_monitor
         if hm is not None:
-            hd = views.healthmonitor(hm, tags[hm.id])
+            hd = responses.healthmonitor(hm, tags[hm.id])
             hd.pop("pools")
             d["healthmonitor"] = hd
         else:
@@ -251,38 +254,38 @@ def _graph_children(
     pool_rows: dict[str, m.Pool] = {}
     for name, p in pool_defs.items():
         assert p.protocol is not None and p.lb_algorithm is not None
-        row = builders.pool(session, lb, p, p.protocol, p.lb_algorithm, project)
+        row = pools.new_pool(session, lb, p, p.protocol, p.lb_algorithm, project)
         pool_rows[name] = row
         session.flush()
         if p.healthmonitor is not None:
-            builders.healthmonitor(session, row, p.healthmonitor, project)
+            healthmonitors.new_healthmonitor(session, row, p.healthmonitor, project)
         for mb in p.members or []:
-            builders.member(session, svc.settings, row, mb, project, p.healthmonitor is not None)
+            members.new_member(session, svc.settings, row, mb, project, p.healthmonitor is not None)
             session.flush()
     for li_body in body.listeners or []:
-        li = builders.listener(session, lb, li_body, project)
+        li = listeners.new_listener(session, lb, li_body, project)
         session.flush()
         if li_body.default_pool is not None:
             prow = pool_rows[li_body.default_pool.name or ""]
-            rules.pool_compat(prow.protocol, li.protocol, prow.session_persistence)
+            validation.pool_compat(prow.protocol, li.protocol, prow.session_persistence)
             li.default_pool_id = prow.id
         for pol in li_body.l7policies or []:
             target = None
             if pol.redirect_pool is not None:
                 target = pool_rows[pol.redirect_pool.name or ""]
-                rules.pool_compat(target.protocol, li.protocol, target.session_persistence)
-            prow_pol = builders.l7policy(
+                validation.pool_compat(target.protocol, li.protocol, target.session_persistence)
+            prow_pol = l7policies.new_l7policy(
                 session, li, pol, project, redirect_pool_id=target.id if target else None
             )
             for rule in pol.rules or []:
-                builders.l7rule(session, prow_pol, rule, project)
+                l7rules.new_l7rule(session, prow_pol, rule, project)
         session.flush()
 
 
 def show(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[str, Any]:
     with svc.db.read() as session:
         lb = get_live(session, m.LoadBalancer, lb_id, ctx)
-        return views.loadbalancer(lb, load_tags(session, [lb.id])[lb.id])
+        return responses.loadbalancer(lb, load_tags(session, [lb.id])[lb.id])
 
 
 def update(
@@ -312,7 +315,7 @@ def update(
         if "tags" in sent:
             set_tags(session, lb.id, body.tags)
         session.flush()
-        out = views.loadbalancer(lb, load_tags(session, [lb.id])[lb.id])
+        out = responses.loadbalancer(lb, load_tags(session, [lb.id])[lb.id])
     svc.wake()
     return out
 
@@ -320,7 +323,7 @@ def update(
 def delete(svc: ServiceContext, ctx: RequestContext, lb_id: str, cascade: bool) -> None:
     with svc.db.write() as session:
         lb = get_live(session, m.LoadBalancer, lb_id, ctx, "write")
-        if not cascade and (views.live(lb.listeners) or views.live(lb.pools)):
+        if not cascade and (responses.live(lb.listeners) or responses.live(lb.pools)):
             raise BadRequest(
                 f"Validation failure: Cannot delete Load Balancer {lb_id} - it has children"
             )
@@ -351,7 +354,7 @@ def status_tree(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[st
     with svc.db.read() as session:
         lb = get_live(session, m.LoadBalancer, lb_id, ctx)
         lis = []
-        for li in views.live(lb.listeners):
+        for li in responses.live(lb.listeners):
             pool_ids: list[str] = []
             if li.default_pool_id:
                 pool_ids.append(li.default_pool_id)
@@ -418,15 +421,6 @@ def status_tree(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[st
                 if a.status != "DELETED"
             ]
         return {"loadbalancer": out}
-
-
-STAT_FIELDS = ("active_connections", "bytes_in", "bytes_out", "request_errors", "total_connections")
-
-
-def sum_stats(session: Session, where: Any) -> dict[str, int]:
-    cols = [func.coalesce(func.sum(getattr(m.ListenerStatistics, f)), 0) for f in STAT_FIELDS]
-    row = session.execute(select(*cols).where(where)).one()
-    return {f: int(v) for f, v in zip(STAT_FIELDS, row, strict=True)}
 
 
 def stats(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[str, int]:

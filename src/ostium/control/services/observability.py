@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from ostium.control import metrics
 from ostium.control.db import models as m
 from ostium.control.health.watchdog import count_silent
-from ostium.control.services.common import ServiceContext
+from ostium.control.services.context import ServiceContext
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -19,11 +19,18 @@ from ostium.control.api.deps import (
 )
 from ostium.control.db import models as m
 from ostium.control.schemas import resources as s
-from ostium.control.services import children as c
 from ostium.control.services import collections as col
+from ostium.control.services import (
+    healthmonitors,
+    l7policies,
+    l7rules,
+    listeners,
+    members,
+    pools,
+    responses,
+)
 from ostium.control.services import loadbalancers as lbs
-from ostium.control.services import views
-from ostium.control.services.common import get_live
+from ostium.control.services.lookup import get_live
 
 router = APIRouter()
 
@@ -36,7 +43,12 @@ def lb_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
     return listing(
         "loadbalancers",
         col.list_lbaas(
-            svc, ctx, col.LOADBALANCERS, query_items(request), base_url(request), views.loadbalancer
+            svc,
+            ctx,
+            col.LOADBALANCERS,
+            query_items(request),
+            base_url(request),
+            responses.loadbalancer,
         ),
     )
 
@@ -91,7 +103,7 @@ def listener_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
     return listing(
         "listeners",
         col.list_lbaas(
-            svc, ctx, col.LISTENERS, query_items(request), base_url(request), views.listener
+            svc, ctx, col.LISTENERS, query_items(request), base_url(request), responses.listener
         ),
     )
 
@@ -99,29 +111,29 @@ def listener_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
 @router.post("/lbaas/listeners")
 def listener_create(request: Request, svc: Svc, ctx: Ctx, raw: Raw) -> Response:
     body = parse(raw, "listener", s.ListenerCreate, "listener_")
-    return show(request, "listener", c.listener_create(svc, ctx, body), 201)
+    return show(request, "listener", listeners.listener_create(svc, ctx, body), 201)
 
 
 @router.get("/lbaas/listeners/{obj_id}")
 def listener_show(request: Request, svc: Svc, ctx: Ctx, obj_id: str) -> Response:
-    return show(request, "listener", c.listener_show(svc, ctx, obj_id))
+    return show(request, "listener", listeners.listener_show(svc, ctx, obj_id))
 
 
 @router.put("/lbaas/listeners/{obj_id}")
 def listener_update(request: Request, svc: Svc, ctx: Ctx, raw: Raw, obj_id: str) -> Response:
     body = parse(raw, "listener", s.ListenerUpdate, "listener_")
-    return show(request, "listener", c.listener_update(svc, ctx, obj_id, body))
+    return show(request, "listener", listeners.listener_update(svc, ctx, obj_id, body))
 
 
 @router.delete("/lbaas/listeners/{obj_id}")
 def listener_delete(svc: Svc, ctx: Ctx, obj_id: str) -> Response:
-    c.listener_delete(svc, ctx, obj_id)
+    listeners.listener_delete(svc, ctx, obj_id)
     return empty(204)
 
 
 @router.get("/lbaas/listeners/{obj_id}/stats")
 def listener_stats(request: Request, svc: Svc, ctx: Ctx, obj_id: str) -> Response:
-    return show(request, "stats", c.listener_stats(svc, ctx, obj_id))
+    return show(request, "stats", listeners.listener_stats(svc, ctx, obj_id))
 
 
 # ---- pools ----------------------------------------------------------------------------
@@ -131,30 +143,32 @@ def listener_stats(request: Request, svc: Svc, ctx: Ctx, obj_id: str) -> Respons
 def pool_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
     return listing(
         "pools",
-        col.list_lbaas(svc, ctx, col.POOLS, query_items(request), base_url(request), views.pool),
+        col.list_lbaas(
+            svc, ctx, col.POOLS, query_items(request), base_url(request), responses.pool
+        ),
     )
 
 
 @router.post("/lbaas/pools")
 def pool_create(request: Request, svc: Svc, ctx: Ctx, raw: Raw) -> Response:
     body = parse(raw, "pool", s.PoolCreate, "pool_")
-    return show(request, "pool", c.pool_create(svc, ctx, body), 201)
+    return show(request, "pool", pools.pool_create(svc, ctx, body), 201)
 
 
 @router.get("/lbaas/pools/{obj_id}")
 def pool_show(request: Request, svc: Svc, ctx: Ctx, obj_id: str) -> Response:
-    return show(request, "pool", c.pool_show(svc, ctx, obj_id))
+    return show(request, "pool", pools.pool_show(svc, ctx, obj_id))
 
 
 @router.put("/lbaas/pools/{obj_id}")
 def pool_update(request: Request, svc: Svc, ctx: Ctx, raw: Raw, obj_id: str) -> Response:
     body = parse(raw, "pool", s.PoolUpdate, "pool_")
-    return show(request, "pool", c.pool_update(svc, ctx, obj_id, body))
+    return show(request, "pool", pools.pool_update(svc, ctx, obj_id, body))
 
 
 @router.delete("/lbaas/pools/{obj_id}")
 def pool_delete(svc: Svc, ctx: Ctx, obj_id: str) -> Response:
-    c.pool_delete(svc, ctx, obj_id)
+    pools.pool_delete(svc, ctx, obj_id)
     return empty(204)
 
 
@@ -173,7 +187,7 @@ def member_list(request: Request, svc: Svc, ctx: Ctx, pool_id: str) -> Response:
             col.MEMBERS,
             query_items(request),
             base_url(request),
-            views.member,
+            responses.member,
             where=m.Member.pool_id == pool_id,
             scoped=False,
         ),
@@ -183,7 +197,7 @@ def member_list(request: Request, svc: Svc, ctx: Ctx, pool_id: str) -> Response:
 @router.post("/lbaas/pools/{pool_id}/members")
 def member_create(request: Request, svc: Svc, ctx: Ctx, raw: Raw, pool_id: str) -> Response:
     body = parse(raw, "member", s.MemberCreate, "member_")
-    return show(request, "member", c.member_create(svc, ctx, pool_id, body), 201)
+    return show(request, "member", members.member_create(svc, ctx, pool_id, body), 201)
 
 
 @router.put("/lbaas/pools/{pool_id}/members")
@@ -191,13 +205,13 @@ def member_batch(request: Request, svc: Svc, ctx: Ctx, raw: Raw, pool_id: str) -
     from ostium.control.api.body import load_json, validate
 
     body = validate(load_json(raw), "members", s.MemberBatch)
-    c.member_batch(svc, ctx, pool_id, body, truthy(request.query_params.get("additive_only")))
+    members.member_batch(svc, ctx, pool_id, body, truthy(request.query_params.get("additive_only")))
     return empty(202)
 
 
 @router.get("/lbaas/pools/{pool_id}/members/{member_id}")
 def member_show(request: Request, svc: Svc, ctx: Ctx, pool_id: str, member_id: str) -> Response:
-    return show(request, "member", c.member_show(svc, ctx, pool_id, member_id))
+    return show(request, "member", members.member_show(svc, ctx, pool_id, member_id))
 
 
 @router.put("/lbaas/pools/{pool_id}/members/{member_id}")
@@ -205,12 +219,12 @@ def member_update(
     request: Request, svc: Svc, ctx: Ctx, raw: Raw, pool_id: str, member_id: str
 ) -> Response:
     body = parse(raw, "member", s.MemberUpdate, "member_")
-    return show(request, "member", c.member_update(svc, ctx, pool_id, member_id, body))
+    return show(request, "member", members.member_update(svc, ctx, pool_id, member_id, body))
 
 
 @router.delete("/lbaas/pools/{pool_id}/members/{member_id}")
 def member_delete(svc: Svc, ctx: Ctx, pool_id: str, member_id: str) -> Response:
-    c.member_delete(svc, ctx, pool_id, member_id)
+    members.member_delete(svc, ctx, pool_id, member_id)
     return empty(204)
 
 
@@ -227,7 +241,7 @@ def hm_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
             col.HEALTHMONITORS,
             query_items(request),
             base_url(request),
-            views.healthmonitor,
+            responses.healthmonitor,
         ),
     )
 
@@ -235,23 +249,23 @@ def hm_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
 @router.post("/lbaas/healthmonitors")
 def hm_create(request: Request, svc: Svc, ctx: Ctx, raw: Raw) -> Response:
     body = parse(raw, "healthmonitor", s.HealthMonitorCreate, "health_monitor_")
-    return show(request, "healthmonitor", c.hm_create(svc, ctx, body), 201)
+    return show(request, "healthmonitor", healthmonitors.hm_create(svc, ctx, body), 201)
 
 
 @router.get("/lbaas/healthmonitors/{obj_id}")
 def hm_show(request: Request, svc: Svc, ctx: Ctx, obj_id: str) -> Response:
-    return show(request, "healthmonitor", c.hm_show(svc, ctx, obj_id))
+    return show(request, "healthmonitor", healthmonitors.hm_show(svc, ctx, obj_id))
 
 
 @router.put("/lbaas/healthmonitors/{obj_id}")
 def hm_update(request: Request, svc: Svc, ctx: Ctx, raw: Raw, obj_id: str) -> Response:
     body = parse(raw, "healthmonitor", s.HealthMonitorUpdate, "health_monitor_")
-    return show(request, "healthmonitor", c.hm_update(svc, ctx, obj_id, body))
+    return show(request, "healthmonitor", healthmonitors.hm_update(svc, ctx, obj_id, body))
 
 
 @router.delete("/lbaas/healthmonitors/{obj_id}")
 def hm_delete(svc: Svc, ctx: Ctx, obj_id: str) -> Response:
-    c.hm_delete(svc, ctx, obj_id)
+    healthmonitors.hm_delete(svc, ctx, obj_id)
     return empty(204)
 
 
@@ -263,7 +277,7 @@ def l7policy_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
     return listing(
         "l7policies",
         col.list_lbaas(
-            svc, ctx, col.L7POLICIES, query_items(request), base_url(request), views.l7policy
+            svc, ctx, col.L7POLICIES, query_items(request), base_url(request), responses.l7policy
         ),
     )
 
@@ -271,23 +285,23 @@ def l7policy_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
 @router.post("/lbaas/l7policies")
 def l7policy_create(request: Request, svc: Svc, ctx: Ctx, raw: Raw) -> Response:
     body = parse(raw, "l7policy", s.L7PolicyCreate, "l7policy_")
-    return show(request, "l7policy", c.l7policy_create(svc, ctx, body), 201)
+    return show(request, "l7policy", l7policies.l7policy_create(svc, ctx, body), 201)
 
 
 @router.get("/lbaas/l7policies/{obj_id}")
 def l7policy_show(request: Request, svc: Svc, ctx: Ctx, obj_id: str) -> Response:
-    return show(request, "l7policy", c.l7policy_show(svc, ctx, obj_id))
+    return show(request, "l7policy", l7policies.l7policy_show(svc, ctx, obj_id))
 
 
 @router.put("/lbaas/l7policies/{obj_id}")
 def l7policy_update(request: Request, svc: Svc, ctx: Ctx, raw: Raw, obj_id: str) -> Response:
     body = parse(raw, "l7policy", s.L7PolicyUpdate, "l7policy_")
-    return show(request, "l7policy", c.l7policy_update(svc, ctx, obj_id, body))
+    return show(request, "l7policy", l7policies.l7policy_update(svc, ctx, obj_id, body))
 
 
 @router.delete("/lbaas/l7policies/{obj_id}")
 def l7policy_delete(svc: Svc, ctx: Ctx, obj_id: str) -> Response:
-    c.l7policy_delete(svc, ctx, obj_id)
+    l7policies.l7policy_delete(svc, ctx, obj_id)
     return empty(204)
 
 
@@ -303,7 +317,7 @@ def rule_list(request: Request, svc: Svc, ctx: Ctx, pol_id: str) -> Response:
             col.L7RULES,
             query_items(request),
             base_url(request),
-            views.l7rule,
+            responses.l7rule,
             where=m.L7Rule.l7policy_id == pol_id,
             scoped=False,
         ),
@@ -313,12 +327,12 @@ def rule_list(request: Request, svc: Svc, ctx: Ctx, pol_id: str) -> Response:
 @router.post("/lbaas/l7policies/{pol_id}/rules")
 def rule_create(request: Request, svc: Svc, ctx: Ctx, raw: Raw, pol_id: str) -> Response:
     body = parse(raw, "rule", s.L7RuleCreate, "rule_")
-    return show(request, "rule", c.rule_create(svc, ctx, pol_id, body), 201)
+    return show(request, "rule", l7rules.rule_create(svc, ctx, pol_id, body), 201)
 
 
 @router.get("/lbaas/l7policies/{pol_id}/rules/{rule_id}")
 def rule_show(request: Request, svc: Svc, ctx: Ctx, pol_id: str, rule_id: str) -> Response:
-    return show(request, "rule", c.rule_show(svc, ctx, pol_id, rule_id))
+    return show(request, "rule", l7rules.rule_show(svc, ctx, pol_id, rule_id))
 
 
 @router.put("/lbaas/l7policies/{pol_id}/rules/{rule_id}")
@@ -326,10 +340,10 @@ def rule_update(
     request: Request, svc: Svc, ctx: Ctx, raw: Raw, pol_id: str, rule_id: str
 ) -> Response:
     body = parse(raw, "rule", s.L7RuleUpdate, "rule_")
-    return show(request, "rule", c.rule_update(svc, ctx, pol_id, rule_id, body))
+    return show(request, "rule", l7rules.rule_update(svc, ctx, pol_id, rule_id, body))
 
 
 @router.delete("/lbaas/l7policies/{pol_id}/rules/{rule_id}")
 def rule_delete(svc: Svc, ctx: Ctx, pol_id: str, rule_id: str) -> Response:
-    c.rule_delete(svc, ctx, pol_id, rule_id)
+    l7rules.rule_delete(svc, ctx, pol_id, rule_id)
     return empty(204)

@@ -1,0 +1,81 @@
+"""Admin-only CRUD shared by the deployment catalogues (flavors, flavor profiles,
+availability zones and their profiles): lookup, list, show, delete-unless-in-use.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ostium.control.identity.context import RequestContext
+from ostium.control.identity.policy import authorize
+from ostium.control.services.context import ServiceContext
+from ostium.control.services.listing import Collection, ListQuery, run, select_fields
+from ostium.model.errors import BadRequest, Conflict, NotFound
+
+NIL = "00000000-0000-0000-0000-000000000000"
+
+
+def json_object(value: str, field: str) -> dict[str, Any]:
+    try:
+        data = json.loads(value)
+    except ValueError:
+        raise BadRequest(f"{value} is not a valid option for {field}") from None
+    if not isinstance(data, dict):
+        raise BadRequest(f"{value} is not a valid option for {field}")
+    return data
+
+
+class Catalog:
+    """Generic admin-only CRUD for the four deployment catalogues."""
+
+    def __init__(self, model: Any, label: str, view: Any, key: str = "id") -> None:
+        self.model, self.label, self.view, self.key = model, label, view, key
+
+    def get(self, session: Any, obj_id: str) -> Any:
+        row = None if obj_id == NIL else session.get(self.model, obj_id)
+        if row is None:
+            raise NotFound(f"{self.label} {obj_id} not found.")
+        return row
+
+    def list(
+        self,
+        svc: ServiceContext,
+        ctx: RequestContext,
+        rule: str,
+        items: list[tuple[str, str]],
+        base_url: str,
+        columns: list[str],
+    ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        authorize(ctx, rule, ctx.project_id)
+        q = ListQuery.parse(items, svc.settings.api.pagination_max_limit)
+        coll = Collection(
+            self.model, {c: getattr(self.model, c) for c in columns}, tagged=False, id_attr=self.key
+        )
+        with svc.db.read() as session:
+            rows, links = run(session, select(self.model), coll, q, base_url)
+            return [select_fields(self.view(r), q.fields) for r in rows], links
+
+    def show(
+        self, svc: ServiceContext, ctx: RequestContext, rule: str, obj_id: str
+    ) -> dict[str, Any]:
+        authorize(ctx, rule, ctx.project_id)
+        with svc.db.read() as session:
+            return dict(self.view(self.get(session, obj_id)))
+
+
+def delete_in_use(
+    svc: ServiceContext, catalog: Catalog, obj_id: str, in_use: Any, message: str
+) -> None:
+    with svc.db.write() as session:
+        row = catalog.get(session, obj_id)
+        if session.scalar(select(in_use).limit(1)):
+            raise Conflict(message)
+        session.delete(row)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise Conflict(message) from None

@@ -1,0 +1,130 @@
+"""Health monitors: create (also used by the graph create), show, update, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ostium.control.db import models as m
+from ostium.control.identity.context import RequestContext
+from ostium.control.schemas import resources as s
+from ostium.control.services import responses, validation
+from ostium.control.services.context import ServiceContext
+from ostium.control.services.lookup import get_live, show_one
+from ostium.control.services.pools import lock_under_pool
+from ostium.control.services.quotas import check_quota
+from ostium.control.services.tags import set_tags, tags_of
+from ostium.control.services.writes import (
+    apply_fields,
+    mark_pending,
+    require_active,
+)
+from ostium.model.enums import OperatingStatus as OS
+from ostium.model.enums import ProvisioningStatus as PS
+from ostium.model.errors import BadRequest, Conflict
+from ostium.model.ids import new_id
+
+
+def new_healthmonitor(
+    session: Session, pool_row: m.Pool, body: s._HealthMonitorFields, project_id: str
+) -> m.HealthMonitor:
+    data = validation.healthmonitor(body.model_dump(), pool_row.protocol)
+    row = m.HealthMonitor(
+        id=new_id(),
+        project_id=project_id,
+        pool_id=pool_row.id,
+        name=body.name or "",
+        admin_state_up=body.admin_state_up,
+        provisioning_status=PS.PENDING_CREATE,
+        operating_status=OS.OFFLINE,
+        type=data["type"],
+        delay=data["delay"],
+        timeout=data["timeout"],
+        max_retries=data["max_retries"],
+        max_retries_down=data["max_retries_down"],
+        http_method=data["http_method"],
+        url_path=data["url_path"],
+        expected_codes=data["expected_codes"],
+        http_version=data["http_version"],
+        domain_name=data["domain_name"],
+        created_at=m.utcnow(),
+    )
+    session.add(row)
+    set_tags(session, row.id, body.tags)
+    return row
+
+
+def hm_show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
+    return show_one(svc, ctx, m.HealthMonitor, obj_id, responses.healthmonitor)
+
+
+def hm_create(
+    svc: ServiceContext, ctx: RequestContext, body: s.HealthMonitorCreate
+) -> dict[str, Any]:
+    with svc.db.write() as session:
+        p: m.Pool = get_live(session, m.Pool, body.pool_id, ctx, "write")
+        if p.health_monitor is not None and p.health_monitor.provisioning_status != "DELETED":
+            raise Conflict("This pool already has a health monitor")
+        require_active(p, "Pool")
+        row = new_healthmonitor(session, p, body, p.project_id)
+        check_quota(session, svc, ctx, p.project_id, {"health_monitor": 1})
+        lock_under_pool(session, p)
+        session.flush()
+        out = responses.healthmonitor(row, tags_of(session, row))
+    svc.wake()
+    return out
+
+
+HM_FIELDS = (
+    "type",
+    "delay",
+    "timeout",
+    "max_retries",
+    "max_retries_down",
+    "http_method",
+    "url_path",
+    "expected_codes",
+    "http_version",
+    "domain_name",
+)
+
+
+def hm_update(
+    svc: ServiceContext, ctx: RequestContext, obj_id: str, body: s.HealthMonitorUpdate
+) -> dict[str, Any]:
+    sent = set(body.model_fields_set)
+    for f in ("delay", "timeout", "max_retries"):
+        if f in sent and getattr(body, f) is None:
+            raise BadRequest(f"None is not a valid option for {f}")
+    with svc.db.write() as session:
+        hm: m.HealthMonitor = get_live(session, m.HealthMonitor, obj_id, ctx, "write")
+        require_active(hm.pool, "Pool")
+        merged = {f: getattr(hm, f) for f in HM_FIELDS}
+        http = hm.type in ("HTTP", "HTTPS")
+        for f in sent & set(HM_FIELDS):
+            value = getattr(body, f)
+            if value is None and f in ("http_method", "url_path", "expected_codes") and http:
+                value = {"http_method": "GET", "url_path": "/", "expected_codes": "200"}[f]
+            merged[f] = value
+        merged = validation.healthmonitor(merged, hm.pool.protocol)
+        for f in HM_FIELDS:
+            setattr(hm, f, merged[f])
+        apply_fields(hm, body, sent, ("name", "admin_state_up"))
+        if "tags" in sent:
+            set_tags(session, hm.id, body.tags)
+        lock_under_pool(session, hm.pool)
+        mark_pending(session, [hm])
+        session.flush()
+        out = responses.healthmonitor(hm, tags_of(session, hm))
+    svc.wake()
+    return out
+
+
+def hm_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
+    with svc.db.write() as session:
+        hm: m.HealthMonitor = get_live(session, m.HealthMonitor, obj_id, ctx, "write")
+        require_active(hm.pool, "Pool")
+        lock_under_pool(session, hm.pool)
+        hm.provisioning_status = PS.PENDING_DELETE
+    svc.wake()

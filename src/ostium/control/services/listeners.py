@@ -1,0 +1,185 @@
+"""Listeners: create (also used by the graph create), show, update, delete, statistics.
+
+Every write follows one order: look up (404), authorize (403), validate (400/409), take
+the load balancer lock (409), mark the parents PS.PENDING_UPDATE, write, commit, wake the
+worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ostium.control.db import models as m
+from ostium.control.db.locking import lock_lb
+from ostium.control.identity.context import RequestContext
+from ostium.control.schemas import resources as s
+from ostium.control.services import responses, validation
+from ostium.control.services.context import ServiceContext
+from ostium.control.services.lookup import get_live, show_one
+from ostium.control.services.quotas import check_quota
+from ostium.control.services.statistics import sum_stats
+from ostium.control.services.tags import set_tags, tags_of
+from ostium.control.services.writes import (
+    apply_fields,
+    mark_pending,
+)
+from ostium.model.enums import PORT_FAMILY
+from ostium.model.enums import OperatingStatus as OS
+from ostium.model.enums import ProvisioningStatus as PS
+from ostium.model.errors import Conflict, NotFound
+from ostium.model.ids import new_id
+
+
+def new_listener(
+    session: Session, lb: m.LoadBalancer, body: s._ListenerFields, project_id: str
+) -> m.Listener:
+    data = body.model_dump()
+    validation.listener_protocol(body.protocol)
+    validation.listener_tls_fields(body.protocol, data)
+    headers = body.insert_headers or {}
+    validation.insert_headers(headers, body.protocol)
+    cidrs = validation.allowed_cidrs(body.allowed_cidrs or [], lb.vip_address)
+    family = PORT_FAMILY[body.protocol]
+    clash = session.scalar(
+        select(m.Listener.id).where(
+            m.Listener.load_balancer_id == lb.id,
+            m.Listener.port_family == family,
+            m.Listener.protocol_port == body.protocol_port,
+        )
+    )
+    if clash:
+        raise Conflict(
+            f"Another Listener on this Load Balancer is already using protocol "
+            f"{body.protocol} and protocol_port {body.protocol_port}"
+        )
+    row = m.Listener(
+        id=new_id(),
+        project_id=project_id,
+        load_balancer_id=lb.id,
+        name=body.name or "",
+        description=body.description or "",
+        admin_state_up=body.admin_state_up,
+        provisioning_status=PS.PENDING_CREATE,
+        operating_status=OS.OFFLINE,
+        protocol=body.protocol,
+        protocol_port=body.protocol_port,
+        port_family=family,
+        connection_limit=-1 if body.connection_limit is None else body.connection_limit,
+        insert_headers=headers,
+        sni_container_refs=[],
+        timeout_client_data=_or(body.timeout_client_data, 50000),
+        timeout_member_connect=_or(body.timeout_member_connect, 5000),
+        timeout_member_data=_or(body.timeout_member_data, 50000),
+        timeout_tcp_inspect=_or(body.timeout_tcp_inspect, 0),
+        client_authentication="NONE",
+        allowed_cidrs=cidrs,
+        hsts_include_subdomains=False,
+        hsts_preload=False,
+        created_at=m.utcnow(),
+    )
+    session.add(row)
+    set_tags(session, row.id, body.tags)
+    return row
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def listener_show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
+    return show_one(svc, ctx, m.Listener, obj_id, responses.listener)
+
+
+def _attach_default_pool(session: Session, li: m.Listener, pool_id: str | None) -> None:
+    if pool_id is None:
+        li.default_pool_id = None
+        return
+    p = session.get(m.Pool, pool_id)
+    if p is None or p.load_balancer_id != li.load_balancer_id or p.provisioning_status == "DELETED":
+        raise NotFound(f"Pool {pool_id} not found.")
+    validation.pool_compat(p.protocol, li.protocol, p.session_persistence)
+    li.default_pool_id = p.id
+
+
+def listener_create(
+    svc: ServiceContext, ctx: RequestContext, body: s.ListenerCreate
+) -> dict[str, Any]:
+    with svc.db.write() as session:
+        lb = get_live(session, m.LoadBalancer, body.loadbalancer_id, ctx, "write")
+        row = new_listener(session, lb, body, lb.project_id)
+        session.flush()
+        if body.default_pool_id:
+            _attach_default_pool(session, row, body.default_pool_id)
+        check_quota(session, svc, ctx, lb.project_id, {"listener": 1})
+        lock_lb(session, lb.id)
+        session.flush()
+        out = responses.listener(row, tags_of(session, row))
+    svc.wake()
+    return out
+
+
+def listener_update(
+    svc: ServiceContext, ctx: RequestContext, obj_id: str, body: s.ListenerUpdate
+) -> dict[str, Any]:
+    sent = set(body.model_fields_set)
+    with svc.db.write() as session:
+        li = get_live(session, m.Listener, obj_id, ctx, "write")
+        data = {f: getattr(body, f) for f in sent}
+        validation.listener_tls_fields(li.protocol, data)
+        if "insert_headers" in sent:
+            validation.insert_headers(body.insert_headers or {}, li.protocol)
+        if "allowed_cidrs" in sent:
+            li.allowed_cidrs = validation.allowed_cidrs(
+                body.allowed_cidrs or [], li.load_balancer.vip_address
+            )
+        if "default_pool_id" in sent:
+            _attach_default_pool(session, li, body.default_pool_id)
+        apply_fields(
+            li,
+            body,
+            sent,
+            (
+                "name",
+                "description",
+                "admin_state_up",
+                "connection_limit",
+                "insert_headers",
+                "timeout_client_data",
+                "timeout_member_connect",
+                "timeout_member_data",
+                "timeout_tcp_inspect",
+            ),
+            resets={
+                "connection_limit": -1,
+                "insert_headers": {},
+                "timeout_client_data": 50000,
+                "timeout_member_connect": 5000,
+                "timeout_member_data": 50000,
+                "timeout_tcp_inspect": 0,
+            },
+        )
+        if "tags" in sent:
+            set_tags(session, li.id, body.tags)
+        lock_lb(session, li.load_balancer_id)
+        mark_pending(session, [li])
+        session.flush()
+        out = responses.listener(li, tags_of(session, li))
+    svc.wake()
+    return out
+
+
+def listener_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
+    with svc.db.write() as session:
+        li = get_live(session, m.Listener, obj_id, ctx, "write")
+        lock_lb(session, li.load_balancer_id)
+        li.provisioning_status = PS.PENDING_DELETE
+    svc.wake()
+
+
+def listener_stats(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, int]:
+    with svc.db.read() as session:
+        get_live(session, m.Listener, obj_id, ctx)
+        return sum_stats(session, m.ListenerStatistics.listener_id == obj_id)

@@ -1,0 +1,216 @@
+"""Members: create (also used by the graph create), show, update, delete, batch update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ostium.control.db import models as m
+from ostium.control.identity.context import RequestContext
+from ostium.control.schemas import resources as s
+from ostium.control.services import responses
+from ostium.control.services.context import ServiceContext
+from ostium.control.services.lookup import get_live
+from ostium.control.services.pools import lock_under_pool
+from ostium.control.services.quotas import check_quota
+from ostium.control.services.tags import set_tags, tags_of
+from ostium.control.services.writes import (
+    apply_fields,
+    mark_pending,
+    require_active,
+)
+from ostium.control.settings import Settings
+from ostium.model.enums import ProvisioningStatus as PS
+from ostium.model.errors import BadRequest, Conflict, NotFound
+from ostium.model.ids import new_id
+
+
+def new_member(
+    session: Session,
+    settings: Settings,
+    pool_row: m.Pool,
+    body: s.MemberCreate,
+    project_id: str,
+    has_monitor: bool,
+) -> m.Member:
+    if body.address in settings.reserved_ips:
+        raise BadRequest(f"{body.address} is not a valid option for member address")
+    if body.subnet_id and settings.network_by_subnet(body.subnet_id) is None:
+        raise BadRequest(f"Subnet {body.subnet_id} not found.")
+    if body.request_sriov:
+        raise BadRequest(
+            "Validation failure: request_sriov is not allowed: the load "
+            "balancer's flavor does not have allow_member_sriov enabled."
+        )
+    clash = session.scalar(
+        select(m.Member.id).where(
+            m.Member.pool_id == pool_row.id,
+            m.Member.address == body.address,
+            m.Member.protocol_port == body.protocol_port,
+        )
+    )
+    if clash:
+        raise Conflict(
+            f"Another member on this pool is already using ip {body.address} on "
+            f"protocol_port {body.protocol_port}"
+        )
+    row = m.Member(
+        id=new_id(),
+        project_id=project_id,
+        pool_id=pool_row.id,
+        name=body.name or "",
+        admin_state_up=body.admin_state_up,
+        provisioning_status=PS.PENDING_CREATE,
+        operating_status="OFFLINE" if has_monitor else "NO_MONITOR",
+        address=body.address,
+        protocol_port=body.protocol_port,
+        weight=1 if body.weight is None else body.weight,
+        backup=body.backup,
+        subnet_id=body.subnet_id,
+        monitor_address=body.monitor_address,
+        monitor_port=body.monitor_port,
+        vnic_type="normal",
+        created_at=m.utcnow(),
+    )
+    session.add(row)
+    set_tags(session, row.id, body.tags)
+    return row
+
+
+def _pool_for_write(session: Session, ctx: RequestContext, pool_id: str) -> m.Pool:
+    p: m.Pool = get_live(session, m.Pool, pool_id, ctx, "write")
+    require_active(p, "Pool")
+    return p
+
+
+def member_get(
+    session: Session, ctx: RequestContext, pool_id: str, member_id: str, rule: str = "read"
+) -> m.Member:
+    get_live(session, m.Pool, pool_id, ctx, rule)
+    mb: m.Member = get_live(session, m.Member, member_id, ctx, rule)
+    if mb.pool_id != pool_id:
+        raise NotFound(f"Member {member_id} not found.")
+    return mb
+
+
+def member_show(
+    svc: ServiceContext, ctx: RequestContext, pool_id: str, member_id: str
+) -> dict[str, Any]:
+    with svc.db.read() as session:
+        mb = member_get(session, ctx, pool_id, member_id)
+        return responses.member(mb, tags_of(session, mb))
+
+
+def member_create(
+    svc: ServiceContext, ctx: RequestContext, pool_id: str, body: s.MemberCreate
+) -> dict[str, Any]:
+    with svc.db.write() as session:
+        p = _pool_for_write(session, ctx, pool_id)
+        row = new_member(session, svc.settings, p, body, p.project_id, p.health_monitor is not None)
+        check_quota(session, svc, ctx, p.project_id, {"member": 1})
+        lock_under_pool(session, p)
+        session.flush()
+        out = responses.member(row, tags_of(session, row))
+    svc.wake()
+    return out
+
+
+def member_update(
+    svc: ServiceContext, ctx: RequestContext, pool_id: str, member_id: str, body: s.MemberUpdate
+) -> dict[str, Any]:
+    sent = set(body.model_fields_set)
+    with svc.db.write() as session:
+        mb = member_get(session, ctx, pool_id, member_id, "write")
+        require_active(mb.pool, "Pool")
+        apply_fields(
+            mb,
+            body,
+            sent,
+            ("name", "admin_state_up", "weight", "backup", "monitor_address", "monitor_port"),
+            resets={"weight": 1, "backup": False},
+        )
+        if "tags" in sent:
+            set_tags(session, mb.id, body.tags)
+        lock_under_pool(session, mb.pool)
+        mark_pending(session, [mb])
+        session.flush()
+        out = responses.member(mb, tags_of(session, mb))
+    svc.wake()
+    return out
+
+
+def member_delete(svc: ServiceContext, ctx: RequestContext, pool_id: str, member_id: str) -> None:
+    with svc.db.write() as session:
+        mb = member_get(session, ctx, pool_id, member_id, "write")
+        require_active(mb.pool, "Pool")
+        lock_under_pool(session, mb.pool)
+        mb.provisioning_status = PS.PENDING_DELETE
+    svc.wake()
+
+
+def member_batch(
+    svc: ServiceContext, ctx: RequestContext, pool_id: str, body: s.MemberBatch, additive_only: bool
+) -> None:
+    seen: set[tuple[str, int]] = set()
+    for item in body.members:
+        key = (item.address, item.protocol_port)
+        if key in seen:
+            raise BadRequest("Member must be updated only once in the same request.")
+        seen.add(key)
+    with svc.db.write() as session:
+        p = _pool_for_write(session, ctx, pool_id)
+        existing = {
+            (mb.address, mb.protocol_port): mb
+            for mb in p.members
+            if mb.provisioning_status != "DELETED"
+        }
+        new = [i for i in body.members if (i.address, i.protocol_port) not in existing]
+        changed = False
+        for item in body.members:
+            mb = existing.get((item.address, item.protocol_port))
+            if mb is None:
+                continue
+            before = (
+                mb.name,
+                mb.admin_state_up,
+                mb.weight,
+                mb.backup,
+                mb.monitor_address,
+                mb.monitor_port,
+            )
+            sent = item.model_fields_set
+            apply_fields(
+                mb,
+                item,
+                set(sent),
+                ("name", "admin_state_up", "weight", "backup", "monitor_address", "monitor_port"),
+                resets={"weight": 1, "backup": False},
+            )
+            if "tags" in sent:
+                set_tags(session, mb.id, item.tags)
+            after = (
+                mb.name,
+                mb.admin_state_up,
+                mb.weight,
+                mb.backup,
+                mb.monitor_address,
+                mb.monitor_port,
+            )
+            if before != after or "tags" in sent:
+                mark_pending(session, [mb])
+                changed = True
+        for item in new:
+            new_member(session, svc.settings, p, item, p.project_id, p.health_monitor is not None)
+            changed = True
+        if not additive_only:
+            for key, mb in existing.items():
+                if key not in seen:
+                    mb.provisioning_status = PS.PENDING_DELETE
+                    changed = True
+        if not changed:
+            return
+        check_quota(session, svc, ctx, p.project_id, {"member": len(new)})
+        lock_under_pool(session, p)
+    svc.wake()
