@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from ostium.model.enums import Topology
+
 T = TypeVar("T")
 
 # Deterministic ids for networks and subnets declared in the config.
@@ -66,7 +68,7 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class WorkerSettings:
     compute_driver: str = "auto"
-    loadbalancer_topology: str = "SINGLE"
+    loadbalancer_topology: str = Topology.SINGLE
     lease_seconds: float = 30.0
     poll_interval: float = 0.2
     workers: int = 4
@@ -335,7 +337,7 @@ def load_settings(
 
 
 def _check_vrrp(worker: WorkerSettings, k: KeepalivedSettings) -> None:
-    if worker.loadbalancer_topology not in {"SINGLE", "ACTIVE_STANDBY"}:
+    if worker.loadbalancer_topology not in set(Topology):
         raise ValueError(
             f"[controller_worker] loadbalancer_topology: "
             f"{worker.loadbalancer_topology!r} is not SINGLE|ACTIVE_STANDBY"

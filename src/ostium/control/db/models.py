@@ -8,7 +8,8 @@ the worker's spec builder (row -> spec).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -23,7 +24,21 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from ostium.model.enums import (
+    AmphoraRole,
+    AmphoraStatus,
+    OperatingStatus,
+    ProvisioningStatus,
+    Topology,
+    VrrpState,
+)
+from ostium.model.heartbeat import HaproxyState
+
+E = TypeVar("E", bound=StrEnum)
 
 
 def utcnow() -> dt.datetime:
@@ -31,23 +46,42 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+class EnumText(TypeDecorator[E], Generic[E]):
+    """A status column: text in the database (no migration, any dialect), the enum in
+    Python. A value outside the enum fails on write, so no stray spelling is stored."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int = 16) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
-class _Common:
-    """Columns shared by the seven lbaas objects."""
+class Resource:
+    """Columns shared by the seven lbaas objects (load balancer, listener, pool, member,
+    health monitor, L7 policy, L7 rule)."""
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(255), index=True)
     admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
-    provisioning_status: Mapped[str] = mapped_column(String(16))
-    operating_status: Mapped[str] = mapped_column(String(16))
+    provisioning_status: Mapped[ProvisioningStatus] = mapped_column(EnumText(ProvisioningStatus))
+    operating_status: Mapped[OperatingStatus] = mapped_column(EnumText(OperatingStatus))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-class LoadBalancer(_Common, Base):
+class LoadBalancer(Resource, Base):
     __tablename__ = "load_balancer"
 
     name: Mapped[str] = mapped_column(String(255), default="")
@@ -67,7 +101,7 @@ class LoadBalancer(_Common, Base):
     availability_zone: Mapped[str | None] = mapped_column(
         ForeignKey("availability_zone.name", ondelete="RESTRICT"), nullable=True
     )
-    topology: Mapped[str] = mapped_column(String(16), default="SINGLE")
+    topology: Mapped[Topology] = mapped_column(EnumText(Topology), default=Topology.SINGLE)
     # Reconciliation: the API bumps `generation`; the worker records what it applied.
     generation: Mapped[int] = mapped_column(Integer, default=1)
     applied_generation: Mapped[int] = mapped_column(Integer, default=0)
@@ -91,7 +125,7 @@ class LoadBalancer(_Common, Base):
     )
 
 
-class Listener(_Common, Base):
+class Listener(Resource, Base):
     __tablename__ = "listener"
 
     load_balancer_id: Mapped[str] = mapped_column(
@@ -139,7 +173,7 @@ class Listener(_Common, Base):
     )
 
 
-class Pool(_Common, Base):
+class Pool(Resource, Base):
     __tablename__ = "pool"
 
     load_balancer_id: Mapped[str] = mapped_column(
@@ -172,7 +206,7 @@ class Pool(_Common, Base):
     )
 
 
-class Member(_Common, Base):
+class Member(Resource, Base):
     __tablename__ = "member"
 
     pool_id: Mapped[str] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), index=True)
@@ -193,7 +227,7 @@ class Member(_Common, Base):
     )
 
 
-class HealthMonitor(_Common, Base):
+class HealthMonitor(Resource, Base):
     __tablename__ = "health_monitor"
 
     pool_id: Mapped[str] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), unique=True)
@@ -212,7 +246,7 @@ class HealthMonitor(_Common, Base):
     pool: Mapped[Pool] = relationship(back_populates="health_monitor")
 
 
-class L7Policy(_Common, Base):
+class L7Policy(Resource, Base):
     __tablename__ = "l7policy"
 
     listener_id: Mapped[str] = mapped_column(
@@ -238,7 +272,7 @@ class L7Policy(_Common, Base):
     )
 
 
-class L7Rule(_Common, Base):
+class L7Rule(Resource, Base):
     __tablename__ = "l7rule"
 
     l7policy_id: Mapped[str] = mapped_column(
@@ -340,8 +374,8 @@ class Amphora(Base):
     ha_port_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     cert_expiration: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     cert_busy: Mapped[bool] = mapped_column(Boolean, default=False)
-    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    status: Mapped[str] = mapped_column(String(32))
+    role: Mapped[AmphoraRole | None] = mapped_column(EnumText(AmphoraRole), nullable=True)
+    status: Mapped[AmphoraStatus] = mapped_column(EnumText(AmphoraStatus, 32))
     vrrp_interface: Mapped[str | None] = mapped_column(String(16), nullable=True)
     vrrp_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     vrrp_priority: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -354,10 +388,12 @@ class Amphora(Base):
     # Health: the newest heartbeat sequence accepted (replays are older) and what the
     # agent last said about the data plane (HaproxyState) and its applied generation.
     heartbeat_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    haproxy_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    haproxy_state: Mapped[HaproxyState | None] = mapped_column(
+        EnumText(HaproxyState), nullable=True
+    )
     reported_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # ACTIVE_STANDBY: keepalived's state in the last heartbeat (VrrpState).
-    vrrp_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    vrrp_state: Mapped[VrrpState | None] = mapped_column(EnumText(VrrpState), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 

@@ -15,6 +15,7 @@ from ostium.control.identity.policy import authorize
 from ostium.control.services import responses
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import Collection, ListQuery, run, select_fields
+from ostium.model.enums import AmphoraStatus
 from ostium.model.errors import Conflict, NotFound
 
 AMPHORAE = Collection(
@@ -57,7 +58,7 @@ def amphora_list(
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     authorize(ctx, "admin")
     q = ListQuery.parse(items, svc.settings.api.pagination_max_limit)
-    stmt = select(m.Amphora).where(m.Amphora.status != "DELETED")
+    stmt = select(m.Amphora).where(m.Amphora.status != AmphoraStatus.DELETED)
     with svc.db.read() as session:
         rows, links = run(session, stmt, AMPHORAE, q, base_url)
         return [select_fields(responses.amphora(r), q.fields) for r in rows], links
@@ -65,7 +66,7 @@ def amphora_list(
 
 def _amphora(session: Any, amp_id: str) -> m.Amphora:
     row = session.get(m.Amphora, amp_id)
-    if row is None or row.status == "DELETED":
+    if row is None or row.status == AmphoraStatus.DELETED:
         raise NotFound(f"Amphora {amp_id} not found.")
     return row  # type: ignore[no-any-return]
 
@@ -82,8 +83,8 @@ def amphora_delete(svc: ServiceContext, ctx: RequestContext, amp_id: str) -> Non
         row = _amphora(session, amp_id)
         res = session.execute(
             update(m.Amphora)
-            .where(m.Amphora.id == amp_id, m.Amphora.status == "ERROR")
-            .values(status="PENDING_DELETE", updated_at=m.utcnow())
+            .where(m.Amphora.id == amp_id, m.Amphora.status == AmphoraStatus.ERROR)
+            .values(status=AmphoraStatus.PENDING_DELETE, updated_at=m.utcnow())
         )
         if res.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict(f"amphora {amp_id} is immutable and cannot be updated.")

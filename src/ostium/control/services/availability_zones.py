@@ -14,6 +14,7 @@ from ostium.control.services import responses
 from ostium.control.services.catalogs import Catalog, delete_in_use, json_object
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.providers import check_provider
+from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest, Conflict
 from ostium.model.ids import new_id
 
@@ -69,7 +70,7 @@ def az_delete(svc: ServiceContext, ctx: RequestContext, name: str) -> None:
         select(m.LoadBalancer.id)
         .where(
             m.LoadBalancer.availability_zone == name,
-            m.LoadBalancer.provisioning_status != "DELETED",
+            m.LoadBalancer.provisioning_status != PS.DELETED,
         )
         .exists(),
         f"Availability Zone {name} is in use and cannot be modified.",

@@ -14,6 +14,7 @@ from ostium.control.identity.policy import any_role, check
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import Collection, ListQuery, run, select_fields
 from ostium.control.services.tags import load_tags
+from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import Forbidden
 
 
@@ -201,7 +202,7 @@ def list_lbaas(
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     any_role(ctx)
     q = ListQuery.parse(items, svc.settings.api.pagination_max_limit)
-    stmt = select(coll.model).where(coll.model.provisioning_status != "DELETED")
+    stmt = select(coll.model).where(coll.model.provisioning_status != PS.DELETED)
     if where is not None:
         stmt = stmt.where(where)
     wanted = q.filters.pop("project_id", None) or q.filters.pop("tenant_id", None)

@@ -14,6 +14,8 @@ from ostium.control.services import responses
 from ostium.control.services.catalogs import Catalog, delete_in_use, json_object
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.providers import FLAVOR_CAPABILITIES, check_provider
+from ostium.model.enums import ProvisioningStatus as PS
+from ostium.model.enums import Topology
 from ostium.model.errors import BadRequest, Conflict
 from ostium.model.ids import new_id
 
@@ -29,7 +31,7 @@ def _check_flavor_data(value: str) -> None:
                 f"Provider 'amphora' does not support a requested option: {key}"
             )
     topo = data.get("loadbalancer_topology")
-    if topo is not None and topo not in ("SINGLE", "ACTIVE_STANDBY"):
+    if topo is not None and topo not in set(Topology):
         raise BadRequest(f"{topo} is not a valid option for loadbalancer_topology")
 
 
@@ -91,7 +93,7 @@ def flavor_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None
         FLAVORS,
         obj_id,
         select(m.LoadBalancer.id)
-        .where(m.LoadBalancer.flavor_id == obj_id, m.LoadBalancer.provisioning_status != "DELETED")
+        .where(m.LoadBalancer.flavor_id == obj_id, m.LoadBalancer.provisioning_status != PS.DELETED)
         .exists(),
         f"Flavor {obj_id} is in use and cannot be modified.",
     )

@@ -64,7 +64,7 @@ def hm_create(
 ) -> dict[str, Any]:
     with svc.db.write() as session:
         p: m.Pool = get_live(session, m.Pool, body.pool_id, ctx, "write")
-        if p.health_monitor is not None and p.health_monitor.provisioning_status != "DELETED":
+        if p.health_monitor is not None and p.health_monitor.provisioning_status != PS.DELETED:
             raise Conflict("This pool already has a health monitor")
         require_active(p, "Pool")
         row = new_healthmonitor(session, p, body, p.project_id)

@@ -84,7 +84,11 @@ def check_redirect_pool(session: Session, li: m.Listener, pool_id: str | None) -
         return
 
     p = session.get(m.Pool, pool_id)
-    if p is None or p.load_balancer_id != li.load_balancer_id or p.provisioning_status == "DELETED":
+    if (
+        p is None
+        or p.load_balancer_id != li.load_balancer_id
+        or p.provisioning_status == PS.DELETED
+    ):
         raise NotFound(f"Pool {pool_id} not found.")
     validation.pool_compat(p.protocol, li.protocol, p.session_persistence)
 

@@ -1,5 +1,5 @@
 """Load balancer operations: create (incl. the single-call graph), show, update, delete,
-status tree, statistics and failover."""
+statistics and failover."""
 
 from __future__ import annotations
 
@@ -15,15 +15,9 @@ from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.schemas import resources as s
 from ostium.control.services import (
-    healthmonitors,
-    l7policies,
-    l7rules,
-    listeners,
-    members,
+    graph,
     networks,
-    pools,
     responses,
-    validation,
 )
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live
@@ -31,7 +25,9 @@ from ostium.control.services.providers import PROVIDERS
 from ostium.control.services.quotas import check_quota
 from ostium.control.services.statistics import sum_stats
 from ostium.control.services.tags import load_tags, set_tags
+from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
+from ostium.model.enums import Topology
 from ostium.model.errors import BadRequest
 from ostium.model.ids import new_id
 
@@ -107,7 +103,7 @@ def _topology(session: Session, svc: ServiceContext, flavor_id: str | None) -> s
         if prof is not None:
             data = json.loads(prof.flavor_data or "{}")
             topology = data.get("loadbalancer_topology", topology)
-    if topology not in ("SINGLE", "ACTIVE_STANDBY"):
+    if topology not in set(Topology):
         raise BadRequest(
             f"Validation failure: loadbalancer_topology {topology} is not SINGLE or ACTIVE_STANDBY."
         )
@@ -138,7 +134,7 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
             f"Validation failure: additional VIP subnet {av.subnet_id} is not "
             f"on the primary VIP's network {net.network_id}."
         )
-    pool_defs = _graph_pool_index(body)
+    pool_defs = graph.pool_index(body)
     with svc.db.write() as session:
         topology = _topology(session, svc, body.flavor_id)
         if body.availability_zone is not None:
@@ -152,7 +148,7 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
                     f"The selected availability_zone is not allowed in this "
                     f"deployment: {body.availability_zone}"
                 )
-        counts = _graph_counts(body, pool_defs)
+        counts = graph.counts(body, pool_defs)
         counts["load_balancer"] = 1
         check_quota(session, svc, ctx, project, counts)
         lb_id = new_id()
@@ -163,8 +159,8 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
             name=body.name or "",
             description=body.description or "",
             admin_state_up=body.admin_state_up,
-            provisioning_status="PENDING_CREATE",
-            operating_status="OFFLINE",
+            provisioning_status=PS.PENDING_CREATE,
+            operating_status=OS.OFFLINE,
             vip_address=address,
             vip_port_id=new_id(),
             vip_subnet_id=net.subnet_id,
@@ -183,103 +179,12 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
         session.add(lb)
         session.flush()
         set_tags(session, lb.id, body.tags)
-        _graph_children(session, svc, lb, body, pool_defs, project)
+        graph.create_children(session, svc, lb, body, pool_defs, project)
         session.flush()
         session.refresh(lb)
         result = full_view(session, lb)
     svc.wake()
     return result
-
-
-def _graph_pool_index(body: s.LoadBalancerCreate) -> dict[str, s.GraphPool]:
-    defs: dict[str, s.GraphPool] = {}
-    refs: list[str] = []
-
-    def visit(p: s.GraphPool) -> None:
-        if not p.name:
-            raise BadRequest("Validation failure: Pools in a load balancer graph must have a name.")
-        full = p.model_fields_set - {"name"}
-        if full:
-            if p.name in defs:
-                raise BadRequest(f"Validation failure: Pool '{p.name}' is defined more than once.")
-            if p.protocol is None or p.lb_algorithm is None:
-                raise BadRequest(
-                    f"Validation failure: Pool '{p.name}' must define protocol and lb_algorithm."
-                )
-            defs[p.name] = p
-        else:
-            refs.append(p.name)
-
-    for p in body.pools or []:
-        visit(p)
-    for li in body.listeners or []:
-        if li.default_pool is not None:
-            visit(li.default_pool)
-        for pol in li.l7policies or []:
-            if pol.redirect_pool is not None:
-                visit(pol.redirect_pool)
-    for name in refs:
-        if name not in defs:
-            raise BadRequest(f"Pool '{name}' was referenced but no full definition was found.")
-    return defs
-
-
-def _graph_counts(body: s.LoadBalancerCreate, pools: dict[str, s.GraphPool]) -> dict[str, int]:
-    c = {
-        "listener": len(body.listeners or []),
-        "pool": len(pools),
-        "member": 0,
-        "health_monitor": 0,
-        "l7policy": 0,
-        "l7rule": 0,
-    }
-    for p in pools.values():
-        c["member"] += len(p.members or [])
-        c["health_monitor"] += 1 if p.healthmonitor else 0
-    for li in body.listeners or []:
-        for pol in li.l7policies or []:
-            c["l7policy"] += 1
-            c["l7rule"] += len(pol.rules or [])
-    return c
-
-
-def _graph_children(
-    session: Session,
-    svc: ServiceContext,
-    lb: m.LoadBalancer,
-    body: s.LoadBalancerCreate,
-    pool_defs: dict[str, s.GraphPool],
-    project: str,
-) -> None:
-    pool_rows: dict[str, m.Pool] = {}
-    for name, p in pool_defs.items():
-        assert p.protocol is not None and p.lb_algorithm is not None
-        row = pools.new_pool(session, lb, p, p.protocol, p.lb_algorithm, project)
-        pool_rows[name] = row
-        session.flush()
-        if p.healthmonitor is not None:
-            healthmonitors.new_healthmonitor(session, row, p.healthmonitor, project)
-        for mb in p.members or []:
-            members.new_member(session, svc.settings, row, mb, project, p.healthmonitor is not None)
-            session.flush()
-    for li_body in body.listeners or []:
-        li = listeners.new_listener(session, lb, li_body, project)
-        session.flush()
-        if li_body.default_pool is not None:
-            prow = pool_rows[li_body.default_pool.name or ""]
-            validation.pool_compat(prow.protocol, li.protocol, prow.session_persistence)
-            li.default_pool_id = prow.id
-        for pol in li_body.l7policies or []:
-            target = None
-            if pol.redirect_pool is not None:
-                target = pool_rows[pol.redirect_pool.name or ""]
-                validation.pool_compat(target.protocol, li.protocol, target.session_persistence)
-            prow_pol = l7policies.new_l7policy(
-                session, li, pol, project, redirect_pool_id=target.id if target else None
-            )
-            for rule in pol.rules or []:
-                l7rules.new_l7rule(session, prow_pol, rule, project)
-        session.flush()
 
 
 def show(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[str, Any]:
@@ -337,90 +242,6 @@ def failover(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> None:
         authorize(ctx, "admin")
         lock_lb(session, lb.id, allowed=(PS.ACTIVE, PS.ERROR), lb_level=True, failover=True)
     svc.wake()
-
-
-def _member_status(mb: m.Member) -> dict[str, Any]:
-    return {
-        "id": mb.id,
-        "name": mb.name or "",
-        "operating_status": mb.operating_status,
-        "provisioning_status": mb.provisioning_status,
-        "address": mb.address,
-        "protocol_port": mb.protocol_port,
-    }
-
-
-def status_tree(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[str, Any]:
-    with svc.db.read() as session:
-        lb = get_live(session, m.LoadBalancer, lb_id, ctx)
-        lis = []
-        for li in responses.live(lb.listeners):
-            pool_ids: list[str] = []
-            if li.default_pool_id:
-                pool_ids.append(li.default_pool_id)
-            for pol in li.l7policies:
-                if (
-                    pol.action == "REDIRECT_TO_POOL"
-                    and pol.admin_state_up
-                    and pol.rules
-                    and pol.redirect_pool_id
-                    and pol.redirect_pool_id not in pool_ids
-                ):
-                    pool_ids.append(pol.redirect_pool_id)
-            pools = []
-            for pid in pool_ids:
-                p = session.get(m.Pool, pid)
-                if p is None or p.provisioning_status == "DELETED":
-                    continue
-                hm = p.health_monitor
-                pools.append(
-                    {
-                        "id": p.id,
-                        "name": p.name or "",
-                        "operating_status": p.operating_status,
-                        "provisioning_status": p.provisioning_status,
-                        "health_monitor": None
-                        if hm is None
-                        else {
-                            "id": hm.id,
-                            "name": hm.name or "",
-                            "type": hm.type,
-                            "operating_status": hm.operating_status,
-                            "provisioning_status": hm.provisioning_status,
-                        },
-                        "members": [_member_status(mb) for mb in p.members],
-                    }
-                )
-            lis.append(
-                {
-                    "id": li.id,
-                    "name": li.name or "",
-                    "operating_status": li.operating_status,
-                    "provisioning_status": li.provisioning_status,
-                    "pools": pools,
-                }
-            )
-        out: dict[str, Any] = {
-            "id": lb.id,
-            "name": lb.name or "",
-            "operating_status": lb.operating_status,
-            "provisioning_status": lb.provisioning_status,
-            "listeners": lis,
-        }
-        if lb.topology == "ACTIVE_STANDBY":
-            # Not in Octavia's tree: which amphora holds the VIP now (from heartbeats).
-            out["amphorae"] = [
-                {
-                    "id": a.id,
-                    "role": a.role,
-                    "vrrp_state": a.vrrp_state,
-                    "status": a.status,
-                    "vrrp_ip": a.vrrp_ip,
-                }
-                for a in sorted(lb.amphorae, key=lambda a: (a.role != "MASTER", a.id))
-                if a.status != "DELETED"
-            ]
-        return {"loadbalancer": out}
 
 
 def stats(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[str, int]:

@@ -4,7 +4,8 @@ it is not the caller's (the policy decides), and the plain `show` every resource
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -13,9 +14,10 @@ from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.tags import tags_of
+from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import NotFound
 
-LABELS = {
+LABELS: dict[type[m.Resource], str] = {
     m.LoadBalancer: "Load Balancer",
     m.Listener: "Listener",
     m.Pool: "Pool",
@@ -26,12 +28,19 @@ LABELS = {
 }
 
 
+R = TypeVar("R", bound=m.Resource)
+
+
 def get_live(
-    session: Session, model: Any, obj_id: str, ctx: RequestContext | None = None, rule: str = "read"
-) -> Any:
+    session: Session,
+    model: type[R],
+    obj_id: str,
+    ctx: RequestContext | None = None,
+    rule: str = "read",
+) -> R:
     """The object, or 404 if it does not exist or is DELETED; 403 if not the caller's."""
     row = session.get(model, obj_id)
-    if row is None or row.provisioning_status == "DELETED":
+    if row is None or row.provisioning_status == PS.DELETED:
         raise NotFound(f"{LABELS[model]} {obj_id} not found.")
     if ctx is not None:
         authorize(ctx, rule, row.project_id)
@@ -39,8 +48,12 @@ def get_live(
 
 
 def show_one(
-    svc: ServiceContext, ctx: RequestContext, model: Any, obj_id: str, view: Any
+    svc: ServiceContext,
+    ctx: RequestContext,
+    model: type[R],
+    obj_id: str,
+    view: Callable[[R, list[str]], dict[str, Any]],
 ) -> dict[str, Any]:
     with svc.db.read() as session:
         row = get_live(session, model, obj_id, ctx)
-        return dict(view(row, tags_of(session, row)))
+        return view(row, tags_of(session, row))

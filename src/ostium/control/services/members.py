@@ -25,6 +25,7 @@ from ostium.control.settings import Settings
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest, Conflict, NotFound
 from ostium.model.ids import new_id
+from ostium.model.member_status import member_operating_status
 
 
 def new_member(
@@ -63,7 +64,9 @@ def new_member(
         name=body.name or "",
         admin_state_up=body.admin_state_up,
         provisioning_status=PS.PENDING_CREATE,
-        operating_status="OFFLINE" if has_monitor else "NO_MONITOR",
+        operating_status=member_operating_status(
+            None, admin_state_up=body.admin_state_up, monitored=has_monitor
+        ),
         address=body.address,
         protocol_port=body.protocol_port,
         weight=1 if body.weight is None else body.weight,
@@ -164,7 +167,7 @@ def member_batch(
         existing = {
             (mb.address, mb.protocol_port): mb
             for mb in p.members
-            if mb.provisioning_status != "DELETED"
+            if mb.provisioning_status != PS.DELETED
         }
         new = [i for i in body.members if (i.address, i.protocol_port) not in existing]
         changed = False

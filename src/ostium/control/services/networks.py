@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ostium.control.settings import NetworkSettings, Settings
+from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest
 
 
@@ -82,7 +83,7 @@ def network_view(net: NetworkSettings, project_id: str) -> dict[str, Any]:
         "id": net.network_id,
         "name": net.name,
         "subnets": [net.subnet_id],
-        "status": "ACTIVE",
+        "status": PS.ACTIVE,
         "admin_state_up": True,
         "shared": True,
         "router:external": False,

@@ -16,6 +16,8 @@ from ostium.control import metrics
 from ostium.control.db import models as m
 from ostium.control.health.watchdog import count_silent
 from ostium.control.services.context import ServiceContext
+from ostium.model.enums import AmphoraStatus
+from ostium.model.enums import ProvisioningStatus as PS
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -38,7 +40,7 @@ def collect(svc: ServiceContext, registry: metrics.Registry) -> None:
                 .select_from(m.LoadBalancer)
                 .where(
                     m.LoadBalancer.generation != m.LoadBalancer.applied_generation,
-                    m.LoadBalancer.provisioning_status != "DELETED",
+                    m.LoadBalancer.provisioning_status != PS.DELETED,
                 )
             ).scalar_one()
         )
@@ -46,13 +48,18 @@ def collect(svc: ServiceContext, registry: metrics.Registry) -> None:
             status: n
             for status, n in session.execute(
                 select(m.Amphora.status, func.count())
-                .where(m.Amphora.status != "DELETED")
+                .where(m.Amphora.status != AmphoraStatus.DELETED)
                 .group_by(m.Amphora.status)
             )
         }
-        for status in ("ALLOCATED", "PENDING_CREATE", "ERROR", "FAILOVER_STOPPED"):
+        for status in (
+            AmphoraStatus.ALLOCATED,
+            AmphoraStatus.PENDING_CREATE,
+            AmphoraStatus.ERROR,
+            AmphoraStatus.FAILOVER_STOPPED,
+        ):
             amps.set(counts.get(status, 0), status=status)
-        for status in ("ALLOCATED", "FAILOVER_STOPPED"):
+        for status in (AmphoraStatus.ALLOCATED, AmphoraStatus.FAILOVER_STOPPED):
             silent.set(count_silent(session, cutoff, (status,)), status=status)
 
 

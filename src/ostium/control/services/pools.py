@@ -149,7 +149,7 @@ def pool_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
         p = get_live(session, m.Pool, obj_id, ctx, "write")
         user = session.scalar(
             select(m.L7Policy.id).where(
-                m.L7Policy.redirect_pool_id == p.id, m.L7Policy.provisioning_status != "DELETED"
+                m.L7Policy.redirect_pool_id == p.id, m.L7Policy.provisioning_status != PS.DELETED
             )
         )
         if user:

@@ -19,6 +19,7 @@ from ostium.control.schemas import admin as a
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import Collection, ListQuery, run, select_fields
 from ostium.control.settings import Settings
+from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import Forbidden, NotFound
 
 QUOTA_LABEL = {
@@ -101,7 +102,7 @@ def check_quota(
             session.scalar(
                 select(func.count())
                 .select_from(model)
-                .where(model.project_id == project_id, model.provisioning_status != "DELETED")
+                .where(model.project_id == project_id, model.provisioning_status != PS.DELETED)
             )
             or 0
         )

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from ostium.control.db import models as m
+from ostium.model.enums import ProvisioningStatus as PS
 
 
 def ts(value: dt.datetime | None) -> str | None:
@@ -36,7 +37,7 @@ def _common(row: Any, tags: list[str]) -> dict[str, Any]:
 
 
 def live(items: list[Any]) -> list[Any]:
-    return [i for i in items if i.provisioning_status != "DELETED"]
+    return [i for i in items if i.provisioning_status != PS.DELETED]
 
 
 def loadbalancer(lb: m.LoadBalancer, tags: list[str]) -> dict[str, Any]:
@@ -98,7 +99,7 @@ def pool_listeners(pool: m.Pool) -> list[m.Listener]:
     REDIRECT_TO_POOL policy that has at least one rule."""
     seen: dict[str, m.Listener] = {}
     for li in pool.load_balancer.listeners:
-        if li.provisioning_status == "DELETED":
+        if li.provisioning_status == PS.DELETED:
             continue
         if li.default_pool_id == pool.id:
             seen[li.id] = li

@@ -15,9 +15,9 @@ from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import Conflict
 
 
-def mark_pending(session: Session, rows: Iterable[Any], status: str = "PENDING_UPDATE") -> None:
+def mark_pending(session: Session, rows: Iterable[Any], status: PS = PS.PENDING_UPDATE) -> None:
     for row in rows:
-        if row.provisioning_status in (PS.ACTIVE, "ERROR"):
+        if row.provisioning_status in (PS.ACTIVE, PS.ERROR):
             row.provisioning_status = status
             row.updated_at = m.utcnow()
 

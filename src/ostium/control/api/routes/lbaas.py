@@ -28,6 +28,7 @@ from ostium.control.services import (
     members,
     pools,
     responses,
+    status_tree,
 )
 from ostium.control.services import loadbalancers as lbs
 from ostium.control.services.lookup import get_live
@@ -81,7 +82,7 @@ def lb_delete(request: Request, svc: Svc, ctx: Ctx, lb_id: str) -> Response:
 def lb_status(svc: Svc, ctx: Ctx, lb_id: str) -> Response:
     from fastapi.responses import JSONResponse
 
-    return JSONResponse({"statuses": lbs.status_tree(svc, ctx, lb_id)})
+    return JSONResponse({"statuses": status_tree.status_tree(svc, ctx, lb_id)})
 
 
 @router.get("/lbaas/loadbalancers/{lb_id}/stats")
