@@ -8,8 +8,10 @@ from sqlalchemy import update
 
 from ostium.control.db import models as m
 from ostium.control.worker.loop import WorkerLoop
+from ostium.drivers.compute.base import AmphoraInfo
+from ostium.drivers.compute.noop import NoopDriver
 from ostium.model.errors import PermanentError, TransientError
-from ostium.model.spec import AmphoraSpec
+from ostium.model.spec import AmphoraPlug, AmphoraSpec
 from tests.api.conftest import Api
 
 
@@ -50,14 +52,14 @@ def test_two_workers_never_claim_the_same_load_balancer(api: Api) -> None:
         other.pool.shutdown(wait=True)
 
 
-class _Failing:
+class _Failing(NoopDriver):
     name = "failing"
 
     def __init__(self, exc: Exception) -> None:
         self.exc = exc
         self.destroyed: list[str] = []
 
-    def build(self, plug: object) -> object:
+    def build(self, plug: AmphoraPlug) -> AmphoraInfo:
         raise self.exc
 
     def apply(self, spec: AmphoraSpec) -> int:

@@ -14,9 +14,12 @@ import secrets
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ostium.control.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from ostium.drivers.compute.base import ComputeDriver
 
 log = logging.getLogger("ostium")
 
@@ -109,13 +112,11 @@ def _start_health(settings: Settings, db: Any, wake: Any) -> Any:
     return health
 
 
-def _housekeeping(settings: Settings, db: Any, driver: Any) -> Any:
+def _housekeeping(settings: Settings, db: Any, driver: ComputeDriver) -> Any:
     from ostium.control.housekeeping import Housekeeping
 
-    netns = getattr(driver, "name", "") == "netns"
-    return Housekeeping(
-        db, settings, agent=getattr(driver, "client", None) if netns else None, certificates=netns
-    )
+    agent = driver.local_agent()
+    return Housekeeping(db, settings, agent=agent, certificates=agent is not None)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

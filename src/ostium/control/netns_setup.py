@@ -5,7 +5,11 @@ the controller's client certificate are issued from it and re-issued when they a
 missing or within 30 days of expiry. The agent runs as a child process; stopping
 ostium stops the agent but leaves haproxy serving (the agent adopts it next time). The
 agent sends heartbeats to `[health_manager] controller_ip_port_list` (default: the
-local health manager), signed with the key in `<state_dir>/heartbeat.key`.
+local health manager), signed with the key in `<state_dir>/heartbeat.key`. When the
+local data plane stops, the declared networks' bridges left without a port are removed
+through the network driver (`drivers/network`). Callers: `drivers_factory`, `cli`
+(standalone housekeeping) and housekeeping (certificate renewal). Must not reach into
+the worker or the database.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ from ostium.agent_client import AgentClient, mtls_client, ssl_context
 from ostium.control.health.manager import key_file
 from ostium.control.settings import Settings
 from ostium.drivers.certificates.local_ca import LocalCA, cert_expiration
+from ostium.drivers.compute.base import ComputeDriver
 from ostium.drivers.compute.multihost import MultiHostDriver
-from ostium.drivers.compute.netns import NetnsDriver, remove_idle_bridges
+from ostium.drivers.compute.netns import NetnsDriver
+from ostium.drivers.network.base import LocalNetwork, NetworkDriver
+from ostium.drivers.network.linux import LinuxBridges
 
 log = logging.getLogger("ostium.netns")
 RENEW_BEFORE = dt.timedelta(days=30)
@@ -102,9 +109,18 @@ class AgentSupervisor:
         self.agent.stop()
 
 
+def local_network(settings: Settings) -> NetworkDriver:
+    """The declared networks' links on this machine."""
+    return LinuxBridges([LocalNetwork(n.name, n.bridge) for n in settings.networks])
+
+
 def start_local_netns_driver(
-    settings: Settings,
-) -> tuple[NetnsDriver | MultiHostDriver, Callable[[], None]]:
+    settings: Settings, network: NetworkDriver | None = None
+) -> tuple[ComputeDriver, Callable[[], None]]:
+    """The compute driver of `ostium serve`/`worker`: a local agent (restarted if it dies),
+    plus `remote_agents`; the cleanup stops the agent and removes idle bridges of
+    `network` (default: the declared networks' Linux bridges)."""
+    links = network if network is not None else local_network(settings)
     paths = ensure_certificates(settings)
     bind = f"{settings.haproxy.bind_host}:{settings.haproxy.bind_port}"
     supervisor = AgentSupervisor(
@@ -165,7 +181,7 @@ def start_local_netns_driver(
         for client in clients:
             client.close()
         supervisor.stop()
-        remove_idle_bridges([n.bridge for n in settings.networks])
+        links.remove_idle()
 
     if not remote:
         return driver, cleanup

@@ -2,9 +2,12 @@
 claim each with a lease in the database, reconcile with bounded concurrency.
 
 Claiming is a conditional UPDATE (only when no live lease exists), so any number of
-workers in any number of processes can run against one database; a worker that dies
-loses its lease when it expires and another one takes over. Time and sleep are
-injected so tests can drive the loop deterministically.
+workers in any number of processes can run against one database. While a load balancer
+is reconciled its lease is renewed in the background and checked before every push
+(`lease`); a worker that lost it stops there, one that dies loses it when it expires
+and another one takes over. Time and sleep are injected so tests can drive the loop
+deterministically. Callers: `cli` (serve, worker), tests and benchmarks. Must not call
+drivers itself (the reconcile steps do, through `dataplane`).
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 
 from ostium.control import metrics
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.settings import Settings
-from ostium.control.worker.reconciling import Reconciler, mark_error
+from ostium.control.worker import lease
+from ostium.control.worker.reconciling import Reconciler
+from ostium.control.worker.tree import mark_error
 from ostium.drivers.compute.base import ComputeDriver
 from ostium.model.errors import TransientError
 
@@ -97,19 +102,9 @@ class WorkerLoop:
             )
 
     def claim(self, lb_id: str) -> bool:
-        now = self.clock()
-        lease = now + dt.timedelta(seconds=self.settings.worker.lease_seconds)
-        with self.db.write() as session:
-            res = session.execute(
-                update(m.LoadBalancer)
-                .where(
-                    m.LoadBalancer.id == lb_id,
-                    m.LoadBalancer.generation != m.LoadBalancer.applied_generation,
-                    or_(m.LoadBalancer.lease_expires.is_(None), m.LoadBalancer.lease_expires < now),
-                )
-                .values(lease_owner=self.owner, lease_expires=lease)
-            )
-            return res.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+        return lease.claim(
+            self.db, lb_id, self.owner, self.settings.worker.lease_seconds, self.clock
+        )
 
     def tick(self) -> None:
         for lb_id, fut in list(self.inflight.items()):
@@ -125,15 +120,26 @@ class WorkerLoop:
             free -= 1
 
     def process(self, lb_id: str) -> None:
+        held = lease.Lease(
+            self.db, lb_id, self.owner, self.settings.worker.lease_seconds, self.clock
+        )
+        started = time.monotonic()
+        with held.kept_alive():
+            outcome = self._reconcile(lb_id, held)
+        self.durations.observe(time.monotonic() - started, outcome=outcome)
+        self.wake()  # look again: another change may be waiting
+
+    def _reconcile(self, lb_id: str, held: lease.Lease) -> str:
+        """Run the reconciler until done, retrying transient errors; the outcome."""
         cfg = self.settings.worker
         attempt = 0
-        started = time.monotonic()
-        outcome = "error"
         while True:
             try:
-                self.reconciler.run(lb_id, self.owner)
-                outcome = "done"
-                break
+                self.reconciler.run(lb_id, held)
+                return "done"
+            except lease.LeaseLost as exc:
+                log.warning("load balancer %s: stopped, another worker has it: %s", lb_id, exc)
+                return "lost"
             except TransientError as exc:
                 attempt += 1
                 if attempt > cfg.max_retries or self.stop_event.is_set():
@@ -141,25 +147,13 @@ class WorkerLoop:
                         "load balancer %s: giving up after %d attempts: %s", lb_id, attempt, exc
                     )
                     mark_error(self.db, lb_id, self.owner, f"transient error: {exc}")
-                    break
+                    return "error"
                 log.info("load balancer %s: retrying after transient error: %s", lb_id, exc)
-                self._extend_lease(lb_id)
                 self.stop_event.wait(cfg.retry_backoff * (2 ** (attempt - 1)))
             except Exception as exc:
                 log.exception("load balancer %s: reconcile failed", lb_id)
                 mark_error(self.db, lb_id, self.owner, f"{type(exc).__name__}: {exc}")
-                break
-        self.durations.observe(time.monotonic() - started, outcome=outcome)
-        self.wake()  # look again: another change may be waiting
-
-    def _extend_lease(self, lb_id: str) -> None:
-        lease = self.clock() + dt.timedelta(seconds=self.settings.worker.lease_seconds)
-        with self.db.write() as session:
-            session.execute(
-                update(m.LoadBalancer)
-                .where(m.LoadBalancer.id == lb_id, m.LoadBalancer.lease_owner == self.owner)
-                .values(lease_expires=lease)
-            )
+                return "error"
 
     def drain(self, timeout: float = 10.0) -> None:
         """Run until no work is left (tests and benchmarks)."""

@@ -1,12 +1,16 @@
 """The compute driver protocol: how the worker gets amphorae built, configured, removed.
 
-Only the worker (and housekeeping) calls drivers. A driver raises TransientError for
-failures worth retrying and PermanentError for the rest; it never imports the control
-plane.
+Role: the one seam between the control plane and whatever runs amphorae. Callers: the
+worker (through `control/worker/dataplane`, which checks its lease before every call
+that changes the data plane) and, for the local agent's housekeeping, `control/cli`.
+A driver raises `TransientError` for failures worth retrying and `PermanentError` for
+the rest; it never imports the control plane.
 
-Placement (ACTIVE_STANDBY anti-affinity) is optional: a driver may offer `hosts()`, the
-hosts it can build on, and `build_on(plug, host)`; the worker keeps the two amphorae of
-a pair on different hosts when it can (see `control/worker/pair_plan.place`).
+Placement is part of the protocol: `hosts()` lists where amphorae can go, and
+`on(host)` gives the operations on that host (`on(None)`: the driver chooses for a
+build and finds the amphora for the rest). The worker records each amphora's host and
+always names it, and keeps the two amphorae of an ACTIVE_STANDBY pair on different
+hosts when it can (`control/worker/placement`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
+from ostium.agent_client import AgentClient
 from ostium.model.spec import AmphoraPlug, AmphoraSpec
 
 
@@ -26,8 +31,8 @@ class AmphoraInfo:
     cert_expiration: dt.datetime | None
 
 
-class ComputeDriver(Protocol):
-    name: str
+class AmphoraHost(Protocol):
+    """The amphora operations on one host."""
 
     def build(self, plug: AmphoraPlug) -> AmphoraInfo:
         """Create the amphora (idempotent: an existing one is adopted)."""
@@ -39,4 +44,22 @@ class ComputeDriver(Protocol):
 
     def destroy(self, amphora_id: str) -> None:
         """Remove the amphora completely (idempotent: gone is fine)."""
+        ...
+
+
+class ComputeDriver(Protocol):
+    name: str
+
+    def hosts(self) -> list[str]:
+        """The hosts amphorae can be placed on (the values `AmphoraInfo.host` takes)."""
+        ...
+
+    def on(self, host: str | None) -> AmphoraHost:
+        """The operations on `host`; None (or a host the driver no longer has): the
+        driver picks the host of a new amphora and finds the one of an existing one."""
+        ...
+
+    def local_agent(self) -> AgentClient | None:
+        """The agent on this machine, whose certificates come from the CA in the state
+        directory: housekeeping renews them and removes its orphans. None: no such agent."""
         ...

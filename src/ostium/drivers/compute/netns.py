@@ -1,7 +1,9 @@
-"""The `netns` compute driver: amphorae are network namespaces run by an ostium agent.
+"""The `netns` compute driver: amphorae are network namespaces run by one ostium agent.
 
-Every call goes through the agent client (mTLS); this driver only maps the compute
-protocol onto the agent API and records which host (agent URL) holds the amphora.
+Role: map the compute protocol onto the agent API (every call goes through the agent
+client, mTLS) for one host, the agent's URL. Built by `control/netns_setup`; several of
+them make a `MultiHostDriver`. Must not touch the machine itself (links, bridges: that is
+the agent's job, or `drivers/network` on the controller side) nor import the control plane.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ostium.agent_client import AgentClient
-from ostium.drivers.compute.base import AmphoraInfo
+from ostium.drivers.compute.base import AmphoraHost, AmphoraInfo
 from ostium.model.spec import AmphoraPlug, AmphoraSpec
 
 
@@ -28,6 +30,12 @@ class NetnsDriver:
         """One agent: one host."""
         return [self.host]
 
+    def on(self, host: str | None) -> AmphoraHost:
+        return self  # the only host there is
+
+    def local_agent(self) -> AgentClient | None:
+        return self.client
+
     def build(self, plug: AmphoraPlug) -> AmphoraInfo:
         state = self.client.ensure_amphora(plug)
         return AmphoraInfo(
@@ -43,22 +51,3 @@ class NetnsDriver:
 
     def destroy(self, amphora_id: str) -> None:
         self.client.delete_amphora(amphora_id)
-
-
-def remove_idle_bridges(bridges: list[str]) -> list[str]:
-    """Delete the named bridges that no longer have any port (no amphora, no backend).
-
-    Called when the local data plane stops, so a stopped ostium leaves no empty bridge
-    behind; a bridge still in use is left alone.
-    """
-    import subprocess
-    from pathlib import Path
-
-    removed = []
-    for bridge in bridges:
-        brif = Path("/sys/class/net") / bridge / "brif"
-        if not brif.is_dir() or any(brif.iterdir()):
-            continue
-        subprocess.run(["ip", "link", "del", bridge], check=False, capture_output=True)
-        removed.append(bridge)
-    return removed

@@ -1,8 +1,8 @@
-"""ACTIVE_STANDBY decisions, as pure functions: which amphorae of a pair to replace, who
-is MASTER, where a new amphora goes.
+"""The roles of an ACTIVE_STANDBY pair, as pure functions: who is MASTER, with which
+VRRP priority and router id, and which amphorae to replace.
 
-Role: the rules `pairing` applies to the rows it reads. No database, no clock (the
-caller says which amphorae look failed). Rules:
+Role: the decisions `pairing` applies to the rows it reads. No database, no clock (the
+caller says which amphorae look failed); where a new amphora goes is `placement`. Rules:
 
 - replace an amphora that failed (ERROR, its namespace gone, or silent for longer than
   the heartbeat timeout); a requested failover with nothing failed replaces both, the
@@ -10,10 +10,7 @@ caller says which amphorae look failed). Rules:
 - the MASTER is the amphora keepalived says holds the VIP; without a report, the one
   with the MASTER role; else the oldest. It gets the MASTER priority, every other one
   the BACKUP priority, so a replacement always joins as BACKUP (and `nopreempt` keeps
-  it from taking the VIP back);
-- placement (anti-affinity): a new amphora goes to a host that holds no other amphora
-  of its pair, the least loaded first; with a single host the pair shares it, unless
-  the policy is `required`, which refuses.
+  it from taking the VIP back).
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ostium.model.enums import AmphoraRole, VrrpState
-from ostium.model.errors import PermanentError
 
 MASTER_PRIORITY = 100
 BACKUP_PRIORITY = 90
@@ -80,31 +76,3 @@ def roles(members: Sequence[PairMember]) -> dict[str, tuple[AmphoraRole, int]]:
         else (AmphoraRole.BACKUP, BACKUP_PRIORITY)
         for a in members
     }
-
-
-def place(
-    hosts: Sequence[str], peer_hosts: Sequence[str | None], load: dict[str, int], policy: str
-) -> str | None:
-    """The host for a new amphora of a pair whose other amphorae sit on `peer_hosts`.
-
-    `hosts` lists the registered hosts (empty: the driver does not say; one host is
-    assumed); `load` counts amphorae per host. Raises `PermanentError` when `policy` is
-    `required` and no host is free of the pair.
-    """
-    if not hosts:
-        if policy == "required":
-            raise PermanentError(
-                "anti-affinity is required but the compute driver registers no hosts to tell apart"
-            )
-        return None
-    taken = {h for h in peer_hosts if h is not None}
-    free = [h for h in hosts if h not in taken]
-    if free:
-        return min(free, key=lambda h: (load.get(h, 0), hosts.index(h)))
-    if policy == "required":
-        raise PermanentError(
-            f"anti-affinity is required but no host is free of this pair: "
-            f"{len(hosts)} host(s) registered ({', '.join(hosts)}), the other amphora is "
-            f"on {', '.join(sorted(taken))}"
-        )
-    return min(hosts, key=lambda h: (load.get(h, 0), hosts.index(h)))

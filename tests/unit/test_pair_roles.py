@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from ostium.control.worker.pair_plan import (
+from ostium.control.worker.pair_roles import (
     BACKUP_PRIORITY,
     MASTER_PRIORITY,
     PairMember,
     current_master,
-    place,
     roles,
     victims,
     vrrp_id,
 )
+from ostium.control.worker.placement import place
 from ostium.model.enums import AmphoraRole
 from ostium.model.errors import PermanentError
 

@@ -1,0 +1,185 @@
+"""The load balancer's object tree as the worker sees it: load it, settle it, fail it.
+
+Role: the end of every reconcile, for both topologies. `load_tree` reads the load
+balancer with everything under it; `finish` records what each amphora applied and, when
+every one has the wanted generation, settles the tree (deletes become real, pending
+creates and updates become ACTIVE, operating statuses follow admin states and the
+member rule of `model.member_status`); `mark_error` ends a failed reconcile in ERROR
+with the reason, never PENDING. Both give the lease back. Callers: `reconciling`,
+`pairing`, `loop`. Must not call drivers.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from ostium.control.db import models as m
+from ostium.control.db.engine import Database
+from ostium.model.enums import OperatingStatus as OS
+from ostium.model.enums import ProvisioningStatus as PS
+from ostium.model.errors import PermanentError
+from ostium.model.member_status import member_operating_status
+
+Row = m.Listener | m.Pool | m.Member | m.HealthMonitor | m.L7Policy | m.L7Rule
+
+
+def load_tree(session: Session, lb_id: str) -> m.LoadBalancer:
+    """The load balancer with everything under it, in a few queries."""
+    lb = session.scalar(
+        select(m.LoadBalancer)
+        .where(m.LoadBalancer.id == lb_id)
+        .options(
+            selectinload(m.LoadBalancer.listeners)
+            .selectinload(m.Listener.l7policies)
+            .selectinload(m.L7Policy.rules),
+            selectinload(m.LoadBalancer.pools).selectinload(m.Pool.members),
+            selectinload(m.LoadBalancer.pools).selectinload(m.Pool.health_monitor),
+        )
+    )
+    if lb is None:
+        raise PermanentError(f"load balancer {lb_id} disappeared")
+    return lb
+
+
+def _release(lb: m.LoadBalancer) -> None:
+    lb.lease_owner = None
+    lb.lease_expires = None
+
+
+def finish(db: Database, lb_id: str, owner: str, generation: int, applied: dict[str, int]) -> None:
+    """Record what each amphora applied; ACTIVE only if every one has `generation`."""
+    with db.write() as session:
+        lb = load_tree(session, lb_id)
+        if lb.lease_owner != owner:
+            return
+        for amp_id, amp_generation in applied.items():
+            session.execute(
+                update(m.Amphora)
+                .where(m.Amphora.id == amp_id)
+                .values(applied_generation=amp_generation, updated_at=m.utcnow())
+            )
+        if lb.generation != generation:
+            # Something changed while we worked (e.g. an amphora config refresh):
+            # release the lease and let the loop pick it up again.
+            _release(lb)
+            return
+        # Once its amphorae send heartbeats, the health manager owns operating status.
+        monitored = (
+            session.scalar(
+                select(m.Amphora.id)
+                .where(m.Amphora.load_balancer_id == lb_id, m.Amphora.last_heartbeat.is_not(None))
+                .limit(1)
+            )
+            is not None
+        )
+        settle_tree(session, lb, monitored)
+        lb.provisioning_status = PS.ACTIVE
+        if not (monitored and lb.admin_state_up):
+            lb.operating_status = _online(lb.admin_state_up)
+        lb.applied_generation = generation
+        lb.failover_requested = False
+        lb.attempts = 0
+        lb.error_reason = None
+        _release(lb)
+
+
+def _online(admin: bool) -> OS:
+    return OS.ONLINE if admin else OS.OFFLINE
+
+
+def settle_tree(session: Session, lb: m.LoadBalancer, monitored: bool = False) -> None:
+    """Apply the outcome to every object under the load balancer: deletes become real,
+    pending creates and updates become ACTIVE, positions stay contiguous. When
+    `monitored` (heartbeats arrive), listeners and pools keep the operating status the
+    health manager gave them, unless they were just created or disabled."""
+    for li in list(lb.listeners):
+        if li.provisioning_status == PS.PENDING_DELETE:
+            session.delete(li)
+            continue
+        for pol in list(li.l7policies):
+            if pol.provisioning_status == PS.PENDING_DELETE:
+                session.delete(pol)
+                continue
+            for r in list(pol.rules):
+                if r.provisioning_status == PS.PENDING_DELETE:
+                    session.delete(r)
+                    continue
+                _activate(r)
+                r.operating_status = _online(r.admin_state_up)
+            _activate(pol)
+            pol.operating_status = _online(pol.admin_state_up)
+        up = li.admin_state_up and lb.admin_state_up
+        if not (monitored and up and li.provisioning_status != PS.PENDING_CREATE):
+            li.operating_status = _online(up)
+        _activate(li)
+    session.flush()
+    for li in lb.listeners:
+        live = sorted(
+            (p for p in li.l7policies if p.provisioning_status != PS.PENDING_DELETE),
+            key=lambda p: p.position,
+        )
+        for i, pol in enumerate(live, start=1):
+            pol.position = i
+    for p in list(lb.pools):
+        if p.provisioning_status == PS.PENDING_DELETE:
+            session.delete(p)
+            continue
+        hm = p.health_monitor
+        if hm is not None and hm.provisioning_status == PS.PENDING_DELETE:
+            session.delete(hm)
+            hm = None
+        elif hm is not None:
+            _activate(hm)
+            hm.operating_status = _online(hm.admin_state_up)
+        for mb in list(p.members):
+            if mb.provisioning_status == PS.PENDING_DELETE:
+                session.delete(mb)
+                continue
+            _activate(mb)
+            mb.operating_status = member_operating_status(
+                mb.operating_status, admin_state_up=mb.admin_state_up, monitored=hm is not None
+            )
+        if not (monitored and p.admin_state_up and p.provisioning_status != PS.PENDING_CREATE):
+            p.operating_status = _online(p.admin_state_up)
+        _activate(p)
+    session.flush()
+
+
+def _activate(row: Row) -> None:
+    if row.provisioning_status in (PS.PENDING_CREATE, PS.PENDING_UPDATE):
+        row.provisioning_status = PS.ACTIVE
+
+
+def mark_error(db: Database, lb_id: str, owner: str, reason: str) -> None:
+    """The end of every failed reconcile: ERROR with the reason, never PENDING."""
+    with db.write() as session:
+        lb = session.get(m.LoadBalancer, lb_id)
+        if lb is None or lb.lease_owner != owner:
+            return
+        deleting = lb.provisioning_status == PS.PENDING_DELETE
+        lb.provisioning_status = PS.ERROR
+        lb.operating_status = OS.ERROR
+        lb.error_reason = reason[:2000]
+        lb.applied_generation = lb.generation
+        lb.failover_requested = False
+        _release(lb)
+        if deleting:
+            return
+        for li in lb.listeners:
+            _error_if_pending(li)
+            for pol in li.l7policies:
+                _error_if_pending(pol)
+                for r in pol.rules:
+                    _error_if_pending(r)
+        for p in lb.pools:
+            _error_if_pending(p)
+            if p.health_monitor is not None:
+                _error_if_pending(p.health_monitor)
+            for mb in p.members:
+                _error_if_pending(mb)
+
+
+def _error_if_pending(row: Row) -> None:
+    if row.provisioning_status in (PS.PENDING_CREATE, PS.PENDING_UPDATE):
+        row.provisioning_status = PS.ERROR
