@@ -18,8 +18,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from ostium.agent.amphorae import AmphoraManager
 from ostium.agent.errors import AgentError, AgentFailure, InvalidSpec
-from ostium.agent.manager import AmphoraManager
 from ostium.model.spec import AmphoraList, AmphoraPlug, AmphoraSpec, AmphoraState
 
 LOG = logging.getLogger(__name__)

@@ -2,9 +2,9 @@
 
 Role: haproxy's counters live in its worker process, so a reload (new worker) or a
 respawn starts them from zero. `CounterCarry` keeps, per amphora, a base that absorbs
-the last reading of every worker that went away; what the heartbeat reports is
-`base + current`, which only grows. The manager calls `observe` just before it reloads
-(so little is lost), the heartbeat sender on every beat. The state is kept in
+the last reading of every worker that went away; what the heartbeat reports is `base +
+current`, which only grows. The apply pipeline (`applying`) calls `observe` just before
+it reloads (so little is lost), the heartbeat sender on every beat. The state is kept in
 `counters.json` in the amphora's directory, so an agent restart loses nothing either.
 
 What cannot be carried: traffic an old worker still serves after its last reading (long

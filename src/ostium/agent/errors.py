@@ -1,14 +1,35 @@
 """Errors the agent raises on purpose, each carrying its HTTP status and a stable code.
 
-Role: the agent's one translation point for failures. `commands` turns subprocess
-failures into `CommandFailed`; the manager raises the others; `app` renders any of them
-as `{"error", "message", "details"}`. They subclass the shared tree in
-`ostium.model.errors` so their retry meaning is explicit. Nothing here does I/O.
+Role: the agent's branch of the one exception tree (`ostium.model.errors`), so every
+failure says whether retrying can help:
+
+    PermanentError (model)
+    └── AgentError              400  a refusal: retrying the same request cannot help
+        ├── InvalidSpec         400  the spec asks for something we cannot render
+        ├── InvalidConfig       400  haproxy, keepalived or nft refused the rendered text
+        ├── UnsafeRuntimeCommand 400 a runtime command that would be two commands
+        ├── StaleGeneration     409  older than the applied spec
+        └── AmphoraNotFound     404
+    TransientError (model)
+    └── AgentFailure            500  the host could not do it now
+        ├── CommandFailed            a subprocess failed or could not start (`commands`,
+        │                            `haproxy_process`, `keepalived`)
+        ├── RuntimeCommandFailed     a runtime socket did not answer (`haproxy_runtime`)
+        ├── RuntimeCommandRefused    haproxy answered a runtime command with a refusal
+        └── StateFileError           a file of the state directory could not be written
+
+Foreign errors (`OSError`, `subprocess` errors) are translated once, where they happen:
+`commands` and the process modules for subprocesses, `haproxy_runtime` for sockets,
+`state_files` for the state directory. So the apply pipeline can catch this tree alone
+and still restore the last-known-good config whatever failed. `app` renders any of them
+as `{"error", "message", "details"}`. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
 from ostium.model.errors import PermanentError, TransientError
+
+Details = list[str] | dict[str, object] | None
 
 
 class AgentError(PermanentError):
@@ -17,7 +38,7 @@ class AgentError(PermanentError):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, details: list[str] | dict[str, object] | None = None) -> None:
+    def __init__(self, message: str, details: Details = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
@@ -33,6 +54,13 @@ class InvalidConfig(AgentError):
 
     status = 400
     code = "invalid_config"
+
+
+class UnsafeRuntimeCommand(AgentError):
+    """A runtime-socket command with a newline or `;`: it could carry a second command."""
+
+    status = 400
+    code = "unsafe_runtime_command"
 
 
 class StaleGeneration(AgentError):
@@ -51,7 +79,7 @@ class AgentFailure(TransientError):
     status = 500
     code = "agent_failure"
 
-    def __init__(self, message: str, details: list[str] | dict[str, object] | None = None) -> None:
+    def __init__(self, message: str, details: Details = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
@@ -59,3 +87,19 @@ class AgentFailure(TransientError):
 
 class CommandFailed(AgentFailure):
     code = "command_failed"
+
+
+class RuntimeCommandFailed(AgentFailure):
+    """A runtime socket (stats or master CLI) could not be reached or did not answer."""
+
+    code = "runtime_command_failed"
+
+
+class RuntimeCommandRefused(AgentFailure):
+    """haproxy answered a runtime command, with something other than success."""
+
+    code = "runtime_command_refused"
+
+
+class StateFileError(AgentFailure):
+    code = "state_file_error"

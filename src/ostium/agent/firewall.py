@@ -3,8 +3,10 @@
 Role: render one table of our own (`inet ostium_amphora`) whose input chain restricts
 only the ports of listeners that carry `allowed_cidrs`, and load it atomically (the
 file first declares and deletes the table, then recreates it, in one nft transaction).
-Callers: `manager`. CIDRs come typed from the spec (ipaddress objects), ports are ints:
-no user text reaches the ruleset. Never touches the host's own ruleset.
+Callers: `applying` and `supervising` through `ensure_loaded`, which skips the nft
+round trip when the amphora already has the same rules. CIDRs come typed from the spec
+(ipaddress objects), ports are ints: no user text reaches the ruleset. Never touches the
+host's own ruleset.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
+from ostium.agent import netns, state_files
+from ostium.agent.amphora import Amphora
 from ostium.agent.commands import in_netns, run
+from ostium.agent.errors import AgentFailure, InvalidConfig
 from ostium.model.spec import AmphoraSpec
 
 TABLE = "ostium_amphora"
@@ -46,7 +51,20 @@ def render_ruleset(spec: AmphoraSpec) -> str:
 def apply_ruleset(namespace: str, path: Path, text: str) -> None:
     """Write `text` to `path` and load it inside `namespace` (checked, then applied)."""
     tmp = path.with_name(path.name + ".new")
-    tmp.write_text(text)
+    state_files.write(tmp, text)
     run(in_netns(namespace, ["nft", "-c", "-f", str(tmp)]))
     run(in_netns(namespace, ["nft", "-f", str(tmp)]))
-    tmp.replace(path)
+    state_files.replace(tmp, path)
+
+
+def ensure_loaded(amp: Amphora, spec: AmphoraSpec) -> None:
+    """The amphora's namespace enforces `spec`'s allowed_cidrs (loaded only on change)."""
+    ruleset = render_ruleset(spec)
+    if ruleset == amp.firewall_loaded and netns.namespace_exists(amp.names.namespace):
+        return
+    amp.firewall_loaded = None
+    try:
+        apply_ruleset(amp.names.namespace, amp.directory / "nftables.conf", ruleset)
+    except AgentFailure as exc:
+        raise InvalidConfig("nftables refused the allowed_cidrs rules", exc.details) from exc
+    amp.firewall_loaded = ruleset

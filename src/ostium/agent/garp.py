@@ -7,7 +7,7 @@ at once instead of after their cache times out. Linux ignores a neighbour update
 comes less than `locktime` (1 s) after the previous one, hence several announcements a
 little more than a second apart.
 
-Callers: `manager` calls `announce(...)` after the first spec of an amphora is applied;
+Callers: `applying` calls `announce(...)` after the first spec of an amphora is applied;
 it runs this module inside the amphora's namespace (`python -m ostium.agent.garp IFACE
 ADDRESS`), which sends raw frames with an AF_PACKET socket. IPv4 only; an IPv6 VIP is
 left to neighbour discovery.

@@ -1,13 +1,15 @@
 """Start, find, reload and stop one master-worker haproxy inside an amphora namespace.
 
-Role: process lifecycle only. Callers: `manager` (apply, delete, adoption, supervision).
+Role: process lifecycle only. Callers: `applying`, `supervising`, `amphorae` (delete),
+`sweeping`.
 haproxy runs as `ip netns exec <ns> haproxy -W -D -S <master.sock> -p <pidfile> -f
 <cfg>`: daemonised in its own session so it keeps serving while the agent restarts;
 the master pid (from the pidfile, checked against /proc cmdline) is what we supervise.
 Reloads go through the master CLI (`reload`); listening sockets pass to the new worker
 (`expose-fd listeners` on the stats socket), so no connection is refused.
 
-Must not render or validate configs (that is `manager` + `render`).
+Must not render configs (that is `render`); `check_config` only runs `haproxy -c`.
+Subprocess errors become `CommandFailed` or `AgentFailure` here.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from ostium.agent import haproxy_runtime
 from ostium.agent.commands import in_netns, run
-from ostium.agent.errors import AgentFailure, InvalidConfig
+from ostium.agent.errors import AgentFailure, CommandFailed, InvalidConfig
 
 LOG = logging.getLogger(__name__)
 POLL = 0.01
@@ -102,12 +104,15 @@ def start(haproxy_bin: str, namespace: str, paths: HaproxyPaths, timeout: float 
             str(paths.config),
         ],
     )
-    paths.pidfile.unlink(missing_ok=True)
-    with paths.log.open("ab") as log:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
-        rc = proc.wait(timeout=timeout)
+    try:
+        paths.pidfile.unlink(missing_ok=True)
+        with paths.log.open("ab") as log:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
+            rc = proc.wait(timeout=timeout)  # -D: returns once the master daemonised
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CommandFailed(f"could not start haproxy in {namespace}: {exc}") from exc
     if rc != 0:
         raise AgentFailure(
             f"haproxy failed to start in {namespace} (exit {rc})",

@@ -1,9 +1,11 @@
 """Talk to haproxy's runtime sockets: the stats/admin socket and the master CLI.
 
 Role: send one command per connection and return the text answer. Callers:
-`haproxy_process` (reload through the master CLI, `show proc`) and `manager` (server
-weight/state/add/del). Commands are built by callers from ids, numbers and addresses
-only; a newline in a command is refused here so one call can never become two commands.
+`haproxy_process` (reload through the master CLI, `show proc`), `haproxy_stats` and
+`runtime_update` (server weight/state/add/del, whose answers `haproxy_answers` parses).
+Commands are built by callers from ids, numbers and addresses only; a newline or `;` in
+a command is refused here (`UnsafeRuntimeCommand`) so one call can never become two
+commands. Socket errors become `RuntimeCommandFailed` here and nowhere else.
 """
 
 from __future__ import annotations
@@ -11,16 +13,14 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from ostium.agent.errors import AgentFailure
+from ostium.agent.errors import RuntimeCommandFailed, UnsafeRuntimeCommand
 
-
-class RuntimeCommandFailed(AgentFailure):
-    code = "runtime_command_failed"
+__all__ = ["ProcInfo", "RuntimeCommandFailed", "send", "show_proc"]
 
 
 def send(socket_path: str, command: str, timeout: float = 5.0) -> str:
     if "\n" in command or "\r" in command or ";" in command:
-        raise ValueError(f"refusing multi-command runtime input {command!r}")
+        raise UnsafeRuntimeCommand(f"refusing multi-command runtime input {command!r}")
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
@@ -65,12 +65,19 @@ def show_proc(master_socket: str) -> ProcInfo:
             continue
         fields = line.split()
         if section == "master" and len(fields) >= 3 and fields[1] == "master":
-            master_pid = int(fields[0])
-            reloads = int(fields[2])
+            master_pid = _number(fields[0], text)
+            reloads = _number(fields[2], text)
             if "[failed:" in line:
-                failed = int(line.split("[failed:")[1].split("]")[0])
+                failed = _number(line.split("[failed:")[1].split("]")[0], text)
         elif section == "workers" and len(fields) >= 3 and fields[1] == "worker":
-            workers[int(fields[0])] = int(fields[2])
+            workers[_number(fields[0], text)] = _number(fields[2], text)
     if not master_pid:
         raise RuntimeCommandFailed(f"unexpected 'show proc' answer: {text[:200]!r}")
     return ProcInfo(master_pid, reloads, failed, workers)
+
+
+def _number(word: str, answer: str) -> int:
+    try:
+        return int(word)
+    except ValueError:
+        raise RuntimeCommandFailed(f"unexpected 'show proc' answer: {answer[:200]!r}") from None

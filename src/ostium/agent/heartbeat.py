@@ -30,8 +30,9 @@ from pathlib import Path
 
 from ostium import __version__
 from ostium.agent import haproxy_process, haproxy_stats, keepalived, netns
+from ostium.agent.amphora import AmphoraProbe
+from ostium.agent.amphorae import AmphoraManager
 from ostium.agent.errors import AgentFailure
-from ostium.agent.manager import AmphoraManager, AmphoraProbe
 from ostium.model.errors import InvalidHeartbeat
 from ostium.model.heartbeat import (
     HaproxyState,

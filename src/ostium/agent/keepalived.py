@@ -1,20 +1,21 @@
 """Start, find, reload and stop one keepalived (VRRP only) inside an amphora namespace.
 
-Role: process lifecycle and the small files around it. Callers: `manager` (apply,
-delete, adoption, supervision) and `heartbeat` (state). keepalived runs as
-`ip netns exec <ns> keepalived -n -l -D -P -f <conf> -p <pid> -r <vrrp pid>` in its own
-session, logging to `keepalived.log`, so it keeps holding (or waiting for) the VIP while
-the agent restarts. Reload is SIGHUP (the instance keeps its state); stop is SIGTERM,
-on which keepalived removes the VIP and sends a priority 0 advert so the peer takes
-over at once. A keepalived started over a VIP left behind by a killed one starts as
-BACKUP and removes it.
+Role: process lifecycle and the small files around it. Callers: `amphora_keepalived`
+(apply, adoption, supervision), `amphorae` and `sweeping` (stop), `heartbeat` (state).
+keepalived runs as `ip netns exec <ns> keepalived -n -l -D -P -f <conf> -p <pid> -r
+<vrrp pid>` in its own session, logging to `keepalived.log`, so it keeps holding (or
+waiting for) the VIP while the agent restarts. Reload is SIGHUP (the instance keeps its
+state); stop is SIGTERM, on which keepalived removes the VIP and sends a priority 0
+advert so the peer takes over at once. A keepalived started over a VIP left behind by a
+killed one starts as BACKUP and removes it.
 
 Files in the amphora directory: `keepalived.conf` (+ `.new` while checked, `.failed`
 when refused), pid files, `vrrp_check.sh` (asks haproxy's stats socket), `vrrp_notify.sh`
 (writes each state change to `vrrp.state`), `haproxy.track` ("0" while haproxy runs,
 "1" when the agent saw it exit: keepalived demotes the amphora at once).
 
-Must not render configs (that is `keepalived_config`).
+Must not render configs (that is `keepalived_config`). Process and file errors become
+`CommandFailed`, `AgentFailure` or `StateFileError` here.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ostium.agent import state_files
 from ostium.agent.commands import in_netns, run
-from ostium.agent.errors import AgentFailure, InvalidConfig
+from ostium.agent.errors import AgentFailure, CommandFailed, InvalidConfig, StateFileError
 from ostium.agent.keepalived_config import KeepalivedFiles
 from ostium.model.enums import VrrpState
 
@@ -113,9 +115,12 @@ def _write_if_changed(path: Path, text: str, mode: int = 0o644) -> None:
     except OSError:
         pass
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.chmod(mode)
-    os.replace(tmp, path)
+    state_files.write(tmp, text)
+    try:
+        tmp.chmod(mode)
+    except OSError as exc:
+        raise StateFileError(f"cannot chmod {tmp}: {exc}") from exc
+    state_files.replace(tmp, path)
 
 
 def write_scripts(paths: KeepalivedPaths, stats_socket: Path) -> None:
@@ -204,11 +209,14 @@ def start(
             str(paths.vrrp_pidfile),
         ],
     )
-    with paths.log.open("ab") as log:
-        # Not waited for: Popen reaps it later if it exits while we run, init otherwise.
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
+    try:
+        with paths.log.open("ab") as log:
+            # Not waited for: Popen reaps it later if it exits while we run, init otherwise.
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
+    except OSError as exc:
+        raise CommandFailed(f"could not start keepalived in {namespace}: {exc}") from exc
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -235,7 +243,10 @@ def reload(paths: KeepalivedPaths) -> None:
     pid = running_pid(paths)
     if pid is None:
         raise AgentFailure("keepalived is not running: nothing to reload")
-    os.kill(pid, signal.SIGHUP)
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:  # died since running_pid looked
+        raise AgentFailure(f"keepalived (pid {pid}) exited before its reload") from None
 
 
 def stop(paths: KeepalivedPaths, timeout: float = 5.0) -> None:

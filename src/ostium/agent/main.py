@@ -24,6 +24,7 @@ from pathlib import Path
 
 import uvicorn
 
+from ostium.agent.amphorae import AmphoraManager
 from ostium.agent.app import create_app
 from ostium.agent.heartbeat import (
     HeartbeatSender,
@@ -31,8 +32,8 @@ from ostium.agent.heartbeat import (
     SequenceSource,
     parse_targets,
 )
-from ostium.agent.manager import AgentSettings, AmphoraManager
 from ostium.agent.naming import DEFAULT_PREFIX
+from ostium.agent.settings import AgentSettings
 from ostium.agent.tls import CertReloader
 
 LOG = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Role: map an amphora id (and a member subnet id) to a namespace name, veth names and a
 directory name, all derived from a short configurable prefix so that one agent can tell
 its own objects apart (and tests can use a prefix of their own). Pure functions; callers:
-`netns`, `manager`.
+`netns`, `registry`.
 
 Linux limits interface names to 15 characters; the prefix is capped at 5.
 """

@@ -1,9 +1,10 @@
 """Network namespaces, veth pairs, bridges and addresses for amphorae (iproute2).
 
 Role: make the plumbing of one amphora exist (idempotently) and remove it completely.
-Callers: `manager` only. Every operation is safe to repeat; each checks what exists
-before changing it. Traffic never leaves through the host's own interfaces: the only
-routes created point at the VIP bridge's host-side address.
+Callers: `amphorae` (ensure, delete), `supervising` (adoption, respawn), `sweeping`.
+Every operation is safe to repeat; each checks what exists before changing it. Traffic
+never leaves through the host's own interfaces: the only routes created point at the VIP
+bridge's host-side address.
 
 Must not know about haproxy or specs beyond `AmphoraPlug`.
 """

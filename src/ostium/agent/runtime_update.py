@@ -1,18 +1,28 @@
-"""Decide whether a spec change can be applied through the runtime API, and how.
+"""Apply a spec change through haproxy's runtime API when only servers changed.
 
-Role: compare the view dicts of the applied and the new spec (see `render.build_view`).
-If they differ only in backend servers, return the runtime commands (add server, set
-weight/state, del server) that make the running haproxy match the new config; otherwise
-return None and the caller reloads. Pure; the caller (`manager`) sends the commands and
-falls back to a reload on any failure. Commands contain only ids, numbers, addresses
-and options produced by `render`.
+Role: `plan` compares the view dicts of the applied and the new spec (see
+`render.build_view`). If they differ only in backend servers, it returns the runtime
+commands (add server, set weight/state, del server) that make the running haproxy match
+the new config; otherwise None and the caller reloads. `plan` is pure. `execute` sends a
+plan over the stats socket and judges each answer with `haproxy_answers`; any refusal
+raises `RuntimeCommandRefused` and the caller (`applying`) reloads instead. Commands
+contain only ids, numbers, addresses and options produced by `render`.
 """
 
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from ostium.agent import haproxy_answers, haproxy_runtime
+from ostium.agent.errors import RuntimeCommandRefused
+from ostium.agent.haproxy_answers import Outcome, RuntimeAnswer
+
+DEL_SERVER_RETRY = 0.1
+"""Seconds between two `del server` tries while the server still has connections."""
 
 
 @dataclass
@@ -66,3 +76,43 @@ def plan(old: dict[str, Any], new: dict[str, Any]) -> RuntimePlan | None:
             if sid not in after:
                 result.remove.append((name, sid))
     return result
+
+
+def _send(stats_socket: str, command: str) -> RuntimeAnswer:
+    return haproxy_answers.parse(command, haproxy_runtime.send(stats_socket, command))
+
+
+def _refused(answer: RuntimeAnswer) -> RuntimeCommandRefused:
+    return RuntimeCommandRefused(
+        f"haproxy refused runtime command {answer.command!r}",
+        {"command": answer.command, "answer": answer.message, "outcome": answer.outcome.value},
+    )
+
+
+def execute(
+    plan: RuntimePlan,
+    stats_socket: str,
+    del_server_wait: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+) -> None:
+    """Send `plan`; raise `RuntimeCommandRefused` at the first answer that is not a
+    success (or when a removed server keeps connections beyond `del_server_wait`)."""
+    for command in plan.add:
+        answer = _send(stats_socket, command)
+        if not answer.done:
+            raise _refused(answer)
+    for backend, server in plan.remove:
+        answer = _send(stats_socket, f"set server {backend}/{server} state maint")
+        if not answer.done:
+            raise _refused(answer)
+    deadline = clock() + del_server_wait
+    for backend, server in plan.remove:
+        while True:
+            answer = _send(stats_socket, f"del server {backend}/{server}")
+            if answer.done:
+                break
+            if answer.outcome is not Outcome.BUSY or clock() > deadline:
+                raise _refused(answer)
+            sleep(DEL_SERVER_RETRY)

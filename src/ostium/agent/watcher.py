@@ -2,10 +2,11 @@
 
 Role: the agent's fast path for process death. `ProcessWatcher.watch(pid, callback)`
 opens a pidfd for `pid`; one thread polls all of them and calls `callback(pid)` (on that
-thread, so it must be quick) when the process has exited. Callers: `manager`, which
-watches each haproxy master and keepalived so that an ACTIVE_STANDBY amphora whose
-haproxy dies is demoted at once and the dead process is respawned without waiting for
-the next supervision pass. A pid already gone when watched is reported at once.
+thread, so it must be quick) when the process has exited. Callers: `supervising` and
+`amphora_keepalived`, which watches each haproxy master and keepalived so that an
+ACTIVE_STANDBY amphora whose haproxy dies is demoted at once and the dead process is
+respawned without waiting for the next supervision pass. A pid already gone when watched
+is reported at once.
 
 Must not know about amphorae: callers map pids to what they mean.
 """

@@ -136,10 +136,10 @@ class _FakeManager:
 def test_sender_signs_one_datagram_per_amphora_per_target_and_pokes(tmp_path: Path) -> None:
     import socket
 
+    from ostium.agent.amphora import AmphoraProbe
     from ostium.agent.counters import CounterCarry
     from ostium.agent.haproxy_process import HaproxyPaths
     from ostium.agent.heartbeat import HeartbeatSender, HeartbeatSettings
-    from ostium.agent.manager import AmphoraProbe
     from ostium.model.heartbeat import HaproxyState, decode
 
     rx = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]

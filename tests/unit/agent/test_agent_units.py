@@ -11,8 +11,9 @@ import pytest
 from agent_spec_factory import CTX, listener, member, pool, spec
 
 from ostium.agent import firewall, runtime_update
+from ostium.agent.amphora import Amphora as _Amphora
+from ostium.agent.amphorae import AgentSettings, AmphoraManager
 from ostium.agent.errors import StaleGeneration
-from ostium.agent.manager import AgentSettings, AmphoraManager, _Amphora
 from ostium.agent.naming import Names
 from ostium.agent.render import build_view
 from ostium.agent_client import AgentClient, AgentRefused, AgentUnavailable, StaleSpec
@@ -106,7 +107,7 @@ def _stale_generation_refused(tmp_path: Path) -> None:
     manager = AmphoraManager(AgentSettings(state_dir=tmp_path, name_prefix="ostu-"))
     applied = _two().model_copy(update={"generation": 5})
     amp = _Amphora(Names("ostu-", applied.amphora_id), tmp_path, applied.plug(), applied)
-    manager._amphorae[applied.amphora_id] = amp
+    manager.registry.add(amp)
     with pytest.raises(StaleGeneration) as err:
         manager.apply(applied.model_copy(update={"generation": 4}))
     assert err.value.status == 409
