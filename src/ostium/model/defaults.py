@@ -29,3 +29,18 @@ HM_HTTP_METHOD: Final = "GET"
 HM_URL_PATH: Final = "/"
 HM_EXPECTED_CODES: Final = "200"
 HM_MAX_RETRIES_DOWN: Final = 3
+
+# What a field returns to when an update sends it as null.
+LISTENER_RESETS: Final = {
+    "connection_limit": CONNECTION_LIMIT,
+    "timeout_client_data": TIMEOUT_CLIENT_DATA,
+    "timeout_member_connect": TIMEOUT_MEMBER_CONNECT,
+    "timeout_member_data": TIMEOUT_MEMBER_DATA,
+    "timeout_tcp_inspect": TIMEOUT_TCP_INSPECT,
+}
+MEMBER_RESETS: Final = {"weight": MEMBER_WEIGHT, "backup": MEMBER_BACKUP}
+HM_HTTP_RESETS: Final = {
+    "http_method": HM_HTTP_METHOD,
+    "url_path": HM_URL_PATH,
+    "expected_codes": HM_EXPECTED_CODES,
+}

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from ostium.model import defaults
 from ostium.model.enums import (
     AmphoraRole,
     AmphoraStatus,
@@ -136,17 +137,19 @@ class Listener(Resource, Base):
     protocol: Mapped[str] = mapped_column(String(32))
     protocol_port: Mapped[int] = mapped_column(Integer)
     port_family: Mapped[str] = mapped_column(String(8))
-    connection_limit: Mapped[int] = mapped_column(Integer, default=-1)
+    connection_limit: Mapped[int] = mapped_column(Integer, default=defaults.CONNECTION_LIMIT)
     default_pool_id: Mapped[str | None] = mapped_column(
         ForeignKey("pool.id", ondelete="SET NULL"), nullable=True
     )
     default_tls_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
     sni_container_refs: Mapped[list[Any]] = mapped_column(JSON, default=list)
     insert_headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    timeout_client_data: Mapped[int] = mapped_column(Integer, default=50000)
-    timeout_member_connect: Mapped[int] = mapped_column(Integer, default=5000)
-    timeout_member_data: Mapped[int] = mapped_column(Integer, default=50000)
-    timeout_tcp_inspect: Mapped[int] = mapped_column(Integer, default=0)
+    timeout_client_data: Mapped[int] = mapped_column(Integer, default=defaults.TIMEOUT_CLIENT_DATA)
+    timeout_member_connect: Mapped[int] = mapped_column(
+        Integer, default=defaults.TIMEOUT_MEMBER_CONNECT
+    )
+    timeout_member_data: Mapped[int] = mapped_column(Integer, default=defaults.TIMEOUT_MEMBER_DATA)
+    timeout_tcp_inspect: Mapped[int] = mapped_column(Integer, default=defaults.TIMEOUT_TCP_INSPECT)
     client_authentication: Mapped[str] = mapped_column(String(16), default="NONE")
     client_ca_tls_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
     client_crl_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -213,8 +216,8 @@ class Member(Resource, Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     address: Mapped[str] = mapped_column(String(64))
     protocol_port: Mapped[int] = mapped_column(Integer)
-    weight: Mapped[int] = mapped_column(Integer, default=1)
-    backup: Mapped[bool] = mapped_column(Boolean, default=False)
+    weight: Mapped[int] = mapped_column(Integer, default=defaults.MEMBER_WEIGHT)
+    backup: Mapped[bool] = mapped_column(Boolean, default=defaults.MEMBER_BACKUP)
     subnet_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     monitor_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     monitor_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -236,7 +239,7 @@ class HealthMonitor(Resource, Base):
     delay: Mapped[int] = mapped_column(Integer)
     timeout: Mapped[int] = mapped_column(Integer)
     max_retries: Mapped[int] = mapped_column(Integer)
-    max_retries_down: Mapped[int] = mapped_column(Integer, default=3)
+    max_retries_down: Mapped[int] = mapped_column(Integer, default=defaults.HM_MAX_RETRIES_DOWN)
     http_method: Mapped[str | None] = mapped_column(String(16), nullable=True)
     url_path: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     expected_codes: Mapped[str | None] = mapped_column(String(64), nullable=True)

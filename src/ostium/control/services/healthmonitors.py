@@ -20,6 +20,7 @@ from ostium.control.services.writes import (
     mark_pending,
     require_active,
 )
+from ostium.model import defaults
 from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest, Conflict
@@ -105,7 +106,7 @@ def hm_update(
         for f in sent & set(HM_FIELDS):
             value = getattr(body, f)
             if value is None and f in ("http_method", "url_path", "expected_codes") and http:
-                value = {"http_method": "GET", "url_path": "/", "expected_codes": "200"}[f]
+                value = defaults.HM_HTTP_RESETS[f]
             merged[f] = value
         merged = validation.healthmonitor(merged, hm.pool.protocol)
         for f in HM_FIELDS:

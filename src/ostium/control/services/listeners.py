@@ -26,6 +26,7 @@ from ostium.control.services.writes import (
     apply_fields,
     mark_pending,
 )
+from ostium.model import defaults
 from ostium.model.enums import PORT_FAMILY
 from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
@@ -67,13 +68,13 @@ def new_listener(
         protocol=body.protocol,
         protocol_port=body.protocol_port,
         port_family=family,
-        connection_limit=-1 if body.connection_limit is None else body.connection_limit,
+        connection_limit=_or(body.connection_limit, defaults.CONNECTION_LIMIT),
         insert_headers=headers,
         sni_container_refs=[],
-        timeout_client_data=_or(body.timeout_client_data, 50000),
-        timeout_member_connect=_or(body.timeout_member_connect, 5000),
-        timeout_member_data=_or(body.timeout_member_data, 50000),
-        timeout_tcp_inspect=_or(body.timeout_tcp_inspect, 0),
+        timeout_client_data=_or(body.timeout_client_data, defaults.TIMEOUT_CLIENT_DATA),
+        timeout_member_connect=_or(body.timeout_member_connect, defaults.TIMEOUT_MEMBER_CONNECT),
+        timeout_member_data=_or(body.timeout_member_data, defaults.TIMEOUT_MEMBER_DATA),
+        timeout_tcp_inspect=_or(body.timeout_tcp_inspect, defaults.TIMEOUT_TCP_INSPECT),
         client_authentication="NONE",
         allowed_cidrs=cidrs,
         hsts_include_subdomains=False,
@@ -156,14 +157,7 @@ def listener_update(
                 "timeout_member_data",
                 "timeout_tcp_inspect",
             ),
-            resets={
-                "connection_limit": -1,
-                "insert_headers": {},
-                "timeout_client_data": 50000,
-                "timeout_member_connect": 5000,
-                "timeout_member_data": 50000,
-                "timeout_tcp_inspect": 0,
-            },
+            resets={**defaults.LISTENER_RESETS, "insert_headers": {}},
         )
         if "tags" in sent:
             set_tags(session, li.id, body.tags)

@@ -22,6 +22,7 @@ from ostium.control.services.writes import (
     require_active,
 )
 from ostium.control.settings import Settings
+from ostium.model import defaults
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest, Conflict, NotFound
 from ostium.model.ids import new_id
@@ -69,7 +70,7 @@ def new_member(
         ),
         address=body.address,
         protocol_port=body.protocol_port,
-        weight=1 if body.weight is None else body.weight,
+        weight=defaults.MEMBER_WEIGHT if body.weight is None else body.weight,
         backup=body.backup,
         subnet_id=body.subnet_id,
         monitor_address=body.monitor_address,
@@ -132,7 +133,7 @@ def member_update(
             body,
             sent,
             ("name", "admin_state_up", "weight", "backup", "monitor_address", "monitor_port"),
-            resets={"weight": 1, "backup": False},
+            resets=defaults.MEMBER_RESETS,
         )
         if "tags" in sent:
             set_tags(session, mb.id, body.tags)
@@ -189,7 +190,7 @@ def member_batch(
                 item,
                 set(sent),
                 ("name", "admin_state_up", "weight", "backup", "monitor_address", "monitor_port"),
-                resets={"weight": 1, "backup": False},
+                resets=defaults.MEMBER_RESETS,
             )
             if "tags" in sent:
                 set_tags(session, mb.id, item.tags)

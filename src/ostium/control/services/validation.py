@@ -12,6 +12,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from ostium.model import defaults
 from ostium.model.enums import LISTENER_POOL_COMPAT
 from ostium.model.errors import BadRequest, NotImplementedByProvider
 from ostium.model.tokens import SAFE_TOKEN
@@ -252,9 +253,9 @@ def healthmonitor(hm: dict[str, Any], pool_protocol_: str) -> dict[str, Any]:
             f"monitors of type {htype}"
         )
     if http:
-        hm["http_method"] = hm.get("http_method") or "GET"
-        hm["url_path"] = hm.get("url_path") or "/"
-        hm["expected_codes"] = hm.get("expected_codes") or "200"
+        hm["http_method"] = hm.get("http_method") or defaults.HM_HTTP_METHOD
+        hm["url_path"] = hm.get("url_path") or defaults.HM_URL_PATH
+        hm["expected_codes"] = hm.get("expected_codes") or defaults.HM_EXPECTED_CODES
         path = hm["url_path"]
         if not URL_PATH.match(path):
             raise bad(
@@ -280,7 +281,7 @@ def healthmonitor(hm: dict[str, Any], pool_protocol_: str) -> dict[str, Any]:
         if not HOSTNAME.match(hm["domain_name"]):
             raise bad("domain_name", hm["domain_name"], "Value should be a valid host name")
     if hm.get("max_retries_down") is None:
-        hm["max_retries_down"] = 3
+        hm["max_retries_down"] = defaults.HM_MAX_RETRIES_DOWN
     return hm
 
 
