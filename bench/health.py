@@ -176,7 +176,7 @@ class Installation:
             self.backend_ns(i),
             sys.executable,
             "-m",
-            "ostium.demo",
+            "ostium.devtools.demo_backends",
             "serve",
             "--name",
             f"osth-b{i}",

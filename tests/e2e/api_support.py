@@ -4,7 +4,7 @@
 fresh state directory under /tmp/ostt-* with an INI declaring only the test's own
 networks and a test-only agent name prefix; `Lbaas` speaks the Octavia v2 API in user
 terms (create, wait until ACTIVE, cascade delete); `Load` keeps a VIP busy and counts
-failures; `Backends` are HTTP servers in their own namespaces (ostium.demo).
+failures; `Backends` are HTTP servers in their own namespaces (ostium.devtools.demo_backends).
 
 Naming (the session leak check in conftest covers every name starting with "ostt"):
 agents started here use the name prefix "ostt" or "osttw" (namespaces "ostt<12 hex>",
@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from ostium.demo import Backend, DemoNetwork, _wait_listening
+from ostium.devtools.demo_backends import Backend, DemoNetwork, _wait_listening
 
 REPO = Path(__file__).resolve().parents[2]
 OSTIUM = [sys.executable, "-m", "ostium"]
@@ -121,7 +121,7 @@ class Backends:
             b.namespace,
             sys.executable,
             "-m",
-            "ostium.demo",
+            "ostium.devtools.demo_backends",
             "serve",
             "--name",
             b.name,

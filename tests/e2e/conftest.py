@@ -27,7 +27,7 @@ from e2e_support import COUNTER, MEM_BRIDGE, PREFIX, VIP_BRIDGE, Amphora, sh
 
 from ostium.agent.main import AgentProcess, start_agent_subprocess
 from ostium.agent_client import AgentClient, mtls_client
-from ostium.demo import DemoNetwork
+from ostium.devtools.demo_backends import DemoNetwork
 from ostium.drivers.certificates.local_ca import LocalCA
 
 

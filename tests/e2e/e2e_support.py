@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ostium.agent_client import AgentClient
-from ostium.demo import DemoNetwork
+from ostium.devtools.demo_backends import DemoNetwork
 from ostium.model.spec import AmphoraSpec
 
 PREFIX = "ostt-"

@@ -17,7 +17,7 @@ from conftest import AgentRunner, Pki
 from ostium.agent.haproxy_runtime import show_proc
 from ostium.agent.naming import Names
 from ostium.agent_client import AgentClient, AgentRefused, StaleSpec
-from ostium.demo import DemoNetwork
+from ostium.devtools.demo_backends import DemoNetwork
 from ostium.drivers.certificates.local_ca import LocalCA
 
 

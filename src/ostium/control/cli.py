@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return agent_main(argv[1:])
     if argv and argv[0] == "demo-backends":
-        from ostium.demo import main as demo_main
+        from ostium.devtools.demo_backends import main as demo_main
 
         return demo_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -1,9 +1,11 @@
-"""Demo backends: a bridge and N namespaces, each running a tiny HTTP server.
+"""Demo backends, a development and demo tool: a bridge and N namespaces, each running
+a tiny HTTP server. Not part of the load balancer: no runtime package imports it.
 
 Role: give a fresh machine something to load-balance (`ostium demo-backends`), and give
-the e2e tests their backend servers. Each backend answers every request with its name
-(and a few test helpers: `/slow?s=N`, `/status/<code>`, `/setcookie`, `/headers`).
-Callers: the `ostium` CLI (`main(argv)`), `python -m ostium.demo`, tests/e2e.
+the e2e tests and benchmarks their backend servers. Each backend answers every request
+with its name (and a few test helpers: `/slow?s=N`, `/status/<code>`, `/setcookie`,
+`/headers`). Callers: the `ostium` CLI (`main(argv)`), `python -m
+ostium.devtools.demo_backends`, tests/e2e, bench.
 
 Only addresses inside 198.18.0.0/15 (reserved for benchmarking) are accepted, the bridge
 gets no route to anything else, and `DemoNetwork.destroy()` removes every namespace,
@@ -160,7 +162,7 @@ class DemoNetwork:
             ns,
             sys.executable,
             "-m",
-            "ostium.demo",
+            "ostium.devtools.demo_backends",
             "serve",
             "--name",
             backend.name,
