@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from ostium.control.db import models as m
 from ostium.control.identity.context import RequestContext
 from ostium.control.schemas import resources as s
-from ostium.control.services import responses, validation
+from ostium.control.services import collections, responses, validation
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live, show_one
 from ostium.control.services.pools import lock_under_pool
@@ -56,11 +56,11 @@ def new_healthmonitor(
     return row
 
 
-def hm_show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
+def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
     return show_one(svc, ctx, m.HealthMonitor, obj_id, responses.healthmonitor)
 
 
-def hm_create(
+def create(
     svc: ServiceContext, ctx: RequestContext, body: s.HealthMonitorCreate
 ) -> dict[str, Any]:
     with svc.db.write() as session:
@@ -91,7 +91,7 @@ HM_FIELDS = (
 )
 
 
-def hm_update(
+def update(
     svc: ServiceContext, ctx: RequestContext, obj_id: str, body: s.HealthMonitorUpdate
 ) -> dict[str, Any]:
     sent = set(body.model_fields_set)
@@ -122,10 +122,18 @@ def hm_update(
     return out
 
 
-def hm_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
+def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
     with svc.db.write() as session:
         hm: m.HealthMonitor = get_live(session, m.HealthMonitor, obj_id, ctx, "write")
         require_active(hm.pool, "Pool")
         lock_under_pool(session, hm.pool)
         hm.provisioning_status = PS.PENDING_DELETE
     svc.wake()
+
+
+def listing(
+    svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    return collections.list_lbaas(
+        svc, ctx, collections.HEALTHMONITORS, items, base_url, responses.healthmonitor
+    )

@@ -13,7 +13,7 @@ from ostium.control.db import models as m
 from ostium.control.db.locking import lock_lb
 from ostium.control.identity.context import RequestContext
 from ostium.control.schemas import resources as s
-from ostium.control.services import responses, validation
+from ostium.control.services import collections, responses, validation
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live, show_one
 from ostium.control.services.quotas import check_quota
@@ -147,11 +147,11 @@ def new_l7policy(
     return row
 
 
-def l7policy_show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
+def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
     return show_one(svc, ctx, m.L7Policy, obj_id, responses.l7policy)
 
 
-def l7policy_create(
+def create(
     svc: ServiceContext, ctx: RequestContext, body: s.L7PolicyCreate
 ) -> dict[str, Any]:
     with svc.db.write() as session:
@@ -181,7 +181,7 @@ def _reposition(session: Session, pol: m.L7Policy, new_pos: int) -> None:
         p.position = i
 
 
-def l7policy_update(
+def update(
     svc: ServiceContext, ctx: RequestContext, obj_id: str, body: s.L7PolicyUpdate
 ) -> dict[str, Any]:
     sent = set(body.model_fields_set)
@@ -222,10 +222,18 @@ def l7policy_update(
     return out
 
 
-def l7policy_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
+def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
     with svc.db.write() as session:
         pol: m.L7Policy = get_live(session, m.L7Policy, obj_id, ctx, "write")
         lock_lb(session, pol.listener.load_balancer_id)
         mark_pending(session, [pol.listener])
         pol.provisioning_status = PS.PENDING_DELETE
     svc.wake()
+
+
+def listing(
+    svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    return collections.list_lbaas(
+        svc, ctx, collections.L7POLICIES, items, base_url, responses.l7policy
+    )

@@ -11,7 +11,7 @@ from ostium.control.db import models as m
 from ostium.control.db.locking import lock_lb
 from ostium.control.identity.context import RequestContext
 from ostium.control.schemas import resources as s
-from ostium.control.services import responses, validation
+from ostium.control.services import collections, responses, validation
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live
 from ostium.control.services.quotas import check_quota
@@ -66,7 +66,7 @@ def _policy_for_write(session: Session, ctx: RequestContext, pol_id: str) -> m.L
     return pol
 
 
-def rule_get(
+def get(
     session: Session, ctx: RequestContext, pol_id: str, rule_id: str, rule: str = "read"
 ) -> m.L7Rule:
     get_live(session, m.L7Policy, pol_id, ctx, rule)
@@ -76,11 +76,11 @@ def rule_get(
     return r
 
 
-def rule_show(
+def show(
     svc: ServiceContext, ctx: RequestContext, pol_id: str, rule_id: str
 ) -> dict[str, Any]:
     with svc.db.read() as session:
-        r = rule_get(session, ctx, pol_id, rule_id)
+        r = get(session, ctx, pol_id, rule_id)
         return responses.l7rule(r, tags_of(session, r))
 
 
@@ -89,7 +89,7 @@ def _lock_under_policy(session: Session, pol: m.L7Policy) -> None:
     mark_pending(session, [pol.listener, pol])
 
 
-def rule_create(
+def create(
     svc: ServiceContext, ctx: RequestContext, pol_id: str, body: s.L7RuleCreate
 ) -> dict[str, Any]:
     with svc.db.write() as session:
@@ -103,12 +103,12 @@ def rule_create(
     return out
 
 
-def rule_update(
+def update(
     svc: ServiceContext, ctx: RequestContext, pol_id: str, rule_id: str, body: s.L7RuleUpdate
 ) -> dict[str, Any]:
     sent = set(body.model_fields_set)
     with svc.db.write() as session:
-        r = rule_get(session, ctx, pol_id, rule_id, "write")
+        r = get(session, ctx, pol_id, rule_id, "write")
         pol = r.policy
         require_active(pol, "L7Policy")
         merged = {f: getattr(r, f) for f in ("type", "compare_type", "key", "value")}
@@ -136,10 +136,31 @@ def rule_update(
     return out
 
 
-def rule_delete(svc: ServiceContext, ctx: RequestContext, pol_id: str, rule_id: str) -> None:
+def delete(svc: ServiceContext, ctx: RequestContext, pol_id: str, rule_id: str) -> None:
     with svc.db.write() as session:
-        r = rule_get(session, ctx, pol_id, rule_id, "write")
+        r = get(session, ctx, pol_id, rule_id, "write")
         require_active(r.policy, "L7Policy")
         _lock_under_policy(session, r.policy)
         r.provisioning_status = PS.PENDING_DELETE
     svc.wake()
+
+
+def listing(
+    svc: ServiceContext,
+    ctx: RequestContext,
+    pol_id: str,
+    items: list[tuple[str, str]],
+    base_url: str,
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    with svc.db.read() as session:
+        get_live(session, m.L7Policy, pol_id, ctx)
+    return collections.list_lbaas(
+        svc,
+        ctx,
+        collections.L7RULES,
+        items,
+        base_url,
+        responses.l7rule,
+        where=m.L7Rule.l7policy_id == pol_id,
+        scoped=False,
+    )

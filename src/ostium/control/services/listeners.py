@@ -16,7 +16,7 @@ from ostium.control.db import models as m
 from ostium.control.db.locking import lock_lb
 from ostium.control.identity.context import RequestContext
 from ostium.control.schemas import resources as s
-from ostium.control.services import responses, validation
+from ostium.control.services import collections, responses, validation
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live, show_one
 from ostium.control.services.quotas import check_quota
@@ -90,7 +90,7 @@ def _or(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
-def listener_show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
+def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
     return show_one(svc, ctx, m.Listener, obj_id, responses.listener)
 
 
@@ -109,7 +109,7 @@ def _attach_default_pool(session: Session, li: m.Listener, pool_id: str | None) 
     li.default_pool_id = p.id
 
 
-def listener_create(
+def create(
     svc: ServiceContext, ctx: RequestContext, body: s.ListenerCreate
 ) -> dict[str, Any]:
     with svc.db.write() as session:
@@ -126,7 +126,7 @@ def listener_create(
     return out
 
 
-def listener_update(
+def update(
     svc: ServiceContext, ctx: RequestContext, obj_id: str, body: s.ListenerUpdate
 ) -> dict[str, Any]:
     sent = set(body.model_fields_set)
@@ -169,7 +169,7 @@ def listener_update(
     return out
 
 
-def listener_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
+def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
     with svc.db.write() as session:
         li = get_live(session, m.Listener, obj_id, ctx, "write")
         lock_lb(session, li.load_balancer_id)
@@ -177,7 +177,15 @@ def listener_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> No
     svc.wake()
 
 
-def listener_stats(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, int]:
+def stats(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, int]:
     with svc.db.read() as session:
         get_live(session, m.Listener, obj_id, ctx)
         return sum_stats(session, m.ListenerStatistics.listener_id == obj_id)
+
+
+def listing(
+    svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    return collections.list_lbaas(
+        svc, ctx, collections.LISTENERS, items, base_url, responses.listener
+    )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ostium.control.db import models as m
 from ostium.control.identity.context import RequestContext
 from ostium.control.schemas import resources as s
-from ostium.control.services import responses
+from ostium.control.services import collections, responses
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live
 from ostium.control.services.pools import lock_under_pool
@@ -89,7 +89,7 @@ def _pool_for_write(session: Session, ctx: RequestContext, pool_id: str) -> m.Po
     return p
 
 
-def member_get(
+def get(
     session: Session, ctx: RequestContext, pool_id: str, member_id: str, rule: str = "read"
 ) -> m.Member:
     get_live(session, m.Pool, pool_id, ctx, rule)
@@ -99,15 +99,15 @@ def member_get(
     return mb
 
 
-def member_show(
+def show(
     svc: ServiceContext, ctx: RequestContext, pool_id: str, member_id: str
 ) -> dict[str, Any]:
     with svc.db.read() as session:
-        mb = member_get(session, ctx, pool_id, member_id)
+        mb = get(session, ctx, pool_id, member_id)
         return responses.member(mb, tags_of(session, mb))
 
 
-def member_create(
+def create(
     svc: ServiceContext, ctx: RequestContext, pool_id: str, body: s.MemberCreate
 ) -> dict[str, Any]:
     with svc.db.write() as session:
@@ -121,12 +121,12 @@ def member_create(
     return out
 
 
-def member_update(
+def update(
     svc: ServiceContext, ctx: RequestContext, pool_id: str, member_id: str, body: s.MemberUpdate
 ) -> dict[str, Any]:
     sent = set(body.model_fields_set)
     with svc.db.write() as session:
-        mb = member_get(session, ctx, pool_id, member_id, "write")
+        mb = get(session, ctx, pool_id, member_id, "write")
         require_active(mb.pool, "Pool")
         apply_fields(
             mb,
@@ -145,16 +145,16 @@ def member_update(
     return out
 
 
-def member_delete(svc: ServiceContext, ctx: RequestContext, pool_id: str, member_id: str) -> None:
+def delete(svc: ServiceContext, ctx: RequestContext, pool_id: str, member_id: str) -> None:
     with svc.db.write() as session:
-        mb = member_get(session, ctx, pool_id, member_id, "write")
+        mb = get(session, ctx, pool_id, member_id, "write")
         require_active(mb.pool, "Pool")
         lock_under_pool(session, mb.pool)
         mb.provisioning_status = PS.PENDING_DELETE
     svc.wake()
 
 
-def member_batch(
+def batch(
     svc: ServiceContext, ctx: RequestContext, pool_id: str, body: s.MemberBatch, additive_only: bool
 ) -> None:
     seen: set[tuple[str, int]] = set()
@@ -218,3 +218,24 @@ def member_batch(
         check_quota(session, svc, ctx, p.project_id, {"member": len(new)})
         lock_under_pool(session, p)
     svc.wake()
+
+
+def listing(
+    svc: ServiceContext,
+    ctx: RequestContext,
+    pool_id: str,
+    items: list[tuple[str, str]],
+    base_url: str,
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    with svc.db.read() as session:
+        get_live(session, m.Pool, pool_id, ctx)
+    return collections.list_lbaas(
+        svc,
+        ctx,
+        collections.MEMBERS,
+        items,
+        base_url,
+        responses.member,
+        where=m.Member.pool_id == pool_id,
+        scoped=False,
+    )

@@ -13,7 +13,7 @@ from ostium.control.db import models as m
 from ostium.control.db.locking import lock_lb
 from ostium.control.identity.context import RequestContext
 from ostium.control.schemas import resources as s
-from ostium.control.services import responses, validation
+from ostium.control.services import collections, responses, validation
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live, show_one
 from ostium.control.services.quotas import check_quota
@@ -62,11 +62,11 @@ def new_pool(
     return row
 
 
-def pool_show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
+def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
     return show_one(svc, ctx, m.Pool, obj_id, responses.pool)
 
 
-def pool_create(svc: ServiceContext, ctx: RequestContext, body: s.PoolCreate) -> dict[str, Any]:
+def create(svc: ServiceContext, ctx: RequestContext, body: s.PoolCreate) -> dict[str, Any]:
     if not body.loadbalancer_id and not body.listener_id:
         raise BadRequest(
             "Validation failure: Must provide at least one of: loadbalancer_id, listener_id"
@@ -108,7 +108,7 @@ def pool_create(svc: ServiceContext, ctx: RequestContext, body: s.PoolCreate) ->
     return out
 
 
-def pool_update(
+def update(
     svc: ServiceContext, ctx: RequestContext, obj_id: str, body: s.PoolUpdate
 ) -> dict[str, Any]:
     sent = set(body.model_fields_set)
@@ -144,7 +144,7 @@ def pool_update(
     return out
 
 
-def pool_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
+def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
     with svc.db.write() as session:
         p = get_live(session, m.Pool, obj_id, ctx, "write")
         user = session.scalar(
@@ -163,3 +163,11 @@ def pool_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
 def lock_under_pool(session: Session, p: m.Pool) -> None:
     lock_lb(session, p.load_balancer_id)
     mark_pending(session, [p, *responses.pool_listeners(p)])
+
+
+def listing(
+    svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    return collections.list_lbaas(
+        svc, ctx, collections.POOLS, items, base_url, responses.pool
+    )
