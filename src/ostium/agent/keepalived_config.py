@@ -34,6 +34,7 @@ import jinja2
 
 from ostium.agent.errors import InvalidSpec
 from ostium.agent.naming import VIP_IFNAME
+from ostium.model.enums import VrrpState
 from ostium.model.spec import AmphoraSpec
 
 GARP_MASTER_DELAY = 2
@@ -101,6 +102,8 @@ def build_view(spec: AmphoraSpec, files: KeepalivedFiles) -> dict[str, Any]:
         "check_fall": vrrp.check_fall,
         "check_rise": vrrp.check_rise,
         "track_file": _safe(files.track_file) if vrrp.watch_haproxy else None,
+        # Both start as BACKUP (with nopreempt): see the module docstring.
+        "initial_state": VrrpState.BACKUP.value,
         "interface": VIP_IFNAME,
         "vrrp_id": vrrp.vrrp_id,
         "priority": vrrp.priority,
