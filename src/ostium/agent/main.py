@@ -55,16 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ca", required=True, help="CA that signs accepted client certificates")
     p.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
     p.add_argument("--name-prefix", default=DEFAULT_PREFIX, help="namespace/veth prefix")
-    p.add_argument("--haproxy-bin", default="haproxy")
-    p.add_argument("--respawn-count", type=int, default=3)
-    p.add_argument("--respawn-interval", type=float, default=2.0)
+    p.add_argument("--haproxy-bin", default=AgentSettings.haproxy_bin)
+    p.add_argument("--respawn-count", type=int, default=AgentSettings.respawn_count)
+    p.add_argument("--respawn-interval", type=float, default=AgentSettings.respawn_interval)
     p.add_argument("--log-level", default="INFO")
     p.add_argument(
         "--controller-ip-port-list",
         default="",
         help="health managers to send heartbeats to: ip:port[,ip:port...]",
     )
-    p.add_argument("--heartbeat-interval", type=float, default=2.0, help="seconds")
+    p.add_argument(
+        "--heartbeat-interval", type=float, default=HeartbeatSettings.interval, help="seconds"
+    )
     p.add_argument(
         "--heartbeat-key-file",
         help="file holding the heartbeat HMAC key (a file, not an argument, so "
