@@ -1,4 +1,4 @@
-"""Availability zones and their profiles (admin only)."""
+"""Availability zones (admin writes, everyone reads), each naming a zone profile."""
 
 from __future__ import annotations
 
@@ -11,22 +11,23 @@ from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.schemas import admin as a
 from ostium.control.services import responses
-from ostium.control.services.catalogs import Catalog, delete_in_use, json_object
+from ostium.control.services.availability_zone_profiles import AZ_PROFILES
+from ostium.control.services.catalogs import Catalog, delete_in_use
 from ostium.control.services.context import ServiceContext
-from ostium.control.services.providers import check_provider
 from ostium.model.enums import ProvisioningStatus as PS
-from ostium.model.errors import BadRequest, Conflict
-from ostium.model.ids import new_id
+from ostium.model.errors import Conflict
 
-AZS = Catalog(m.AvailabilityZone, "Availability Zone", responses.availability_zone, key="name")
-
-
-AZ_PROFILES = Catalog(
-    m.AvailabilityZoneProfile, "Availability zone profile", responses.availability_zone_profile
+AZS = Catalog(
+    m.AvailabilityZone,
+    "Availability Zone",
+    responses.availability_zone,
+    ["name", "description", "enabled", "availability_zone_profile_id"],
+    read_rule="read",
+    key="name",
 )
 
 
-def az_create(
+def create(
     svc: ServiceContext, ctx: RequestContext, body: a.AvailabilityZoneCreate
 ) -> dict[str, Any]:
     authorize(ctx, "admin")
@@ -46,7 +47,7 @@ def az_create(
         return responses.availability_zone(row)
 
 
-def az_update(
+def update(
     svc: ServiceContext, ctx: RequestContext, name: str, body: a.AvailabilityZoneUpdate
 ) -> dict[str, Any]:
     authorize(ctx, "admin")
@@ -61,7 +62,7 @@ def az_update(
         return responses.availability_zone(row)
 
 
-def az_delete(svc: ServiceContext, ctx: RequestContext, name: str) -> None:
+def delete(svc: ServiceContext, ctx: RequestContext, name: str) -> None:
     authorize(ctx, "admin")
     delete_in_use(
         svc,
@@ -77,62 +78,11 @@ def az_delete(svc: ServiceContext, ctx: RequestContext, name: str) -> None:
     )
 
 
-def azprofile_create(
-    svc: ServiceContext, ctx: RequestContext, body: a.AvailabilityZoneProfileCreate
-) -> dict[str, Any]:
-    authorize(ctx, "admin")
-    check_provider(body.provider_name)
-    json_object(body.availability_zone_data, "availability_zone_data")
-    with svc.db.write() as session:
-        row = m.AvailabilityZoneProfile(
-            id=new_id(),
-            name=body.name,
-            provider_name=body.provider_name,
-            availability_zone_data=body.availability_zone_data,
-            created_at=m.utcnow(),
-        )
-        session.add(row)
-        session.flush()
-        return responses.availability_zone_profile(row)
+def listing(
+    svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    return AZS.list(svc, ctx, items, base_url)
 
 
-def azprofile_update(
-    svc: ServiceContext, ctx: RequestContext, obj_id: str, body: a.AvailabilityZoneProfileUpdate
-) -> dict[str, Any]:
-    authorize(ctx, "admin")
-    sent = body.model_fields_set
-    with svc.db.write() as session:
-        row = AZ_PROFILES.get(session, obj_id)
-        if sent & {"availability_zone_data", "provider_name"} and session.scalar(
-            select(m.AvailabilityZone.name)
-            .where(m.AvailabilityZone.availability_zone_profile_id == obj_id)
-            .limit(1)
-        ):
-            raise Conflict(f"Availability zone profile {obj_id} is in use and cannot be modified.")
-        for f in sent:
-            value = getattr(body, f)
-            if value is None:
-                raise BadRequest(
-                    f"Invalid input for field/attribute {f}. Value: 'None'. "
-                    "Mandatory field missing."
-                )
-            if f == "provider_name":
-                check_provider(value)
-            if f == "availability_zone_data":
-                json_object(value, f)
-            setattr(row, f, value)
-        session.flush()
-        return responses.availability_zone_profile(row)
-
-
-def azprofile_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
-    authorize(ctx, "admin")
-    delete_in_use(
-        svc,
-        AZ_PROFILES,
-        obj_id,
-        select(m.AvailabilityZone.name)
-        .where(m.AvailabilityZone.availability_zone_profile_id == obj_id)
-        .exists(),
-        f"Availability zone profile {obj_id} is in use and cannot be modified.",
-    )
+def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
+    return AZS.show(svc, ctx, obj_id)

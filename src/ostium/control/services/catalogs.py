@@ -5,6 +5,7 @@ availability zones and their profiles): lookup, list, show, delete-unless-in-use
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -32,8 +33,17 @@ def json_object(value: str, field: str) -> dict[str, Any]:
 class Catalog:
     """Generic admin-only CRUD for the four deployment catalogues."""
 
-    def __init__(self, model: Any, label: str, view: Any, key: str = "id") -> None:
+    def __init__(
+        self,
+        model: Any,
+        label: str,
+        view: Callable[[Any], dict[str, Any]],
+        columns: list[str],
+        read_rule: str = "admin",
+        key: str = "id",
+    ) -> None:
         self.model, self.label, self.view, self.key = model, label, view, key
+        self.columns, self.read_rule = columns, read_rule
 
     def get(self, session: Any, obj_id: str) -> Any:
         row = None if obj_id == NIL else session.get(self.model, obj_id)
@@ -45,24 +55,23 @@ class Catalog:
         self,
         svc: ServiceContext,
         ctx: RequestContext,
-        rule: str,
         items: list[tuple[str, str]],
         base_url: str,
-        columns: list[str],
     ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-        authorize(ctx, rule, ctx.project_id)
+        authorize(ctx, self.read_rule, ctx.project_id)
         q = ListQuery.parse(items, svc.settings.api.pagination_max_limit)
         coll = Collection(
-            self.model, {c: getattr(self.model, c) for c in columns}, tagged=False, id_attr=self.key
+            self.model,
+            {c: getattr(self.model, c) for c in self.columns},
+            tagged=False,
+            id_attr=self.key,
         )
         with svc.db.read() as session:
             rows, links = run(session, select(self.model), coll, q, base_url)
             return [select_fields(self.view(r), q.fields) for r in rows], links
 
-    def show(
-        self, svc: ServiceContext, ctx: RequestContext, rule: str, obj_id: str
-    ) -> dict[str, Any]:
-        authorize(ctx, rule, ctx.project_id)
+    def show(self, svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
+        authorize(ctx, self.read_rule, ctx.project_id)
         with svc.db.read() as session:
             return dict(self.view(self.get(session, obj_id)))
 

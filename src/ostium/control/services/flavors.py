@@ -1,4 +1,6 @@
-"""Flavors and flavor profiles (admin only): what a load balancer's flavor may set."""
+"""Flavors (admin writes, everyone reads): named choices of a flavor profile that a
+load balancer may be created with.
+"""
 
 from __future__ import annotations
 
@@ -11,37 +13,23 @@ from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.schemas import admin as a
 from ostium.control.services import responses
-from ostium.control.services.catalogs import Catalog, delete_in_use, json_object
+from ostium.control.services.catalogs import Catalog, delete_in_use
 from ostium.control.services.context import ServiceContext
-from ostium.control.services.providers import FLAVOR_CAPABILITIES, check_provider
+from ostium.control.services.flavor_profiles import FLAVOR_PROFILES
 from ostium.model.enums import ProvisioningStatus as PS
-from ostium.model.enums import Topology
 from ostium.model.errors import BadRequest, Conflict
 from ostium.model.ids import new_id
 
-
-def _check_flavor_data(value: str) -> None:
-    data = json_object(value, "flavor_data")
-    known = {n for n, _ in FLAVOR_CAPABILITIES}
-    for key in data:
-        if key not in known:
-            from ostium.model.errors import NotImplementedByProvider
-
-            raise NotImplementedByProvider(
-                f"Provider 'amphora' does not support a requested option: {key}"
-            )
-    topo = data.get("loadbalancer_topology")
-    if topo is not None and topo not in set(Topology):
-        raise BadRequest(f"{topo} is not a valid option for loadbalancer_topology")
+FLAVORS = Catalog(
+    m.Flavor,
+    "Flavor",
+    responses.flavor,
+    ["id", "name", "description", "enabled", "flavor_profile_id"],
+    read_rule="read",
+)
 
 
-FLAVORS = Catalog(m.Flavor, "Flavor", responses.flavor)
-
-
-FLAVOR_PROFILES = Catalog(m.FlavorProfile, "Flavor profile", responses.flavorprofile)
-
-
-def flavor_create(svc: ServiceContext, ctx: RequestContext, body: a.FlavorCreate) -> dict[str, Any]:
+def create(svc: ServiceContext, ctx: RequestContext, body: a.FlavorCreate) -> dict[str, Any]:
     authorize(ctx, "admin")
     with svc.db.write() as session:
         FLAVOR_PROFILES.get(session, body.flavor_profile_id)
@@ -60,7 +48,7 @@ def flavor_create(svc: ServiceContext, ctx: RequestContext, body: a.FlavorCreate
         return responses.flavor(row)
 
 
-def flavor_update(
+def update(
     svc: ServiceContext, ctx: RequestContext, obj_id: str, body: a.FlavorUpdate
 ) -> dict[str, Any]:
     authorize(ctx, "admin")
@@ -86,7 +74,7 @@ def flavor_update(
         return responses.flavor(row)
 
 
-def flavor_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
+def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
     authorize(ctx, "admin")
     delete_in_use(
         svc,
@@ -99,59 +87,11 @@ def flavor_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None
     )
 
 
-def flavorprofile_create(
-    svc: ServiceContext, ctx: RequestContext, body: a.FlavorProfileCreate
-) -> dict[str, Any]:
-    authorize(ctx, "admin")
-    check_provider(body.provider_name)
-    _check_flavor_data(body.flavor_data)
-    with svc.db.write() as session:
-        row = m.FlavorProfile(
-            id=new_id(),
-            name=body.name,
-            provider_name=body.provider_name,
-            flavor_data=body.flavor_data,
-            created_at=m.utcnow(),
-        )
-        session.add(row)
-        session.flush()
-        return responses.flavorprofile(row)
+def listing(
+    svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    return FLAVORS.list(svc, ctx, items, base_url)
 
 
-def flavorprofile_update(
-    svc: ServiceContext, ctx: RequestContext, obj_id: str, body: a.FlavorProfileUpdate
-) -> dict[str, Any]:
-    authorize(ctx, "admin")
-    sent = body.model_fields_set
-    for f in sent:
-        if getattr(body, f) is None:
-            raise BadRequest(
-                f"Invalid input for field/attribute {f}. Value: 'None'. Mandatory field missing."
-            )
-    with svc.db.write() as session:
-        row = FLAVOR_PROFILES.get(session, obj_id)
-        if sent & {"flavor_data", "provider_name"} and session.scalar(
-            select(m.Flavor.id).where(m.Flavor.flavor_profile_id == obj_id).limit(1)
-        ):
-            raise Conflict(f"Flavor profile {obj_id} is in use and cannot be modified.")
-        if "provider_name" in sent:
-            check_provider(body.provider_name or "")
-            row.provider_name = body.provider_name
-        if "flavor_data" in sent:
-            _check_flavor_data(body.flavor_data or "")
-            row.flavor_data = body.flavor_data
-        if "name" in sent:
-            row.name = body.name
-        session.flush()
-        return responses.flavorprofile(row)
-
-
-def flavorprofile_delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
-    authorize(ctx, "admin")
-    delete_in_use(
-        svc,
-        FLAVOR_PROFILES,
-        obj_id,
-        select(m.Flavor.id).where(m.Flavor.flavor_profile_id == obj_id).exists(),
-        f"Flavor profile {obj_id} is in use and cannot be modified.",
-    )
+def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
+    return FLAVORS.show(svc, ctx, obj_id)

@@ -60,9 +60,7 @@ def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any
     return show_one(svc, ctx, m.HealthMonitor, obj_id, responses.healthmonitor)
 
 
-def create(
-    svc: ServiceContext, ctx: RequestContext, body: s.HealthMonitorCreate
-) -> dict[str, Any]:
+def create(svc: ServiceContext, ctx: RequestContext, body: s.HealthMonitorCreate) -> dict[str, Any]:
     with svc.db.write() as session:
         p: m.Pool = get_live(session, m.Pool, body.pool_id, ctx, "write")
         if p.health_monitor is not None and p.health_monitor.provisioning_status != PS.DELETED:

@@ -151,9 +151,7 @@ def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any
     return show_one(svc, ctx, m.L7Policy, obj_id, responses.l7policy)
 
 
-def create(
-    svc: ServiceContext, ctx: RequestContext, body: s.L7PolicyCreate
-) -> dict[str, Any]:
+def create(svc: ServiceContext, ctx: RequestContext, body: s.L7PolicyCreate) -> dict[str, Any]:
     with svc.db.write() as session:
         li: m.Listener = get_live(session, m.Listener, body.listener_id, ctx, "write")
         row = new_l7policy(session, li, body, li.project_id)

@@ -76,9 +76,7 @@ def get(
     return r
 
 
-def show(
-    svc: ServiceContext, ctx: RequestContext, pol_id: str, rule_id: str
-) -> dict[str, Any]:
+def show(svc: ServiceContext, ctx: RequestContext, pol_id: str, rule_id: str) -> dict[str, Any]:
     with svc.db.read() as session:
         r = get(session, ctx, pol_id, rule_id)
         return responses.l7rule(r, tags_of(session, r))

@@ -109,9 +109,7 @@ def _attach_default_pool(session: Session, li: m.Listener, pool_id: str | None) 
     li.default_pool_id = p.id
 
 
-def create(
-    svc: ServiceContext, ctx: RequestContext, body: s.ListenerCreate
-) -> dict[str, Any]:
+def create(svc: ServiceContext, ctx: RequestContext, body: s.ListenerCreate) -> dict[str, Any]:
     with svc.db.write() as session:
         lb = get_live(session, m.LoadBalancer, body.loadbalancer_id, ctx, "write")
         row = new_listener(session, lb, body, lb.project_id)

@@ -99,9 +99,7 @@ def get(
     return mb
 
 
-def show(
-    svc: ServiceContext, ctx: RequestContext, pool_id: str, member_id: str
-) -> dict[str, Any]:
+def show(svc: ServiceContext, ctx: RequestContext, pool_id: str, member_id: str) -> dict[str, Any]:
     with svc.db.read() as session:
         mb = get(session, ctx, pool_id, member_id)
         return responses.member(mb, tags_of(session, mb))

@@ -168,6 +168,4 @@ def lock_under_pool(session: Session, p: m.Pool) -> None:
 def listing(
     svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    return collections.list_lbaas(
-        svc, ctx, collections.POOLS, items, base_url, responses.pool
-    )
+    return collections.list_lbaas(svc, ctx, collections.POOLS, items, base_url, responses.pool)

@@ -75,9 +75,12 @@ class Shape:
         param: str,
         create: type[BaseModel],
         update: type[BaseModel],
+        links: str | None = None,
     ) -> None:
         self.path, self.root, self.plural, self.param = path, root, plural, param
         self.create, self.update = create, update
+        self.links = links
+        """The key of the listing's links when it is not `<plural>_links`."""
 
 
 def top_level(router: APIRouter, shape: Shape, service: TopLevel) -> None:
@@ -87,7 +90,7 @@ def top_level(router: APIRouter, shape: Shape, service: TopLevel) -> None:
     @router.get(shape.path, name=f"{shape.plural}-list")
     def list_(request: Request, svc: Svc, ctx: Ctx) -> Response:
         page = service.listing(svc, ctx, query_items(request), base_url(request))
-        return listing(shape.plural, page)
+        return listing(shape.plural, page, shape.links)
 
     @router.post(shape.path, name=f"{shape.plural}-create")
     def create(request: Request, svc: Svc, ctx: Ctx, raw: Raw) -> Response:

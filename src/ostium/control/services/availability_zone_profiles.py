@@ -1,0 +1,96 @@
+"""Availability zone profiles (admin only): what a zone means to the provider driver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ostium.control.db import models as m
+from ostium.control.identity.context import RequestContext
+from ostium.control.identity.policy import authorize
+from ostium.control.schemas import admin as a
+from ostium.control.services import responses
+from ostium.control.services.catalogs import Catalog, delete_in_use, json_object
+from ostium.control.services.context import ServiceContext
+from ostium.control.services.providers import check_provider
+from ostium.model.errors import BadRequest, Conflict
+from ostium.model.ids import new_id
+
+AZ_PROFILES = Catalog(
+    m.AvailabilityZoneProfile,
+    "Availability zone profile",
+    responses.availability_zone_profile,
+    ["id", "name", "provider_name", "availability_zone_data"],
+)
+
+
+def create(
+    svc: ServiceContext, ctx: RequestContext, body: a.AvailabilityZoneProfileCreate
+) -> dict[str, Any]:
+    authorize(ctx, "admin")
+    check_provider(body.provider_name)
+    json_object(body.availability_zone_data, "availability_zone_data")
+    with svc.db.write() as session:
+        row = m.AvailabilityZoneProfile(
+            id=new_id(),
+            name=body.name,
+            provider_name=body.provider_name,
+            availability_zone_data=body.availability_zone_data,
+            created_at=m.utcnow(),
+        )
+        session.add(row)
+        session.flush()
+        return responses.availability_zone_profile(row)
+
+
+def update(
+    svc: ServiceContext, ctx: RequestContext, obj_id: str, body: a.AvailabilityZoneProfileUpdate
+) -> dict[str, Any]:
+    authorize(ctx, "admin")
+    sent = body.model_fields_set
+    with svc.db.write() as session:
+        row = AZ_PROFILES.get(session, obj_id)
+        if sent & {"availability_zone_data", "provider_name"} and session.scalar(
+            select(m.AvailabilityZone.name)
+            .where(m.AvailabilityZone.availability_zone_profile_id == obj_id)
+            .limit(1)
+        ):
+            raise Conflict(f"Availability zone profile {obj_id} is in use and cannot be modified.")
+        for f in sent:
+            value = getattr(body, f)
+            if value is None:
+                raise BadRequest(
+                    f"Invalid input for field/attribute {f}. Value: 'None'. "
+                    "Mandatory field missing."
+                )
+            if f == "provider_name":
+                check_provider(value)
+            if f == "availability_zone_data":
+                json_object(value, f)
+            setattr(row, f, value)
+        session.flush()
+        return responses.availability_zone_profile(row)
+
+
+def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
+    authorize(ctx, "admin")
+    delete_in_use(
+        svc,
+        AZ_PROFILES,
+        obj_id,
+        select(m.AvailabilityZone.name)
+        .where(m.AvailabilityZone.availability_zone_profile_id == obj_id)
+        .exists(),
+        f"Availability zone profile {obj_id} is in use and cannot be modified.",
+    )
+
+
+def listing(
+    svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    return AZ_PROFILES.list(svc, ctx, items, base_url)
+
+
+def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
+    return AZ_PROFILES.show(svc, ctx, obj_id)

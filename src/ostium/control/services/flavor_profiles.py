@@ -1,0 +1,110 @@
+"""Flavor profiles (admin only): what a flavor sets for the provider driver, checked
+against the provider's flavor capabilities.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ostium.control.db import models as m
+from ostium.control.identity.context import RequestContext
+from ostium.control.identity.policy import authorize
+from ostium.control.schemas import admin as a
+from ostium.control.services import responses
+from ostium.control.services.catalogs import Catalog, delete_in_use, json_object
+from ostium.control.services.context import ServiceContext
+from ostium.control.services.providers import FLAVOR_CAPABILITIES, check_provider
+from ostium.model.enums import Topology
+from ostium.model.errors import BadRequest, Conflict
+from ostium.model.ids import new_id
+
+
+def _check_flavor_data(value: str) -> None:
+    data = json_object(value, "flavor_data")
+    known = {n for n, _ in FLAVOR_CAPABILITIES}
+    for key in data:
+        if key not in known:
+            from ostium.model.errors import NotImplementedByProvider
+
+            raise NotImplementedByProvider(
+                f"Provider 'amphora' does not support a requested option: {key}"
+            )
+    topo = data.get("loadbalancer_topology")
+    if topo is not None and topo not in set(Topology):
+        raise BadRequest(f"{topo} is not a valid option for loadbalancer_topology")
+
+
+FLAVOR_PROFILES = Catalog(
+    m.FlavorProfile,
+    "Flavor profile",
+    responses.flavorprofile,
+    ["id", "name", "provider_name", "flavor_data"],
+)
+
+
+def create(svc: ServiceContext, ctx: RequestContext, body: a.FlavorProfileCreate) -> dict[str, Any]:
+    authorize(ctx, "admin")
+    check_provider(body.provider_name)
+    _check_flavor_data(body.flavor_data)
+    with svc.db.write() as session:
+        row = m.FlavorProfile(
+            id=new_id(),
+            name=body.name,
+            provider_name=body.provider_name,
+            flavor_data=body.flavor_data,
+            created_at=m.utcnow(),
+        )
+        session.add(row)
+        session.flush()
+        return responses.flavorprofile(row)
+
+
+def update(
+    svc: ServiceContext, ctx: RequestContext, obj_id: str, body: a.FlavorProfileUpdate
+) -> dict[str, Any]:
+    authorize(ctx, "admin")
+    sent = body.model_fields_set
+    for f in sent:
+        if getattr(body, f) is None:
+            raise BadRequest(
+                f"Invalid input for field/attribute {f}. Value: 'None'. Mandatory field missing."
+            )
+    with svc.db.write() as session:
+        row = FLAVOR_PROFILES.get(session, obj_id)
+        if sent & {"flavor_data", "provider_name"} and session.scalar(
+            select(m.Flavor.id).where(m.Flavor.flavor_profile_id == obj_id).limit(1)
+        ):
+            raise Conflict(f"Flavor profile {obj_id} is in use and cannot be modified.")
+        if "provider_name" in sent:
+            check_provider(body.provider_name or "")
+            row.provider_name = body.provider_name
+        if "flavor_data" in sent:
+            _check_flavor_data(body.flavor_data or "")
+            row.flavor_data = body.flavor_data
+        if "name" in sent:
+            row.name = body.name
+        session.flush()
+        return responses.flavorprofile(row)
+
+
+def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
+    authorize(ctx, "admin")
+    delete_in_use(
+        svc,
+        FLAVOR_PROFILES,
+        obj_id,
+        select(m.Flavor.id).where(m.Flavor.flavor_profile_id == obj_id).exists(),
+        f"Flavor profile {obj_id} is in use and cannot be modified.",
+    )
+
+
+def listing(
+    svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    return FLAVOR_PROFILES.list(svc, ctx, items, base_url)
+
+
+def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
+    return FLAVOR_PROFILES.show(svc, ctx, obj_id)
