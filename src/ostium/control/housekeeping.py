@@ -35,6 +35,7 @@ from ostium.control import metrics
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.settings import Settings
+from ostium.model.enums import AmphoraStatus, ProvisioningStatus
 
 log = logging.getLogger("ostium.housekeeping")
 
@@ -58,7 +59,7 @@ def purge(db: Database, settings: Settings, now: dt.datetime) -> Report:
         report.amphorae = list(
             session.scalars(
                 select(m.Amphora.id).where(
-                    m.Amphora.status == "DELETED",
+                    m.Amphora.status == AmphoraStatus.DELETED,
                     (m.Amphora.updated_at.is_(None) & (m.Amphora.created_at < amp_cutoff))
                     | (m.Amphora.updated_at < amp_cutoff),
                 )
@@ -69,7 +70,7 @@ def purge(db: Database, settings: Settings, now: dt.datetime) -> Report:
         report.load_balancers = list(
             session.scalars(
                 select(m.LoadBalancer.id).where(
-                    m.LoadBalancer.provisioning_status == "DELETED",
+                    m.LoadBalancer.provisioning_status == ProvisioningStatus.DELETED,
                     m.LoadBalancer.updated_at < lb_cutoff,
                 )
             )
@@ -122,7 +123,7 @@ def rotate_certificates(db: Database, settings: Settings) -> Report:
         session.execute(
             update(m.Amphora)
             .where(
-                m.Amphora.status != "DELETED",
+                m.Amphora.status != AmphoraStatus.DELETED,
                 m.Amphora.host.startswith("https://"),
                 (m.Amphora.cert_expiration.is_(None)) | (m.Amphora.cert_expiration != expires),
             )
@@ -140,7 +141,7 @@ def remove_orphans(db: Database, agent: AgentClient) -> Report:
             set(
                 session.scalars(
                     select(m.Amphora.id).where(
-                        m.Amphora.id.in_(running), m.Amphora.status != "DELETED"
+                        m.Amphora.id.in_(running), m.Amphora.status != AmphoraStatus.DELETED
                     )
                 )
             )

@@ -14,11 +14,11 @@ from ostium.control.health.status import (
     MemberShape,
     PoolShape,
     derive,
-    member_status,
 )
 from ostium.control.health.watchdog import plan
 from ostium.control.metrics import Registry
 from ostium.model.heartbeat import HaproxyState, Heartbeat, ListenerReport, PoolReport
+from ostium.model.member_status import from_haproxy as member_status
 
 LI, POOL, M1, M2 = (str(uuid.uuid4()) for _ in range(4))
 

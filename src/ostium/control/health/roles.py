@@ -16,7 +16,7 @@ from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
 from ostium.control.db import models as m
-from ostium.model.enums import AmphoraRole
+from ostium.model.enums import AmphoraRole, AmphoraStatus
 
 log = logging.getLogger("ostium.health")
 
@@ -29,7 +29,7 @@ def follow_masters(session: Session, promoted: list[tuple[str, str]]) -> None:
             .where(
                 m.Amphora.load_balancer_id == lb_id,
                 m.Amphora.role.in_((AmphoraRole.MASTER, AmphoraRole.BACKUP)),
-                m.Amphora.status != "DELETED",
+                m.Amphora.status != AmphoraStatus.DELETED,
             )
             .values(
                 role=case(

@@ -6,9 +6,10 @@ object should have; it writes only the ones that differ. No database, no clock.
 
 Rules, in short (see `derive` for the details):
 
-- member: haproxy `UP...` ONLINE, `DOWN...` ERROR, `DRAIN`/`NOLB` (weight 0) DRAINING,
-  `MAINT` (admin down) OFFLINE, `no check` (no monitor) NO_MONITOR; absent from a
-  reported pool: OFFLINE unless NO_MONITOR; pool not reported: unchanged.
+- member: the one rule of `model.member_status` (haproxy `UP...` ONLINE, `DOWN...`
+  ERROR, `DRAIN`/`NOLB` (weight 0) DRAINING, `MAINT` (admin down) OFFLINE, `no check`
+  (no monitor) NO_MONITOR; absent from a reported pool: OFFLINE unless NO_MONITOR);
+  pool not reported: unchanged.
 - pool: admin down or not reported OFFLINE; backend `UP` ONLINE, DEGRADED if a member is
   ERROR; backend `DOWN` ERROR.
 - listener: disabled (or its load balancer disabled) OFFLINE; `OPEN` ONLINE; `FULL`
@@ -25,7 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ostium.model.enums import OperatingStatus as S
+from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.heartbeat import HaproxyState, Heartbeat
+from ostium.model.member_status import NOT_IN_REPORT, member_operating_status
 
 
 @dataclass(frozen=True)
@@ -77,22 +80,6 @@ class Statuses:
     members: dict[str, str] = field(default_factory=dict)
 
 
-def member_status(reported: str) -> str | None:
-    """The operating status for one haproxy server status word (None: keep as is)."""
-    word = reported.strip()
-    if word.startswith("UP"):
-        return S.ONLINE
-    if word.startswith("DOWN"):
-        return S.ERROR
-    if word.startswith(("DRAIN", "NOLB")):
-        return S.DRAINING
-    if word.startswith("MAINT"):
-        return S.OFFLINE
-    if word.lower() == "no check":
-        return S.NO_MONITOR
-    return None
-
-
 def _listener_status(reported: str) -> str | None:
     return {"OPEN": S.ONLINE, "FULL": S.DEGRADED, "STOP": S.OFFLINE}.get(reported.strip())
 
@@ -103,15 +90,12 @@ def _pool_status(lb: LbShape, pool: PoolShape, hb: Heartbeat, out: Statuses) -> 
         return S.OFFLINE
     any_error = False
     for mb in pool.members:
-        word = report.members.get(mb.id)
-        if word is None:
-            status: str | None = (
-                mb.operating_status if mb.operating_status == S.NO_MONITOR else S.OFFLINE
-            )
-        else:
-            status = member_status(word)
-        if status is None:
-            status = mb.operating_status
+        status = member_operating_status(
+            mb.operating_status,
+            admin_state_up=mb.admin_state_up,
+            monitored=True,  # only matters when no report speaks of the member
+            reported=report.members.get(mb.id, NOT_IN_REPORT),
+        )
         out.members[mb.id] = status
         any_error = any_error or status == S.ERROR
     backend = report.status.strip()
@@ -133,7 +117,7 @@ def derive(lb: LbShape, hb: Heartbeat) -> Statuses:
             continue
         report = hb.listeners.get(li.id)
         if report is None:
-            out.listeners[li.id] = S.ERROR if lb.provisioning_status == "ACTIVE" else S.OFFLINE
+            out.listeners[li.id] = S.ERROR if lb.provisioning_status == PS.ACTIVE else S.OFFLINE
             continue
         status = _listener_status(report.status) or li.operating_status
         out.listeners[li.id] = status

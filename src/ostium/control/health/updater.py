@@ -10,10 +10,10 @@ passed `model.heartbeat.decode` and, in ONE write transaction per batch, for eac
 2. refreshes `last_heartbeat` only if the amphora serves what it should (every enabled
    listener reported, namespace present): an amphora that lost listeners or its
    haproxy keeps reporting but goes stale and is failed over;
-3. derives operating statuses (`status.derive`) for the current amphora of a load
-   balancer that is not PENDING_* (the worker owns the tree while it reconciles) and
-   writes only those that changed;
-4. folds the absolute counters into cumulative statistics (`counters`).
+3. derives operating statuses (`status.derive`, from the trees `shapes` reads) for the
+   current amphora of a load balancer that is not PENDING_* (the worker owns the tree
+   while it reconciles) and writes only those that changed;
+4. folds the absolute counters into cumulative statistics (`statistics`, `counters`).
 
 Batching is what makes thousands of heartbeats per second cheap: a handful of queries
 per batch, writes only for what changed. So does remembering, per amphora, what its last
@@ -32,33 +32,27 @@ import datetime as dt
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.health.bulk import bulk_update
-from ostium.control.health.counters import CUMULATIVE, ListenerCounters
 from ostium.control.health.roles import follow_masters
-from ostium.control.health.status import (
-    LbShape,
-    ListenerShape,
-    MemberShape,
-    PoolShape,
-    Statuses,
-    derive,
-)
+from ostium.control.health.shapes import chunks, load_shapes, one_of
+from ostium.control.health.statistics import fold_stats, load_stats, write_stats
+from ostium.control.health.status import LbShape, Statuses, derive
 from ostium.model.enums import PENDING, AmphoraRole, VrrpState
+from ostium.model.enums import AmphoraStatus as AS
+from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.heartbeat import DropReason, HaproxyState, Heartbeat
 
 log = logging.getLogger("ostium.health")
 
-GONE = ("PENDING_DELETE", "DELETED")
 ACCEPTED = "accepted"
 
 
@@ -96,19 +90,6 @@ def _content(amp: _Amp, hb: Heartbeat) -> tuple[Any, ...]:
         tuple(sorted((k, r.status) for k, r in hb.listeners.items())),
         tuple(sorted((k, p.status, tuple(sorted(p.members.items()))) for k, p in hb.pools.items())),
     )
-
-
-def _chunks(items: list[str], size: int = 1000) -> Iterable[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _one_of(column: Any, ids: list[str], session: Session) -> ColumnElement[bool]:
-    """`column IN ids`; on PostgreSQL `column = ANY(:array)`: one parameter and the same
-    SQL text every time, instead of a new statement with a thousand parameters to parse."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))  # type: ignore[no-any-return]
-    return column.in_(ids)  # type: ignore[no-any-return]
 
 
 class HealthUpdater:
@@ -163,7 +144,7 @@ class HealthUpdater:
         accepted: list[tuple[_Amp, Heartbeat]] = []
         for amp_id, hb in heartbeats.items():
             amp = amps.get(amp_id)
-            if amp is None or amp.status == "DELETED":
+            if amp is None or amp.status == AS.DELETED:
                 outcome[DropReason.UNKNOWN_AMPHORA] += 1
             elif amp.seq is not None and hb.seq <= amp.seq:
                 outcome[DropReason.REPLAYED] += 1
@@ -179,10 +160,10 @@ class HealthUpdater:
             last = self._seen.get(amp.id)
             if last is not None and last.key == keys[amp.id] and mono < last.until:
                 same[amp.id] = last
-        shapes = _load_shapes(
+        shapes = load_shapes(
             session, {a.lb_id for a, _ in accepted if a.lb_id and a.id not in same}
         )
-        stats = _load_stats(session, [a.id for a, _ in accepted])
+        stats = load_stats(session, [a.id for a, _ in accepted])
         amp_rows: list[dict[str, Any]] = []
         changes = _Changes()
         promoted: list[tuple[str, str]] = []
@@ -206,18 +187,18 @@ class HealthUpdater:
                 "gen": hb.generation,
                 "seen": now if healthy else None,
                 "vrrp": None if hb.vrrp is None else hb.vrrp.value,
-                "b_status": "ALLOCATED"
-                if healthy and amp.status == "FAILOVER_STOPPED"
+                "b_status": AS.ALLOCATED
+                if healthy and amp.status == AS.FAILOVER_STOPPED
                 else amp.status,
             }
             amp_rows.append(row)
-            if amp.lb_id is None or amp.lb_status in (None, "DELETED"):
+            if amp.lb_id is None or amp.lb_status in (None, PS.DELETED):
                 continue
             # In an ACTIVE_STANDBY pair only the amphora holding the VIP speaks for it.
             if (
                 lb is not None
                 and amp.role is not None
-                and amp.status in ("ALLOCATED", "FAILOVER_STOPPED")
+                and amp.status in (AS.ALLOCATED, AS.FAILOVER_STOPPED)
                 and lb.provisioning_status not in PENDING
                 and hb.vrrp in (None, VrrpState.MASTER)
             ):
@@ -228,17 +209,17 @@ class HealthUpdater:
                 and amp.lb_status not in PENDING
             ):
                 promoted.append((amp.id, amp.lb_id))
-            _fold_stats(stats, amp.id, amp.lb_id, listeners, hb, now)
+            fold_stats(stats, amp.id, amp.lb_id, listeners, hb, now)
         _write_amphorae(session, amp_rows)
         follow_masters(session, promoted)
         changes.write(session)
-        _write_stats(session, stats)
+        write_stats(session, stats)
         outcome[ACCEPTED] += len(accepted)
         return outcome
 
     def _lock_amphorae(self, session: Session, ids: list[str]) -> dict[str, _Amp]:
         found: dict[str, _Amp] = {}
-        for part in _chunks(ids):
+        for part in chunks(ids):
             stmt = (
                 select(
                     m.Amphora.id,
@@ -250,7 +231,7 @@ class HealthUpdater:
                     m.LoadBalancer.provisioning_status,
                 )
                 .outerjoin(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
-                .where(_one_of(m.Amphora.id, part, session))
+                .where(one_of(m.Amphora.id, part, session))
                 .order_by(m.Amphora.id)
             )
             if not self.db.is_sqlite:  # SQLite: BEGIN IMMEDIATE already serialises writers
@@ -272,82 +253,6 @@ def _serves_what_it_should(lb: LbShape | None, hb: Heartbeat) -> bool:
     if not expected:
         return True
     return hb.haproxy == HaproxyState.RUNNING and expected <= set(hb.listeners)
-
-
-# ---------------------------------------------------------------------- reading shapes
-
-
-def _load_shapes(session: Session, lb_ids: set[str]) -> dict[str, LbShape]:
-    ids = sorted(lb_ids)
-    if not ids:
-        return {}
-    conn = session.connection()  # Core rows: the ORM layer costs more than the query
-    lbs: dict[str, dict[str, Any]] = {}
-    listeners: dict[str, list[ListenerShape]] = {}
-    pools: dict[str, list[tuple[str, bool, str]]] = {}
-    members: dict[str, list[MemberShape]] = {}
-    for part in _chunks(ids):
-        for lb_id, admin, prov, op in conn.execute(
-            select(
-                m.LoadBalancer.id,
-                m.LoadBalancer.admin_state_up,
-                m.LoadBalancer.provisioning_status,
-                m.LoadBalancer.operating_status,
-            ).where(_one_of(m.LoadBalancer.id, part, session))
-        ).all():
-            lbs[lb_id] = {"admin": admin, "prov": prov, "op": op}
-        for li in conn.execute(
-            select(
-                m.Listener.load_balancer_id,
-                m.Listener.id,
-                m.Listener.admin_state_up,
-                m.Listener.operating_status,
-            )
-            .where(
-                _one_of(m.Listener.load_balancer_id, part, session),
-                m.Listener.provisioning_status.not_in(GONE),
-            )
-            .order_by(m.Listener.id)
-        ).all():
-            listeners.setdefault(li[0], []).append(ListenerShape(li[1], li[2], li[3]))
-        for po in conn.execute(
-            select(
-                m.Pool.load_balancer_id, m.Pool.id, m.Pool.admin_state_up, m.Pool.operating_status
-            )
-            .where(
-                _one_of(m.Pool.load_balancer_id, part, session),
-                m.Pool.provisioning_status.not_in(GONE),
-            )
-            .order_by(m.Pool.id)
-        ).all():
-            pools.setdefault(po[0], []).append((po[1], po[2], po[3]))
-        for mb in conn.execute(
-            select(
-                m.Member.pool_id, m.Member.id, m.Member.admin_state_up, m.Member.operating_status
-            )
-            .join(m.Pool, m.Pool.id == m.Member.pool_id)
-            .where(
-                _one_of(m.Pool.load_balancer_id, part, session),
-                m.Member.provisioning_status.not_in(GONE),
-            )
-            .order_by(m.Member.id)
-        ).all():
-            members.setdefault(mb[0], []).append(MemberShape(mb[1], mb[2], mb[3]))
-    return {
-        lb_id: LbShape(
-            id=lb_id,
-            admin_state_up=v["admin"],
-            provisioning_status=v["prov"],
-            operating_status=v["op"],
-            listeners=tuple(listeners.get(lb_id, ())),
-            pools=tuple(
-                PoolShape(pid, admin, op, tuple(members.get(pid, ())))
-                for pid, admin, op in pools.get(lb_id, ())
-            ),
-        )
-        for lb_id, v in lbs.items()
-        if v["prov"] != "DELETED"
-    }
 
 
 # ---------------------------------------------------------------------- statuses
@@ -413,85 +318,3 @@ def _write_amphorae(session: Session, rows: list[dict[str, Any]]) -> None:
         ],
         keep_if_null=("last_heartbeat",),
     )
-
-
-# ---------------------------------------------------------------------- statistics
-
-
-@dataclass
-class _StatRow:
-    lb_id: str
-    counters: ListenerCounters
-    exists: bool
-    dirty: bool = False
-    updated_at: dt.datetime | None = None
-
-
-def _load_stats(session: Session, amp_ids: list[str]) -> dict[tuple[str, str], _StatRow]:
-    t = m.ListenerStatistics
-    cols = [
-        t.listener_id,
-        t.amphora_id,
-        t.load_balancer_id,
-        t.active_connections,
-        *(getattr(t, f) for f in CUMULATIVE),
-        *(getattr(t, f"last_{f}") for f in CUMULATIVE),
-    ]
-    n = len(CUMULATIVE)
-    conn = session.connection()
-    out: dict[tuple[str, str], _StatRow] = {}
-    for part in _chunks(amp_ids):
-        # Plain rows, not ORM objects: this runs for every heartbeat batch.
-        rows = conn.execute(select(*cols).where(_one_of(t.amphora_id, part, session))).all()
-        for listener_id, amp_id, lb_id, active, *values in rows:
-            counters = ListenerCounters(
-                totals=dict(zip(CUMULATIVE, (v or 0 for v in values[:n]), strict=True)),
-                last=dict(zip(CUMULATIVE, values[n:], strict=True)),
-                active_connections=active or 0,
-            )
-            out[(listener_id, amp_id)] = _StatRow(lb_id, counters, True)
-    return out
-
-
-def _fold_stats(
-    stats: dict[tuple[str, str], _StatRow],
-    amp_id: str,
-    lb_id: str,
-    known: frozenset[str],
-    hb: Heartbeat,
-    now: dt.datetime,
-) -> None:
-    for lid, report in hb.listeners.items():
-        if lid not in known:
-            continue
-        row = stats.get((lid, amp_id))
-        if row is None:
-            row = stats[(lid, amp_id)] = _StatRow(lb_id, ListenerCounters.empty(), False)
-        if row.counters.advance(report):
-            row.dirty = True
-            row.updated_at = now
-
-
-def _write_stats(session: Session, stats: dict[tuple[str, str], _StatRow]) -> None:
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    for (lid, amp_id), row in sorted(stats.items()):
-        if not row.dirty:
-            continue
-        c = row.counters
-        values: dict[str, Any] = {
-            "active_connections": c.active_connections,
-            "updated_at": row.updated_at,
-        }
-        for f in CUMULATIVE:
-            values[f] = c.totals[f]
-            values[f"last_{f}"] = c.last[f]
-        if row.exists:
-            updates.append({"listener_id": lid, "amphora_id": amp_id, **values})
-        else:
-            inserts.append(
-                {"listener_id": lid, "amphora_id": amp_id, "load_balancer_id": row.lb_id, **values}
-            )
-    if inserts:
-        session.connection().execute(insert(m.ListenerStatistics), inserts)
-    bulk_update(session, m.ListenerStatistics.__table__, ("listener_id", "amphora_id"), updates)

@@ -39,12 +39,13 @@ from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.db.locking import lock_lb
 from ostium.control.settings import HealthSettings
+from ostium.model.enums import AmphoraStatus as AS
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import Conflict
 
 log = logging.getLogger("ostium.health")
 BATCH = 50
-WATCHED = ("ALLOCATED", "FAILOVER_STOPPED")
+WATCHED = (AS.ALLOCATED, AS.FAILOVER_STOPPED)
 
 
 def plan(silent: int, threshold: int) -> bool:
@@ -63,7 +64,7 @@ class ScanResult:
 
 
 def silent_filter(
-    cutoff: dt.datetime, statuses: tuple[str, ...] = WATCHED
+    cutoff: dt.datetime, statuses: tuple[AS, ...] = WATCHED
 ) -> list[ColumnElement[bool]]:
     """WHERE clauses for current amphorae silent since before `cutoff`."""
     return [
@@ -71,11 +72,11 @@ def silent_filter(
         m.Amphora.role.is_not(None),
         m.Amphora.last_heartbeat.is_not(None),
         m.Amphora.last_heartbeat < cutoff,
-        m.LoadBalancer.provisioning_status.not_in(("PENDING_DELETE", "DELETED")),
+        m.LoadBalancer.provisioning_status.not_in((PS.PENDING_DELETE, PS.DELETED)),
     ]
 
 
-def count_silent(session: Session, cutoff: dt.datetime, statuses: tuple[str, ...] = WATCHED) -> int:
+def count_silent(session: Session, cutoff: dt.datetime, statuses: tuple[AS, ...] = WATCHED) -> int:
     stmt = (
         select(func.count())
         .select_from(m.Amphora)
@@ -151,14 +152,14 @@ class Watchdog:
             session.scalars(
                 select(m.Amphora.id)
                 .join(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
-                .where(*silent_filter(cutoff, ("ALLOCATED",)))
+                .where(*silent_filter(cutoff, (AS.ALLOCATED,)))
             )
         )
         if ids:
             session.execute(
                 update(m.Amphora)
                 .where(m.Amphora.id.in_(ids))
-                .values(status="FAILOVER_STOPPED", updated_at=self.clock())
+                .values(status=AS.FAILOVER_STOPPED, updated_at=self.clock())
             )
             log.error(
                 "health: %d amphorae silent at once (threshold %d): failover stopped, "
@@ -174,8 +175,8 @@ class Watchdog:
             select(m.Amphora.id, m.Amphora.load_balancer_id, m.Amphora.last_heartbeat)
             .join(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
             .where(
-                *silent_filter(cutoff, ("ALLOCATED",)),
-                m.LoadBalancer.provisioning_status.in_(("ACTIVE", "ERROR")),
+                *silent_filter(cutoff, (AS.ALLOCATED,)),
+                m.LoadBalancer.provisioning_status.in_((PS.ACTIVE, PS.ERROR)),
             )
             .order_by(m.Amphora.last_heartbeat)
             .limit(BATCH)

@@ -12,8 +12,9 @@ from typing import Any
 from ostium.control.db import models as m
 from ostium.control.settings import Settings
 from ostium.model import spec as sp
+from ostium.model.enums import ProvisioningStatus
 
-GONE = ("PENDING_DELETE", "DELETED")
+GONE = (ProvisioningStatus.PENDING_DELETE, ProvisioningStatus.DELETED)
 
 
 def _alive(items: list[Any]) -> list[Any]:
