@@ -71,7 +71,7 @@ class _Failing(NoopDriver):
 
 def test_permanent_failure_ends_in_error_with_reason_and_no_leak(api: Api) -> None:
     driver = _Failing(PermanentError("no capacity on host"))
-    api.worker.reconciler.driver = driver  # type: ignore[assignment]
+    api.worker.reconciler.driver = driver
     lb_id = _create(api)
     api.settle()
     assert api.lb_status(lb_id) == "ERROR"
@@ -89,7 +89,7 @@ def test_transient_failures_are_retried_then_error(api: Api) -> None:
     import dataclasses
 
     driver = _Failing(TransientError("agent busy"))
-    api.worker.reconciler.driver = driver  # type: ignore[assignment]
+    api.worker.reconciler.driver = driver
     api.worker.settings = dataclasses.replace(
         api.settings,
         worker=dataclasses.replace(api.settings.worker, max_retries=2, retry_backoff=0.01),
