@@ -1,4 +1,9 @@
-"""Choose and build the compute driver named by the settings (`auto`, `noop`, `netns`)."""
+"""Choose and build the compute driver named by the settings (`auto`, `noop`, `netns`).
+
+Role: the one place that maps `[controller_worker] compute_driver` to a driver and its
+cleanup. Callers: `cli` (serve, worker, housekeeping). Must not start anything for
+`noop`; `netns` starts the local agent (`netns_setup`).
+"""
 
 from __future__ import annotations
 

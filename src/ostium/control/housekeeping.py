@@ -17,7 +17,10 @@ jobs, each on its own period (`[house_keeping]`):
   namespaces, haproxy processes and state it does not know. Everything removed is
   logged, counted and returned.
 
-Clock and sleep are injected; each job catches its own failures.
+The agent comes from the compute driver (`ComputeDriver.local_agent`, in `ostium serve`)
+or from `netns_setup.connect_local_agent` (alone). Clock and sleep are injected; each job
+catches its own failures. Must not import the API or the services, nor reconcile
+anything (the worker does).
 """
 
 from __future__ import annotations
