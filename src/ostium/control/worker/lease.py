@@ -93,9 +93,9 @@ class Lease:
                 .values(lease_expires=expires)
             )
             held: bool = res.rowcount == 1  # type: ignore[attr-defined]
-        if not held:
-            self.lost = True
-            log.warning("load balancer %s: lease lost by %s", self.lb_id, self.owner)
+        # Not held also once the reconcile gave the lease back (finish, mark_error): only
+        # `hold`, before a push, makes it an event.
+        self.lost = not held
         return held
 
     def hold(self) -> None:
