@@ -10,7 +10,6 @@ from ostium.control.db import models as m
 from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.schemas import admin as a
-from ostium.control.services import responses
 from ostium.control.services.catalogs import Catalog, delete_in_use, json_object
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.providers import check_provider
@@ -20,7 +19,6 @@ from ostium.model.ids import new_id
 AZ_PROFILES = Catalog(
     m.AvailabilityZoneProfile,
     "Availability zone profile",
-    responses.availability_zone_profile,
     ["id", "name", "provider_name", "availability_zone_data"],
 )
 
@@ -41,7 +39,7 @@ def create(
         )
         session.add(row)
         session.flush()
-        return responses.availability_zone_profile(row)
+        return AZ_PROFILES.render(row)
 
 
 def update(
@@ -70,7 +68,7 @@ def update(
                 json_object(value, f)
             setattr(row, f, value)
         session.flush()
-        return responses.availability_zone_profile(row)
+        return AZ_PROFILES.render(row)
 
 
 def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:

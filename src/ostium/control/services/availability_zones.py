@@ -10,7 +10,6 @@ from ostium.control.db import models as m
 from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.schemas import admin as a
-from ostium.control.services import responses
 from ostium.control.services.availability_zone_profiles import AZ_PROFILES
 from ostium.control.services.catalogs import Catalog, delete_in_use
 from ostium.control.services.context import ServiceContext
@@ -20,7 +19,6 @@ from ostium.model.errors import Conflict
 AZS = Catalog(
     m.AvailabilityZone,
     "Availability Zone",
-    responses.availability_zone,
     ["name", "description", "enabled", "availability_zone_profile_id"],
     read_rule="read",
     key="name",
@@ -44,7 +42,7 @@ def create(
         )
         session.add(row)
         session.flush()
-        return responses.availability_zone(row)
+        return AZS.render(row)
 
 
 def update(
@@ -59,7 +57,7 @@ def update(
         if "enabled" in sent:
             row.enabled = bool(body.enabled)
         session.flush()
-        return responses.availability_zone(row)
+        return AZS.render(row)
 
 
 def delete(svc: ServiceContext, ctx: RequestContext, name: str) -> None:

@@ -5,7 +5,6 @@ availability zones and their profiles): lookup, list, show, delete-unless-in-use
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -37,13 +36,19 @@ class Catalog:
         self,
         model: Any,
         label: str,
-        view: Callable[[Any], dict[str, Any]],
         columns: list[str],
         read_rule: str = "admin",
         key: str = "id",
     ) -> None:
-        self.model, self.label, self.view, self.key = model, label, view, key
+        self.model, self.label, self.key = model, label, key
         self.columns, self.read_rule = columns, read_rule
+
+    def render(self, row: Any) -> dict[str, Any]:
+        """The API's view of a row: its columns, a missing description as ""."""
+        out = {c: getattr(row, c) for c in self.columns}
+        if "description" in out:
+            out["description"] = out["description"] or ""
+        return out
 
     def get(self, session: Any, obj_id: str) -> Any:
         row = None if obj_id == NIL else session.get(self.model, obj_id)
@@ -68,12 +73,12 @@ class Catalog:
         )
         with svc.db.read() as session:
             rows, links = run(session, select(self.model), coll, q, base_url)
-            return [select_fields(self.view(r), q.fields) for r in rows], links
+            return [select_fields(self.render(r), q.fields) for r in rows], links
 
     def show(self, svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
         authorize(ctx, self.read_rule, ctx.project_id)
         with svc.db.read() as session:
-            return dict(self.view(self.get(session, obj_id)))
+            return dict(self.render(self.get(session, obj_id)))
 
 
 def delete_in_use(

@@ -12,7 +12,6 @@ from ostium.control.db import models as m
 from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.schemas import admin as a
-from ostium.control.services import responses
 from ostium.control.services.catalogs import Catalog, delete_in_use, json_object
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.providers import FLAVOR_CAPABILITIES, check_provider
@@ -39,7 +38,6 @@ def _check_flavor_data(value: str) -> None:
 FLAVOR_PROFILES = Catalog(
     m.FlavorProfile,
     "Flavor profile",
-    responses.flavorprofile,
     ["id", "name", "provider_name", "flavor_data"],
 )
 
@@ -58,7 +56,7 @@ def create(svc: ServiceContext, ctx: RequestContext, body: a.FlavorProfileCreate
         )
         session.add(row)
         session.flush()
-        return responses.flavorprofile(row)
+        return FLAVOR_PROFILES.render(row)
 
 
 def update(
@@ -86,7 +84,7 @@ def update(
         if "name" in sent:
             row.name = body.name
         session.flush()
-        return responses.flavorprofile(row)
+        return FLAVOR_PROFILES.render(row)
 
 
 def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:

@@ -12,7 +12,6 @@ from ostium.control.db import models as m
 from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.schemas import admin as a
-from ostium.control.services import responses
 from ostium.control.services.catalogs import Catalog, delete_in_use
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.flavor_profiles import FLAVOR_PROFILES
@@ -23,7 +22,6 @@ from ostium.model.ids import new_id
 FLAVORS = Catalog(
     m.Flavor,
     "Flavor",
-    responses.flavor,
     ["id", "name", "description", "enabled", "flavor_profile_id"],
     read_rule="read",
 )
@@ -45,7 +43,7 @@ def create(svc: ServiceContext, ctx: RequestContext, body: a.FlavorCreate) -> di
         )
         session.add(row)
         session.flush()
-        return responses.flavor(row)
+        return FLAVORS.render(row)
 
 
 def update(
@@ -71,7 +69,7 @@ def update(
         if "enabled" in sent:
             row.enabled = bool(body.enabled)
         session.flush()
-        return responses.flavor(row)
+        return FLAVORS.render(row)
 
 
 def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:

@@ -14,17 +14,17 @@ from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live, show_one
 from ostium.control.services.pools import lock_under_pool
 from ostium.control.services.quotas import check_quota
-from ostium.control.services.tags import set_tags, tags_of
+from ostium.control.services.tags import tags_of
 from ostium.control.services.writes import (
+    add_new,
     apply_fields,
     mark_pending,
+    new_resource,
     require_active,
 )
 from ostium.model import defaults
-from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest, Conflict
-from ostium.model.ids import new_id
 
 
 def new_healthmonitor(
@@ -32,13 +32,9 @@ def new_healthmonitor(
 ) -> m.HealthMonitor:
     data = validation.healthmonitor(body.model_dump(), pool_row.protocol)
     row = m.HealthMonitor(
-        id=new_id(),
-        project_id=project_id,
+        **new_resource(project_id, body.admin_state_up),
         pool_id=pool_row.id,
         name=body.name or "",
-        admin_state_up=body.admin_state_up,
-        provisioning_status=PS.PENDING_CREATE,
-        operating_status=OS.OFFLINE,
         type=data["type"],
         delay=data["delay"],
         timeout=data["timeout"],
@@ -49,11 +45,8 @@ def new_healthmonitor(
         expected_codes=data["expected_codes"],
         http_version=data["http_version"],
         domain_name=data["domain_name"],
-        created_at=m.utcnow(),
     )
-    session.add(row)
-    set_tags(session, row.id, body.tags)
-    return row
+    return add_new(session, row, body.tags)
 
 
 def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
@@ -109,9 +102,7 @@ def update(
         merged = validation.healthmonitor(merged, hm.pool.protocol)
         for f in HM_FIELDS:
             setattr(hm, f, merged[f])
-        apply_fields(hm, body, sent, ("name", "admin_state_up"))
-        if "tags" in sent:
-            set_tags(session, hm.id, body.tags)
+        apply_fields(session, hm, body, sent, ("name", "admin_state_up"))
         lock_under_pool(session, hm.pool)
         mark_pending(session, [hm])
         session.flush()

@@ -21,11 +21,10 @@ from ostium.control.services.tags import set_tags, tags_of
 from ostium.control.services.writes import (
     apply_fields,
     mark_pending,
+    new_resource,
 )
-from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest, NotFound
-from ostium.model.ids import new_id
 
 
 def normalise_policy(data: dict[str, Any], sent: set[str]) -> dict[str, Any]:
@@ -125,21 +124,16 @@ def new_l7policy(
         ):
             other.position += 1
     row = m.L7Policy(
-        id=new_id(),
-        project_id=project_id,
+        **new_resource(project_id, body.admin_state_up),
         listener_id=li.id,
         name=body.name or "",
         description=body.description or "",
-        admin_state_up=body.admin_state_up,
-        provisioning_status=PS.PENDING_CREATE,
-        operating_status=OS.OFFLINE,
         action=data["action"],
         redirect_url=data["redirect_url"],
         redirect_prefix=data["redirect_prefix"],
         redirect_pool_id=data["redirect_pool_id"],
         redirect_http_code=data["redirect_http_code"],
         position=pos,
-        created_at=m.utcnow(),
     )
     session.add(row)
     session.flush()
@@ -207,11 +201,9 @@ def update(
             check_redirect_pool(session, li, data["redirect_pool_id"])
         for f, v in data.items():
             setattr(pol, f, v)
-        apply_fields(pol, body, sent, ("name", "description", "admin_state_up"))
+        apply_fields(session, pol, body, sent, ("name", "description", "admin_state_up"))
         if "position" in sent and body.position is not None:
             _reposition(session, pol, body.position)
-        if "tags" in sent:
-            set_tags(session, pol.id, body.tags)
         lock_lb(session, li.load_balancer_id)
         mark_pending(session, [li, pol])
         session.flush()

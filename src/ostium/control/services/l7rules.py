@@ -13,18 +13,18 @@ from ostium.control.identity.context import RequestContext
 from ostium.control.schemas import resources as s
 from ostium.control.services import collections, responses, validation
 from ostium.control.services.context import ServiceContext
-from ostium.control.services.lookup import get_live
+from ostium.control.services.lookup import get_live, get_under, get_writable
 from ostium.control.services.quotas import check_quota
-from ostium.control.services.tags import set_tags, tags_of
+from ostium.control.services.tags import tags_of
 from ostium.control.services.writes import (
+    add_new,
     apply_fields,
     mark_pending,
+    new_resource,
     require_active,
 )
-from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
-from ostium.model.errors import BadRequest, Conflict, NotFound
-from ostium.model.ids import new_id
+from ostium.model.errors import BadRequest, Conflict
 
 
 def new_l7rule(
@@ -42,38 +42,23 @@ def new_l7rule(
     if count >= 50:
         raise Conflict(f"Too many rules on L7 policy {pol.id}")
     row = m.L7Rule(
-        id=new_id(),
-        project_id=project_id,
+        **new_resource(project_id, body.admin_state_up),
         l7policy_id=pol.id,
-        admin_state_up=body.admin_state_up,
-        provisioning_status=PS.PENDING_CREATE,
-        operating_status=OS.OFFLINE,
         type=body.type,
         compare_type=body.compare_type,
         key=body.key,
         value=body.value,
         invert=body.invert,
-        created_at=m.utcnow(),
     )
-    session.add(row)
-    set_tags(session, row.id, body.tags)
-    return row
-
-
-def _policy_for_write(session: Session, ctx: RequestContext, pol_id: str) -> m.L7Policy:
-    pol: m.L7Policy = get_live(session, m.L7Policy, pol_id, ctx, "write")
-    require_active(pol, "L7Policy")
-    return pol
+    return add_new(session, row, body.tags)
 
 
 def get(
     session: Session, ctx: RequestContext, pol_id: str, rule_id: str, rule: str = "read"
 ) -> m.L7Rule:
-    get_live(session, m.L7Policy, pol_id, ctx, rule)
-    r: m.L7Rule = get_live(session, m.L7Rule, rule_id, ctx, rule)
-    if r.l7policy_id != pol_id:
-        raise NotFound(f"L7 Rule {rule_id} not found.")
-    return r
+    return get_under(
+        session, ctx, (m.L7Policy, pol_id), m.L7Rule, rule_id, lambda r: r.l7policy_id, rule
+    )
 
 
 def show(svc: ServiceContext, ctx: RequestContext, pol_id: str, rule_id: str) -> dict[str, Any]:
@@ -91,7 +76,7 @@ def create(
     svc: ServiceContext, ctx: RequestContext, pol_id: str, body: s.L7RuleCreate
 ) -> dict[str, Any]:
     with svc.db.write() as session:
-        pol = _policy_for_write(session, ctx, pol_id)
+        pol = get_writable(session, ctx, m.L7Policy, pol_id, "L7Policy")
         row = new_l7rule(session, pol, body, pol.project_id)
         check_quota(session, svc, ctx, pol.project_id, {"l7rule": 1})
         _lock_under_policy(session, pol)
@@ -121,11 +106,9 @@ def update(
         validation.l7rule(merged)
         for f, v in merged.items():
             setattr(r, f, v)
-        apply_fields(r, body, sent, ("admin_state_up",))
+        apply_fields(session, r, body, sent, ("admin_state_up",))
         if "invert" in sent:
             r.invert = bool(body.invert)
-        if "tags" in sent:
-            set_tags(session, r.id, body.tags)
         _lock_under_policy(session, pol)
         mark_pending(session, [r])
         session.flush()

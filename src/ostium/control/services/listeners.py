@@ -21,17 +21,17 @@ from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live, show_one
 from ostium.control.services.quotas import check_quota
 from ostium.control.services.statistics import sum_stats
-from ostium.control.services.tags import set_tags, tags_of
+from ostium.control.services.tags import tags_of
 from ostium.control.services.writes import (
+    add_new,
     apply_fields,
     mark_pending,
+    new_resource,
 )
 from ostium.model import defaults
 from ostium.model.enums import PORT_FAMILY
-from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import Conflict, NotFound
-from ostium.model.ids import new_id
 
 
 def new_listener(
@@ -57,14 +57,10 @@ def new_listener(
             f"{body.protocol} and protocol_port {body.protocol_port}"
         )
     row = m.Listener(
-        id=new_id(),
-        project_id=project_id,
+        **new_resource(project_id, body.admin_state_up),
         load_balancer_id=lb.id,
         name=body.name or "",
         description=body.description or "",
-        admin_state_up=body.admin_state_up,
-        provisioning_status=PS.PENDING_CREATE,
-        operating_status=OS.OFFLINE,
         protocol=body.protocol,
         protocol_port=body.protocol_port,
         port_family=family,
@@ -79,11 +75,8 @@ def new_listener(
         allowed_cidrs=cidrs,
         hsts_include_subdomains=False,
         hsts_preload=False,
-        created_at=m.utcnow(),
     )
-    session.add(row)
-    set_tags(session, row.id, body.tags)
-    return row
+    return add_new(session, row, body.tags)
 
 
 def _or(value: int | None, default: int) -> int:
@@ -141,6 +134,7 @@ def update(
         if "default_pool_id" in sent:
             _attach_default_pool(session, li, body.default_pool_id)
         apply_fields(
+            session,
             li,
             body,
             sent,
@@ -157,8 +151,6 @@ def update(
             ),
             resets={**defaults.LISTENER_RESETS, "insert_headers": {}},
         )
-        if "tags" in sent:
-            set_tags(session, li.id, body.tags)
         lock_lb(session, li.load_balancer_id)
         mark_pending(session, [li])
         session.flush()

@@ -14,6 +14,7 @@ from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.tags import tags_of
+from ostium.control.services.writes import require_active
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import NotFound
 
@@ -44,6 +45,36 @@ def get_live(
         raise NotFound(f"{LABELS[model]} {obj_id} not found.")
     if ctx is not None:
         authorize(ctx, rule, row.project_id)
+    return row
+
+
+P = TypeVar("P", bound=m.Resource)
+
+
+def get_under(
+    session: Session,
+    ctx: RequestContext,
+    parent: tuple[type[P], str],
+    model: type[R],
+    obj_id: str,
+    parent_of: Callable[[R], str],
+    rule: str = "read",
+) -> R:
+    """An object addressed under its parent (`/pools/{pool_id}/members/{id}`): 404 if
+    either is missing or the object belongs to another parent."""
+    get_live(session, parent[0], parent[1], ctx, rule)
+    row = get_live(session, model, obj_id, ctx, rule)
+    if parent_of(row) != parent[1]:
+        raise NotFound(f"{LABELS[model]} {obj_id} not found.")
+    return row
+
+
+def get_writable(
+    session: Session, ctx: RequestContext, model: type[R], obj_id: str, label: str
+) -> R:
+    """The object, for a change under it: 409 unless it is ACTIVE."""
+    row = get_live(session, model, obj_id, ctx, "write")
+    require_active(row, label)
     return row
 
 

@@ -12,20 +12,21 @@ from ostium.control.identity.context import RequestContext
 from ostium.control.schemas import resources as s
 from ostium.control.services import collections, responses
 from ostium.control.services.context import ServiceContext
-from ostium.control.services.lookup import get_live
+from ostium.control.services.lookup import get_live, get_under, get_writable
 from ostium.control.services.pools import lock_under_pool
 from ostium.control.services.quotas import check_quota
-from ostium.control.services.tags import set_tags, tags_of
+from ostium.control.services.tags import tags_of
 from ostium.control.services.writes import (
+    add_new,
     apply_fields,
     mark_pending,
+    new_resource,
     require_active,
 )
 from ostium.control.settings import Settings
 from ostium.model import defaults
 from ostium.model.enums import ProvisioningStatus as PS
-from ostium.model.errors import BadRequest, Conflict, NotFound
-from ostium.model.ids import new_id
+from ostium.model.errors import BadRequest, Conflict
 from ostium.model.member_status import member_operating_status
 
 
@@ -59,15 +60,15 @@ def new_member(
             f"protocol_port {body.protocol_port}"
         )
     row = m.Member(
-        id=new_id(),
-        project_id=project_id,
+        **new_resource(
+            project_id,
+            body.admin_state_up,
+            member_operating_status(
+                None, admin_state_up=body.admin_state_up, monitored=has_monitor
+            ),
+        ),
         pool_id=pool_row.id,
         name=body.name or "",
-        admin_state_up=body.admin_state_up,
-        provisioning_status=PS.PENDING_CREATE,
-        operating_status=member_operating_status(
-            None, admin_state_up=body.admin_state_up, monitored=has_monitor
-        ),
         address=body.address,
         protocol_port=body.protocol_port,
         weight=defaults.MEMBER_WEIGHT if body.weight is None else body.weight,
@@ -76,27 +77,16 @@ def new_member(
         monitor_address=body.monitor_address,
         monitor_port=body.monitor_port,
         vnic_type="normal",
-        created_at=m.utcnow(),
     )
-    session.add(row)
-    set_tags(session, row.id, body.tags)
-    return row
-
-
-def _pool_for_write(session: Session, ctx: RequestContext, pool_id: str) -> m.Pool:
-    p: m.Pool = get_live(session, m.Pool, pool_id, ctx, "write")
-    require_active(p, "Pool")
-    return p
+    return add_new(session, row, body.tags)
 
 
 def get(
     session: Session, ctx: RequestContext, pool_id: str, member_id: str, rule: str = "read"
 ) -> m.Member:
-    get_live(session, m.Pool, pool_id, ctx, rule)
-    mb: m.Member = get_live(session, m.Member, member_id, ctx, rule)
-    if mb.pool_id != pool_id:
-        raise NotFound(f"Member {member_id} not found.")
-    return mb
+    return get_under(
+        session, ctx, (m.Pool, pool_id), m.Member, member_id, lambda mb: mb.pool_id, rule
+    )
 
 
 def show(svc: ServiceContext, ctx: RequestContext, pool_id: str, member_id: str) -> dict[str, Any]:
@@ -109,7 +99,7 @@ def create(
     svc: ServiceContext, ctx: RequestContext, pool_id: str, body: s.MemberCreate
 ) -> dict[str, Any]:
     with svc.db.write() as session:
-        p = _pool_for_write(session, ctx, pool_id)
+        p = get_writable(session, ctx, m.Pool, pool_id, "Pool")
         row = new_member(session, svc.settings, p, body, p.project_id, p.health_monitor is not None)
         check_quota(session, svc, ctx, p.project_id, {"member": 1})
         lock_under_pool(session, p)
@@ -127,14 +117,13 @@ def update(
         mb = get(session, ctx, pool_id, member_id, "write")
         require_active(mb.pool, "Pool")
         apply_fields(
+            session,
             mb,
             body,
             sent,
             ("name", "admin_state_up", "weight", "backup", "monitor_address", "monitor_port"),
             resets=defaults.MEMBER_RESETS,
         )
-        if "tags" in sent:
-            set_tags(session, mb.id, body.tags)
         lock_under_pool(session, mb.pool)
         mark_pending(session, [mb])
         session.flush()
@@ -162,7 +151,7 @@ def batch(
             raise BadRequest("Member must be updated only once in the same request.")
         seen.add(key)
     with svc.db.write() as session:
-        p = _pool_for_write(session, ctx, pool_id)
+        p = get_writable(session, ctx, m.Pool, pool_id, "Pool")
         existing = {
             (mb.address, mb.protocol_port): mb
             for mb in p.members
@@ -184,14 +173,13 @@ def batch(
             )
             sent = item.model_fields_set
             apply_fields(
+                session,
                 mb,
                 item,
                 set(sent),
                 ("name", "admin_state_up", "weight", "backup", "monitor_address", "monitor_port"),
                 resets=defaults.MEMBER_RESETS,
             )
-            if "tags" in sent:
-                set_tags(session, mb.id, item.tags)
             after = (
                 mb.name,
                 mb.admin_state_up,

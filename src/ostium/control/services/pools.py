@@ -17,15 +17,15 @@ from ostium.control.services import collections, responses, validation
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live, show_one
 from ostium.control.services.quotas import check_quota
-from ostium.control.services.tags import set_tags, tags_of
+from ostium.control.services.tags import tags_of
 from ostium.control.services.writes import (
+    add_new,
     apply_fields,
     mark_pending,
+    new_resource,
 )
-from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest, Conflict
-from ostium.model.ids import new_id
 
 
 def new_pool(
@@ -43,23 +43,16 @@ def new_pool(
         body.session_persistence.model_dump() if body.session_persistence else None, protocol
     )
     row = m.Pool(
-        id=new_id(),
-        project_id=project_id,
+        **new_resource(project_id, body.admin_state_up),
         load_balancer_id=lb.id,
         name=body.name or "",
         description=body.description or "",
-        admin_state_up=body.admin_state_up,
-        provisioning_status=PS.PENDING_CREATE,
-        operating_status=OS.OFFLINE,
         protocol=protocol,
         lb_algorithm=algorithm,
         session_persistence=sp,
         tls_enabled=False,
-        created_at=m.utcnow(),
     )
-    session.add(row)
-    set_tags(session, row.id, body.tags)
-    return row
+    return add_new(session, row, body.tags)
 
 
 def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
@@ -133,9 +126,9 @@ def update(
                 p.session_persistence = validation.session_persistence(merged, p.protocol)
                 for user in responses.pool_listeners(p):
                     validation.pool_compat(p.protocol, user.protocol, p.session_persistence)
-        apply_fields(p, body, sent, ("name", "description", "admin_state_up", "lb_algorithm"))
-        if "tags" in sent:
-            set_tags(session, p.id, body.tags)
+        apply_fields(
+            session, p, body, sent, ("name", "description", "admin_state_up", "lb_algorithm")
+        )
         lock_lb(session, p.load_balancer_id)
         mark_pending(session, [p, *responses.pool_listeners(p)])
         session.flush()
