@@ -14,7 +14,6 @@ from ostium.control.services.catalogs import Catalog, delete_in_use, json_object
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.providers import check_provider
 from ostium.model.errors import BadRequest, Conflict
-from ostium.model.ids import new_id
 
 AZ_PROFILES = Catalog(
     m.AvailabilityZoneProfile,
@@ -30,16 +29,7 @@ def create(
     check_provider(body.provider_name)
     json_object(body.availability_zone_data, "availability_zone_data")
     with svc.db.write() as session:
-        row = m.AvailabilityZoneProfile(
-            id=new_id(),
-            name=body.name,
-            provider_name=body.provider_name,
-            availability_zone_data=body.availability_zone_data,
-            created_at=m.utcnow(),
-        )
-        session.add(row)
-        session.flush()
-        return AZ_PROFILES.render(row)
+        return AZ_PROFILES.add(session, body)
 
 
 def update(

@@ -33,16 +33,7 @@ def create(
         AZ_PROFILES.get(session, body.availability_zone_profile_id)
         if session.get(m.AvailabilityZone, body.name) is not None:
             raise Conflict(f"An availability zone of {body.name} already exists.")
-        row = m.AvailabilityZone(
-            name=body.name,
-            description=body.description or "",
-            enabled=body.enabled,
-            availability_zone_profile_id=body.availability_zone_profile_id,
-            created_at=m.utcnow(),
-        )
-        session.add(row)
-        session.flush()
-        return AZS.render(row)
+        return AZS.add(session, body)
 
 
 def update(

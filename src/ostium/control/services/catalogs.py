@@ -7,14 +7,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ostium.control.db import models as m
 from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import Collection, ListQuery, run, select_fields
 from ostium.model.errors import BadRequest, Conflict, NotFound
+from ostium.model.ids import new_id
 
 NIL = "00000000-0000-0000-0000-000000000000"
 
@@ -49,6 +52,18 @@ class Catalog:
         if "description" in out:
             out["description"] = out["description"] or ""
         return out
+
+    def add(self, session: Any, body: BaseModel) -> dict[str, Any]:
+        """Insert a new row from a create body (its fields are the row's columns)."""
+        values = body.model_dump()
+        if "description" in values:
+            values["description"] = values["description"] or ""
+        if self.key == "id":
+            values["id"] = new_id()
+        row = self.model(**values, created_at=m.utcnow())
+        session.add(row)
+        session.flush()
+        return self.render(row)
 
     def get(self, session: Any, obj_id: str) -> Any:
         row = None if obj_id == NIL else session.get(self.model, obj_id)

@@ -13,6 +13,7 @@ from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import any_role, check
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import Collection, ListQuery, run, select_fields
+from ostium.control.services.lookup import get_live
 from ostium.control.services.tags import load_tags
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import Forbidden
@@ -222,3 +223,20 @@ def list_lbaas(
         rows, links = run(session, stmt, coll, q, base_url)
         tags = load_tags(session, [r.id for r in rows])
         return [select_fields(view(r, tags[r.id]), q.fields) for r in rows], links
+
+
+def list_under(
+    svc: ServiceContext,
+    ctx: RequestContext,
+    parent: tuple[type[m.Resource], str],
+    coll: Collection,
+    items: list[tuple[str, str]],
+    base_url: str,
+    view: Callable[[Any, list[str]], dict[str, Any]],
+    where: Any,
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The objects under one parent (members of a pool, rules of a policy): 404 when the
+    parent is missing, 403 when it is not the caller's."""
+    with svc.db.read() as session:
+        get_live(session, parent[0], parent[1], ctx)
+    return list_lbaas(svc, ctx, coll, items, base_url, view, where=where, scoped=False)

@@ -17,7 +17,6 @@ from ostium.control.services.context import ServiceContext
 from ostium.control.services.providers import FLAVOR_CAPABILITIES, check_provider
 from ostium.model.enums import Topology
 from ostium.model.errors import BadRequest, Conflict
-from ostium.model.ids import new_id
 
 
 def _check_flavor_data(value: str) -> None:
@@ -47,16 +46,7 @@ def create(svc: ServiceContext, ctx: RequestContext, body: a.FlavorProfileCreate
     check_provider(body.provider_name)
     _check_flavor_data(body.flavor_data)
     with svc.db.write() as session:
-        row = m.FlavorProfile(
-            id=new_id(),
-            name=body.name,
-            provider_name=body.provider_name,
-            flavor_data=body.flavor_data,
-            created_at=m.utcnow(),
-        )
-        session.add(row)
-        session.flush()
-        return FLAVOR_PROFILES.render(row)
+        return FLAVOR_PROFILES.add(session, body)
 
 
 def update(

@@ -17,7 +17,6 @@ from ostium.control.services.context import ServiceContext
 from ostium.control.services.flavor_profiles import FLAVOR_PROFILES
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest, Conflict
-from ostium.model.ids import new_id
 
 FLAVORS = Catalog(
     m.Flavor,
@@ -33,17 +32,7 @@ def create(svc: ServiceContext, ctx: RequestContext, body: a.FlavorCreate) -> di
         FLAVOR_PROFILES.get(session, body.flavor_profile_id)
         if session.scalar(select(m.Flavor.id).where(m.Flavor.name == body.name)):
             raise Conflict(f"A flavor of {body.name} already exists.")
-        row = m.Flavor(
-            id=new_id(),
-            name=body.name,
-            description=body.description or "",
-            enabled=body.enabled,
-            flavor_profile_id=body.flavor_profile_id,
-            created_at=m.utcnow(),
-        )
-        session.add(row)
-        session.flush()
-        return FLAVORS.render(row)
+        return FLAVORS.add(session, body)
 
 
 def update(

@@ -13,7 +13,7 @@ from ostium.control.identity.context import RequestContext
 from ostium.control.schemas import resources as s
 from ostium.control.services import collections, responses, validation
 from ostium.control.services.context import ServiceContext
-from ostium.control.services.lookup import get_live, get_under, get_writable
+from ostium.control.services.lookup import get_under, get_writable
 from ostium.control.services.quotas import check_quota
 from ostium.control.services.tags import tags_of
 from ostium.control.services.writes import (
@@ -133,15 +133,13 @@ def listing(
     items: list[tuple[str, str]],
     base_url: str,
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    with svc.db.read() as session:
-        get_live(session, m.L7Policy, pol_id, ctx)
-    return collections.list_lbaas(
+    return collections.list_under(
         svc,
         ctx,
+        (m.L7Policy, pol_id),
         collections.L7RULES,
         items,
         base_url,
         responses.l7rule,
-        where=m.L7Rule.l7policy_id == pol_id,
-        scoped=False,
+        m.L7Rule.l7policy_id == pol_id,
     )

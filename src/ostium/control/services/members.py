@@ -12,7 +12,7 @@ from ostium.control.identity.context import RequestContext
 from ostium.control.schemas import resources as s
 from ostium.control.services import collections, responses
 from ostium.control.services.context import ServiceContext
-from ostium.control.services.lookup import get_live, get_under, get_writable
+from ostium.control.services.lookup import get_under, get_writable
 from ostium.control.services.pools import lock_under_pool
 from ostium.control.services.quotas import check_quota
 from ostium.control.services.tags import tags_of
@@ -213,15 +213,13 @@ def listing(
     items: list[tuple[str, str]],
     base_url: str,
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    with svc.db.read() as session:
-        get_live(session, m.Pool, pool_id, ctx)
-    return collections.list_lbaas(
+    return collections.list_under(
         svc,
         ctx,
+        (m.Pool, pool_id),
         collections.MEMBERS,
         items,
         base_url,
         responses.member,
-        where=m.Member.pool_id == pool_id,
-        scoped=False,
+        m.Member.pool_id == pool_id,
     )

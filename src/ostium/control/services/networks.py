@@ -8,11 +8,78 @@ config file names the same subnet across restarts. Addresses are handed out by
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from ostium.control.identity.context import RequestContext
+from ostium.control.identity.policy import any_role
+from ostium.control.services.context import ServiceContext
+from ostium.control.services.listing import select_fields
 from ostium.control.settings import NetworkSettings, Settings
 from ostium.model.enums import ProvisioningStatus as PS
-from ostium.model.errors import BadRequest
+from ostium.model.errors import BadRequest, NotFound
+
+
+def _filter(
+    items: list[dict[str, Any]], query: list[tuple[str, str]], allowed: set[str]
+) -> list[dict[str, Any]]:
+    fields: list[str] = []
+    for k, v in query:
+        if k == "fields":
+            fields.extend(x for x in v.split(",") if x)
+        elif k in ("limit", "marker", "sort_key", "sort_dir", "page_reverse"):
+            continue
+        elif k in allowed:
+            items = [
+                i
+                for i in items
+                if str(i.get(k)) == v
+                or (isinstance(i.get(k), bool) and str(i[k]).lower() == v.lower())
+            ]
+        else:
+            raise BadRequest(f"{k} is not a valid filter for this collection")
+    return [select_fields(i, fields) for i in items]
+
+
+SUBNET_FILTERS = {"id", "name", "network_id", "cidr", "ip_version", "project_id", "tenant_id"}
+NETWORK_FILTERS = {
+    "id",
+    "name",
+    "status",
+    "shared",
+    "project_id",
+    "tenant_id",
+    "admin_state_up",
+    "router:external",
+}
+
+
+Kind = Literal["subnet", "network"]
+
+
+def _view(kind: Kind, net: NetworkSettings, ctx: RequestContext) -> dict[str, Any]:
+    render = subnet_view if kind == "subnet" else network_view
+    return render(net, ctx.project_id or "")
+
+
+def listing(
+    svc: ServiceContext, ctx: RequestContext, kind: Kind, items: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """`GET /v2.0/subnets` or `/v2.0/networks`, filtered as Neutron filters."""
+    any_role(ctx)
+    allowed = SUBNET_FILTERS if kind == "subnet" else NETWORK_FILTERS
+    return _filter([_view(kind, n, ctx) for n in svc.settings.networks], items, allowed)
+
+
+def show(svc: ServiceContext, ctx: RequestContext, kind: Kind, obj_id: str) -> dict[str, Any]:
+    """One subnet or network by id: 404 as Neutron words it."""
+    any_role(ctx)
+    if kind == "subnet":
+        net = svc.settings.network_by_subnet(obj_id)
+    else:
+        net = svc.settings.network_by_network(obj_id)
+    if net is None:
+        raise NotFound(f"{kind.capitalize()} {obj_id} could not be found.")
+    return _view(kind, net, ctx)
 
 
 def resolve_vip_network(

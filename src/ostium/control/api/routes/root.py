@@ -5,16 +5,12 @@ subnet and network names, and a 403 for the Keystone project lookups of
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from ostium.control.api.deps import Ctx, Svc
-from ostium.control.identity.policy import any_role
+from ostium.control.api.deps import Ctx, Svc, query_items
 from ostium.control.services import networks, observability
-from ostium.control.services.listing import select_fields
-from ostium.model.errors import BadRequest, Forbidden, NotFound
+from ostium.model.errors import Forbidden
 
 router = APIRouter()
 
@@ -84,70 +80,24 @@ def v2(ctx: Ctx) -> Response:
     return JSONResponse("v2")
 
 
-def _filter(
-    items: list[dict[str, Any]], request: Request, allowed: set[str]
-) -> list[dict[str, Any]]:
-    fields: list[str] = []
-    for k, v in request.query_params.multi_items():
-        if k == "fields":
-            fields.extend(x for x in v.split(",") if x)
-        elif k in ("limit", "marker", "sort_key", "sort_dir", "page_reverse"):
-            continue
-        elif k in allowed:
-            items = [
-                i
-                for i in items
-                if str(i.get(k)) == v
-                or (isinstance(i.get(k), bool) and str(i[k]).lower() == v.lower())
-            ]
-        else:
-            raise BadRequest(f"{k} is not a valid filter for this collection")
-    return [select_fields(i, fields) for i in items]
-
-
-SUBNET_FILTERS = {"id", "name", "network_id", "cidr", "ip_version", "project_id", "tenant_id"}
-NETWORK_FILTERS = {
-    "id",
-    "name",
-    "status",
-    "shared",
-    "project_id",
-    "tenant_id",
-    "admin_state_up",
-    "router:external",
-}
-
-
 @router.get("/v2/subnets")
 def subnets(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    any_role(ctx)
-    items = [networks.subnet_view(n, ctx.project_id or "") for n in svc.settings.networks]
-    return JSONResponse({"subnets": _filter(items, request, SUBNET_FILTERS)})
+    return JSONResponse({"subnets": networks.listing(svc, ctx, "subnet", query_items(request))})
 
 
 @router.get("/v2/subnets/{subnet_id}")
 def subnet(svc: Svc, ctx: Ctx, subnet_id: str) -> Response:
-    any_role(ctx)
-    net = svc.settings.network_by_subnet(subnet_id)
-    if net is None:
-        raise NotFound(f"Subnet {subnet_id} could not be found.")
-    return JSONResponse({"subnet": networks.subnet_view(net, ctx.project_id or "")})
+    return JSONResponse({"subnet": networks.show(svc, ctx, "subnet", subnet_id)})
 
 
 @router.get("/v2/networks")
 def network_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    any_role(ctx)
-    items = [networks.network_view(n, ctx.project_id or "") for n in svc.settings.networks]
-    return JSONResponse({"networks": _filter(items, request, NETWORK_FILTERS)})
+    return JSONResponse({"networks": networks.listing(svc, ctx, "network", query_items(request))})
 
 
 @router.get("/v2/networks/{network_id}")
 def network(svc: Svc, ctx: Ctx, network_id: str) -> Response:
-    any_role(ctx)
-    net = svc.settings.network_by_network(network_id)
-    if net is None:
-        raise NotFound(f"Network {network_id} could not be found.")
-    return JSONResponse({"network": networks.network_view(net, ctx.project_id or "")})
+    return JSONResponse({"network": networks.show(svc, ctx, "network", network_id)})
 
 
 @router.get("/projects")
