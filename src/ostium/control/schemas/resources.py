@@ -271,12 +271,12 @@ class L7PolicyUpdate(Wire):
 # ---- listener -------------------------------------------------------------------
 
 
-class _ListenerFields(Wire):
+class _ListenerOptions(Wire):
+    """The fields a listener create and update share."""
+
     name: Str255 | None = None
     description: Str255 | None = None
     admin_state_up: Bool = True
-    protocol: ListenerProtocol
-    protocol_port: Port
     connection_limit: Annotated[Int, Field(ge=-1)] | None = None
     default_pool_id: Uuid | None = None
     default_tls_container_ref: Str255 | None = None
@@ -294,6 +294,11 @@ class _ListenerFields(Wire):
     tls_versions: ListStr32 | None = None
     alpn_protocols: ListStr32 | None = None
     hsts_max_age: Annotated[Int, Field(ge=0)] | None = None
+
+
+class _ListenerFields(_ListenerOptions):
+    protocol: ListenerProtocol
+    protocol_port: Port
     hsts_include_subdomains: Bool = False
     hsts_preload: Bool = False
     tags: Tags = []
@@ -310,27 +315,7 @@ class GraphListener(_ListenerFields):
     l7policies: list[GraphL7Policy] | None = None
 
 
-class ListenerUpdate(Wire):
-    name: Str255 | None = None
-    description: Str255 | None = None
-    admin_state_up: Bool = True
-    connection_limit: Annotated[Int, Field(ge=-1)] | None = None
-    default_pool_id: Uuid | None = None
-    default_tls_container_ref: Str255 | None = None
-    sni_container_refs: list[Str255] | None = None
-    insert_headers: dict[Str255, Str255] | None = None
-    timeout_client_data: TimeoutMs | None = None
-    timeout_member_connect: TimeoutMs | None = None
-    timeout_member_data: TimeoutMs | None = None
-    timeout_tcp_inspect: TimeoutMs | None = None
-    client_authentication: ClientAuthentication | None = None
-    client_ca_tls_container_ref: Str255 | None = None
-    client_crl_container_ref: Str255 | None = None
-    allowed_cidrs: list[Str255] | None = None
-    tls_ciphers: Str2048 | None = None
-    tls_versions: ListStr32 | None = None
-    alpn_protocols: ListStr32 | None = None
-    hsts_max_age: Annotated[Int, Field(ge=0)] | None = None
+class ListenerUpdate(_ListenerOptions):
     hsts_include_subdomains: Bool | None = None
     hsts_preload: Bool | None = None
     tags: Tags | None = None

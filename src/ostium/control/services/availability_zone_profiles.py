@@ -74,11 +74,6 @@ def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
     )
 
 
-def listing(
-    svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    return AZ_PROFILES.list(svc, ctx, items, base_url)
+listing = AZ_PROFILES.list
 
-
-def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
-    return AZ_PROFILES.show(svc, ctx, obj_id)
+show = AZ_PROFILES.show

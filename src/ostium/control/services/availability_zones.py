@@ -13,6 +13,7 @@ from ostium.control.schemas import admin as a
 from ostium.control.services.availability_zone_profiles import AZ_PROFILES
 from ostium.control.services.catalogs import Catalog, delete_in_use
 from ostium.control.services.context import ServiceContext
+from ostium.control.services.writes import apply_fields
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import Conflict
 
@@ -40,13 +41,10 @@ def update(
     svc: ServiceContext, ctx: RequestContext, name: str, body: a.AvailabilityZoneUpdate
 ) -> dict[str, Any]:
     authorize(ctx, "admin")
-    sent = body.model_fields_set
+    sent = set(body.model_fields_set)
     with svc.db.write() as session:
         row = AZS.get(session, name)
-        if "description" in sent:
-            row.description = body.description or ""
-        if "enabled" in sent:
-            row.enabled = bool(body.enabled)
+        apply_fields(session, row, body, sent, ("description", "enabled"), {"enabled": False})
         session.flush()
         return AZS.render(row)
 
@@ -67,11 +65,6 @@ def delete(svc: ServiceContext, ctx: RequestContext, name: str) -> None:
     )
 
 
-def listing(
-    svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    return AZS.list(svc, ctx, items, base_url)
+listing = AZS.list
 
-
-def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
-    return AZS.show(svc, ctx, obj_id)
+show = AZS.show

@@ -225,18 +225,28 @@ def list_lbaas(
         return [select_fields(view(r, tags[r.id]), q.fields) for r in rows], links
 
 
-def list_under(
-    svc: ServiceContext,
-    ctx: RequestContext,
-    parent: tuple[type[m.Resource], str],
+Page = tuple[list[dict[str, Any]], list[dict[str, str]]]
+
+
+def nested_listing(
+    parent: type[m.Resource],
     coll: Collection,
-    items: list[tuple[str, str]],
-    base_url: str,
+    parent_column: Any,
     view: Callable[[Any, list[str]], dict[str, Any]],
-    where: Any,
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The objects under one parent (members of a pool, rules of a policy): 404 when the
-    parent is missing, 403 when it is not the caller's."""
-    with svc.db.read() as session:
-        get_live(session, parent[0], parent[1], ctx)
-    return list_lbaas(svc, ctx, coll, items, base_url, view, where=where, scoped=False)
+) -> Callable[[ServiceContext, RequestContext, str, list[tuple[str, str]], str], Page]:
+    """The listing of the objects under one parent (members of a pool, rules of a
+    policy): 404 when the parent is missing, 403 when it is not the caller's."""
+
+    def listing(
+        svc: ServiceContext,
+        ctx: RequestContext,
+        parent_id: str,
+        items: list[tuple[str, str]],
+        base_url: str,
+    ) -> Page:
+        with svc.db.read() as session:
+            get_live(session, parent, parent_id, ctx)
+        where = parent_column == parent_id
+        return list_lbaas(svc, ctx, coll, items, base_url, view, where=where, scoped=False)
+
+    return listing

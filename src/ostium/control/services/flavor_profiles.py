@@ -88,11 +88,6 @@ def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
     )
 
 
-def listing(
-    svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    return FLAVOR_PROFILES.list(svc, ctx, items, base_url)
+listing = FLAVOR_PROFILES.list
 
-
-def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
-    return FLAVOR_PROFILES.show(svc, ctx, obj_id)
+show = FLAVOR_PROFILES.show

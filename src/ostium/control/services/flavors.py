@@ -15,6 +15,7 @@ from ostium.control.schemas import admin as a
 from ostium.control.services.catalogs import Catalog, delete_in_use
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.flavor_profiles import FLAVOR_PROFILES
+from ostium.control.services.writes import apply_fields
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest, Conflict
 
@@ -39,7 +40,7 @@ def update(
     svc: ServiceContext, ctx: RequestContext, obj_id: str, body: a.FlavorUpdate
 ) -> dict[str, Any]:
     authorize(ctx, "admin")
-    sent = body.model_fields_set
+    sent = set(body.model_fields_set)
     with svc.db.write() as session:
         row = FLAVORS.get(session, obj_id)
         if "name" in sent:
@@ -53,10 +54,7 @@ def update(
             ):
                 raise Conflict(f"A flavor of {body.name} already exists.")
             row.name = body.name
-        if "description" in sent:
-            row.description = body.description or ""
-        if "enabled" in sent:
-            row.enabled = bool(body.enabled)
+        apply_fields(session, row, body, sent, ("description", "enabled"), {"enabled": False})
         session.flush()
         return FLAVORS.render(row)
 
@@ -74,11 +72,6 @@ def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
     )
 
 
-def listing(
-    svc: ServiceContext, ctx: RequestContext, items: list[tuple[str, str]], base_url: str
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    return FLAVORS.list(svc, ctx, items, base_url)
+listing = FLAVORS.list
 
-
-def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any]:
-    return FLAVORS.show(svc, ctx, obj_id)
+show = FLAVORS.show

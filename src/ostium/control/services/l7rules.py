@@ -126,20 +126,6 @@ def delete(svc: ServiceContext, ctx: RequestContext, pol_id: str, rule_id: str) 
     svc.wake()
 
 
-def listing(
-    svc: ServiceContext,
-    ctx: RequestContext,
-    pol_id: str,
-    items: list[tuple[str, str]],
-    base_url: str,
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    return collections.list_under(
-        svc,
-        ctx,
-        (m.L7Policy, pol_id),
-        collections.L7RULES,
-        items,
-        base_url,
-        responses.l7rule,
-        m.L7Rule.l7policy_id == pol_id,
-    )
+listing = collections.nested_listing(
+    m.L7Policy, collections.L7RULES, m.L7Rule.l7policy_id, responses.l7rule
+)

@@ -206,20 +206,6 @@ def batch(
     svc.wake()
 
 
-def listing(
-    svc: ServiceContext,
-    ctx: RequestContext,
-    pool_id: str,
-    items: list[tuple[str, str]],
-    base_url: str,
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    return collections.list_under(
-        svc,
-        ctx,
-        (m.Pool, pool_id),
-        collections.MEMBERS,
-        items,
-        base_url,
-        responses.member,
-        m.Member.pool_id == pool_id,
-    )
+listing = collections.nested_listing(
+    m.Pool, collections.MEMBERS, m.Member.pool_id, responses.member
+)

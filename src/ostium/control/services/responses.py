@@ -215,43 +215,6 @@ def l7rule(rule: m.L7Rule, tags: list[str]) -> dict[str, Any]:
     return d
 
 
-def flavor(f: m.Flavor) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "name": f.name,
-        "description": f.description or "",
-        "enabled": f.enabled,
-        "flavor_profile_id": f.flavor_profile_id,
-    }
-
-
-def flavorprofile(fp: m.FlavorProfile) -> dict[str, Any]:
-    return {
-        "id": fp.id,
-        "name": fp.name,
-        "provider_name": fp.provider_name,
-        "flavor_data": fp.flavor_data,
-    }
-
-
-def availability_zone(az: m.AvailabilityZone) -> dict[str, Any]:
-    return {
-        "name": az.name,
-        "description": az.description or "",
-        "enabled": az.enabled,
-        "availability_zone_profile_id": az.availability_zone_profile_id,
-    }
-
-
-def availability_zone_profile(p: m.AvailabilityZoneProfile) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "name": p.name,
-        "provider_name": p.provider_name,
-        "availability_zone_data": p.availability_zone_data,
-    }
-
-
 def amphora(a: m.Amphora) -> dict[str, Any]:
     return {
         "id": a.id,
