@@ -368,7 +368,7 @@ def test_failed_failover_ends_in_error_with_the_reason(stack: Stack) -> None:
     stack.send(stack.heartbeat())
     stack.clock.advance(10)
     assert _watchdog(stack, heartbeat_timeout=6.0).scan().failed_over
-    stack.api.worker.reconciler.driver = _Failing(PermanentError("host gone"))  # type: ignore[assignment]
+    stack.api.worker.reconciler.driver = _Failing(PermanentError("host gone"))
     stack.api.settle()
     lb = stack.api.get(f"/v2/lbaas/loadbalancers/{stack.lb}").json()["loadbalancer"]
     assert lb["provisioning_status"] == "ERROR"

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from ostium.agent import haproxy_runtime
+from ostium.model.heartbeat import HaproxyWord as W
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 COUNTERS = ("total_connections", "bytes_in", "bytes_out", "request_errors")
@@ -29,11 +30,15 @@ _CSV_FIELDS = {
 }
 
 
+_SEVERITY = (W.DOWN, W.MAINT, W.DRAIN, W.NOLB, W.NO_CHECK, W.UP)
+"""Server status words from the worst to the best."""
+
+
 def _rank(status: str) -> int:
     """Severity of a haproxy status word: lower is worse."""
     word = status.strip().upper()
-    for rank, prefix in enumerate(("DOWN", "MAINT", "DRAIN", "NOLB", "NO CHECK", "UP")):
-        if word.startswith(prefix):
+    for rank, prefix in enumerate(_SEVERITY):
+        if word.startswith(prefix.upper()):
             return rank
     return 9
 
@@ -101,14 +106,14 @@ def parse_stat(text: str) -> tuple[dict[str, FrontendStats], dict[str, PoolState
         pool_id, _, listener_id = px.partition(":")
         if not (_UUID.match(pool_id) and _UUID.match(listener_id)):
             continue
-        pool = pools.setdefault(pool_id, PoolState(status="UP"))
+        pool = pools.setdefault(pool_id, PoolState(status=W.UP))
         if sv == "BACKEND":
             pool.status = worse(pool.status, status)
             continue
         if not _UUID.match(sv):
             continue
-        if row.get("weight") == "0" and _rank(status) >= _rank("no check"):
-            status = "DRAIN"
+        if row.get("weight") == "0" and _rank(status) >= _rank(W.NO_CHECK):
+            status = W.DRAIN
         pool.members[sv] = worse(pool.members[sv], status) if sv in pool.members else status
     return frontends, pools
 

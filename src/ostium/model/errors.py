@@ -10,8 +10,12 @@
     │   ├── NotImplementedByProvider 501
     │   └── ServiceUnavailable   503
     ├── TransientError           back off and retry (worker, agent client)
-    └── PermanentError           stop, record the reason, mark ERROR
-        └── InvalidHeartbeat     a heartbeat datagram to drop (carries the reason)
+    │   └── AgentFailure ...     the agent's transient branch (agent/errors.py)
+    ├── PermanentError           stop, record the reason, mark ERROR
+    │   ├── InvalidHeartbeat     a heartbeat datagram to drop (carries the reason)
+    │   └── AgentError ...       the agent's refusals (agent/errors.py)
+    └── LeaseLost                another worker holds the load balancer now: stop,
+                                 neither retry nor ERROR (control/worker/lease.py)
 
 Each boundary translates foreign errors once: SQLAlchemy in control/db, httpx in the
 agent client, subprocess and netlink failures in the agent. Messages name the input that

@@ -75,6 +75,24 @@ class HaproxyState(StrEnum):
     """The amphora's namespace disappeared from under the agent: the amphora is lost."""
 
 
+class HaproxyWord(StrEnum):
+    """The status words haproxy writes in `show stat`, which heartbeats carry as they
+    are. A server's word may have a suffix (`DOWN 1/2`, `UP 2/3`): match by prefix."""
+
+    UP = "UP"
+    DOWN = "DOWN"
+    DRAIN = "DRAIN"
+    NOLB = "NOLB"
+    MAINT = "MAINT"
+    NO_CHECK = "no check"
+    OPEN = "OPEN"
+    """A frontend that accepts connections."""
+    FULL = "FULL"
+    """A frontend at its connection limit."""
+    STOP = "STOP"
+    """A frontend that is stopped (disabled listener)."""
+
+
 @dataclass(frozen=True)
 class ListenerReport:
     """One frontend: its haproxy status (`OPEN`, `FULL`, `STOP`) and counters."""

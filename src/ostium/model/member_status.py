@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from ostium.model.enums import OperatingStatus
+from ostium.model.heartbeat import HaproxyWord
 
 NOT_IN_REPORT: Final = ""
 """`reported` for a member whose pool a heartbeat reported without it."""
@@ -18,15 +19,15 @@ NOT_IN_REPORT: Final = ""
 def from_haproxy(word: str) -> OperatingStatus | None:
     """The status for one haproxy server status word (None: a word we do not know)."""
     word = word.strip()
-    if word.startswith("UP"):
+    if word.startswith(HaproxyWord.UP):
         return OperatingStatus.ONLINE
-    if word.startswith("DOWN"):
+    if word.startswith(HaproxyWord.DOWN):
         return OperatingStatus.ERROR
-    if word.startswith(("DRAIN", "NOLB")):
+    if word.startswith((HaproxyWord.DRAIN, HaproxyWord.NOLB)):
         return OperatingStatus.DRAINING
-    if word.startswith("MAINT"):
+    if word.startswith(HaproxyWord.MAINT):
         return OperatingStatus.OFFLINE
-    if word.lower() == "no check":
+    if word.lower() == HaproxyWord.NO_CHECK:
         return OperatingStatus.NO_MONITOR
     return None
 

@@ -188,7 +188,7 @@ class ListenerSpec(SpecModel):
     id: ResourceId
     protocol: ListenerProtocol
     protocol_port: Port
-    connection_limit: int = Field(default=-1, ge=-1)
+    connection_limit: int = Field(default=defaults.CONNECTION_LIMIT, ge=-1)
     timeout_client_data: TimeoutMs = defaults.TIMEOUT_CLIENT_DATA
     timeout_member_connect: TimeoutMs = defaults.TIMEOUT_MEMBER_CONNECT
     timeout_member_data: TimeoutMs = defaults.TIMEOUT_MEMBER_DATA
@@ -218,7 +218,7 @@ class HealthMonitorSpec(SpecModel):
     timeout: int = Field(ge=0)
     """Seconds before one check gives up."""
     max_retries: int = Field(ge=1, le=10)
-    max_retries_down: int = Field(default=3, ge=1, le=10)
+    max_retries_down: int = Field(default=defaults.HM_MAX_RETRIES_DOWN, ge=1, le=10)
     http_method: HttpMethod | None = None
     url_path: UserText | None = None
     expected_codes: UserText | None = None
@@ -231,7 +231,7 @@ class MemberSpec(SpecModel):
     id: ResourceId
     address: IPvAnyAddress
     protocol_port: Port
-    weight: int = Field(default=1, ge=0, le=256)
+    weight: int = Field(default=defaults.MEMBER_WEIGHT, ge=0, le=256)
     backup: bool = False
     admin_state_up: bool = True
     monitor_address: IPvAnyAddress | None = None

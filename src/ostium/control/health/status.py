@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from ostium.model.enums import OperatingStatus as S
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.heartbeat import HaproxyState, Heartbeat
+from ostium.model.heartbeat import HaproxyWord as W
 from ostium.model.member_status import NOT_IN_REPORT, member_operating_status
 
 
@@ -80,8 +81,11 @@ class Statuses:
     members: dict[str, str] = field(default_factory=dict)
 
 
+_FRONTEND: dict[str, S] = {W.OPEN: S.ONLINE, W.FULL: S.DEGRADED, W.STOP: S.OFFLINE}
+
+
 def _listener_status(reported: str) -> str | None:
-    return {"OPEN": S.ONLINE, "FULL": S.DEGRADED, "STOP": S.OFFLINE}.get(reported.strip())
+    return _FRONTEND.get(reported.strip())
 
 
 def _pool_status(lb: LbShape, pool: PoolShape, hb: Heartbeat, out: Statuses) -> str:
@@ -99,9 +103,9 @@ def _pool_status(lb: LbShape, pool: PoolShape, hb: Heartbeat, out: Statuses) -> 
         out.members[mb.id] = status
         any_error = any_error or status == S.ERROR
     backend = report.status.strip()
-    if backend.startswith("DOWN"):
+    if backend.startswith(W.DOWN):
         return S.ERROR
-    if backend.startswith("UP"):
+    if backend.startswith(W.UP):
         return S.DEGRADED if any_error else S.ONLINE
     return pool.operating_status
 
