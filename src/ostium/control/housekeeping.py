@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,6 +34,7 @@ from sqlalchemy import delete, select, update
 
 from ostium.agent_client import AgentClient
 from ostium.control import metrics
+from ostium.control.background import Background
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.settings import Settings
@@ -162,7 +162,9 @@ def remove_orphans(db: Database, agent: AgentClient) -> Report:
     return report
 
 
-class Housekeeping:
+class Housekeeping(Background):
+    thread_name = "housekeeping"
+
     def __init__(
         self,
         db: Database,
@@ -173,26 +175,14 @@ class Housekeeping:
         clock: Callable[[], dt.datetime] = m.utcnow,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
+        super().__init__(sleep)
         self.db = db
         self.settings = settings
         self.agent = agent
         self.certificates = certificates
         self.clock = clock
         self.removed = metrics.housekeeping_removed(registry)
-        self._stop = threading.Event()
-        self.sleep = sleep or self._stop.wait
-        self._thread: threading.Thread | None = None
         self._due: dict[str, float] = {}
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="housekeeping", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
     def jobs(self) -> dict[str, tuple[float, Callable[[], Report]]]:
         hk = self.settings.housekeeping
@@ -231,6 +221,6 @@ class Housekeeping:
     def run(self) -> None:
         import time
 
-        while not self._stop.is_set():
+        while not self.stopping:
             self.run_once(time.monotonic())
             self.sleep(1.0)

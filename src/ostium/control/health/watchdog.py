@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from ostium.control import metrics
+from ostium.control.background import Background
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.db.locking import lock_lb
@@ -86,7 +86,9 @@ def count_silent(session: Session, cutoff: dt.datetime, statuses: tuple[AS, ...]
     return int(session.execute(stmt).scalar_one())
 
 
-class Watchdog:
+class Watchdog(Background):
+    thread_name = "hm-watchdog"
+
     def __init__(
         self,
         db: Database,
@@ -96,29 +98,17 @@ class Watchdog:
         clock: Callable[[], dt.datetime] = m.utcnow,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
+        super().__init__(sleep)
         self.db = db
         self.settings = settings
         self.wake = wake
         self.clock = clock
         self.failovers = metrics.failovers(registry)
-        self._stop = threading.Event()
-        self.sleep = sleep or self._stop.wait
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="hm-watchdog", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
     def run(self) -> None:
         # Give every amphora a chance to report to a health manager that just started.
         self.sleep(self.settings.heartbeat_timeout)
-        while not self._stop.is_set():
+        while not self.stopping:
             started = time.monotonic()
             try:
                 self.scan()
