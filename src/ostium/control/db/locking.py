@@ -49,3 +49,13 @@ def lock_lb(
             )
             raise Conflict(f"Invalid state {status} of loadbalancer resource {lb_id}")
         raise Conflict(f"Load Balancer {lb_id} is immutable and cannot be updated.")
+
+
+def bump_generation(session: Session, lb_id: str) -> None:
+    """Ask the worker to push the load balancer's spec again, without taking the lock
+    (an amphora's configuration refresh or deletion changes no object under it)."""
+    session.execute(
+        update(m.LoadBalancer)
+        .where(m.LoadBalancer.id == lb_id)
+        .values(generation=m.LoadBalancer.generation + 1)
+    )

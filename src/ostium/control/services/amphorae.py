@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ostium.control.db import models as m
-from ostium.control.db.locking import lock_lb
+from ostium.control.db.locking import bump_generation, lock_lb
 from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.services import responses
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import Collection, ListQuery, run, select_fields
+from ostium.control.services.statistics import STAT_FIELDS
 from ostium.model.enums import AmphoraStatus
 from ostium.model.errors import Conflict, NotFound
 
@@ -89,11 +90,7 @@ def amphora_delete(svc: ServiceContext, ctx: RequestContext, amp_id: str) -> Non
         if res.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict(f"amphora {amp_id} is immutable and cannot be updated.")
         if row.load_balancer_id:
-            session.execute(
-                update(m.LoadBalancer)
-                .where(m.LoadBalancer.id == row.load_balancer_id)
-                .values(generation=m.LoadBalancer.generation + 1)
-            )
+            bump_generation(session, row.load_balancer_id)
     svc.wake()
 
 
@@ -112,17 +109,12 @@ def amphora_config(svc: ServiceContext, ctx: RequestContext, amp_id: str) -> Non
     with svc.db.write() as session:
         row = _amphora(session, amp_id)
         if row.load_balancer_id:
-            session.execute(
-                update(m.LoadBalancer)
-                .where(m.LoadBalancer.id == row.load_balancer_id)
-                .values(generation=m.LoadBalancer.generation + 1)
-            )
+            bump_generation(session, row.load_balancer_id)
     svc.wake()
 
 
 def amphora_stats(svc: ServiceContext, ctx: RequestContext, amp_id: str) -> list[dict[str, Any]]:
     authorize(ctx, "admin")
-    fields = ("active_connections", "bytes_in", "bytes_out", "request_errors", "total_connections")
     with svc.db.read() as session:
         _amphora(session, amp_id)
         rows = session.scalars(
@@ -135,7 +127,7 @@ def amphora_stats(svc: ServiceContext, ctx: RequestContext, amp_id: str) -> list
                 "id": amp_id,
                 "listener_id": r.listener_id,
                 "loadbalancer_id": r.load_balancer_id,
-                **{f: getattr(r, f) for f in fields},
+                **{f: getattr(r, f) for f in STAT_FIELDS},
             }
             for r in rows
         ]

@@ -29,6 +29,9 @@ from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest, Conflict
 from ostium.model.member_status import member_operating_status
 
+UPDATABLE = ("name", "admin_state_up", "weight", "backup", "monitor_address", "monitor_port")
+"""What a member update (single or batch) may change."""
+
 
 def new_member(
     session: Session,
@@ -121,7 +124,7 @@ def update(
             mb,
             body,
             sent,
-            ("name", "admin_state_up", "weight", "backup", "monitor_address", "monitor_port"),
+            UPDATABLE,
             resets=defaults.MEMBER_RESETS,
         )
         lock_under_pool(session, mb.pool)
@@ -163,32 +166,17 @@ def batch(
             mb = existing.get((item.address, item.protocol_port))
             if mb is None:
                 continue
-            before = (
-                mb.name,
-                mb.admin_state_up,
-                mb.weight,
-                mb.backup,
-                mb.monitor_address,
-                mb.monitor_port,
-            )
+            before = [getattr(mb, f) for f in UPDATABLE]
             sent = item.model_fields_set
             apply_fields(
                 session,
                 mb,
                 item,
                 set(sent),
-                ("name", "admin_state_up", "weight", "backup", "monitor_address", "monitor_port"),
+                UPDATABLE,
                 resets=defaults.MEMBER_RESETS,
             )
-            after = (
-                mb.name,
-                mb.admin_state_up,
-                mb.weight,
-                mb.backup,
-                mb.monitor_address,
-                mb.monitor_port,
-            )
-            if before != after or "tags" in sent:
+            if before != [getattr(mb, f) for f in UPDATABLE] or "tags" in sent:
                 mark_pending(session, [mb])
                 changed = True
         for item in new:
