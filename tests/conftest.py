@@ -39,3 +39,19 @@ def pg_database() -> Iterator[str]:
     finally:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_E2E_LOCK: list[object] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Runs that include tests/e2e take a machine-wide lock first: those tests create
+    namespaces, bridges and veths with fixed names, so two such runs at once (two
+    developers' sessions on one machine) would tear down each other's fabric."""
+    if _E2E_LOCK or not any("tests/e2e/" in item.nodeid for item in items):
+        return
+    import fcntl
+
+    handle = open("/tmp/ostium-e2e-tests.lock", "w")  # noqa: SIM115 - held until exit
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    _E2E_LOCK.append(handle)
