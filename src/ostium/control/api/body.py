@@ -1,17 +1,21 @@
 """Request body parsing: JSON, one root key, pydantic validation, Octavia messages.
 
 Every failure becomes a 400 whose faultstring names the field and the value; nothing
-here can raise anything but BadRequest.
+here can raise anything but BadRequest. Nesting deeper than `MAX_JSON_DEPTH` is refused
+before the JSON parser (or pydantic, or an error message) could recurse that deep.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from itertools import accumulate
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from ostium.model.errors import BadRequest
+from ostium.model.limits import MAX_JSON_DEPTH
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -60,11 +64,36 @@ def _message(err: Any, root: str, param: str) -> str:
     return f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}"
 
 
+# Linear time: a string left open runs to the end of the text instead of being retried
+# from every later quote.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def nesting_depth(raw: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings do
+    not count; on text that is not JSON the answer is a bound the parser will refuse)."""
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    return max(accumulate(_STEP[b] for b in brackets), default=0)
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(
+        f"Request body is nested deeper than the limit of {MAX_JSON_DEPTH} levels "
+        "of objects and arrays"
+    )
+
+
 def load_json(raw: bytes) -> Any:
+    if nesting_depth(raw) > MAX_JSON_DEPTH:
+        raise _too_deep()
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("Request is not in valid JSON format") from None
+    except RecursionError:  # a backstop only: the depth check above comes first
+        raise _too_deep() from None
 
 
 def parse(raw: bytes, root: str, model: type[M], param: str | None = None) -> M:

@@ -1,7 +1,10 @@
 """Field types shared by the request schemas, with Octavia's coercion rules.
 
 Integers accept JSON numbers or numeric strings; booleans accept true/false and the
-strings t/yes/y/on/1 and f/no/n/off/0; strings never accept numbers. Every string that
+strings t/yes/y/on/1 and f/no/n/off/0; strings never accept numbers. Every integer is
+bounded by the range of the database column that stores it (`model/limits.DB_INT_MIN..
+DB_INT_MAX`) unless the field narrows it further, so no number reaches the database as
+an overflow. Every string that
 could later reach a haproxy or nftables config refuses control characters (newline,
 carriage return, tab, NUL, DEL and the rest of Unicode category Cc): that is the
 config-injection rule, documented in the README.
@@ -16,6 +19,8 @@ import uuid
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from ostium.model.limits import DB_INT_MAX, DB_INT_MIN
 
 
 class Wire(BaseModel):
@@ -69,6 +74,6 @@ Str36 = Annotated[str, Field(max_length=36), AfterValidator(reject_control_chars
 Uuid = Annotated[str, AfterValidator(_uuid)]
 IpAddr = Annotated[str, AfterValidator(_ip)]
 Bool = Annotated[bool, BeforeValidator(_null_is_false)]
-Int = Annotated[int, BeforeValidator(_reject_bool_for_int)]
+Int = Annotated[int, BeforeValidator(_reject_bool_for_int), Field(ge=DB_INT_MIN, le=DB_INT_MAX)]
 Port = Annotated[int, BeforeValidator(_reject_bool_for_int), Field(ge=1, le=65535)]
 Tags = Annotated[list[Str255], AfterValidator(_dedupe_tags)]
