@@ -154,6 +154,13 @@ class AmphoraStatus(StrEnum):
     FAILOVER_STOPPED = "FAILOVER_STOPPED"
 
 
+class PortStatus(StrEnum):
+    """A Neutron port's `status`, as ostium shows its VIP ports (services/networks)."""
+
+    ACTIVE = "ACTIVE"
+    DOWN = "DOWN"
+
+
 # Listener protocol -> pool protocols it may forward to (API spec 2.15).
 LISTENER_POOL_COMPAT: dict[str, frozenset[str]] = {
     "HTTP": frozenset({"HTTP", "PROXY", "PROXYV2"}),

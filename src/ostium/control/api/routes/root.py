@@ -1,7 +1,8 @@
 """The version document, `GET /metrics` (Prometheus), `GET /v2`, the read-only
-Neutron-shaped network calls that the openstack CLI and openstacksdk make to resolve
-subnet and network names, and a 403 for the Keystone project lookups of
-`--project`/`quota <project>` (see `projects`)."""
+Neutron-shaped calls that the openstack CLI, openstacksdk and Ansible make to resolve
+subnet and network names and to look at a load balancer's VIP port, its floating IPs
+and security groups (ostium has none of the last two: empty lists), and a 403 for the
+Keystone project lookups of `--project`/`quota <project>` (see `projects`)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,30 @@ def network_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
 @router.get("/v2/networks/{network_id}")
 def network(svc: Svc, ctx: Ctx, network_id: str) -> Response:
     return JSONResponse({"network": networks.show(svc, ctx, "network", network_id)})
+
+
+@router.get("/v2/ports")
+def ports(request: Request, svc: Svc, ctx: Ctx) -> Response:
+    return JSONResponse({"ports": networks.port_listing(svc, ctx, query_items(request))})
+
+
+@router.get("/v2/ports/{port_id}")
+def port(svc: Svc, ctx: Ctx, port_id: str) -> Response:
+    return JSONResponse({"port": networks.port_show(svc, ctx, port_id)})
+
+
+@router.get("/v2/floatingips")
+def floatingips(request: Request, ctx: Ctx) -> Response:
+    return JSONResponse(
+        {"floatingips": networks.empty_listing(ctx, "floatingip", query_items(request))}
+    )
+
+
+@router.get("/v2/security-groups")
+def security_groups(request: Request, ctx: Ctx) -> Response:
+    return JSONResponse(
+        {"security_groups": networks.empty_listing(ctx, "security_group", query_items(request))}
+    )
 
 
 @router.get("/projects")
