@@ -1,7 +1,8 @@
 """The API application factory: middleware, error shapes, routers.
 
 Middleware (pure ASGI, cheap): request id on every response, `/v2.0` served as `/v2`,
-a `.json` suffix accepted on any path, 406 when Accept excludes JSON, 413 for bodies over
+a `.json` suffix accepted on any path, 406 when Accept excludes JSON (not on `/metrics` and
+`/docs`), 413 for bodies over
 `max_request_body_size`. Errors raised in handlers use Octavia's WSME shape
 (`faultcode`/`faultstring`/`debuginfo`); routing errors use the webob shape.
 """
@@ -116,7 +117,7 @@ class Envelope:
         json_ok = ("application/json", "*/*", "application/*")
         if (
             accept
-            and path != "/metrics"
+            and path not in ("/metrics", "/docs")
             and not any(a.split(";")[0].strip() in json_ok for a in accept.split(","))
         ):
             await fault(406, "Only content type application/json is accepted.")(
@@ -161,6 +162,7 @@ class _TooLarge(Exception):
 
 
 def create_app(svc: ServiceContext) -> FastAPI:
+    from ostium.control.api import openapi
     from ostium.control.api.routes import admin, lbaas, root
 
     app = FastAPI(title="ostium", docs_url=None, redoc_url=None, openapi_url=None)
@@ -197,5 +199,6 @@ def create_app(svc: ServiceContext) -> FastAPI:
     app.include_router(root.router)
     app.include_router(lbaas.router, prefix="/v2")
     app.include_router(admin.router, prefix="/v2")
+    app.include_router(openapi.router)
     wrapped: Any = Envelope(app, svc.settings.api.max_request_body_size)
     return wrapped  # type: ignore[no-any-return]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from ostium.control.api import openapi as oa
 from ostium.control.api.body import parse
 from ostium.control.api.deps import Ctx, Raw, Svc, base_url, empty, listing, query_items, show
 from ostium.control.api.routes import crud
@@ -26,33 +27,35 @@ router = APIRouter()
 # ---- quotas -------------------------------------------------------------------------
 
 
-@router.get("/lbaas/quotas")
+@router.get("/lbaas/quotas", openapi_extra=oa.listing("quotas"))
 def quota_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
     return listing("quotas", quotas.quota_list(svc, ctx, query_items(request), base_url(request)))
 
 
-@router.get("/lbaas/quotas/defaults")
+@router.get("/lbaas/quotas/defaults", openapi_extra=oa.show("quota"))
 def quota_defaults(request: Request, svc: Svc, ctx: Ctx) -> Response:
     return show(request, "quota", quotas.quota_defaults_view(svc, ctx))
 
 
-@router.get("/lbaas/quotas/{project_id}")
+@router.get("/lbaas/quotas/{project_id}", openapi_extra=oa.show("quota"))
 def quota_show(request: Request, svc: Svc, ctx: Ctx, project_id: str) -> Response:
     return show(request, "quota", quotas.quota_show(svc, ctx, project_id))
 
 
-@router.get("/lbaas/quotas/{project_id}/default")
+@router.get("/lbaas/quotas/{project_id}/default", openapi_extra=oa.show("quota"))
 def quota_default(request: Request, svc: Svc, ctx: Ctx, project_id: str) -> Response:
     return show(request, "quota", quotas.quota_default_for(svc, ctx, project_id))
 
 
-@router.put("/lbaas/quotas/{project_id}")
+@router.put(
+    "/lbaas/quotas/{project_id}", openapi_extra=oa.update("quota", a.QuotaUpdate, status=202)
+)
 def quota_update(request: Request, svc: Svc, ctx: Ctx, raw: Raw, project_id: str) -> Response:
     body = parse(raw, "quota", a.QuotaUpdate, "quotas")
     return show(request, "quota", quotas.quota_update(svc, ctx, project_id, body), 202)
 
 
-@router.delete("/lbaas/quotas/{project_id}")
+@router.delete("/lbaas/quotas/{project_id}", openapi_extra=oa.delete(202))
 def quota_delete(svc: Svc, ctx: Ctx, project_id: str) -> Response:
     quotas.quota_delete(svc, ctx, project_id)
     return empty(202)
@@ -61,7 +64,7 @@ def quota_delete(svc: Svc, ctx: Ctx, project_id: str) -> Response:
 # ---- providers ------------------------------------------------------------------------
 
 
-@router.get("/lbaas/providers")
+@router.get("/lbaas/providers", openapi_extra=oa.array("providers"))
 def providers(request: Request, ctx: Ctx) -> Response:
     fields = [v for k, v in request.query_params.multi_items() if k == "fields"]
     return JSONResponse(
@@ -69,7 +72,10 @@ def providers(request: Request, ctx: Ctx) -> Response:
     )
 
 
-@router.get("/lbaas/providers/{provider}/flavor_capabilities")
+@router.get(
+    "/lbaas/providers/{provider}/flavor_capabilities",
+    openapi_extra=oa.array("flavor_capabilities"),
+)
 def flavor_caps(request: Request, ctx: Ctx, provider: str) -> Response:
     return JSONResponse(
         {
@@ -80,7 +86,10 @@ def flavor_caps(request: Request, ctx: Ctx, provider: str) -> Response:
     )
 
 
-@router.get("/lbaas/providers/{provider}/availability_zone_capabilities")
+@router.get(
+    "/lbaas/providers/{provider}/availability_zone_capabilities",
+    openapi_extra=oa.array("availability_zone_capabilities"),
+)
 def az_caps(request: Request, ctx: Ctx, provider: str) -> Response:
     return JSONResponse(
         {
@@ -141,36 +150,39 @@ crud.top_level(
 # ---- amphorae ---------------------------------------------------------------------------
 
 
-@router.get("/octavia/amphorae")
+@router.get("/octavia/amphorae", openapi_extra=oa.listing("amphorae"))
 def amp_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
     return listing(
         "amphorae", amphorae.amphora_list(svc, ctx, query_items(request), base_url(request))
     )
 
 
-@router.get("/octavia/amphorae/{amp_id}")
+@router.get("/octavia/amphorae/{amp_id}", openapi_extra=oa.show("amphora"))
 def amp_show(request: Request, svc: Svc, ctx: Ctx, amp_id: str) -> Response:
     return show(request, "amphora", amphorae.amphora_show(svc, ctx, amp_id))
 
 
-@router.delete("/octavia/amphorae/{amp_id}")
+@router.delete("/octavia/amphorae/{amp_id}", openapi_extra=oa.delete())
 def amp_delete(svc: Svc, ctx: Ctx, amp_id: str) -> Response:
     amphorae.amphora_delete(svc, ctx, amp_id)
     return empty(204)
 
 
-@router.put("/octavia/amphorae/{amp_id}/failover")
+@router.put("/octavia/amphorae/{amp_id}/failover", openapi_extra=oa.action())
 def amp_failover(svc: Svc, ctx: Ctx, amp_id: str) -> Response:
     amphorae.amphora_failover(svc, ctx, amp_id)
     return empty(202)
 
 
-@router.put("/octavia/amphorae/{amp_id}/config")
+@router.put("/octavia/amphorae/{amp_id}/config", openapi_extra=oa.action())
 def amp_config(svc: Svc, ctx: Ctx, amp_id: str) -> Response:
     amphorae.amphora_config(svc, ctx, amp_id)
     return empty(202)
 
 
-@router.get("/octavia/amphorae/{amp_id}/stats")
+@router.get(
+    "/octavia/amphorae/{amp_id}/stats",
+    openapi_extra=oa.fetch("amphora_stats", {"type": "array", "items": {"type": "object"}}),
+)
 def amp_stats(svc: Svc, ctx: Ctx, amp_id: str) -> Response:
     return JSONResponse({"amphora_stats": amphorae.amphora_stats(svc, ctx, amp_id)})

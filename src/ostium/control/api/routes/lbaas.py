@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ostium.control.api import openapi as oa
 from ostium.control.api.body import parse
 from ostium.control.api.deps import (
     Ctx,
@@ -38,7 +39,7 @@ router = APIRouter()
 # ---- load balancers -----------------------------------------------------------------
 
 
-@router.get("/lbaas/loadbalancers")
+@router.get("/lbaas/loadbalancers", openapi_extra=oa.listing("loadbalancers"))
 def lb_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
     return listing(
         "loadbalancers",
@@ -53,43 +54,46 @@ def lb_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
     )
 
 
-@router.post("/lbaas/loadbalancers")
+@router.post("/lbaas/loadbalancers", openapi_extra=oa.create("loadbalancer", s.LoadBalancerCreate))
 def lb_create(request: Request, svc: Svc, ctx: Ctx, raw: Raw) -> Response:
     body = parse(raw, "loadbalancer", s.LoadBalancerCreate, "load_balancer")
     return show(request, "loadbalancer", lbs.create(svc, ctx, body), 201)
 
 
-@router.get("/lbaas/loadbalancers/{lb_id}")
+@router.get("/lbaas/loadbalancers/{lb_id}", openapi_extra=oa.show("loadbalancer"))
 def lb_show(request: Request, svc: Svc, ctx: Ctx, lb_id: str) -> Response:
     return show(request, "loadbalancer", lbs.show(svc, ctx, lb_id))
 
 
-@router.put("/lbaas/loadbalancers/{lb_id}")
+@router.put(
+    "/lbaas/loadbalancers/{lb_id}",
+    openapi_extra=oa.update("loadbalancer", s.LoadBalancerUpdate),
+)
 def lb_update(request: Request, svc: Svc, ctx: Ctx, raw: Raw, lb_id: str) -> Response:
     body = parse(raw, "loadbalancer", s.LoadBalancerUpdate, "load_balancer")
     return show(request, "loadbalancer", lbs.update(svc, ctx, lb_id, body))
 
 
-@router.delete("/lbaas/loadbalancers/{lb_id}")
+@router.delete("/lbaas/loadbalancers/{lb_id}", openapi_extra=oa.delete(flag="cascade"))
 def lb_delete(request: Request, svc: Svc, ctx: Ctx, lb_id: str) -> Response:
     lbs.delete(svc, ctx, lb_id, truthy(request.query_params.get("cascade")))
     return empty(204)
 
 
-@router.get("/lbaas/loadbalancers/{lb_id}/status")
-@router.get("/lbaas/loadbalancers/{lb_id}/statuses")
+@router.get("/lbaas/loadbalancers/{lb_id}/status", openapi_extra=oa.fetch("statuses"))
+@router.get("/lbaas/loadbalancers/{lb_id}/statuses", openapi_extra=oa.fetch("statuses"))
 def lb_status(svc: Svc, ctx: Ctx, lb_id: str) -> Response:
     from fastapi.responses import JSONResponse
 
     return JSONResponse({"statuses": status_tree.status_tree(svc, ctx, lb_id)})
 
 
-@router.get("/lbaas/loadbalancers/{lb_id}/stats")
+@router.get("/lbaas/loadbalancers/{lb_id}/stats", openapi_extra=oa.show("stats"))
 def lb_stats(request: Request, svc: Svc, ctx: Ctx, lb_id: str) -> Response:
     return show(request, "stats", lbs.stats(svc, ctx, lb_id))
 
 
-@router.put("/lbaas/loadbalancers/{lb_id}/failover")
+@router.put("/lbaas/loadbalancers/{lb_id}/failover", openapi_extra=oa.action())
 def lb_failover(svc: Svc, ctx: Ctx, lb_id: str) -> Response:
     lbs.failover(svc, ctx, lb_id)
     return empty(202)
@@ -157,15 +161,19 @@ crud.nested(
 )
 
 
-@router.get("/lbaas/listeners/{obj_id}/stats")
+@router.get("/lbaas/listeners/{obj_id}/stats", openapi_extra=oa.show("stats"))
 def listener_stats(request: Request, svc: Svc, ctx: Ctx, obj_id: str) -> Response:
     return show(request, "stats", listeners.stats(svc, ctx, obj_id))
 
 
-@router.put("/lbaas/pools/{pool_id}/members")
-def member_batch(request: Request, svc: Svc, ctx: Ctx, raw: Raw, pool_id: str) -> Response:
+# `{parent_id}` as in the member routes of `crud.nested`: one path template per URL.
+@router.put(
+    "/lbaas/pools/{parent_id}/members",
+    openapi_extra=oa.batch(s.MemberBatch, "additive_only"),
+)
+def member_batch(request: Request, svc: Svc, ctx: Ctx, raw: Raw, parent_id: str) -> Response:
     from ostium.control.api.body import load_json, validate
 
     body = validate(load_json(raw), "members", s.MemberBatch)
-    members.batch(svc, ctx, pool_id, body, truthy(request.query_params.get("additive_only")))
+    members.batch(svc, ctx, parent_id, body, truthy(request.query_params.get("additive_only")))
     return empty(202)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from ostium.control.api import openapi as oa
 from ostium.control.api.deps import Ctx, Svc, query_items
 from ostium.control.services import networks, observability
 from ostium.model.errors import Forbidden
@@ -50,7 +51,7 @@ VERSIONS = [
 ]
 
 
-@router.get("/")
+@router.get("/", openapi_extra=oa.operation(200, oa.rooted("versions", oa.ARRAY), ()))
 def versions(request: Request) -> Response:
     base = str(request.base_url).rstrip("/")
     href = f"{base}/v2"
@@ -70,33 +71,33 @@ def versions(request: Request) -> Response:
     )
 
 
-@router.get("/metrics")
+@router.get("/metrics", openapi_extra=oa.text("Prometheus text format"))
 def prometheus(svc: Svc) -> Response:
     """Prometheus text format; like a scrape target, it asks for no credentials."""
     return Response(observability.render(svc), media_type=observability.CONTENT_TYPE)
 
 
-@router.get("/v2")
+@router.get("/v2", openapi_extra=oa.operation(200, {"const": "v2"}, (401,)))
 def v2(ctx: Ctx) -> Response:
     return JSONResponse("v2")
 
 
-@router.get("/v2/subnets")
+@router.get("/v2/subnets", openapi_extra=oa.array("subnets"))
 def subnets(request: Request, svc: Svc, ctx: Ctx) -> Response:
     return JSONResponse({"subnets": networks.listing(svc, ctx, "subnet", query_items(request))})
 
 
-@router.get("/v2/subnets/{subnet_id}")
+@router.get("/v2/subnets/{subnet_id}", openapi_extra=oa.fetch("subnet"))
 def subnet(svc: Svc, ctx: Ctx, subnet_id: str) -> Response:
     return JSONResponse({"subnet": networks.show(svc, ctx, "subnet", subnet_id)})
 
 
-@router.get("/v2/networks")
+@router.get("/v2/networks", openapi_extra=oa.array("networks"))
 def network_list(request: Request, svc: Svc, ctx: Ctx) -> Response:
     return JSONResponse({"networks": networks.listing(svc, ctx, "network", query_items(request))})
 
 
-@router.get("/v2/networks/{network_id}")
+@router.get("/v2/networks/{network_id}", openapi_extra=oa.fetch("network"))
 def network(svc: Svc, ctx: Ctx, network_id: str) -> Response:
     return JSONResponse({"network": networks.show(svc, ctx, "network", network_id)})
 
@@ -125,8 +126,8 @@ def security_groups(request: Request, ctx: Ctx) -> Response:
     )
 
 
-@router.get("/projects")
-@router.get("/projects/{project_id}")
+@router.get("/projects", openapi_extra=oa.refused(403))
+@router.get("/projects/{project_id}", openapi_extra=oa.refused(403))
 def projects(project_id: str | None = None) -> Response:
     """ostium has no identity service: project ids are free strings. The openstack CLI
     resolves `--project X` and `quota show/set X` through Keystone `GET /projects/X`
