@@ -137,7 +137,7 @@ def test_two_amphorae_with_their_own_addresses_master_pushed_first(pair: Pair) -
     assert (master["role"], backup["role"]) == ("MASTER", "BACKUP")
     assert (master["vrrp_priority"], backup["vrrp_priority"]) == (100, 90)
     assert master["vrrp_id"] == backup["vrrp_id"] and 1 <= master["vrrp_id"] <= 255
-    subnet = ipaddress.ip_network("198.18.0.0/24")
+    subnet = ipaddress.ip_network("198.18.0.0/17")
     for a in (master, backup):
         assert ipaddress.ip_address(a["vrrp_ip"]) in subnet
         assert a["ha_ip"] == lb["vip_address"] != a["vrrp_ip"]

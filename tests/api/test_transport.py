@@ -76,7 +76,7 @@ def test_neutron_shaped_lookups_used_by_the_cli(api: Api) -> None:
     for prefix in ("/v2", "/v2.0"):
         subnets = api.get(f"{prefix}/subnets?name=vip-subnet").json()["subnets"]
         assert [s["id"] for s in subnets] == [api.subnet_id]
-        assert subnets[0]["cidr"] == "198.18.0.0/24"
+        assert subnets[0]["cidr"] == "198.18.0.0/17"
         assert api.get(f"{prefix}/subnets?id={api.subnet_id}").json()["subnets"]
         assert api.get(f"{prefix}/subnets?name=nope").json()["subnets"] == []
         nets = api.get(f"{prefix}/networks?name=vip-net").json()["networks"]

@@ -19,7 +19,7 @@ import pytest
 
 from tests.clients.conftest import Cli, Ostium
 
-SUBNET_CIDR = ipaddress.ip_network("198.18.0.0/24")
+SUBNET_CIDR = ipaddress.ip_network("198.18.0.0/17")
 J = ["-f", "json"]
 
 

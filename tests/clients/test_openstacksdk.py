@@ -61,7 +61,7 @@ def test_network_lookup(conn: openstack.connection.Connection, st: dict[str, Any
     subnet = conn.network.find_subnet("vip-subnet")
     assert subnet is not None
     assert subnet.name == "vip-subnet"
-    assert subnet.cidr == "198.18.0.0/24"
+    assert subnet.cidr == "198.18.0.0/17"
     network = conn.network.find_network("vip-net")
     assert network is not None and subnet.network_id == network.id
     assert conn.network.get_subnet(subnet.id).id == subnet.id
@@ -78,7 +78,7 @@ def test_create_load_balancer(conn: openstack.connection.Connection, st: dict[st
     assert lb.provisioning_status == "ACTIVE"
     assert lb.operating_status == "ONLINE"
     assert lb.vip_network_id == st["network"]
-    assert ipaddress.ip_address(lb.vip_address) in ipaddress.ip_network("198.18.0.0/24")
+    assert ipaddress.ip_address(lb.vip_address) in ipaddress.ip_network("198.18.0.0/17")
     assert lb.project_id == "admin"
     assert lb.is_admin_state_up is True
     st["lb"] = lb.id

@@ -19,7 +19,7 @@ def test_defaults_and_absolute_state_dir(tmp_path: Path, monkeypatch: pytest.Mon
     assert s.database_url == f"sqlite:///{tmp_path / 'var' / 'ostium.sqlite'}"
     names = [n.name for n in s.networks]
     assert names == ["vip-net", "demo-net"]
-    assert s.networks[0].cidr == "198.18.0.0/24" and s.networks[0].gateway == "198.18.0.1"
+    assert s.networks[0].cidr == "198.18.0.0/17" and s.networks[0].gateway == "198.18.0.1"
 
 
 def test_ini_file_and_flags(tmp_path: Path) -> None:

@@ -196,9 +196,13 @@ class Settings:
         return next((n for n in self.networks if n.network_id == network_id), None)
 
 
+# The two default networks split 198.18.0.0/16 in halves of 32,765 usable addresses
+# each, so one host holds thousands of load balancers by default (ACTIVE_STANDBY takes
+# three VIP-network addresses per load balancer, and every amphora with members on the
+# demo network one address there); 198.19.0.0/16 stays free for declared networks.
 DEFAULT_NETWORK = NetworkSettings(
     name="vip-net",
-    cidr="198.18.0.0/24",
+    cidr="198.18.0.0/17",
     bridge="ostium0",
     gateway="198.18.0.1",
     subnet_name="vip-subnet",
@@ -209,9 +213,9 @@ DEFAULT_NETWORK = NetworkSettings(
 # this network when a member's address lies in it.
 DEMO_NETWORK = NetworkSettings(
     name="demo-net",
-    cidr="198.18.1.0/24",
+    cidr="198.18.128.0/17",
     bridge="ostium-demo",
-    gateway="198.18.1.1",
+    gateway="198.18.128.1",
     subnet_name="demo-subnet",
 )
 
@@ -270,12 +274,25 @@ def _networks(parser: configparser.ConfigParser) -> tuple[NetworkSettings, ...]:
                 subnet_name=opts.get("subnet_name", f"{name}-subnet"),
             )
         )
-    if not parser.getboolean("networking", "default_networks", fallback=True):
-        return tuple(nets)
-    for i, default in enumerate((DEFAULT_NETWORK, DEMO_NETWORK)):
-        if not any(n.name == default.name for n in nets):
-            nets.insert(i, default)
+    if parser.getboolean("networking", "default_networks", fallback=True):
+        for i, default in enumerate((DEFAULT_NETWORK, DEMO_NETWORK)):
+            if not any(n.name == default.name for n in nets):
+                nets.insert(i, default)
+    _check_disjoint(nets)
     return tuple(nets)
+
+
+def _check_disjoint(nets: list[NetworkSettings]) -> None:
+    """Two local networks sharing addresses would route each other's traffic to the
+    wrong bridge: refuse them, naming both (a default network included)."""
+    for i, a in enumerate(nets):
+        for b in nets[i + 1 :]:
+            if a.ip_network.overlaps(b.ip_network):
+                raise ValueError(
+                    f"network {b.name}: {b.cidr} overlaps network {a.name} ({a.cidr}); "
+                    "choose another cidr (198.19.0.0/16 is free by default) or "
+                    "set [networking] default_networks = false"
+                )
 
 
 def load_settings(

@@ -224,7 +224,7 @@ def main(argv: list[str]) -> int:
     srv.add_argument("--bind", required=True)
     srv.add_argument("--port", type=int, default=8080)
     parser.add_argument("--count", type=int, default=2)
-    parser.add_argument("--network-cidr", default="198.18.1.0/24")
+    parser.add_argument("--network-cidr", default="198.18.128.0/17")  # settings.DEMO_NETWORK
     parser.add_argument("--bridge", default="ostium-demo")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
