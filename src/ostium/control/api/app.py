@@ -3,8 +3,18 @@
 Middleware (pure ASGI, cheap): request id on every response, `/v2.0` served as `/v2`,
 a `.json` suffix accepted on any path, 406 when Accept excludes JSON (not on `/metrics` and
 `/docs`), 413 for bodies over
-`max_request_body_size`. Errors raised in handlers use Octavia's WSME shape
-(`faultcode`/`faultstring`/`debuginfo`); routing errors use the webob shape.
+`max_request_body_size` however they are framed (the body is read here, before any
+handler, so a chunked body too large is a 413 and never a half-sent answer; the rest of
+an oversized body is read and dropped, up to `DRAIN_LIMIT`, so the connection stays
+usable instead of being reset with unread data). Errors
+raised in handlers use Octavia's WSME shape (`faultcode`/`faultstring`/`debuginfo`);
+routing errors use the webob shape.
+
+An unexpected exception is answered here, once, as a 500 in the WSME shape, and the
+connection stays usable. A request whose write lost a race with another writer
+(`db.engine.lost_race`: deadlock, serialization failure, a row deleted under it) had no
+effect, so it is run again, at most `RACE_ATTEMPTS` times, and answers what it would
+have answered a moment later (usually 404 or 409).
 """
 
 from __future__ import annotations
@@ -22,11 +32,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostium.control import metrics
+from ostium.control.db.engine import lost_race
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import WebobError
 from ostium.model.errors import ApiError
 
 log = logging.getLogger("ostium.api")
+
+RACE_ATTEMPTS = 3
+DRAIN_LIMIT = 1 << 20
+"""Bytes of an oversized body read and dropped before the 413; past this, the 413 closes
+the connection."""
+"""How many times a request runs when its write keeps losing races."""
+_FAILED = "ostium.unexpected_error"
+"""Set in the request scope by the last-resort handler: its 500 is Envelope's to send."""
 
 TITLES = {
     400: "Bad Request",
@@ -37,6 +56,7 @@ TITLES = {
     406: "Not Acceptable",
     409: "Conflict",
     413: "Request Entity Too Large",
+    415: "Unsupported Media Type",
     500: "Internal Server Error",
 }
 
@@ -124,25 +144,51 @@ class Envelope:
                 scope, receive, send_with_id
             )
             return
+        # No database stores a NUL in text (PostgreSQL refuses it): an id or a filter
+        # value carrying one matches nothing that exists.
+        if "\x00" in path:
+            await webob(404)(scope, receive, send_with_id)
+            return
+        if b"%00" in scope.get("query_string", b""):
+            await fault(400, "Query parameters must not contain NUL characters.")(
+                scope, receive, send_with_id
+            )
+            return
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
-            await fault(413, "Request is too large.")(scope, receive, send_with_id)
+            drained = int(length) <= DRAIN_LIMIT and await _drain(receive, DRAIN_LIMIT)
+            await _too_large(drained)(scope, receive, send_with_id)
             return
-        seen = 0
+        body = await _read_body(receive, self.max_body)
+        if body is None:
+            drained = await _drain(receive, DRAIN_LIMIT)
+            await _too_large(drained)(scope, receive, send_with_id)
+            return
+        await self.run(scope, body, receive, send_with_id)
 
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise _TooLarge()
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send_with_id)
-        except _TooLarge:
-            await fault(413, "Request is too large.")(scope, receive, send_with_id)
+    async def run(self, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
+        """Run the app on the request (again if it lost a race); answer an unexpected
+        error with a clean 500."""
+        for attempt in range(1, RACE_ATTEMPTS + 1):
+            run = _Attempt(scope, body, receive, send)
+            try:
+                await self.app(run.scope, run.receive, run.send)
+                return
+            except Exception as exc:
+                if run.started:
+                    log.exception("error after the response started")
+                    if run.complete:
+                        return  # the client has its answer; keep the connection
+                    raise
+                if lost_race(exc) and attempt < RACE_ATTEMPTS:
+                    log.info("write lost a race (%s), running the request again", exc)
+                    continue
+                log.exception("unexpected error")
+                await fault(500, "Internal Server Error")(scope, receive, send)
+                return
+            finally:
+                if "route" in run.scope:  # the metrics label
+                    scope["route"] = run.scope["route"]
 
 
 def _route_label(scope: Scope) -> str:
@@ -157,8 +203,70 @@ def _route_label(scope: Scope) -> str:
     return str(template)
 
 
-class _TooLarge(Exception):
-    pass
+class _Attempt:
+    """One run of the app on a request: the body replayed from memory, and the answer
+    of the last-resort handler held back (Envelope sends its own)."""
+
+    def __init__(self, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
+        self.scope = dict(scope)
+        self.body: bytes | None = body
+        self._receive = receive
+        self._send = send
+        self.started = self.complete = False
+
+    async def receive(self) -> Message:
+        if self.body is None:
+            return await self._receive()  # only a disconnect can come now
+        message = {"type": "http.request", "body": self.body, "more_body": False}
+        self.body = None
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.scope.get(_FAILED):
+            return
+        self.started = True
+        self.complete = message["type"] == "http.response.body" and not message.get(
+            "more_body", False
+        )
+        await self._send(message)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it grows past `limit`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away; the app sees an empty body
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _drain(receive: Receive, limit: int) -> bool:
+    """Read and drop the rest of the body; True if it ended within `limit` bytes."""
+    size = 0
+    while size <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return False
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return True
+    return False
+
+
+def _too_large(drained: bool) -> Response:
+    response = fault(413, "Request is too large.")
+    if not drained:
+        response.headers["connection"] = "close"
+    return response
 
 
 def create_app(svc: ServiceContext) -> FastAPI:
@@ -192,8 +300,10 @@ def create_app(svc: ServiceContext) -> FastAPI:
         return fault(400, json.dumps(exc.errors(), default=str)[:500])
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> Response:
-        log.exception("unexpected error")
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette sends this answer and then raises again; Envelope answers instead
+        # (or runs the request again), so the connection is never dropped.
+        request.scope[_FAILED] = True
         return fault(500, "Internal Server Error")
 
     app.include_router(root.router)

@@ -1,4 +1,11 @@
-"""FastAPI dependencies: the service context, the caller, the raw body, link base URL."""
+"""FastAPI dependencies: the service context, the caller, the raw body, link base URL.
+
+A request body must be JSON: a Content-Type other than `application/json` (or the
+`text/javascript`, `application/javascript` WSME also reads as JSON) is refused with
+415 `Unknown mimetype: <type>`, as Octavia answers. A body without any Content-Type is
+read as JSON: Octavia would answer 415 there too, but every client sends the header
+(openstacksdk, the CLI, gophercloud) and scripts that leave it out mean JSON.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,13 @@ from ostium.model.errors import ApiError
 
 class Unauthorized(ApiError):
     status = 401
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+
+JSON_TYPES = ("application/json", "text/javascript", "application/javascript")
 
 
 def get_svc(request: Request) -> ServiceContext:
@@ -34,7 +48,13 @@ def get_ctx(request: Request) -> RequestContext:
 
 
 async def raw_body(request: Request) -> bytes:
-    return await request.body()
+    body = await request.body()
+    content_type = request.headers.get("content-type")
+    if body and content_type is not None:
+        mimetype = content_type.split(";", 1)[0].strip().lower()
+        if mimetype not in JSON_TYPES:
+            raise UnsupportedMediaType(f"Unknown mimetype: {mimetype}")
+    return body
 
 
 def base_url(request: Request) -> str:

@@ -4,6 +4,12 @@ SQLite runs in WAL mode with foreign keys on. Write transactions start with
 `BEGIN IMMEDIATE` so concurrent writers queue on the busy timeout instead of failing
 when a read lock cannot be upgraded; reads use plain `BEGIN` and never block on
 writers. PostgreSQL uses one engine for both (READ COMMITTED; row locks do the rest).
+
+`lost_race` says whether a failed write transaction lost a race with another writer
+(deadlock, serialization failure, a database still locked after the busy timeout, a row
+deleted under an update) and rolled back entirely, so running the same request again is
+safe and answers what the client would have got had it come a moment later. The API
+retries such requests a bounded number of times (`api/app.py`); nothing here retries.
 """
 
 from __future__ import annotations
@@ -15,7 +21,26 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
+
+# PostgreSQL's deadlock_detected and serialization_failure.
+_RACE_SQLSTATES = frozenset({"40P01", "40001"})
+# SQLITE_BUSY and SQLITE_LOCKED (primary codes; extended codes keep them in the low byte).
+_SQLITE_BUSY = frozenset({5, 6})
+
+
+def lost_race(exc: BaseException) -> bool:
+    """True if `exc` is a write that lost a race and was rolled back as a whole."""
+    if isinstance(exc, (StaleDataError, ObjectDeletedError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        if getattr(exc.orig, "sqlstate", None) in _RACE_SQLSTATES:
+            return True
+        code = getattr(exc.orig, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _SQLITE_BUSY
+    return False
 
 
 @dataclass

@@ -4,6 +4,12 @@
 a PENDING state and bumps `generation` in one conditional UPDATE, so of N concurrent
 writers exactly one wins and the others get 409. Called by the services (every change)
 and by the health watchdog (failover); the worker finds the bumped generation.
+
+Lock order, the same in every API write: the load balancer row first, then the rows
+under it. `hold_lb` takes the load balancer's row lock (`SELECT ... FOR UPDATE` on
+PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serialises writers) before a write
+touches any child row, so a child update and a load balancer delete never wait on each
+other in opposite orders (deadlock).
 """
 
 from __future__ import annotations
@@ -16,6 +22,11 @@ from sqlalchemy.orm import Session
 from ostium.control.db import models as m
 from ostium.model.enums import ProvisioningStatus
 from ostium.model.errors import Conflict
+
+
+def hold_lb(session: Session, lb_id: str) -> None:
+    """Wait for and hold the load balancer's row lock until the transaction ends."""
+    session.execute(select(m.LoadBalancer.id).where(m.LoadBalancer.id == lb_id).with_for_update())
 
 
 def lock_lb(

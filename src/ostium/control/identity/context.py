@@ -2,7 +2,9 @@
 
 noauth: project from X-Project-Id (X-Tenant-Id, X-Tenant), roles from X-Roles; every
 caller is admin and quotas are not enforced, as in Octavia's noauth mode. A request
-with no project header belongs to `[api_settings] default_project_id`.
+with no project header belongs to `[api_settings] default_project_id`. A project id
+from a header is checked (at most 255 characters of `A-Z a-z 0-9 _ . : @ -`, as
+Keystone's ids and the names people use) before anything stores it: 400 otherwise.
 token: `X-Auth-Token` must match a token created by `ostium token create`; its
 project and role decide what the default RBAC rules allow.
 """
@@ -16,6 +18,8 @@ from sqlalchemy import select
 
 from ostium.control.db.engine import Database
 from ostium.control.db.models import ApiToken, utcnow
+from ostium.model.errors import BadRequest
+from ostium.model.limits import PROJECT_ID_MAX_LENGTH, PROJECT_ID_PATTERN
 
 
 @dataclass(frozen=True)
@@ -37,15 +41,34 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def noauth_context(headers: dict[str, str], default_project: str) -> RequestContext:
-    project = (
-        headers.get("x-project-id")
-        or headers.get("x-tenant-id")
-        or headers.get("x-tenant")
-        or default_project
+def check_project_id(project: str, source: str = "X-Project-Id") -> str:
+    """The project id, or 400 naming `source` and the value."""
+    if len(project) <= PROJECT_ID_MAX_LENGTH and PROJECT_ID_PATTERN.fullmatch(project):
+        return project
+    shown = project[:64].encode("unicode_escape").decode("ascii")
+    if len(project) > 64:
+        shown += f"... ({len(project)} characters)"
+    raise BadRequest(
+        f"Invalid input for field/attribute {source}. Value: '{shown}'. Value should be "
+        f"at most {PROJECT_ID_MAX_LENGTH} characters of letters, digits and _ . : @ -"
     )
+
+
+def noauth_context(headers: dict[str, str], default_project: str) -> RequestContext:
+    header = next((h for h in ("x-project-id", "x-tenant-id", "x-tenant") if headers.get(h)), None)
+    if header is None:
+        project = default_project
+    else:
+        project = check_project_id(headers[header], source=_HEADER_NAMES[header])
     roles = frozenset(r.strip() for r in headers.get("x-roles", "admin").split(",") if r.strip())
     return RequestContext(project_id=project, roles=roles, noauth=True)
+
+
+_HEADER_NAMES = {
+    "x-project-id": "X-Project-Id",
+    "x-tenant-id": "X-Tenant-Id",
+    "x-tenant": "X-Tenant",
+}
 
 
 def token_context(db: Database, token: str | None) -> RequestContext | None:

@@ -4,10 +4,9 @@ Integers accept JSON numbers or numeric strings; booleans accept true/false and 
 strings t/yes/y/on/1 and f/no/n/off/0; strings never accept numbers. Every integer is
 bounded by the range of the database column that stores it (`model/limits.DB_INT_MIN..
 DB_INT_MAX`) unless the field narrows it further, so no number reaches the database as
-an overflow. Every string that
-could later reach a haproxy or nftables config refuses control characters (newline,
-carriage return, tab, NUL, DEL and the rest of Unicode category Cc): that is the
-config-injection rule, documented in the README.
+an overflow. Every string that could later reach a haproxy or nftables config refuses
+control characters (newline, carriage return, tab, NUL, DEL and the rest of Unicode
+category Cc): that is the config-injection rule, documented in the README.
 """
 
 from __future__ import annotations

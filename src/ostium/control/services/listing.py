@@ -4,6 +4,11 @@
 unknown); `run` executes it against a base SELECT and returns rows plus the
 `<plural>_links` entries. Links carry every original parameter except
 `marker`/`page_reverse` (a superset of the reference, which drops filters).
+
+A list request is bounded (`model/limits`): query parameters, sort keys and tag values
+over their caps are a 400 naming the cap, and integer filters outside the column's
+range a 400 naming the value, so no request builds a statement the database refuses
+(SQLite's expression depth, 32-bit columns).
 """
 
 from __future__ import annotations
@@ -18,6 +23,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ostium.control.db.models import Tag
 from ostium.model.errors import BadRequest
+from ostium.model.limits import (
+    DB_INT_MAX,
+    DB_INT_MIN,
+    MAX_FILTER_TERMS,
+    MAX_SORT_KEYS,
+    MAX_TAG_FILTER_VALUES,
+)
 
 RESERVED = {"limit", "marker", "sort", "sort_key", "sort_dir", "fields", "page_reverse"}
 TAG_FILTERS = {"tags", "tags-any", "not-tags", "not-tags-any"}
@@ -40,6 +52,11 @@ class ListQuery:
 
     @classmethod
     def parse(cls, items: Sequence[tuple[str, str]], max_limit: int) -> ListQuery:
+        if len(items) > MAX_FILTER_TERMS:
+            raise BadRequest(
+                f"Too many query parameters: {len(items)}; at most {MAX_FILTER_TERMS} "
+                "are accepted in one request."
+            )
         single: dict[str, str] = {}
         fields: list[str] = []
         tags: dict[str, list[str]] = {}
@@ -56,7 +73,7 @@ class ListQuery:
                 n = -1 if single["limit"] == "infinite" else int(single["limit"])
             except ValueError:
                 raise WebobError(f"Limit '{single['limit']}' is not valid.") from None
-            limit = None if n <= 0 else n
+            limit = None if n <= 0 else min(n, DB_INT_MAX)
             if max_limit > 0:
                 limit = max_limit if limit is None else min(limit, max_limit)
         sort: list[tuple[str, str]] = []
@@ -68,6 +85,16 @@ class ListQuery:
             keys = [k.strip() for k in single["sort_key"].split(",")]
             dirs = [d.strip().lower() for d in single.get("sort_dir", "").split(",") if d.strip()]
             sort = [(k, dirs[i] if i < len(dirs) else "asc") for i, k in enumerate(keys)]
+        if len(sort) > MAX_SORT_KEYS:
+            raise BadRequest(
+                f"Too many sort keys: {len(sort)}; at most {MAX_SORT_KEYS} are accepted."
+            )
+        tag_count = sum(len(v) for v in tags.values())
+        if tag_count > MAX_TAG_FILTER_VALUES:
+            raise BadRequest(
+                f"Too many tag values: {tag_count}; at most {MAX_TAG_FILTER_VALUES} are "
+                "accepted over tags, tags-any, not-tags and not-tags-any."
+            )
         for _, d in sort:
             if d not in ("asc", "desc"):
                 raise WebobError(f"Supplied sort direction '{d}' is not valid.")
@@ -102,12 +129,18 @@ def _convert(col: InstrumentedAttribute[Any], value: str) -> Any:
         )
     if isinstance(ctype, Integer):
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise BadRequest(
                 f"Invalid input for field/attribute {col.key}. Value: "
-                f"'{value}'. Value should be an integer"
+                f"'{value[:300]}'. Value should be an integer"
             ) from None
+        if not DB_INT_MIN <= number <= DB_INT_MAX:
+            raise BadRequest(
+                f"Invalid input for field/attribute {col.key}. Value: '{value[:300]}'. "
+                f"Value should be between {DB_INT_MIN} and {DB_INT_MAX}"
+            )
+        return number
     return value
 
 
