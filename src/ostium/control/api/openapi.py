@@ -50,7 +50,7 @@ _REASONS = {
     201: "Created",
     202: "Accepted",
     204: "No Content",
-    400: "Bad Request: the body, a filter, a sort key or a marker is invalid",
+    400: "Bad Request: the body, a filter, a sort key, a marker or the query is invalid",
     401: "Unauthorized: no valid token (token mode)",
     403: "Forbidden: policy, quota, or another project's object",
     404: "Not Found: no such object (or no such route)",
@@ -215,8 +215,10 @@ def _errors(codes: Iterable[int]) -> dict[str, Any]:
     return out
 
 
-def listing(plural: str, links: str | None = None) -> dict[str, Any]:
-    return operation(200, page(plural, links), LIST_ERRORS, query=_PAGING, fields=True)
+def listing(plural: str, links: str | None = None, parent: bool = False) -> dict[str, Any]:
+    """A paginated list; `parent`: under a parent's id (404 when there is no such parent)."""
+    errors = (*LIST_ERRORS, 404) if parent else LIST_ERRORS
+    return operation(200, page(plural, links), errors, query=_PAGING, fields=True)
 
 
 def array(root: str) -> dict[str, Any]:
@@ -324,9 +326,10 @@ def document(app: FastAPI) -> dict[str, Any]:
         extra: dict[str, Any] = route.openapi_extra or {"responses": {"200": {"description": "OK"}}}
         for method in sorted(route.methods):
             op: dict[str, Any] = json.loads(json.dumps(extra))  # a copy per operation
-            op["responses"].setdefault(
-                "406", {"description": _REASONS[406], "content": _json(_fault())}
-            )
+            # Answered by the envelope (`app.py`) before any route: a NUL in the query,
+            # an Accept header without JSON.
+            for code in (400, 406):
+                op["responses"].setdefault(str(code), _errors([code])[str(code)])
             if "requestBody" in op:
                 for code in (413, 415):
                     op["responses"].setdefault(str(code), _errors([code])[str(code)])
@@ -381,10 +384,6 @@ def _bounds(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_bounds(v) for v in schema]
     return schema
-
-
-def _fault() -> dict[str, Any]:
-    return {"$ref": REF.format(model="Fault")}
 
 
 def _cached(request: Request) -> dict[str, Any]:

@@ -129,7 +129,9 @@ def nested(router: APIRouter, shape: Shape, service: Nested) -> None:
     one = shape.path + "/{obj_id}"
 
     @router.get(
-        shape.path, name=f"{shape.plural}-list", openapi_extra=oa.listing(shape.plural, shape.links)
+        shape.path,
+        name=f"{shape.plural}-list",
+        openapi_extra=oa.listing(shape.plural, shape.links, parent=True),
     )
     def list_(request: Request, svc: Svc, ctx: Ctx, parent_id: str) -> Response:
         page = service.listing(svc, ctx, parent_id, query_items(request), base_url(request))
