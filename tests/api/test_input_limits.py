@@ -127,6 +127,8 @@ def test_long_or_odd_project_id_header_is_400(api: Api) -> None:
         )
         assert_fault(r, 400, "X-Project-Id", "255")
         assert_fault(api.get("/v2/lbaas/loadbalancers", headers={"X-Tenant-Id": bad}), 400)
+    r = api.put("/v2/lbaas/quotas/" + "q" * 300, {"quota": {"listener": 1}})
+    assert_fault(r, 400, "project_id", "255")
     ok = "team-a_1.prod:x@y" + "0" * 200
     r = api.post(
         "/v2/lbaas/loadbalancers",

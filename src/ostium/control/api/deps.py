@@ -14,7 +14,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from ostium.control.identity.context import RequestContext, noauth_context, token_context
+from ostium.control.identity.context import (
+    RequestContext,
+    check_project_id,
+    noauth_context,
+    token_context,
+)
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import select_fields
 from ostium.model.errors import ApiError
@@ -38,6 +43,8 @@ def get_svc(request: Request) -> ServiceContext:
 
 def get_ctx(request: Request) -> RequestContext:
     svc = get_svc(request)
+    if "project_id" in request.path_params:  # /quotas/{project_id}: stored as given
+        check_project_id(request.path_params["project_id"], "project_id")
     headers = {k.lower(): v for k, v in request.headers.items()}
     if svc.settings.api.auth_strategy == "noauth":
         return noauth_context(headers, svc.settings.api.default_project_id)
