@@ -7,18 +7,18 @@ transaction (the load balancer row and its VIP address together, or neither), wh
 why IPAM lives with the database and not behind a driver. Called by the services (VIP
 addresses) and the worker (VRRP and member-network addresses, release on delete).
 
-Allocation cost does not grow with the subnet's fill: the search starts at the offset
-equal to the number of addresses in use (where the next free one is when addresses were
-handed out in order) and asks the database which of the next `_BATCH` candidates are
-taken, wrapping round once; it never loads every used address of a subnet. Do not make
-it walk `ipaddress.hosts()` or load the subnet's allocations: subnets hold tens of
-thousands of addresses.
+Allocation stays cheap however full a subnet is: the next free address of a subnet
+filled in order is at the offset equal to the number of addresses in use, so a count
+and a few primary-key look-ups find it (no statement whose cost depends on the query
+planner's statistics). Only when those are taken (many addresses released below that
+point) are the subnet's addresses read once and the lowest free one taken, which fills
+the gaps. Do not walk `ipaddress.hosts()`: subnets hold tens of thousands.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+import itertools
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -71,39 +71,59 @@ def allocate(
     first, last = host_range(net.ip_network)
     size = int(last) - int(first) + 1
     in_subnet = m.IpAllocation.subnet_id == net.subnet_id
-    in_use = session.scalar(select(func.count()).select_from(m.IpAllocation).where(in_subnet))
-    gateway = str(ipaddress.ip_address(net.gateway))
-    for batch in _candidates(first, size, (in_use or 0) % size, gateway):
-        taken = set(
-            session.scalars(
-                select(m.IpAllocation.address).where(in_subnet, m.IpAllocation.address.in_(batch))
-            )
-        )
-        for addr in batch:
-            if addr in taken:
-                continue
-            try:
-                with session.begin_nested():
-                    session.add(
-                        m.IpAllocation(
-                            subnet_id=net.subnet_id,
-                            address=addr,
-                            owner_id=owner_id,
-                            purpose=purpose,
-                        )
-                    )
-                    session.flush()
-            except IntegrityError:
-                continue  # taken by a concurrent transaction since we looked
+    gateway = int(ipaddress.ip_address(net.gateway)) - int(first)  # may lie outside
+    in_use = session.scalar(select(func.count()).select_from(m.IpAllocation).where(in_subnet)) or 0
+    # Filled in order, a subnet's first free offset is the in-use count (one further
+    # when the gateway lies below it): a few primary-key look-ups find it.
+    start = (in_use + (0 <= gateway <= in_use)) % size
+    order = itertools.chain(range(start, size), range(start))
+    for off in itertools.islice(order, _PROBES):
+        addr = str(first + off)
+        free = off != gateway and not _taken(session, net, addr)
+        if free and _claim(session, net, addr, owner_id, purpose):
+            return addr
+    # Enough addresses released below that point: read the subnet's addresses once and
+    # take the lowest free one, so the gaps fill up and the look-ups above work again.
+    used = set(session.scalars(select(m.IpAllocation.address).where(in_subnet)))
+    for off in range(size):
+        addr = str(first + off)
+        free = off != gateway and addr not in used
+        if free and _claim(session, net, addr, owner_id, purpose):
             return addr
     raise Conflict(
         f"No more IP addresses available on subnet {net.subnet_id} ({net.subnet_name}, {net.cidr})."
     )
 
 
+def _taken(session: Session, net: NetworkSettings, address: str) -> bool:
+    found = session.scalar(
+        select(m.IpAllocation.address).where(
+            m.IpAllocation.subnet_id == net.subnet_id, m.IpAllocation.address == address
+        )
+    )
+    return found is not None
+
+
+def _claim(
+    session: Session, net: NetworkSettings, address: str, owner_id: str, purpose: str
+) -> bool:
+    """Insert the row; False if a concurrent transaction took the address first."""
+    try:
+        with session.begin_nested():
+            session.add(
+                m.IpAllocation(
+                    subnet_id=net.subnet_id, address=address, owner_id=owner_id, purpose=purpose
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_BATCH = 256
+_PROBES = 16
 
 
 def host_range(netw: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[Address, Address]:
@@ -113,15 +133,6 @@ def host_range(netw: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[Add
     first = netw.network_address + 1
     last = netw.broadcast_address - 1 if netw.version == 4 else netw.broadcast_address
     return first, last
-
-
-def _candidates(first: Address, size: int, start: int, gateway: str) -> Iterator[list[str]]:
-    """Host addresses as strings in batches, from offset `start` to the end of the range
-    and then from its beginning, without the gateway."""
-    for lo, hi in ((start, size), (0, start)):
-        for off in range(lo, hi, _BATCH):
-            batch = [str(first + o) for o in range(off, min(off + _BATCH, hi))]
-            yield [a for a in batch if a != gateway]
 
 
 def release(session: Session, owner_id: str) -> None:
