@@ -49,6 +49,8 @@ from typing import Any
 
 import httpx
 
+from ostium.agent.naming import Names
+
 REPO = Path(__file__).resolve().parent.parent
 OSTIUM = [sys.executable, "-m", "ostium"]
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -381,7 +383,7 @@ def bench_dataplane(repeat: int) -> dict[str, Any]:
             amp = inst.amphora(lb["id"])
             # Let the destroyed amphora's last heartbeat be anywhere in its interval.
             time.sleep(HB_INTERVAL * ((n + 1) / (repeat + 1)))
-            ns = amp["compute_id"]
+            ns = Names(PREFIX, amp["id"]).namespace  # compute_id is a UUID, as in Octavia
             pids = sh("ip", "netns", "pids", ns).stdout.split()
             sh("ip", "netns", "del", ns)  # the name first: nothing may bring it back
             for pid in pids:

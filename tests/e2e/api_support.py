@@ -528,6 +528,12 @@ class Ostium:
             if probe.owns_namespace(line.split()[0])
         ]
 
+    def namespace(self, amphora: dict[str, Any]) -> str:
+        """The namespace of an amphora (its `compute_id` is a UUID, as in Octavia)."""
+        from ostium.agent.naming import Names
+
+        return Names(self.name_prefix, amphora["id"]).namespace
+
     def links(self) -> list[str]:
         """Host-side veths of this installation's amphorae (`<prefix>[vpmq]<hex>`)."""
         out = []

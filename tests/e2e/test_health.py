@@ -354,13 +354,16 @@ def test_statistics_survive_reload_agent_restart_and_failover(
 
 
 def test_destroyed_amphora_is_replaced_with_the_same_vip(
-    api: Lbaas, backends: Backends, make_lb: Callable[..., dict[str, Any]]
+    installation: tuple[Ostium, Health],
+    api: Lbaas,
+    backends: Backends,
+    make_lb: Callable[..., dict[str, Any]],
 ) -> None:
     lb = make_lb()
     vip = lb["vip_address"]
     old = only_amphora(api, lb["id"])
     assert set(names(vip, 4)) == {backends.name(1), backends.name(2)}
-    ns = old["compute_id"]
+    ns = installation[0].namespace(old)
     destroyed = time.monotonic()
     # The name first: with the namespace gone the agent must not bring haproxy back.
     pids = sh("ip", "netns", "pids", ns).stdout.split()
@@ -389,7 +392,8 @@ def test_destroyed_amphora_is_replaced_with_the_same_vip(
     assert after["vip_address"] == vip
     new = only_amphora(api, lb["id"])
     assert new["id"] != old["id"] and new["ha_ip"] == vip and new["status"] == "ALLOCATED"
-    assert api.http.get(f"/v2/octavia/amphorae/{old['id']}").status_code == 404
+    gone = api.http.get(f"/v2/octavia/amphorae/{old['id']}")  # kept until housekeeping
+    assert gone.status_code == 200 and gone.json()["amphora"]["status"] == "DELETED"
     assert set(names(vip, 4)) == {backends.name(1), backends.name(2)}
     expect(api, lb["id"], lb="ONLINE")
 

@@ -18,6 +18,7 @@ import json
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -182,8 +183,10 @@ def test_step_by_step_round_robin_and_amphora_record(
     assert amp["status"] in ("ALLOCATED", "READY")
     assert amp["lb_network_ip"] == "127.0.0.1"
     assert amp["ha_ip"] == lb["vip_address"]
-    assert amp["compute_id"] == Names("ostt", amp["id"]).namespace
-    assert amp["compute_id"] in ostium.namespaces()
+    assert str(uuid.UUID(amp["compute_id"])) == amp["compute_id"]
+    assert uuid.UUID(amp["vrrp_port_id"]) and amp["ha_port_id"] == lb["vip_port_id"]
+    assert ostium.namespace(amp) == Names("ostt", amp["id"]).namespace
+    assert ostium.namespace(amp) in ostium.namespaces()
     expires = dt.datetime.fromisoformat(amp["cert_expiration"])
     assert expires > dt.datetime.now() + dt.timedelta(days=30)
     status = api.http.get(f"/v2/lbaas/loadbalancers/{lb['id']}/status").json()
@@ -448,7 +451,7 @@ def test_unsupported_features_are_400_and_never_reach_the_data_plane(
     api: Lbaas, subnet: str, backends: Backends, ostium: Ostium, make_lb: LbFactory
 ) -> None:
     lb = make_lb(name="unsupported", **http_lb(backends, 1))
-    ns = amphora_of(api, lb["id"])["compute_id"]
+    ns = ostium.namespace(amphora_of(api, lb["id"]))
     spec_before = _agent_spec(ostium, ns)
     cfg = ostium.state_dir / "agent" / "amphorae" / ns / "haproxy.cfg"
     cfg_before = cfg.read_text()
@@ -525,9 +528,11 @@ def test_failover_rebuilds_the_amphora_with_the_same_vip(
     assert new["role"] == "STANDALONE" and new["ha_ip"] == vip
     assert after["vip_address"] == vip
     namespaces = ostium.namespaces()
-    assert new["compute_id"] in namespaces and old["compute_id"] not in namespaces
-    assert not (ostium.state_dir / "agent" / "amphorae" / old["compute_id"]).exists()
-    assert api.http.get(f"/v2/octavia/amphorae/{old['id']}").status_code == 404
+    assert ostium.namespace(new) in namespaces and ostium.namespace(old) not in namespaces
+    assert not (ostium.state_dir / "agent" / "amphorae" / ostium.namespace(old)).exists()
+    # Like Octavia, the old amphora stays readable (DELETED) until housekeeping.
+    gone = api.http.get(f"/v2/octavia/amphorae/{old['id']}")
+    assert gone.status_code == 200 and gone.json()["amphora"]["status"] == "DELETED"
     assert set(names(vip, 10)) == {backends.name(1), backends.name(2)}
 
 
@@ -548,7 +553,7 @@ def test_cascade_delete_leaves_nothing(
     try:
         vip = lb["vip_address"]
         amp = amphora_of(api, lb["id"])
-        ns = amp["compute_id"]
+        ns = ostium.namespace(amp)
         n = Names("ostt", amp["id"])
         amp_dir = ostium.state_dir / "agent" / "amphorae" / ns
         assert set(names(vip, 4)) == {backends.name(1), backends.name(2)}
@@ -631,8 +636,8 @@ def test_worker_killed_mid_create_is_finished_by_another(moment: str) -> None:
                 assert p["provisioning_status"] == "ACTIVE"
                 assert {mb["provisioning_status"] for mb in p["members"]} == {"ACTIVE"}
         (amp,) = api.amphorae(lb["id"])
-        assert o.namespaces() == [amp["compute_id"]]  # exactly one: nothing leaked
-        assert [p.name for p in o.amphora_dirs()] == [amp["compute_id"]]
+        assert o.namespaces() == [o.namespace(amp)]  # exactly one: nothing leaked
+        assert [p.name for p in o.amphora_dirs()] == [o.namespace(amp)]
         assert names(done["vip_address"], 4) == [back.name(1)] * 4
 
         api.delete_lb(lb["id"])

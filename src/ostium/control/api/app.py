@@ -29,6 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostium.control import metrics
@@ -139,8 +140,9 @@ class Envelope:
             accept
             and path not in ("/metrics", "/docs")
             and not any(a.split(";")[0].strip() in json_ok for a in accept.split(","))
+            and _routed(self.app, scope)
         ):
-            await fault(406, "Only content type application/json is accepted.")(
+            await webob(406, "Only content type application/json is accepted.")(
                 scope, receive, send_with_id
             )
             return
@@ -189,6 +191,16 @@ class Envelope:
             finally:
                 if "route" in run.scope:  # the metrics label
                     scope["route"] = run.scope["route"]
+
+
+def _routed(app: ASGIApp, scope: Scope) -> bool:
+    """Whether a route takes this path and method. Octavia (pecan) routes before it
+    looks at Accept, so an unknown path stays a webob 404 (a known one with another
+    method a 405) whatever the client accepts; only a routed request gets the 406."""
+    for route in getattr(getattr(app, "router", None), "routes", ()):
+        if route.matches(scope)[0] == Match.FULL:
+            return True
+    return False
 
 
 def _route_label(scope: Scope) -> str:

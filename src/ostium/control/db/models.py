@@ -79,7 +79,11 @@ class Resource:
     provisioning_status: Mapped[ProvisioningStatus] = mapped_column(EnumText(ProvisioningStatus))
     operating_status: Mapped[OperatingStatus] = mapped_column(EnumText(OperatingStatus))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Like Octavia's timestamp mixin: null until the row is first changed, then the time
+    # of every UPDATE (ORM or Core) that does not set it itself; clients parse it as a
+    # timestamp once the object has left PENDING_CREATE. Raw SQL writers (the health
+    # manager's PostgreSQL bulk update) set it explicitly.
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True, onupdate=utcnow)
 
 
 class LoadBalancer(Resource, Base):

@@ -212,7 +212,7 @@ class HealthUpdater:
             fold_stats(stats, amp.id, amp.lb_id, listeners, hb, now)
         _write_amphorae(session, amp_rows)
         follow_masters(session, promoted)
-        changes.write(session)
+        changes.write(session, now)
         write_stats(session, stats)
         outcome[ACCEPTED] += len(accepted)
         return outcome
@@ -282,15 +282,19 @@ class _Changes:
                 if wanted.members.get(mb.id, mb.operating_status) != mb.operating_status:
                     self.rows[m.Member][mb.id] = wanted.members[mb.id]
 
-    def write(self, session: Session) -> None:
+    def write(self, session: Session, now: dt.datetime) -> None:
         for model, values in self.rows.items():
             if not values:
                 continue
+            # Octavia stamps `updated_at` whenever it changes a status.
             bulk_update(
                 session,
                 model.__table__,
                 ("id",),
-                [{"id": k, "operating_status": v} for k, v in sorted(values.items())],
+                [
+                    {"id": k, "operating_status": v, "updated_at": now}
+                    for k, v in sorted(values.items())
+                ],
             )
             log.info(
                 "health: %s operating status %s",

@@ -12,8 +12,17 @@ from ostium.control.identity.policy import authorize
 from ostium.control.schemas import admin as a
 from ostium.control.services.catalogs import Catalog, delete_in_use, json_object
 from ostium.control.services.context import ServiceContext
-from ostium.control.services.providers import check_provider
+from ostium.control.services.providers import (
+    AZ_CAPABILITIES,
+    check_profile_data,
+    check_provider,
+)
 from ostium.model.errors import BadRequest, Conflict
+
+
+def _check_data(value: str) -> None:
+    check_profile_data(json_object(value, "availability_zone_data"), AZ_CAPABILITIES)
+
 
 AZ_PROFILES = Catalog(
     m.AvailabilityZoneProfile,
@@ -27,7 +36,7 @@ def create(
 ) -> dict[str, Any]:
     authorize(ctx, "admin")
     check_provider(body.provider_name)
-    json_object(body.availability_zone_data, "availability_zone_data")
+    _check_data(body.availability_zone_data)
     with svc.db.write() as session:
         return AZ_PROFILES.add(session, body)
 
@@ -55,7 +64,7 @@ def update(
             if f == "provider_name":
                 check_provider(value)
             if f == "availability_zone_data":
-                json_object(value, f)
+                _check_data(value)
             setattr(row, f, value)
         session.flush()
         return AZ_PROFILES.render(row)

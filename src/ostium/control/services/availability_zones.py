@@ -62,6 +62,7 @@ def delete(svc: ServiceContext, ctx: RequestContext, name: str) -> None:
         )
         .exists(),
         f"Availability Zone {name} is in use and cannot be modified.",
+        lb_column=m.LoadBalancer.availability_zone,
     )
 
 

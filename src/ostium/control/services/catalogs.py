@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ostium.control.db import models as m
@@ -16,6 +16,7 @@ from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import authorize
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import Collection, ListQuery, run, select_fields
+from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest, Conflict, NotFound
 from ostium.model.ids import new_id
 
@@ -80,11 +81,14 @@ class Catalog:
     ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
         authorize(ctx, self.read_rule, ctx.project_id)
         q = ListQuery.parse(items, svc.settings.api.pagination_max_limit)
+        # Octavia's catalogue tables have no timestamps, so its default order is the
+        # key alone (id; an availability zone's name), not creation order.
         coll = Collection(
             self.model,
             {c: getattr(self.model, c) for c in self.columns},
             tagged=False,
             id_attr=self.key,
+            has_created_at=False,
         )
         with svc.db.read() as session:
             rows, links = run(session, select(self.model), coll, q, base_url)
@@ -97,12 +101,28 @@ class Catalog:
 
 
 def delete_in_use(
-    svc: ServiceContext, catalog: Catalog, obj_id: str, in_use: Any, message: str
+    svc: ServiceContext,
+    catalog: Catalog,
+    obj_id: str,
+    in_use: Any,
+    message: str,
+    lb_column: Any = None,
 ) -> None:
+    """Delete the row unless `in_use` finds a user (409 `message`). `lb_column` is the
+    load balancer column that names the row: DELETED load balancers, kept until
+    housekeeping purges them, let go of it first (Octavia points them at the nil id)."""
     with svc.db.write() as session:
         row = catalog.get(session, obj_id)
         if session.scalar(select(in_use).limit(1)):
             raise Conflict(message)
+        if lb_column is not None:
+            session.execute(
+                update(m.LoadBalancer)
+                .where(lb_column == obj_id, m.LoadBalancer.provisioning_status == PS.DELETED)
+                # updated_at as it was: letting go restarts no housekeeping clock.
+                .values({lb_column: None, m.LoadBalancer.updated_at: m.LoadBalancer.updated_at})
+                .execution_options(synchronize_session=False)
+            )
         session.delete(row)
         try:
             session.flush()

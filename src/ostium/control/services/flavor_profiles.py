@@ -14,24 +14,16 @@ from ostium.control.identity.policy import authorize
 from ostium.control.schemas import admin as a
 from ostium.control.services.catalogs import Catalog, delete_in_use, json_object
 from ostium.control.services.context import ServiceContext
-from ostium.control.services.providers import FLAVOR_CAPABILITIES, check_provider
-from ostium.model.enums import Topology
+from ostium.control.services.providers import (
+    FLAVOR_CAPABILITIES,
+    check_profile_data,
+    check_provider,
+)
 from ostium.model.errors import BadRequest, Conflict
 
 
 def _check_flavor_data(value: str) -> None:
-    data = json_object(value, "flavor_data")
-    known = {n for n, _ in FLAVOR_CAPABILITIES}
-    for key in data:
-        if key not in known:
-            from ostium.model.errors import NotImplementedByProvider
-
-            raise NotImplementedByProvider(
-                f"Provider 'amphora' does not support a requested option: {key}"
-            )
-    topo = data.get("loadbalancer_topology")
-    if topo is not None and topo not in set(Topology):
-        raise BadRequest(f"{topo} is not a valid option for loadbalancer_topology")
+    check_profile_data(json_object(value, "flavor_data"), FLAVOR_CAPABILITIES)
 
 
 FLAVOR_PROFILES = Catalog(

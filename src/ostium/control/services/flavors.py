@@ -69,6 +69,7 @@ def delete(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> None:
         .where(m.LoadBalancer.flavor_id == obj_id, m.LoadBalancer.provisioning_status != PS.DELETED)
         .exists(),
         f"Flavor {obj_id} is in use and cannot be modified.",
+        lb_column=m.LoadBalancer.flavor_id,
     )
 
 

@@ -28,9 +28,16 @@ from ostium.model.errors import BadRequest, Conflict
 
 
 def new_healthmonitor(
-    session: Session, pool_row: m.Pool, body: s._HealthMonitorFields, project_id: str
+    session: Session,
+    pool_row: m.Pool,
+    body: s._HealthMonitorFields,
+    project_id: str,
+    data: dict[str, Any] | None = None,
 ) -> m.HealthMonitor:
-    data = validation.healthmonitor(body.model_dump(), pool_row.protocol)
+    """The new monitor's row; `data` is the body as `validation.healthmonitor` returned
+    it, when the caller validated it already."""
+    if data is None:
+        data = validation.healthmonitor(body.model_dump(), pool_row.protocol)
     row = m.HealthMonitor(
         **new_resource(project_id, body.admin_state_up),
         pool_id=pool_row.id,
@@ -56,10 +63,13 @@ def show(svc: ServiceContext, ctx: RequestContext, obj_id: str) -> dict[str, Any
 def create(svc: ServiceContext, ctx: RequestContext, body: s.HealthMonitorCreate) -> dict[str, Any]:
     with svc.db.write() as session:
         p: m.Pool = get_live(session, m.Pool, body.pool_id, ctx, "write")
+        # Octavia validates the body first: an invalid one is a 400 even on a pool that
+        # has a monitor already or is busy.
+        data = validation.healthmonitor(body.model_dump(), p.protocol)
         if p.health_monitor is not None and p.health_monitor.provisioning_status != PS.DELETED:
             raise Conflict("This pool already has a health monitor")
         require_active(p, "Pool")
-        row = new_healthmonitor(session, p, body, p.project_id)
+        row = new_healthmonitor(session, p, body, p.project_id, data)
         check_quota(session, svc, ctx, p.project_id, {"health_monitor": 1})
         lock_under_pool(session, p)
         session.flush()
@@ -91,7 +101,6 @@ def update(
             raise BadRequest(f"None is not a valid option for {f}")
     with svc.db.write() as session:
         hm: m.HealthMonitor = get_live(session, m.HealthMonitor, obj_id, ctx, "write")
-        require_active(hm.pool, "Pool")
         merged = {f: getattr(hm, f) for f in HM_FIELDS}
         http = hm.type in ("HTTP", "HTTPS")
         for f in sent & set(HM_FIELDS):
@@ -100,6 +109,7 @@ def update(
                 value = defaults.HM_HTTP_RESETS[f]
             merged[f] = value
         merged = validation.healthmonitor(merged, hm.pool.protocol)
+        require_active(hm.pool, "Pool")  # after the body's checks, as in Octavia
         for f in HM_FIELDS:
             setattr(hm, f, merged[f])
         apply_fields(session, hm, body, sent, ("name", "admin_state_up"))

@@ -76,7 +76,7 @@ def full_view(session: Session, lb: m.LoadBalancer) -> dict[str, Any]:
     for p in lb.pools:
         d = responses.pool(p, tags[p.id])
         d.pop("loadbalancers")
-        d.pop("healthmonitor_id")
+        d.pop("healthmonitor_id", None)
         d["members"] = [responses.member(mb, tags[mb.id]) for mb in p.members]
         hm = p.health_monitor
         if hm is not None:

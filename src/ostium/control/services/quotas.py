@@ -216,7 +216,9 @@ def quota_delete(svc: ServiceContext, ctx: RequestContext, project: str) -> None
     authorize(ctx, "write-quota", project)
     with svc.db.write() as session:
         row = session.get(m.Quota, project)
-        if row is None or not row.is_set:
+        # Like Octavia: 404 only for a project without a quota row; a reset keeps the
+        # row (every limit back to the default), so a second DELETE succeeds too.
+        if row is None:
             raise NotFound(f"Quotas {project} not found.")
         for k in quota_defaults(svc.settings):
             setattr(row, k, None)

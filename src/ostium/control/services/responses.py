@@ -8,6 +8,7 @@ timestamps are naive UTC without a zone suffix.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from ostium.control.db import models as m
@@ -142,11 +143,17 @@ def pool(p: m.Pool, tags: list[str]) -> dict[str, Any]:
         tls_ciphers=p.tls_ciphers,
         tls_versions=p.tls_versions,
         alpn_protocols=p.alpn_protocols,
-        healthmonitor_id=p.health_monitor.id if p.health_monitor else None,
         members=_ids(p.members),
         listeners=_ids(pool_listeners(p)),
         loadbalancers=[{"id": p.load_balancer_id}],
     )
+    # Octavia sets `healthmonitor_id` only when the pool has a monitor and WSME leaves
+    # unset attributes out, so a pool without one has no such key. Every client read
+    # treats a missing key like null (openstacksdk's `Body` attribute, gophercloud's
+    # struct field, hence osc, Terraform and the cloud provider), while a client that
+    # compared key sets with Octavia's would see the extra key: leave it out too.
+    if p.health_monitor is not None:
+        d["healthmonitor_id"] = p.health_monitor.id
     return d
 
 
@@ -215,7 +222,16 @@ def l7rule(rule: m.L7Rule, tags: list[str]) -> dict[str, Any]:
     return d
 
 
+VRRP_PORTS = uuid.UUID("5d0c3f8e-7a51-4f0e-9c62-1b8e4a7d2f90")
+"""uuid5 namespace of the amphorae's VRRP port ids."""
+
+
 def amphora(a: m.Amphora) -> dict[str, Any]:
+    """Octavia's port ids are Neutron's and clients parse them as UUIDs: ostium's
+    amphorae have no ports of their own, so `ha_port_id` is the load balancer's VIP port
+    (as in Octavia) and `vrrp_port_id` a UUID derived from the amphora id (stable,
+    unique), unless the row records one."""
+    lb = a.load_balancer
     return {
         "id": a.id,
         "loadbalancer_id": a.load_balancer_id,
@@ -223,8 +239,8 @@ def amphora(a: m.Amphora) -> dict[str, Any]:
         "lb_network_ip": a.lb_network_ip,
         "vrrp_ip": a.vrrp_ip,
         "ha_ip": a.ha_ip,
-        "vrrp_port_id": a.vrrp_port_id,
-        "ha_port_id": a.ha_port_id,
+        "vrrp_port_id": a.vrrp_port_id or str(uuid.uuid5(VRRP_PORTS, a.id)),
+        "ha_port_id": a.ha_port_id or (lb.vip_port_id if lb is not None else None),
         "cert_expiration": ts(a.cert_expiration),
         "cert_busy": a.cert_busy,
         "role": a.role,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
+from ostium.model.enums import L7Action
 from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import PermanentError
@@ -88,11 +89,38 @@ def _online(admin: bool) -> OS:
     return OS.ONLINE if admin else OS.OFFLINE
 
 
+def _served_pools(lb: m.LoadBalancer) -> set[str]:
+    """The pools an enabled listener sends traffic to: its default pool, or the target
+    of an enabled REDIRECT_TO_POOL policy that has a rule (spec 2.3), leaving out what
+    is being deleted. Any other pool is OFFLINE, as in Octavia, whose health manager
+    finds it in no listener's report."""
+    served: set[str] = set()
+    if not lb.admin_state_up:
+        return served
+    for li in lb.listeners:
+        if li.provisioning_status == PS.PENDING_DELETE or not li.admin_state_up:
+            continue
+        if li.default_pool_id:
+            served.add(li.default_pool_id)
+        for pol in li.l7policies:
+            if (
+                pol.action == L7Action.REDIRECT_TO_POOL
+                and pol.redirect_pool_id
+                and pol.admin_state_up
+                and pol.provisioning_status != PS.PENDING_DELETE
+                and any(r.provisioning_status != PS.PENDING_DELETE for r in pol.rules)
+            ):
+                served.add(pol.redirect_pool_id)
+    return served
+
+
 def settle_tree(session: Session, lb: m.LoadBalancer, monitored: bool = False) -> None:
     """Apply the outcome to every object under the load balancer: deletes become real,
     pending creates and updates become ACTIVE, positions stay contiguous. When
     `monitored` (heartbeats arrive), listeners and pools keep the operating status the
-    health manager gave them, unless they were just created or disabled."""
+    health manager gave them, unless they were just created or disabled; a pool that no
+    listener serves is OFFLINE either way."""
+    served = _served_pools(lb)
     for li in list(lb.listeners):
         if li.provisioning_status == PS.PENDING_DELETE:
             session.delete(li)
@@ -140,8 +168,9 @@ def settle_tree(session: Session, lb: m.LoadBalancer, monitored: bool = False) -
             mb.operating_status = member_operating_status(
                 mb.operating_status, admin_state_up=mb.admin_state_up, monitored=hm is not None
             )
-        if not (monitored and p.admin_state_up and p.provisioning_status != PS.PENDING_CREATE):
-            p.operating_status = _online(p.admin_state_up)
+        up = p.admin_state_up and p.id in served
+        if not (monitored and up and p.provisioning_status != PS.PENDING_CREATE):
+            p.operating_status = _online(up)
         _activate(p)
     session.flush()
 

@@ -16,16 +16,30 @@ hosts when it can (`control/worker/placement`).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
 from ostium.agent_client import AgentClient
 from ostium.model.spec import AmphoraPlug, AmphoraSpec
 
+COMPUTE_IDS = uuid.UUID("0b7e6f52-3c1d-4a8e-9f27-6d5a1c4e8b03")
+"""uuid5 namespace of the compute ids of amphorae."""
+
+
+def compute_uuid(host: str, handle: str) -> str:
+    """The compute id of an amphora the driver knows as `handle` on `host` (a namespace
+    name for netns). Octavia's is a Nova server's UUID and clients parse it as one, so
+    the handle itself is not shown: the same amphora on the same host always gets the
+    same UUID. Where the handle is needed (an operator's `ip netns`), it follows from
+    the amphora id (`agent/naming`)."""
+    return str(uuid.uuid5(COMPUTE_IDS, f"{host}/{handle}"))
+
 
 @dataclass(frozen=True)
 class AmphoraInfo:
     compute_id: str
+    """A UUID (`compute_uuid`): the API shows it as the amphora's `compute_id`."""
     lb_network_ip: str | None
     host: str
     cert_expiration: dt.datetime | None

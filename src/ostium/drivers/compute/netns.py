@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ostium.agent_client import AgentClient
-from ostium.drivers.compute.base import AmphoraHost, AmphoraInfo
+from ostium.drivers.compute.base import AmphoraHost, AmphoraInfo, compute_uuid
 from ostium.model.spec import AmphoraPlug, AmphoraSpec
 
 
@@ -39,7 +39,7 @@ class NetnsDriver:
     def build(self, plug: AmphoraPlug) -> AmphoraInfo:
         state = self.client.ensure_amphora(plug)
         return AmphoraInfo(
-            compute_id=state.namespace,
+            compute_id=compute_uuid(self.host, state.namespace),
             lb_network_ip=self.agent_ip,
             host=self.host,
             cert_expiration=self.cert_expiration,

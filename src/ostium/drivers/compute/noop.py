@@ -8,7 +8,7 @@ subclass it to record or fail calls.
 from __future__ import annotations
 
 from ostium.agent_client import AgentClient
-from ostium.drivers.compute.base import AmphoraHost, AmphoraInfo
+from ostium.drivers.compute.base import AmphoraHost, AmphoraInfo, compute_uuid
 from ostium.model.spec import AmphoraPlug, AmphoraSpec
 
 HOST = "noop"
@@ -28,7 +28,7 @@ class NoopDriver:
 
     def build(self, plug: AmphoraPlug) -> AmphoraInfo:
         return AmphoraInfo(
-            compute_id=f"noop-{plug.amphora_id}",
+            compute_id=compute_uuid(HOST, f"noop-{plug.amphora_id}"),
             lb_network_ip=None,
             host=HOST,
             cert_expiration=None,
