@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import IO
 
 import pytest
 
@@ -41,7 +42,7 @@ def pg_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-_E2E_LOCK: list[object] = []
+_E2E_LOCK: list[IO[str]] = []
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -55,3 +56,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     handle = open("/tmp/ostium-e2e-tests.lock", "w")  # noqa: SIM115 - held until exit
     fcntl.flock(handle, fcntl.LOCK_EX)
     _E2E_LOCK.append(handle)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _E2E_LOCK:
+        handle = _E2E_LOCK.pop()
+        handle.close()

@@ -41,10 +41,10 @@ from ostium.model.errors import ApiError
 log = logging.getLogger("ostium.api")
 
 RACE_ATTEMPTS = 3
+"""How many times a request runs when its write keeps losing races."""
 DRAIN_LIMIT = 1 << 20
 """Bytes of an oversized body read and dropped before the 413; past this, the 413 closes
 the connection."""
-"""How many times a request runs when its write keeps losing races."""
 _FAILED = "ostium.unexpected_error"
 """Set in the request scope by the last-resort handler: its 500 is Envelope's to send."""
 
