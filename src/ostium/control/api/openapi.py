@@ -1,5 +1,5 @@
-"""The OpenAPI document of the API (`GET /openapi.json`) and a page that shows it
-(`GET /docs`).
+"""The OpenAPI document of the API (served by `routes/docs.py` at `/openapi.json`, and
+shown as a page at `/docs`).
 
 Role: routes declare their wire shape with the helpers here (`listing`, `create`, `show`,
 `update`, `delete`, `action`, `fetch`), passed as FastAPI's `openapi_extra`; `document`
@@ -9,8 +9,7 @@ validates with, so the document cannot drift from the checks). FastAPI's own gen
 is not used: the handlers read raw bodies, so it would describe no body, and it would
 add a 422 that ostium never answers (validation errors are Octavia's 400s).
 
-Callers: `routes/*` (the fragments), `app.py` (includes `router`). The document and the
-page need no token, like the version document.
+Callers: `routes/*` (the fragments), `routes/docs.py` (serves the document).
 
 Must not: change how a request is parsed, validated or answered (the document describes,
 the handlers decide); touch the database; load anything from the network -- the page is
@@ -19,7 +18,6 @@ plain HTML rendered here, without scripts, so it works on hosts with no internet
 
 from __future__ import annotations
 
-import html
 import importlib.metadata
 import json
 import re
@@ -27,8 +25,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import fastapi.routing
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -383,102 +380,4 @@ def _bounds(schema: Any) -> Any:
         }
     if isinstance(schema, list):
         return [_bounds(v) for v in schema]
-    return schema
-
-
-def _cached(request: Request) -> dict[str, Any]:
-    app: FastAPI = request.app
-    doc: dict[str, Any] | None = getattr(app.state, "openapi_document", None)
-    if doc is None:
-        doc = document(app)
-        app.state.openapi_document = doc
-    return doc
-
-
-# ---- the routes -------------------------------------------------------------------------
-
-router = APIRouter(include_in_schema=False)
-
-
-# The envelope strips a `.json` suffix from every path before routing (spec 1.1), so
-# `/openapi.json` arrives here as `/openapi`.
-@router.get("/openapi")
-def openapi_json(request: Request) -> Response:
-    return JSONResponse(_cached(request))
-
-
-@router.get("/docs")
-def docs(request: Request) -> Response:
-    return HTMLResponse(render(_cached(request)))
-
-
-# ---- the page ---------------------------------------------------------------------------
-
-_STYLE = """
-body{font-family:sans-serif;margin:2em;max-width:70em;color:#222}
-h2{margin-top:1.5em;border-bottom:1px solid #ccc}
-.op{margin:.3em 0}.m{display:inline-block;width:4.5em;font-weight:bold;font-family:monospace}
-.get{color:#1565c0}.post{color:#2e7d32}.put{color:#ef6c00}.delete{color:#c62828}
-code,pre{background:#f5f5f5}pre{padding:.5em;overflow:auto;font-size:85%}
-details{margin-left:5em}summary{cursor:pointer}
-"""
-
-
-def render(doc: dict[str, Any]) -> str:
-    """The document as one HTML page: operations grouped by tag, each with its request
-    body schema (the models resolved inline) and its response codes. No scripts."""
-    e = html.escape
-    schemas: dict[str, Any] = doc["components"]["schemas"]
-    groups: dict[str, list[str]] = {}
-    for path, ops in doc["paths"].items():
-        for method, op in ops.items():
-            parts = [
-                f'<div class="op"><span class="m {e(method)}">{e(method.upper())}</span>'
-                f"<code>{e(path)}</code> {e(op.get('summary', ''))}"
-            ]
-            codes = ", ".join(
-                f"<b>{e(c)}</b>" if c.startswith("2") else e(c) for c in op["responses"]
-            )
-            details = [f"<p>Responses: {codes}</p>"]
-            for p in op.get("parameters", []):
-                if p["in"] == "query":
-                    details.append(
-                        f"<p>Query <code>{e(p['name'])}</code>: {e(p.get('description', ''))}</p>"
-                    )
-            body = op.get("requestBody", {}).get("content", {}).get("application/json")
-            if body:
-                text = json.dumps(_inline(body["schema"], schemas), indent=2)
-                details.append(f"<p>Request body:</p><pre>{e(text)}</pre>")
-            ok = next((c for c in op["responses"] if c.startswith("2")), None)
-            content = op["responses"].get(ok or "", {}).get("content", {})
-            if "application/json" in content:
-                text = json.dumps(content["application/json"]["schema"], indent=2)
-                details.append(f"<p>Response body ({e(ok or '')}):</p><pre>{e(text)}</pre>")
-            parts.append(f"<details><summary>details</summary>{''.join(details)}</details></div>")
-            groups.setdefault(op["tags"][0], []).append("".join(parts))
-    info = doc["info"]
-    sections = "".join(
-        f'<h2 id="{e(tag)}">{e(tag)}</h2>' + "".join(items) for tag, items in groups.items()
-    )
-    toc = " | ".join(f'<a href="#{e(t)}">{e(t)}</a>' for t in groups)
-    return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{e(info['title'])}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{e(info['title'])} <small>{e(info['version'])}</small></h1>"
-        f"<pre>{e(info['description'])}</pre>"
-        '<p>The machine-readable document: <a href="/openapi.json">/openapi.json</a>.</p>'
-        f"<p>{toc}</p>{sections}</body></html>"
-    )
-
-
-def _inline(schema: Any, schemas: dict[str, Any], depth: int = 0) -> Any:
-    """`schema` with its `$ref`s replaced by the referenced schemas (bounded depth)."""
-    if isinstance(schema, dict):
-        ref = schema.get("$ref")
-        if isinstance(ref, str) and depth < 8:
-            name = ref.rsplit("/", 1)[-1]
-            return _inline(schemas.get(name, schema), schemas, depth + 1)
-        return {k: _inline(v, schemas, depth) for k, v in schema.items()}
-    if isinstance(schema, list):
-        return [_inline(v, schemas, depth) for v in schema]
     return schema

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from ostium.control.api import openapi as oa
 from ostium.control.api.deps import Ctx, Svc, query_items
 from ostium.control.services import networks, observability
+from ostium.control.services import ports as vip_ports
 from ostium.model.errors import Forbidden
 
 router = APIRouter()
@@ -104,25 +105,25 @@ def network(svc: Svc, ctx: Ctx, network_id: str) -> Response:
 
 @router.get("/v2/ports")
 def ports(request: Request, svc: Svc, ctx: Ctx) -> Response:
-    return JSONResponse({"ports": networks.port_listing(svc, ctx, query_items(request))})
+    return JSONResponse({"ports": vip_ports.port_listing(svc, ctx, query_items(request))})
 
 
 @router.get("/v2/ports/{port_id}")
 def port(svc: Svc, ctx: Ctx, port_id: str) -> Response:
-    return JSONResponse({"port": networks.port_show(svc, ctx, port_id)})
+    return JSONResponse({"port": vip_ports.port_show(svc, ctx, port_id)})
 
 
 @router.get("/v2/floatingips")
 def floatingips(request: Request, ctx: Ctx) -> Response:
     return JSONResponse(
-        {"floatingips": networks.empty_listing(ctx, "floatingip", query_items(request))}
+        {"floatingips": vip_ports.empty_listing(ctx, "floatingip", query_items(request))}
     )
 
 
 @router.get("/v2/security-groups")
 def security_groups(request: Request, ctx: Ctx) -> Response:
     return JSONResponse(
-        {"security_groups": networks.empty_listing(ctx, "security_group", query_items(request))}
+        {"security_groups": vip_ports.empty_listing(ctx, "security_group", query_items(request))}
     )
 
 
