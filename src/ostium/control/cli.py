@@ -67,6 +67,15 @@ def _check_bind(settings: Settings) -> None:
         )
 
 
+def _first_start(settings: Settings, db: Any) -> None:
+    if settings.api.auth_strategy == "keystone":
+        from ostium.control.cli_identity import first_start
+
+        path = first_start(settings, db)
+        if path is not None:
+            log.warning("identity bootstrapped: user admin, project admin, password in %s", path)
+
+
 def make_driver(settings: Settings) -> Any:
     from ostium.control.drivers_factory import make_compute_driver
 
@@ -125,6 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _check_bind(settings)
     db = _prepare(settings)
+    _first_start(settings, db)
     driver, cleanup = make_driver(settings)
     worker = WorkerLoop(db, settings, driver)
     worker.start()
@@ -227,6 +237,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _check_bind(settings)
     db = _prepare(settings)
+    _first_start(settings, db)
     _serve_api(settings, db, lambda: None)
     return 0
 
@@ -294,13 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(s)
     s.add_argument("--bind", help="HOST:PORT for the API (default 127.0.0.1:9876)")
     s.add_argument("--compute-driver", choices=["auto", "noop", "netns"])
-    s.add_argument("--auth-strategy", choices=["noauth", "token"])
+    s.add_argument("--auth-strategy", choices=["noauth", "token", "keystone"])
     s.set_defaults(func=cmd_serve)
 
     a = sub.add_parser("api", help="the API alone")
     _common(a)
     a.add_argument("--bind")
-    a.add_argument("--auth-strategy", choices=["noauth", "token"])
+    a.add_argument("--auth-strategy", choices=["noauth", "token", "keystone"])
     a.set_defaults(func=cmd_api)
 
     w = sub.add_parser("worker", help="the reconciling worker alone")
@@ -335,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--role", action="append", required=True, choices=["admin", "member", "reader"])
     tc.add_argument("--expires-in", type=int, help="seconds")
     tc.set_defaults(func=cmd_token)
+    from ostium.control.cli_identity import register
+
+    register(sub, _common, _settings, _prepare)
     return p
 
 

@@ -80,6 +80,21 @@ def webob(status: int, description: str = "") -> JSONResponse:
     )
 
 
+def keystone_error(status: int, message: str, identity_uri: str) -> JSONResponse:
+    """Keystone's error envelope; a 401 names where to authenticate."""
+    headers = {"WWW-Authenticate": f'Keystone uri="{identity_uri}"'} if status == 401 else None
+    return JSONResponse(
+        status_code=status,
+        content={"error": {"code": status, "title": TITLES.get(status, ""), "message": message}},
+        headers=headers,
+    )
+
+
+def _identity_uri(request: Request, svc: ServiceContext) -> str:
+    base = svc.settings.identity.public_endpoint or svc.settings.api.api_base_uri
+    return (base or str(request.base_url)).rstrip("/") + "/v3"
+
+
 class Envelope:
     """Pure ASGI middleware for the transport conventions of spec section 1, and the
     request metrics (by method, route template and status)."""
@@ -292,15 +307,10 @@ def create_app(svc: ServiceContext) -> FastAPI:
         return webob(400, exc.message)
 
     @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError) -> Response:
-        resp = fault(exc.status, exc.message)
-        if exc.status == 401:
-            resp = JSONResponse(
-                status_code=401,
-                content={"error": {"code": 401, "title": "Unauthorized", "message": exc.message}},
-                headers={"WWW-Authenticate": "Keystone uri='local'"},
-            )
-        return resp
+    async def _api(request: Request, exc: ApiError) -> Response:
+        if exc.status == 401 or request.url.path.startswith("/v3"):
+            return keystone_error(exc.status, exc.message, _identity_uri(request, svc))
+        return fault(exc.status, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
@@ -321,5 +331,12 @@ def create_app(svc: ServiceContext) -> FastAPI:
     app.include_router(lbaas.router, prefix="/v2")
     app.include_router(admin.router, prefix="/v2")
     app.include_router(docs.router)
+    if svc.settings.api.auth_strategy == "keystone":
+        from ostium.control.api.routes import keystone_admin, keystone_auth
+        from ostium.control.identity.validator import make_validator
+
+        app.state.validator = make_validator(svc.settings, svc.db)
+        app.include_router(keystone_auth.router)
+        app.include_router(keystone_admin.router)
     wrapped: Any = Envelope(app, svc.settings.api.max_request_body_size)
     return wrapped  # type: ignore[no-any-return]

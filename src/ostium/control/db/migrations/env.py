@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from ostium.control.db import identity_rows  # noqa: F401 - its tables join Base.metadata
 from ostium.control.db.models import Base
 
 config = context.config
