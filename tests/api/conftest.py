@@ -129,9 +129,16 @@ def database(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Databa
     db.dispose()
 
 
-def make_api(db: Database, tmp_path: Path, **api_overrides: Any) -> Iterator[Api]:
+def make_api(
+    db: Database, tmp_path: Path, config: str | None = None, **api_overrides: Any
+) -> Iterator[Api]:
+    """`config`: the text of an INI file to load (e.g. `[identity]` options)."""
     _truncate(db)
-    settings = load_settings(state_dir=str(tmp_path), compute_driver="noop")
+    config_file = None
+    if config is not None:
+        config_file = str(tmp_path / "ostium.ini")
+        Path(config_file).write_text(config)
+    settings = load_settings(config_file, state_dir=str(tmp_path), compute_driver="noop")
     if api_overrides:
         settings = dataclasses.replace(
             settings, api=dataclasses.replace(settings.api, **api_overrides)

@@ -40,7 +40,7 @@ def first_start(settings: Settings, db: Any) -> Path | None:
 
     if is_bootstrapped(db):
         return None
-    done = bootstrap(db)
+    done = bootstrap(db, settings.identity)
     path = settings.state_dir / ADMIN_PASSWORD_FILE
     assert done.password is not None
     write_secret(path, done.password)
@@ -124,7 +124,9 @@ def register(
 def _bootstrap(args: argparse.Namespace, settings: Settings, db: Any) -> int:
     from ostium.control.identity.keystone.bootstrap import bootstrap
 
-    done = bootstrap(db, args.username, args.project, reset_password=args.reset_password)
+    done = bootstrap(
+        db, settings.identity, args.username, args.project, reset_password=args.reset_password
+    )
     if done.password is None:
         print(f"user {args.username} exists; its password is unchanged (--reset-password)")
     elif args.password_file:
@@ -177,7 +179,10 @@ def _user_create(args: argparse.Namespace, settings: Settings, db: Any) -> int:
     with db.write() as s:
         store.ensure_default_domain(s)
         project = _project_id(s, args.project) if args.project else None
-        print(store.create_user(s, args.name, password, default_project_id=project).id)
+        row = store.create_user(
+            s, args.name, password, settings.identity, default_project_id=project
+        )
+        print(row.id)
     return 0
 
 

@@ -30,6 +30,10 @@ class IdentitySettings:
     """Seconds a user stays locked after `lockout_failure_attempts` failures."""
     failure_delay: float = 0.5
     """Seconds every failed authentication waits before its 401 (brute force slowed)."""
+    password_hash_memory_kib: int = 19456
+    """argon2id memory cost of new password hashes (KiB)."""
+    password_hash_time_cost: int = 2
+    """argon2id passes of new password hashes."""
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ def create_project(request: Request, svc: Svc, raw: Raw) -> Response:
     domain_id = _opt_str(body, "domain_id") or store.DEFAULT_DOMAIN
     description = _opt_str(body, "description") or ""
     with svc.db.write() as s:
-        row = store.create_project(s, body.get("name"), domain_id, description)  # type: ignore[arg-type]
+        name = store.check_name(body.get("name"), "project/name")
+        row = store.create_project(s, name, domain_id, description)
         return JSONResponse({"project": render.project(base, row)}, status_code=201)
 
 
@@ -132,7 +133,10 @@ def create_user(request: Request, svc: Svc, raw: Raw) -> Response:
     default_project = _opt_str(body, "default_project_id")
     password = _opt_str(body, "password")
     with svc.db.write() as s:
-        row = store.create_user(s, body.get("name"), password, domain_id, default_project)  # type: ignore[arg-type]
+        name = store.check_name(body.get("name"), "user/name")
+        row = store.create_user(
+            s, name, password, svc.settings.identity, domain_id, default_project
+        )
         return JSONResponse({"user": render.user(base, row)}, status_code=201)
 
 
@@ -156,7 +160,7 @@ def update_user(request: Request, svc: Svc, raw: Raw, user_id: str) -> Response:
     base, body = _admin(request, svc), _body(raw, "user")
     with svc.db.write() as s:
         if "password" in body:
-            store.set_password(s, user_id, body["password"])
+            store.set_password(s, user_id, body["password"], svc.settings.identity)
         row = store.user(s, user_id)
         if isinstance(body.get("enabled"), bool):
             row.enabled = body["enabled"]
@@ -195,7 +199,8 @@ def roles(request: Request, svc: Svc) -> Response:
 def create_role(request: Request, svc: Svc, raw: Raw) -> Response:
     base, body = _admin(request, svc), _body(raw, "role")
     with svc.db.write() as s:
-        row = store.create_role(s, body.get("name"), _opt_str(body, "description") or "")  # type: ignore[arg-type]
+        name = store.check_name(body.get("name"), "role/name")
+        row = store.create_role(s, name, _opt_str(body, "description") or "")
         return JSONResponse({"role": render.role(base, row)}, status_code=201)
 
 
@@ -274,7 +279,7 @@ def create_app_credential(request: Request, svc: Svc, raw: Raw, user_id: str) ->
             user_id,
             me.project.id,
             sorted(me.role_names),
-            body.get("name"),  # type: ignore[arg-type]
+            store.check_name(body.get("name"), "application_credential/name"),
             _opt_str(body, "description") or "",
             secret=_opt_str(body, "secret"),
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ostium.control.db.engine import Database
 from ostium.control.identity.keystone import store
 from ostium.control.identity.keystone.passwords import new_password
+from ostium.control.settings_keystone import IdentitySettings
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Bootstrapped:
 
 def bootstrap(
     db: Database,
+    cost: IdentitySettings,
     username: str = "admin",
     project_name: str = "admin",
     password: str | None = None,
@@ -40,10 +42,10 @@ def bootstrap(
         shown: str | None = None
         if user is None:
             shown = password or new_password()
-            user = store.create_user(s, username, shown, default_project_id=proj.id)
+            user = store.create_user(s, username, shown, cost, default_project_id=proj.id)
         elif reset_password or password is not None:
             shown = password or new_password()
-            store.set_password(s, user.id, shown)
+            store.set_password(s, user.id, shown, cost)
         admin = store.role_by_name(s, "admin")
         assert admin is not None
         store.grant(s, user.id, proj.id, admin.id)

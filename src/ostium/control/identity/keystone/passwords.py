@@ -1,7 +1,10 @@
-"""Password hashing with argon2id (argon2-cffi, RFC 9106 low-memory profile: 64 MiB,
-3 passes, 4 lanes): memory-hard, so guessing offline costs memory, not only time.
+"""Password hashing with argon2id (argon2-cffi): memory-hard, so guessing offline costs
+memory, not only time. The cost is `[identity] password_hash_memory_kib` and
+`password_hash_time_cost` (default 19 MiB and 2 passes, one lane: OWASP's minimum for
+argon2id); a hash records its own parameters, so changing them never breaks the
+passwords already stored.
 
-`verify` also runs for a user that does not exist (against a fixed hash of a random
+`verify` also runs for a user that does not exist (against a hash of a random
 password), so a caller cannot tell unknown users from wrong passwords by timing.
 """
 
@@ -13,25 +16,38 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_HASHER = PasswordHasher()
+from ostium.control.settings_keystone import IdentitySettings
+
 MAX_PASSWORD = 4096
 """Characters; longer passwords are refused before hashing (no hashing of megabytes)."""
 
 
-def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+@lru_cache(maxsize=4)
+def _hasher(memory_kib: int, time_cost: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
 
 
-@lru_cache(maxsize=1)
-def _decoy() -> str:
-    return _HASHER.hash(secrets.token_urlsafe(16))
+def _for(settings: IdentitySettings) -> PasswordHasher:
+    return _hasher(settings.password_hash_memory_kib, settings.password_hash_time_cost)
 
 
-def verify(stored: str | None, password: str) -> bool:
+def hash_password(password: str, settings: IdentitySettings) -> str:
+    return _for(settings).hash(password)
+
+
+@lru_cache(maxsize=4)
+def _decoy(memory_kib: int, time_cost: int) -> str:
+    return _hasher(memory_kib, time_cost).hash(secrets.token_urlsafe(16))
+
+
+def verify(stored: str | None, password: str, settings: IdentitySettings) -> bool:
     if len(password) > MAX_PASSWORD:
         return False
+    if stored is None:
+        stored = _decoy(settings.password_hash_memory_kib, settings.password_hash_time_cost)
+        password = "\x00" + password  # never matches the decoy
     try:
-        return _HASHER.verify(stored or _decoy(), password) and stored is not None
+        return _for(settings).verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

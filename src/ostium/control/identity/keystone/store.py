@@ -25,6 +25,7 @@ from ostium.control.db.identity_rows import (
 )
 from ostium.control.identity.keystone.errors import BadRequest, Conflict, NotFound
 from ostium.control.identity.keystone.passwords import MAX_PASSWORD, hash_password
+from ostium.control.settings_keystone import IdentitySettings
 
 DEFAULT_DOMAIN = "default"
 STANDARD_ROLES = (
@@ -152,6 +153,7 @@ def create_user(
     s: Session,
     name: str,
     password: str | None,
+    cost: IdentitySettings,
     domain_id: str = DEFAULT_DOMAIN,
     default_project_id: str | None = None,
 ) -> IdentityUser:
@@ -167,7 +169,9 @@ def create_user(
         id=new_id(),
         name=name,
         domain_id=domain_id,
-        password_hash=hash_password(check_password(password)) if password is not None else None,
+        password_hash=(
+            hash_password(check_password(password), cost) if password is not None else None
+        ),
         enabled=True,
         default_project_id=default_project_id,
         failed_auth_count=0,
@@ -177,9 +181,9 @@ def create_user(
     return row
 
 
-def set_password(s: Session, user_id: str, password: str) -> None:
+def set_password(s: Session, user_id: str, password: str, cost: IdentitySettings) -> None:
     row = user(s, user_id)
-    row.password_hash = hash_password(check_password(password))
+    row.password_hash = hash_password(check_password(password), cost)
     row.failed_auth_count = 0
     # A new password ends the sessions of the old one, as Keystone revokes them.
     s.execute(delete(IdentityToken).where(IdentityToken.user_id == user_id))

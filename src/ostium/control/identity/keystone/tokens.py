@@ -212,7 +212,9 @@ def _password(db: Database, settings: IdentitySettings, req: AuthRequest, now: d
             and now - user.failed_auth_at < dt.timedelta(seconds=settings.lockout_duration)
         )
         failures = user.failed_auth_count if user else 0
-    good = verify(stored, req.secret)  # always runs: no timing difference for unknown users
+    good = verify(
+        stored, req.secret, settings
+    )  # always runs: no timing difference for unknown users
     if user_id is None or locked:
         raise Unauthorized()
     if not good or failures:
