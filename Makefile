@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= python3
 DEBS := haproxy keepalived nftables iproute2
+# tests/clients/test_keystone_clients.py builds a gophercloud program (GOPATH mode)
+DEBS += golang-go golang-github-gophercloud-gophercloud-dev
 STAMP := $(VENV)/.ostium-installed
 
 .PHONY: run test setup debs lint typecheck unit clean

@@ -50,6 +50,8 @@ class Ostium:
     proc: subprocess.Popen[bytes]
     log: Path
     tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+    keystone_token: str | None = None
+    """auth_strategy = keystone: the token `headers()` sends when given none."""
 
     def token(self, project: str, role: str) -> str:
         """A token from `ostium token create` (cached per project and role)."""
@@ -81,12 +83,17 @@ class Ostium:
             list(pool.map(lambda pr: self.token(*pr), wanted))
 
     def headers(self, token: str | None = None) -> dict[str, str]:
+        if self.auth_strategy == "keystone":
+            return {"X-Auth-Token": token or self.keystone_token or ""}
         if self.auth_strategy == "token":
             return {"X-Auth-Token": token or self.token("admin", "admin")}
         return {}
 
     def get(self, path: str, token: str | None = None) -> httpx.Response:
         return httpx.get(self.url + path, headers=self.headers(token), timeout=10)
+
+    def delete(self, path: str, token: str | None = None) -> httpx.Response:
+        return httpx.delete(self.url + path, headers=self.headers(token), timeout=10)
 
     def wait_lb(self, lb_id: str, token: str | None = None, timeout: float = 30) -> None:
         """Poll the load balancer until it leaves PENDING_* (fails on ERROR)."""
@@ -106,7 +113,7 @@ class Ostium:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-def _start(tmp: Path, auth_strategy: str) -> Ostium:
+def _start(tmp: Path, auth_strategy: str, config: str | None = None) -> Ostium:
     state = tmp / "state"
     state.mkdir(parents=True)
     log = tmp / "ostium.log"
@@ -125,6 +132,7 @@ def _start(tmp: Path, auth_strategy: str) -> Ostium:
                 "noop",
                 "--auth-strategy",
                 auth_strategy,
+                *(["--config-file", _write(tmp / "ostium.ini", config)] if config else []),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -146,6 +154,11 @@ def _start(tmp: Path, auth_strategy: str) -> Ostium:
         time.sleep(0.1)
 
 
+def _write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
 def _stop(server: Ostium) -> None:
     if server.proc.poll() is None:
         server.proc.terminate()
@@ -157,13 +170,14 @@ def _stop(server: Ostium) -> None:
 
 
 @pytest.fixture(scope="module")
-def ostium_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Ostium]]:
-    """Factory: `ostium_server("noauth" | "token")` starts a server for this module;
+def ostium_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Ostium]]:
+    """Factory: `ostium_server("noauth" | "token" | "keystone", config=INI text)` starts
+    a server for this module;
     every server started is terminated when the module is done."""
     started: list[Ostium] = []
 
-    def start(auth_strategy: str = "noauth") -> Ostium:
-        server = _start(tmp_path_factory.mktemp(f"ostium-{auth_strategy}"), auth_strategy)
+    def start(auth_strategy: str = "noauth", config: str | None = None) -> Ostium:
+        server = _start(tmp_path_factory.mktemp(f"ostium-{auth_strategy}"), auth_strategy, config)
         started.append(server)
         return server
 
