@@ -95,7 +95,17 @@ def test_api_and_worker_processes(database: Database, tmp_path: Path) -> None:
 
 def test_noauth_refuses_a_public_bind(tmp_path: Path) -> None:
     r = subprocess.run(
-        [*OSTIUM, "api", "--state-dir", str(tmp_path), "--bind", "0.0.0.0:0"],
+        # noauth asked for: a public bind alone now means keystone (issue 12)
+        [
+            *OSTIUM,
+            "api",
+            "--state-dir",
+            str(tmp_path),
+            "--bind",
+            "0.0.0.0:0",
+            "--auth-strategy",
+            "noauth",
+        ],
         capture_output=True,
         text=True,
         timeout=30,

@@ -63,7 +63,7 @@ def _check_bind(settings: Settings) -> None:
     ):
         raise SystemExit(
             f"refusing auth_strategy=noauth on non-loopback bind {host}: use "
-            "auth_strategy=token or set allow_noauth_on_public_bind = true"
+            "auth_strategy=keystone or token, or set allow_noauth_on_public_bind = true"
         )
 
 
