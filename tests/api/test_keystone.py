@@ -513,3 +513,11 @@ def test_fuzzed_admin_bodies_never_500(ks: Api, kind: str, fields: dict[str, Any
     assert r.status_code in (201, 400, 404, 409), r.text
     if r.status_code != 201:
         assert r.json()["error"]["code"] == r.status_code
+
+
+@SQLITE_ONLY
+def test_unknown_identity_routes_answer_in_keystones_shape(ks: Api) -> None:
+    r = ks.get("/v3/no-such-thing")
+    assert r.status_code == 404 and r.json()["error"]["code"] == 404
+    r = ks.req("PATCH", "/v3/auth/tokens")
+    assert r.status_code == 405 and r.json()["error"]["title"] == "Method Not Allowed"

@@ -313,7 +313,10 @@ def create_app(svc: ServiceContext) -> FastAPI:
         return fault(exc.status, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/v3"):  # the built-in Keystone's routes
+            message = TITLES.get(exc.status_code, str(exc.detail))
+            return keystone_error(exc.status_code, message, _identity_uri(request, svc))
         return webob(exc.status_code, "" if exc.status_code in (404, 405) else str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
