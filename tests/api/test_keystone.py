@@ -271,10 +271,13 @@ def test_bad_credentials_and_tokens(ks: Api) -> None:
 
 
 @SQLITE_ONLY
-def test_lockout_slows_guessing(ks: Api) -> None:
+def test_lockout_slows_guessing(ks: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ostium.identity")
     bootstrap(ks.db, ks.settings.identity, password=ADMIN_PASSWORD)
     for _ in range(3):
         assert_401(ks.post("/v3/auth/tokens", password("admin", "guess")))
+    assert "user admin" in caplog.text and "locked for 600s after 3 wrong passwords" in caplog.text
+    assert "guess" not in caplog.text and ADMIN_PASSWORD not in caplog.text
     # Locked: even the right password is refused until lockout_duration has passed.
     assert_401(ks.post("/v3/auth/tokens", password("admin", ADMIN_PASSWORD)))
     with ks.db.write() as s:

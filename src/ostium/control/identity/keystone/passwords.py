@@ -5,12 +5,15 @@ argon2id); a hash records its own parameters, so changing them never breaks the
 passwords already stored.
 
 `verify` also runs for a user that does not exist (against a hash of a random
-password), so a caller cannot tell unknown users from wrong passwords by timing.
+password), so a caller cannot tell unknown users from wrong passwords by timing. At
+most `MAX_CONCURRENT` hashes run at once in a process (the others wait their turn), so a
+flood of logins costs bounded memory and leaves cores to the rest of ostium.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -20,6 +23,8 @@ from ostium.control.settings_keystone import IdentitySettings
 
 MAX_PASSWORD = 4096
 """Characters; longer passwords are refused before hashing (no hashing of megabytes)."""
+MAX_CONCURRENT = 4
+_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT)
 
 
 @lru_cache(maxsize=4)
@@ -32,7 +37,8 @@ def _for(settings: IdentitySettings) -> PasswordHasher:
 
 
 def hash_password(password: str, settings: IdentitySettings) -> str:
-    return _for(settings).hash(password)
+    with _SLOTS:
+        return _for(settings).hash(password)
 
 
 @lru_cache(maxsize=4)
@@ -47,7 +53,8 @@ def verify(stored: str | None, password: str, settings: IdentitySettings) -> boo
         stored = _decoy(settings.password_hash_memory_kib, settings.password_hash_time_cost)
         password = "\x00" + password  # never matches the decoy
     try:
-        return _for(settings).verify(stored, password)
+        with _SLOTS:
+            return _for(settings).verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -9,6 +9,7 @@ Keystone's tokens list them.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 
@@ -26,6 +27,8 @@ from ostium.control.db.identity_rows import (
 from ostium.control.identity.keystone.errors import BadRequest, Conflict, NotFound
 from ostium.control.identity.keystone.passwords import MAX_PASSWORD, hash_password
 from ostium.control.settings_keystone import IdentitySettings
+
+log = logging.getLogger("ostium.identity")
 
 DEFAULT_DOMAIN = "default"
 STANDARD_ROLES = (
@@ -110,6 +113,7 @@ def create_project(
     )
     s.add(row)
     s.flush()
+    log.info("identity: project %s (%s) created", name, row.id[:8])
     return row
 
 
@@ -144,6 +148,7 @@ def delete_project(s: Session, ident: str) -> None:
     s.execute(delete(IdentityAssignment).where(IdentityAssignment.project_id == ident))
     s.execute(delete(IdentityToken).where(IdentityToken.project_id == ident))
     s.delete(row)
+    log.info("identity: project %s (%s) deleted", row.name, ident[:8])
 
 
 # ---- users ---------------------------------------------------------------------------
@@ -178,6 +183,7 @@ def create_user(
     )
     s.add(row)
     s.flush()
+    log.info("identity: user %s (%s) created", name, row.id[:8])
     return row
 
 
@@ -185,6 +191,7 @@ def set_password(s: Session, user_id: str, password: str, cost: IdentitySettings
     row = user(s, user_id)
     row.password_hash = hash_password(check_password(password), cost)
     row.failed_auth_count = 0
+    log.info("identity: password of user %s (%s) changed", row.name, user_id[:8])
     # A new password ends the sessions of the old one, as Keystone revokes them.
     s.execute(delete(IdentityToken).where(IdentityToken.user_id == user_id))
 
@@ -218,6 +225,7 @@ def delete_user(s: Session, ident: str) -> None:
     s.execute(delete(IdentityAssignment).where(IdentityAssignment.user_id == ident))
     s.execute(delete(IdentityToken).where(IdentityToken.user_id == ident))
     s.delete(row)
+    log.info("identity: user %s (%s) deleted", row.name, ident[:8])
 
 
 # ---- roles and assignments -----------------------------------------------------------
@@ -230,6 +238,7 @@ def create_role(s: Session, name: str, description: str = "") -> IdentityRole:
     row = IdentityRole(id=new_id(), name=name, description=description)
     s.add(row)
     s.flush()
+    log.info("identity: role %s (%s) created", name, row.id[:8])
     return row
 
 
@@ -266,6 +275,7 @@ def delete_role(s: Session, ident: str) -> None:
     row = role(s, ident)
     s.execute(delete(IdentityAssignment).where(IdentityAssignment.role_id == ident))
     s.delete(row)
+    log.info("identity: role %s (%s) deleted", row.name, ident[:8])
 
 
 def grant(s: Session, user_id: str, project_id: str, role_id: str) -> None:
@@ -275,6 +285,10 @@ def grant(s: Session, user_id: str, project_id: str, role_id: str) -> None:
     if s.get(IdentityAssignment, (user_id, project_id, role_id)) is None:
         s.add(IdentityAssignment(user_id=user_id, project_id=project_id, role_id=role_id))
         s.flush()
+        log.info(
+            "identity: role %s given to user %s on project %s",
+            *_short(role_id, user_id, project_id),
+        )
 
 
 def revoke(s: Session, user_id: str, project_id: str, role_id: str) -> None:
@@ -282,6 +296,13 @@ def revoke(s: Session, user_id: str, project_id: str, role_id: str) -> None:
     if row is None:
         raise NotFound("role assignment", f"{role_id} of {user_id} on {project_id}")
     s.delete(row)
+    log.info(
+        "identity: role %s taken from user %s on project %s", *_short(role_id, user_id, project_id)
+    )
+
+
+def _short(*ids: str) -> list[str]:
+    return [i[:8] for i in ids]
 
 
 def assignments(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ from ostium.control.identity.keystone.auth_request import AuthRequest, Ref
 from ostium.control.identity.keystone.errors import Unauthorized
 from ostium.control.identity.keystone.passwords import verify
 from ostium.control.settings_keystone import IdentitySettings
+
+log = logging.getLogger("ostium.identity")
 
 PURGE_AFTER = dt.timedelta(days=1)
 """Expired tokens are deleted this long after they expire."""
@@ -226,6 +229,14 @@ def _password(db: Database, settings: IdentitySettings, req: AuthRequest, now: d
                 )
                 row.failed_auth_count = 0 if good else (1 if expired else row.failed_auth_count + 1)
                 row.failed_auth_at = None if good else now
+                if row.failed_auth_count == settings.lockout_failure_attempts:
+                    log.warning(
+                        "identity: user %s (%s) locked for %gs after %d wrong passwords",
+                        row.name,
+                        row.id[:8],
+                        settings.lockout_duration,
+                        row.failed_auth_count,
+                    )
     if not good:
         raise Unauthorized()
     return user_id
