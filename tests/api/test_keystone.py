@@ -407,6 +407,9 @@ def test_identity_admin_api_as_tempest_uses_it(ks: Api) -> None:
     assert ks.get(f"/v3/projects/{project['id']}").status_code == 200
     assert ks.get("/v3/projects/x").status_code == 403
     ks.headers = as_(cloud.admin)
+    r = ks.req("PATCH", f"/v3/projects/{project['id']}", {"project": {"enabled": False}})
+    assert r.status_code == 200 and r.json()["project"]["enabled"] is False
+    assert_401(ks.get("/v2/lbaas/loadbalancers", headers=as_(token.headers["X-Subject-Token"])))
     assert ks.get("/v3/projects/nosuch").status_code == 404
     assert (
         ks.get("/v3/projects/nosuch").json()["error"]["message"]

@@ -36,13 +36,19 @@ def write_secret(path: Path, secret: str) -> None:
 
 def first_start(settings: Settings, db: Any) -> Path | None:
     """Bootstrap an empty identity store; the file holding the new admin password."""
+    from sqlalchemy.exc import IntegrityError
+
     from ostium.control.identity.keystone.bootstrap import bootstrap, is_bootstrapped
 
     if is_bootstrapped(db):
         return None
-    done = bootstrap(db, settings.identity)
+    try:
+        done = bootstrap(db, settings.identity)
+    except IntegrityError:  # another api process bootstrapped the same database first
+        return None
+    if done.password is None:  # the admin appeared in between (another process)
+        return None
     path = settings.state_dir / ADMIN_PASSWORD_FILE
-    assert done.password is not None
     write_secret(path, done.password)
     return path
 

@@ -104,6 +104,19 @@ def project(request: Request, svc: Svc, project_id: str) -> Response:
         return JSONResponse({"project": render.project(identity_base(request, svc), row)})
 
 
+@router.patch("/projects/{project_id}")
+def update_project(request: Request, svc: Svc, raw: Raw, project_id: str) -> Response:
+    """`enabled` and `description` (`openstack project set --disable`): a disabled
+    project's tokens stop working at once."""
+    base, body = _admin(request, svc), _body(raw, "project")
+    with svc.db.write() as s:
+        row = store.project(s, project_id)
+        if isinstance(body.get("enabled"), bool):
+            row.enabled = body["enabled"]
+        row.description = _opt_str(body, "description") or row.description
+        return JSONResponse({"project": render.project(base, row)})
+
+
 @router.delete("/projects/{project_id}")
 def delete_project(request: Request, svc: Svc, project_id: str) -> Response:
     _admin(request, svc)
