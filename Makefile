@@ -7,8 +7,13 @@ PIP := $(VENV)/bin/pip
 PYTHON ?= python3
 DEBS := haproxy keepalived nftables iproute2
 STAMP := $(VENV)/.ostium-installed
+# A real Keystone for the external-Keystone tests and `make tempest`, in a virtualenv of
+# its own (its pins clash with ostium's); built once, kept in var/.
+KEYSTONE_VENV ?= var/keystone-venv
+KEYSTONE_STAMP := $(KEYSTONE_VENV)/.keystone-installed
+KEYSTONE_PIP := keystone==30.0.0
 
-.PHONY: run test setup debs lint typecheck unit clean
+.PHONY: run test setup debs lint typecheck unit clean keystone-venv tempest
 
 setup: $(STAMP) debs
 
@@ -17,6 +22,13 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[test]'
 	@touch $(STAMP)
+
+keystone-venv: $(KEYSTONE_STAMP)
+
+$(KEYSTONE_STAMP):
+	@test -x $(KEYSTONE_VENV)/bin/python || $(PYTHON) -m venv $(KEYSTONE_VENV)
+	$(KEYSTONE_VENV)/bin/pip install -q '$(KEYSTONE_PIP)'
+	@touch $@
 
 debs:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -31,14 +43,14 @@ run: setup
 	$(VENV)/bin/ostium serve $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench tools
+	$(VENV)/bin/ruff format --check src tests bench tools
 	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy src
 
-test: setup lint typecheck
+test: setup keystone-venv lint typecheck
 	$(VENV)/bin/pytest -q -rs $(PYTEST_ARGS)
 
 clean:

@@ -294,13 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(s)
     s.add_argument("--bind", help="HOST:PORT for the API (default 127.0.0.1:9876)")
     s.add_argument("--compute-driver", choices=["auto", "noop", "netns"])
-    s.add_argument("--auth-strategy", choices=["noauth", "token"])
+    s.add_argument("--auth-strategy", choices=["noauth", "token", "keystone"])
     s.set_defaults(func=cmd_serve)
 
     a = sub.add_parser("api", help="the API alone")
     _common(a)
     a.add_argument("--bind")
-    a.add_argument("--auth-strategy", choices=["noauth", "token"])
+    a.add_argument("--auth-strategy", choices=["noauth", "token", "keystone"])
     a.set_defaults(func=cmd_api)
 
     w = sub.add_parser("worker", help="the reconciling worker alone")

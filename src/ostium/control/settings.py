@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from ostium.control.settings_authtoken import (
+    KeystoneAuthtokenSettings,
+    PolicySettings,
+    load_authtoken,
+)
 from ostium.model.enums import Topology
 
 T = TypeVar("T")
@@ -50,7 +55,7 @@ class NetworkSettings:
 class ApiSettings:
     bind_host: str = "127.0.0.1"
     bind_port: int = 9876
-    auth_strategy: str = "noauth"  # noauth | token
+    auth_strategy: str = "noauth"  # noauth | token | keystone
     allow_noauth_on_public_bind: bool = False
     default_project_id: str = "admin"
     pagination_max_limit: int = 1000
@@ -182,6 +187,8 @@ class Settings:
     keepalived: KeepalivedSettings = field(default_factory=KeepalivedSettings)
     networks: tuple[NetworkSettings, ...] = ()
     reserved_ips: tuple[str, ...] = ("169.254.169.254",)
+    keystone_authtoken: KeystoneAuthtokenSettings = field(default_factory=KeystoneAuthtokenSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
 
     @property
     def database_url(self) -> str:
@@ -327,8 +334,10 @@ def load_settings(
         api = _replace(api, bind_host=host or api.bind_host, bind_port=int(port))
     if auth_strategy:
         api = _replace(api, auth_strategy=auth_strategy)
-    if api.auth_strategy not in {"noauth", "token"}:
-        raise ValueError(f"[api_settings] auth_strategy: {api.auth_strategy!r} is not noauth|token")
+    if api.auth_strategy not in {"noauth", "token", "keystone"}:
+        raise ValueError(
+            f"[api_settings] auth_strategy: {api.auth_strategy!r} is not noauth|token|keystone"
+        )
     if database_url:
         db = DatabaseSettings(connection=database_url)
     if compute_driver:
@@ -350,6 +359,8 @@ def load_settings(
         keepalived=keepalived,
         networks=_networks(parser),
         reserved_ips=reserved,
+        keystone_authtoken=load_authtoken(parser),
+        policy=_group(PolicySettings, parser, "oslo_policy"),
     )
 
 

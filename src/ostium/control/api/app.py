@@ -80,6 +80,14 @@ def webob(status: int, description: str = "") -> JSONResponse:
     )
 
 
+def _www_authenticate(svc: ServiceContext) -> str:
+    """Where a 401 sends the caller: the external Keystone's `www_authenticate_uri`."""
+    authtoken = svc.settings.keystone_authtoken
+    if svc.settings.api.auth_strategy == "keystone" and authtoken.enabled:
+        return f'Keystone uri="{authtoken.authenticate_uri}"'
+    return "Keystone uri='local'"
+
+
 class Envelope:
     """Pure ASGI middleware for the transport conventions of spec section 1, and the
     request metrics (by method, route template and status)."""
@@ -298,7 +306,7 @@ def create_app(svc: ServiceContext) -> FastAPI:
             resp = JSONResponse(
                 status_code=401,
                 content={"error": {"code": 401, "title": "Unauthorized", "message": exc.message}},
-                headers={"WWW-Authenticate": "Keystone uri='local'"},
+                headers={"WWW-Authenticate": _www_authenticate(svc)},
             )
         return resp
 
@@ -321,5 +329,9 @@ def create_app(svc: ServiceContext) -> FastAPI:
     app.include_router(lbaas.router, prefix="/v2")
     app.include_router(admin.router, prefix="/v2")
     app.include_router(docs.router)
+    if svc.settings.api.auth_strategy == "keystone":
+        from ostium.control.identity.validator import make_validator
+
+        app.state.validator = make_validator(svc.settings, svc.db)
     wrapped: Any = Envelope(app, svc.settings.api.max_request_body_size)
     return wrapped  # type: ignore[no-any-return]

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from ostium.control.identity.context import (
     RequestContext,
     check_project_id,
+    keystone_context,
     noauth_context,
     token_context,
 )
@@ -48,7 +49,11 @@ def get_ctx(request: Request) -> RequestContext:
     headers = {k.lower(): v for k, v in request.headers.items()}
     if svc.settings.api.auth_strategy == "noauth":
         return noauth_context(headers, svc.settings.api.default_project_id)
-    ctx = token_context(svc.db, headers.get("x-auth-token"))
+    if svc.settings.api.auth_strategy == "keystone":
+        legacy = not svc.settings.policy.enforce_new_defaults
+        ctx = keystone_context(request.app.state.validator, headers.get("x-auth-token"), legacy)
+    else:
+        ctx = token_context(svc.db, headers.get("x-auth-token"))
     if ctx is None:
         raise Unauthorized("The request you have made requires authentication.")
     return ctx

@@ -7,6 +7,7 @@ from a header is checked (at most 255 characters of `A-Z a-z 0-9 _ . : @ -`, as
 Keystone's ids and the names people use) before anything stores it: 400 otherwise.
 token: `X-Auth-Token` must match a token created by `ostium token create`; its
 project and role decide what the default RBAC rules allow.
+keystone: a `validator.TokenValidator` says whose token it is (`keystone_context`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from ostium.control.db.engine import Database
 from ostium.control.db.models import ApiToken, utcnow
+from ostium.control.identity.validator import TokenValidator
 from ostium.model.errors import BadRequest
 from ostium.model.limits import PROJECT_ID_MAX_LENGTH, PROJECT_ID_PATTERN
 
@@ -27,10 +29,18 @@ class RequestContext:
     project_id: str | None
     roles: frozenset[str]
     noauth: bool
+    user_id: str | None = None
+    legacy_roles: bool = False
+    """Honour Octavia's `load-balancer_*` roles too (`[oslo_policy]
+    enforce_new_defaults = false`)."""
 
     @property
     def is_admin(self) -> bool:
-        return self.noauth or "admin" in self.roles
+        return (
+            self.noauth
+            or "admin" in self.roles
+            or (self.legacy_roles and "load-balancer_admin" in self.roles)
+        )
 
     @property
     def enforce_quota(self) -> bool:
@@ -85,3 +95,23 @@ def token_context(db: Database, token: str | None) -> RequestContext | None:
         if "member" in roles:
             roles |= {"reader"}
         return RequestContext(project_id=row.project_id, roles=frozenset(roles), noauth=False)
+
+
+def keystone_context(
+    validator: TokenValidator, token: str | None, legacy_roles: bool = False
+) -> RequestContext | None:
+    """The context of a Keystone token, or None if it does not authenticate. An
+    unscoped token authenticates but carries no role: it may do nothing here."""
+    if not token:
+        return None
+    identity = validator.validate(token)
+    if identity is None:
+        return None
+    roles = identity.roles if identity.project_id is not None else frozenset()
+    return RequestContext(
+        project_id=identity.project_id,
+        roles=roles,
+        noauth=False,
+        user_id=identity.user_id,
+        legacy_roles=legacy_roles,
+    )
