@@ -25,9 +25,10 @@ $(STAMP): pyproject.toml
 
 keystone-venv: $(KEYSTONE_STAMP)
 
-$(KEYSTONE_STAMP):
+$(KEYSTONE_STAMP): | $(STAMP)
 	@test -x $(KEYSTONE_VENV)/bin/python || $(PYTHON) -m venv $(KEYSTONE_VENV)
 	$(KEYSTONE_VENV)/bin/pip install -q '$(KEYSTONE_PIP)'
+	OSTIUM_KEYSTONE_VENV=$(KEYSTONE_VENV) $(PY) -m tools.keystone_local template
 	@touch $@
 
 debs:

@@ -1,14 +1,15 @@
 """A real Keystone on loopback, for the external-Keystone tests and `make tempest`.
 
 `start_keystone(workdir, port)` writes a keystone.conf (SQLite, Fernet tokens, fast
-password hashing) and the Fernet key repositories, runs `keystone-manage db_sync` and
-`bootstrap` (admin user and project, roles admin > manager > member > reader and
-service, an `identity` endpoint in region RegionOne), then starts `keystone_wsgi.py`
-with the Python of Keystone's own virtualenv (`make keystone-venv`, default
-`var/keystone-venv`: Keystone's pins clash with ostium's) and waits until `GET /v3`
-answers. The returned `Keystone` drives the identity admin API with httpx (projects,
-users, role grants, catalog entries, application credentials) and is stopped with
-`stop()`, which also removes nothing but the process: the caller owns `workdir`.
+password hashing) and the Fernet key repositories, copies an empty database made once
+by `keystone-manage db_sync` (`make_template`), runs `keystone-manage bootstrap`
+(admin user and project, roles admin > manager > member > reader and service, an
+`identity` endpoint in region RegionOne), then starts `keystone_wsgi.py` with the
+Python of Keystone's own virtualenv (`make keystone-venv`, default `var/keystone-venv`:
+Keystone's pins clash with ostium's) and waits until `GET /v3` answers. The returned
+`Keystone` drives the identity admin API with httpx (projects, users, role grants,
+catalog entries, application credentials); `stop()` ends the process (the caller owns
+`workdir`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import base64
 import contextlib
 import os
 import secrets
+import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +30,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYSTONE_VENV = Path(os.environ.get("OSTIUM_KEYSTONE_VENV", ROOT / "var" / "keystone-venv"))
+KEYSTONE_VENV = Path(
+    os.environ.get("OSTIUM_KEYSTONE_VENV", ROOT / "var" / "keystone-venv")
+).resolve()
 REGION = "RegionOne"
 
 CONF = """\
@@ -210,6 +216,22 @@ def _fernet_repository(path: Path) -> None:
             key.write_bytes(base64.urlsafe_b64encode(secrets.token_bytes(32)))
 
 
+def make_template() -> Path:
+    """An empty Keystone database (`db_sync` done) kept next to Keystone's virtualenv:
+    `make keystone-venv` makes it once, each start copies it (one Keystone process
+    fewer per start). Made again whenever missing."""
+    template = KEYSTONE_VENV / "keystone-template.sqlite"
+    if not template.exists():
+        with tempfile.TemporaryDirectory(prefix="ostium-keystone-") as tmp:
+            work = Path(tmp)
+            conf = work / "keystone.conf"
+            conf.write_text(CONF.format(work=work))
+            _manage(conf, "db_sync")
+            shutil.copyfile(work / "keystone.sqlite", template.with_suffix(".tmp"))
+        template.with_suffix(".tmp").rename(template)
+    return template
+
+
 def start_keystone(workdir: Path, port: int, host: str = "127.0.0.1") -> Keystone:
     python = KEYSTONE_VENV / "bin" / "python"
     if not (KEYSTONE_VENV / "bin" / "keystone-manage").exists():
@@ -224,7 +246,8 @@ def start_keystone(workdir: Path, port: int, host: str = "127.0.0.1") -> Keyston
     password = secrets.token_urlsafe(18)
     for repo in ("fernet-keys", "fernet-receipts", "credential-keys"):
         _fernet_repository(workdir / repo)
-    _manage(conf, "db_sync")
+    template = make_template()
+    shutil.copyfile(template, workdir / "keystone.sqlite")
     # the password reaches keystone-manage through its environment, not its argv
     _manage(
         conf,
@@ -270,3 +293,10 @@ def start_keystone(workdir: Path, port: int, host: str = "127.0.0.1") -> Keyston
             keystone.stop()
             raise RuntimeError(f"keystone did not answer on {url}:\n{keystone.log()}")
         time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    # `python -m tools.keystone_local template`: what `make keystone-venv` runs.
+    if sys.argv[1:] != ["template"]:
+        raise SystemExit("usage: python -m tools.keystone_local template")
+    print(make_template())

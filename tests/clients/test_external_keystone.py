@@ -70,14 +70,14 @@ class World:
         return dataclasses.replace(base, **changes)
 
 
-def _serve(tmp: Path, keystone: Keystone, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+def _config(tmp: Path, keystone_url: str) -> Path:
     config = tmp / "ostium.ini"
     config.touch(mode=0o600)
     config.write_text(
         "[api_settings]\nauth_strategy = keystone\n"
         "[keystone_authtoken]\n"
-        f"www_authenticate_uri = {keystone.v3}\n"
-        f"auth_url = {keystone.url}\n"
+        f"www_authenticate_uri = {keystone_url}/v3\n"
+        f"auth_url = {keystone_url}\n"
         "auth_type = password\n"
         "username = ostium\n"
         f"password = {PASSWORDS['ostium']}\n"
@@ -85,6 +85,11 @@ def _serve(tmp: Path, keystone: Keystone, port: int) -> tuple[subprocess.Popen[b
         "user_domain_name = Default\nproject_domain_name = Default\n"
         "memcached_servers = 127.0.0.1:11211\n"  # Octavia's option: accepted, unused
     )
+    return config
+
+
+def _serve(tmp: Path, config: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start `ostium serve` (it does not ask Keystone anything before a request comes)."""
     log = tmp / "ostium.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -104,18 +109,20 @@ def _serve(tmp: Path, keystone: Keystone, port: int) -> tuple[subprocess.Popen[b
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+    return proc, log
+
+
+def _wait(proc: subprocess.Popen[bytes], log: Path, url: str) -> None:
     deadline = time.monotonic() + 60
     while True:
         if proc.poll() is not None:
             raise AssertionError(f"ostium exited:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200:
-                return proc, log
+            if httpx.get(url + "/", timeout=1).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
             raise AssertionError(f"ostium did not answer:\n{log.read_text()[-3000:]}")
         time.sleep(0.1)
 
@@ -123,9 +130,13 @@ def _serve(tmp: Path, keystone: Keystone, port: int) -> tuple[subprocess.Popen[b
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("external-keystone")
-    keystone = start_keystone(tmp / "keystone", _free_port())
-    proc: subprocess.Popen[bytes] | None = None
+    keystone_port, port = _free_port(), _free_port()
+    url = f"http://127.0.0.1:{port}"
+    # ostium starts while Keystone is being set up: the two start-ups overlap
+    proc, log = _serve(tmp, _config(tmp, f"http://127.0.0.1:{keystone_port}"), port)
+    keystone: Keystone | None = None
     try:
+        keystone = start_keystone(tmp / "keystone", keystone_port)
         users = {
             "ostium": keystone.user("ostium", PASSWORDS["ostium"], "service", ["service"]),
             "alice": keystone.user("alice", PASSWORDS["alice"], "alpha", ["member"]),
@@ -133,29 +144,34 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "bob": keystone.user("bob", PASSWORDS["bob"], "beta", ["member"]),
         }
         projects = {name: keystone.project(name) for name in ("alpha", "beta", "service")}
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
         keystone.service("load-balancer", "octavia", url)
         keystone.service("network", "neutron", url)
-        proc, log = _serve(tmp, keystone, port)
+        _wait(proc, log, url)
         yield World(keystone, url, log, projects, users)
     finally:
-        if proc is not None and proc.poll() is None:
+        if proc.poll() is None:
             proc.terminate()
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        keystone.stop()
+        if keystone is not None:
+            keystone.stop()
 
 
-def openstack(
-    world: World, user: str, project: str, *args: str
-) -> subprocess.CompletedProcess[str]:
-    """The openstack CLI as `user` on `project`: auth URL and names as flags, the password
-    in OS_PASSWORD (never on a command line); ostium is found in Keystone's catalog."""
-    return subprocess.run(
+@dataclasses.dataclass
+class Session:
+    docs: list[Any]
+    """The JSON documents printed, in order (commands that failed print none)."""
+    stderr: str
+
+
+def openstack(world: World, user: str, project: str, *commands: str) -> Session:
+    """One interactive `openstack` session as `user` on `project` (one start-up and one
+    token for several commands): auth URL and names as flags, the password in
+    OS_PASSWORD (never on a command line); ostium is found in Keystone's catalog."""
+    proc = subprocess.run(
         [
             OPENSTACK,
             "--os-auth-url",
@@ -170,56 +186,54 @@ def openstack(
             "Default",
             "--os-region-name",
             "RegionOne",
-            *args,
         ],
+        input="".join(c + "\n" for c in commands),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         env={**client_env(), "OS_PASSWORD": PASSWORDS[user]},
-        stdin=subprocess.DEVNULL,
     )
+    docs: list[Any] = []
+    decoder = json.JSONDecoder()
+    out, pos = proc.stdout, 0
+    while True:
+        while pos < len(out) and out[pos] not in "[{":
+            pos += 1
+        if pos >= len(out):
+            return Session(docs, proc.stderr)
+        doc, pos = decoder.raw_decode(out, pos)
+        docs.append(doc)
 
 
-def _lb_ids(out: str) -> set[str]:
-    return {lb["id"] for lb in json.loads(out)}
+def _lb_ids(listing: list[dict[str, Any]]) -> set[str]:
+    return {lb["id"] for lb in listing}
 
 
 # ---- through ostium, with the openstack CLI -----------------------------------------
 
 
 def test_member_creates_and_lists_through_keystone(world: World) -> None:
-    made = openstack(
-        world, "alice", "alpha", "loadbalancer", "create", "--name", "ks-lb",
-        "--vip-subnet-id", "vip-subnet", "-f", "json",
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    lb = json.loads(made.stdout)
-    assert lb["project_id"] == world.projects["alpha"]
+    create = "loadbalancer create --name ks-lb --vip-subnet-id vip-subnet -f json"
+    alice = openstack(world, "alice", "alpha", create, "loadbalancer list -f json")
+    assert len(alice.docs) == 2, alice.stderr
+    lb, listing = alice.docs
+    assert lb["name"] == "ks-lb" and lb["project_id"] == world.projects["alpha"]
+    assert lb["id"] in _lb_ids(listing)
     world.lb = lb["id"]
-    listed = openstack(world, "alice", "alpha", "loadbalancer", "list", "-f", "json")
-    assert listed.returncode == 0, listed.stderr
-    assert lb["id"] in _lb_ids(listed.stdout)
 
 
 def test_reader_reads_but_may_not_write(world: World) -> None:
-    lb = world.lb
-    listed = openstack(world, "rita", "alpha", "loadbalancer", "list", "-f", "json")
-    assert listed.returncode == 0, listed.stderr
-    assert lb in _lb_ids(listed.stdout)
-    made = openstack(
-        world, "rita", "alpha", "loadbalancer", "create", "--name", "nope",
-        "--vip-subnet-id", "vip-subnet",
-    )  # fmt: skip
-    assert made.returncode != 0
-    assert "403" in made.stderr and "Policy does not allow" in made.stderr, made.stderr
+    create = "loadbalancer create --name nope --vip-subnet-id vip-subnet -f json"
+    rita = openstack(world, "rita", "alpha", "loadbalancer list -f json", create)
+    assert len(rita.docs) == 1, rita.stderr  # the list; the create printed an error
+    assert world.lb in _lb_ids(rita.docs[0])
+    assert "Policy does not allow this request to be performed. (HTTP 403)" in rita.stderr
 
 
 def test_other_project_sees_nothing_and_is_refused(world: World) -> None:
-    lb = world.lb
-    listed = openstack(world, "bob", "beta", "loadbalancer", "list", "-f", "json")
-    assert listed.returncode == 0, listed.stderr
-    assert _lb_ids(listed.stdout) == set()
-    shown = world.api(f"/v2/lbaas/loadbalancers/{lb}", world.token("bob", "beta"))
+    bob = openstack(world, "bob", "beta", "loadbalancer list -f json")
+    assert bob.docs == [[]], bob.stderr
+    shown = world.api(f"/v2/lbaas/loadbalancers/{world.lb}", world.token("bob", "beta"))
     assert shown.status_code == 403
     assert shown.json()["faultstring"] == "Policy does not allow this request to be performed."
     # alice's token asking for beta's objects
@@ -230,7 +244,7 @@ def test_other_project_sees_nothing_and_is_refused(world: World) -> None:
     admin = world.keystone.admin_token()
     world.tokens.append(admin)
     everyone = world.api("/v2/lbaas/loadbalancers", admin).json()["loadbalancers"]
-    assert lb in {x["id"] for x in everyone}
+    assert world.lb in {x["id"] for x in everyone}
 
 
 def test_missing_or_forged_token_is_401_pointing_at_keystone(world: World) -> None:

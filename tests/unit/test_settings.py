@@ -48,7 +48,7 @@ def test_ini_file_and_flags(tmp_path: Path) -> None:
     "text",
     [
         "[api_settings]\nno_such_option = 1\n",
-        "[api_settings]\nauth_strategy = keystone\n",
+        "[api_settings]\nauth_strategy = kerberos\n",
         "[network:x]\ncidr = 10.0.0.0/24\n",
         "[controller_worker]\nworkers = many\n",
     ],
