@@ -12,6 +12,10 @@ STAMP := $(VENV)/.ostium-installed
 KEYSTONE_VENV ?= var/keystone-venv
 KEYSTONE_STAMP := $(KEYSTONE_VENV)/.keystone-installed
 KEYSTONE_PIP := keystone==30.0.0
+# Octavia's API tests (`make tempest`, not part of `make test`), in their own virtualenv.
+TEMPEST_VENV ?= var/tempest-venv
+TEMPEST_STAMP := $(TEMPEST_VENV)/.tempest-installed
+TEMPEST_PIP := tempest==47.0.0 octavia-tempest-plugin==3.5.0
 
 .PHONY: run test setup debs lint typecheck unit clean keystone-venv tempest
 
@@ -30,6 +34,15 @@ $(KEYSTONE_STAMP): | $(STAMP)
 	$(KEYSTONE_VENV)/bin/pip install -q '$(KEYSTONE_PIP)'
 	OSTIUM_KEYSTONE_VENV=$(KEYSTONE_VENV) $(PY) -m tools.keystone_local template
 	@touch $@
+
+$(TEMPEST_STAMP):
+	@test -x $(TEMPEST_VENV)/bin/python || $(PYTHON) -m venv $(TEMPEST_VENV)
+	$(TEMPEST_VENV)/bin/pip install -q $(TEMPEST_PIP)
+	@touch $@
+
+tempest: setup keystone-venv $(TEMPEST_STAMP)
+	OSTIUM_KEYSTONE_VENV=$(KEYSTONE_VENV) OSTIUM_TEMPEST_VENV=$(TEMPEST_VENV) \
+	  $(PY) -m tools.tempest_run $(TEMPEST_ARGS)
 
 debs:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
