@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from ostium.control.settings_authtoken import KeystoneAuthtokenSettings, load_authtoken
 from ostium.control.settings_keystone import IdentitySettings, PolicySettings
 from ostium.model.enums import Topology
 
@@ -184,6 +185,7 @@ class Settings:
     networks: tuple[NetworkSettings, ...] = ()
     reserved_ips: tuple[str, ...] = ("169.254.169.254",)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    keystone_authtoken: KeystoneAuthtokenSettings = field(default_factory=KeystoneAuthtokenSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
 
     @property
@@ -358,6 +360,7 @@ def load_settings(
         networks=_networks(parser),
         reserved_ips=reserved,
         identity=_group(IdentitySettings, parser, "identity"),
+        keystone_authtoken=load_authtoken(parser),
         policy=_group(PolicySettings, parser, "oslo_policy"),
     )
 

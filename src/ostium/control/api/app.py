@@ -91,6 +91,11 @@ def keystone_error(status: int, message: str, identity_uri: str) -> JSONResponse
 
 
 def _identity_uri(request: Request, svc: ServiceContext) -> str:
+    """Where a 401 sends the caller: the external Keystone's `www_authenticate_uri`,
+    else the built-in Keystone on this port."""
+    authtoken = svc.settings.keystone_authtoken
+    if authtoken.enabled:
+        return authtoken.authenticate_uri
     base = svc.settings.identity.public_endpoint or svc.settings.api.api_base_uri
     return (base or str(request.base_url)).rstrip("/") + "/v3"
 
@@ -335,11 +340,13 @@ def create_app(svc: ServiceContext) -> FastAPI:
     app.include_router(admin.router, prefix="/v2")
     app.include_router(docs.router)
     if svc.settings.api.auth_strategy == "keystone":
-        from ostium.control.api.routes import keystone_admin, keystone_auth
         from ostium.control.identity.validator import make_validator
 
         app.state.validator = make_validator(svc.settings, svc.db)
-        app.include_router(keystone_auth.router)
-        app.include_router(keystone_admin.router)
+        if not svc.settings.keystone_authtoken.enabled:  # the built-in Keystone's routes
+            from ostium.control.api.routes import keystone_admin, keystone_auth
+
+            app.include_router(keystone_auth.router)
+            app.include_router(keystone_admin.router)
     wrapped: Any = Envelope(app, svc.settings.api.max_request_body_size)
     return wrapped  # type: ignore[no-any-return]

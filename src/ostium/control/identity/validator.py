@@ -47,6 +47,10 @@ class BuiltinValidator:
 
 
 def make_validator(settings: Settings, db: Database) -> TokenValidator:
-    """The validator of `auth_strategy = keystone`: the built-in Keystone (an external
-    one, `[keystone_authtoken]`, is chosen here when configured)."""
+    """The validator of `auth_strategy = keystone`: an external Keystone when
+    `[keystone_authtoken] auth_url` is set, else the built-in one."""
+    if settings.keystone_authtoken.enabled:
+        from ostium.control.identity.external import ExternalKeystone
+
+        return ExternalKeystone(settings.keystone_authtoken)
     return BuiltinValidator(db)
