@@ -25,18 +25,23 @@
     }
 
     function draw() {
-      var t0 = samples.length ? samples[samples.length - 1].t - KEEP : 0;
+      // The x axis spans what has been collected, at least 30 s and at most KEEP, so a
+      // new page fills from the left instead of starting as a sliver at the right edge.
+      var last = samples.length ? samples[samples.length - 1].t : 0;
+      var span = samples.length ? Math.min(KEEP, Math.max(30000, last - samples[0].t)) : KEEP;
       charts.forEach(function (chart) {
         var values = samples.map(function (_, i) { return valueAt(chart, i); });
         var peak = Math.max.apply(null, [1].concat(values));
-        var points = samples.map(function (s, i) {
-          var x = Math.max(0, (s.t - t0) / KEEP * 300), y = 78 - values[i] / peak * 74;
+        var xy = samples.map(function (s, i) {
+          var x = Math.max(0, 300 - (last - s.t) / span * 300), y = 78 - values[i] / peak * 70;
           return x.toFixed(1) + "," + y.toFixed(1);
-        }).join(" ");
-        chart.querySelector("polyline").setAttribute("points", points);
-        var last = values.length ? values[values.length - 1] : 0;
-        chart.querySelector("output").textContent = human(last, chart.dataset.unit);
-        chart.dataset.last = String(last);
+        });
+        chart.querySelector("polyline").setAttribute("points", xy.join(" "));
+        var area = xy.length ? xy[0].split(",")[0] + ",80 " + xy.join(" ") + " 300,80" : "";
+        chart.querySelector("polygon").setAttribute("points", area);
+        var now = values.length ? values[values.length - 1] : 0;
+        chart.querySelector("output").textContent = human(now, chart.dataset.unit);
+        chart.dataset.last = String(now);
         chart.dataset.peak = String(Math.max.apply(null, [0].concat(values)));
       });
     }
