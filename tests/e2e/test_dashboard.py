@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 from api_support import OSTIUM, REPO, Backends, Load, Net, Ostium
+from playwright import sync_api
+from playwright.sync_api import expect
 
 VIP = Net("ostt-dvip", "198.19.40.0/24", "ostt-dvip0", "ostt-dvip-subnet")
 BACK = Net("ostt-dback", "198.19.41.0/24", "ostt-dback0", "ostt-dback-subnet")
@@ -30,8 +32,6 @@ CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("OSTIUM_SCREENSHOTS", REPO / "var" / "screenshots"))
 WAIT = 60_000  # ms: an upper bound for a change to show, never an assertion on time
 
-sync_api = pytest.importorskip("playwright.sync_api")
-expect = sync_api.expect
 
 
 @pytest.fixture(scope="module")

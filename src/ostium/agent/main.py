@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -168,6 +169,7 @@ def start_agent_subprocess(
     log_path: Path | None = None,
     extra_args: list[str] | None = None,
     ready_timeout: float = 15.0,
+    inherit_output: bool = False,
 ) -> AgentProcess:
     """Start `python -m ostium.agent.main ...`; return once its TLS port accepts.
 
@@ -199,7 +201,9 @@ def start_agent_subprocess(
         name_prefix,
         *(extra_args or []),
     ]
-    out = log_path.open("ab") if log_path is not None else subprocess.DEVNULL
+    out: Any = log_path.open("ab") if log_path is not None else subprocess.DEVNULL
+    if inherit_output:  # the caller's stderr: one stream for a process and its agent
+        out = None
     try:
         proc = subprocess.Popen(
             argv,
@@ -209,7 +213,7 @@ def start_agent_subprocess(
             preexec_fn=_die_with_parent(os.getpid()),
         )
     finally:
-        if log_path is not None and not isinstance(out, int):
+        if hasattr(out, "close"):
             out.close()
     handle = AgentProcess(proc, f"https://{host}:{port}", log_path)
     deadline = time.monotonic() + ready_timeout

@@ -16,6 +16,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ostium.control import logs
 from ostium.control.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -28,9 +29,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config-file", help="INI file (Octavia-style sections)")
     p.add_argument("--database-url", help="e.g. postgresql+psycopg://user@host/db")
     p.add_argument("--state-dir", help="state directory (default ./var or $OSTIUM_STATE_DIR)")
+    p.add_argument("--log-level", choices=logs.LEVELS, help="default info ([DEFAULT] debug)")
+    p.add_argument("--log-json", action="store_true", help="JSON lines ([DEFAULT] use_json)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    logs.configure(args.log_level, args.log_json, args.config_file)
     return load_settings(
         args.config_file,
         state_dir=args.state_dir,
@@ -132,8 +136,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     housekeeping = _housekeeping(settings, db, driver)
     if settings.housekeeping.enabled:
         housekeeping.start()
-    log.warning(
-        "ostium serving the Octavia v2 API on http://%s:%d (compute driver %s, database %s)",
+    log.info(
+        "ostium serving the Octavia v2 API on http://%s:%d, the dashboard on /dashboard "
+        "(compute driver %s, database %s)",
         settings.api.bind_host,
         settings.api.bind_port,
         driver.name,

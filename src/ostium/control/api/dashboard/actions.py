@@ -13,12 +13,22 @@ from typing import Any
 from ostium.control.api.body import validate
 from ostium.control.api.dashboard.forms import CREATE, UPDATE, body_of
 from ostium.control.identity.context import RequestContext
-from ostium.control.services import healthmonitors, listeners, members, pools
-from ostium.control.services import loadbalancers as lbs
+from ostium.control.services import healthmonitors as _healthmonitors
+from ostium.control.services import listeners as _listeners
+from ostium.control.services import loadbalancers as _loadbalancers
+from ostium.control.services import members as _members
+from ostium.control.services import pools as _pools
+from ostium.control.services.audit import Audited
 from ostium.control.services.context import ServiceContext
 from ostium.model.errors import NotFound
 
 KINDS = ("loadbalancer", "listener", "pool", "member", "healthmonitor")
+# the same logged services the API's routes call
+lbs = Audited(_loadbalancers, "loadbalancer")
+listeners = Audited(_listeners, "listener")
+pools = Audited(_pools, "pool")
+members = Audited(_members, "member")
+healthmonitors = Audited(_healthmonitors, "healthmonitor")
 
 
 def _form(table: dict[str, Any], kind: str) -> Any:
@@ -74,7 +84,7 @@ def update(
 
 def delete(svc: ServiceContext, ctx: RequestContext, kind: str, obj_id: str, pool_id: str) -> None:
     if kind == "loadbalancer":
-        lbs.delete(svc, ctx, obj_id, cascade=True)
+        lbs.delete(svc, ctx, obj_id, True)  # cascade
     elif kind == "listener":
         listeners.delete(svc, ctx, obj_id)
     elif kind == "pool":

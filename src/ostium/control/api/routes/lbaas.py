@@ -26,14 +26,16 @@ from ostium.control.services import (
     l7policies,
     l7rules,
     listeners,
+    loadbalancers,
     members,
     pools,
     responses,
     status_tree,
 )
-from ostium.control.services import loadbalancers as lbs
+from ostium.control.services.audit import Audited
 
 router = APIRouter()
+lbs = Audited(loadbalancers, "loadbalancer")  # one INFO line per change
 
 
 # ---- load balancers -----------------------------------------------------------------
