@@ -33,7 +33,6 @@ SHOTS = Path(os.environ.get("OSTIUM_SCREENSHOTS", REPO / "var" / "screenshots"))
 WAIT = 60_000  # ms: an upper bound for a change to show, never an assertion on time
 
 
-
 @pytest.fixture(scope="module")
 def backends() -> Iterator[Backends]:
     b = Backends(BACK, prefix="ostt-d", count=2)
