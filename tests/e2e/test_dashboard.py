@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import os
 import re
+import select
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import OSTIUM, REPO, Backends, Load, Net, Ostium
+from api_support import OSTIUM, REPO, Backends, Load, Net, Ostium, free_port, get
 from playwright import sync_api
 from playwright.sync_api import expect
 
@@ -47,6 +49,7 @@ def ostium(backends: Backends) -> Iterator[tuple[Ostium, str]]:
     o = Ostium([VIP, BACK], name_prefix="ostt")
     with o.config.open("a") as f:
         f.write("[api_settings]\nauth_strategy = token\n")
+        f.write(f"[amphora_agent]\nlog_receiver_port = {free_port(socket.SOCK_DGRAM)}\n")
     left: list[str] = []
     try:
         o.start("serve")
@@ -199,6 +202,7 @@ def test_dashboard_in_a_browser(
             " && Number(document.getElementById('chart-out').dataset.peak) > 0",
             timeout=WAIT,
         )
+        expect(page.locator("#access-log .line").first).to_contain_text(lb_id, timeout=WAIT)
         _shot(page, "03-loadbalancer")
     assert load.ok > 0
     points = page.locator("#chart-conn polyline").get_attribute("points") or ""
@@ -233,3 +237,49 @@ def test_dashboard_in_a_browser(
     expect(page.locator(f'tr.lb-row[data-id="{lb_id}"]')).to_have_count(0, timeout=WAIT)
     assert o.api.lb(lb_id) is None
     page.close()
+
+
+def test_logs_follow_shows_a_request_through_the_vip(
+    ostium: tuple[Ostium, str], backends: Backends
+) -> None:
+    """`ostium logs LB --follow` prints the access log line of a request sent through
+    the VIP after it started: Octavia's default format, project and load balancer first,
+    the HTTP request line and status in it."""
+    o, token = ostium
+    subnet = o.api.subnet_id(VIP.subnet_name)
+    lb = o.api.create_lb(
+        subnet,
+        name="logged",
+        listeners=[
+            {
+                "protocol": "HTTP",
+                "protocol_port": 80,
+                "default_pool": {
+                    "name": "logged-pool",
+                    "protocol": "HTTP",
+                    "lb_algorithm": "ROUND_ROBIN",
+                    "members": [{"address": backends.address(2), "protocol_port": 8080}],
+                },
+            }
+        ],
+    )
+    follow = subprocess.Popen(
+        [*OSTIUM, "logs", "logged", "--follow", "--url", o.url, "--token", token],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        status, body, _ = get(lb["vip_address"], path="/followed-path")
+        assert status == 200 and body == backends.name(2)
+        ready, _, _ = select.select([follow.stdout], [], [], WAIT / 1000)
+        assert ready, f"no line from ostium logs --follow: {follow.stderr}"
+        line = follow.stdout.readline()  # type: ignore[union-attr]
+        words = line.split()
+        assert words[:2] == ["p1", lb["id"]], line
+        assert '"GET /followed-path HTTP/1.1"' in line and " 200 " in line, line
+    finally:
+        follow.terminate()
+        follow.communicate(timeout=10)  # and closes the pipes
+        o.api.delete_lb(lb["id"])

@@ -16,7 +16,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ostium.control import logs
+from ostium.control import logs, logs_command
 from ostium.control.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -83,7 +83,8 @@ def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
     from ostium.control.api.app import create_app
     from ostium.control.services.context import ServiceContext
 
-    app = create_app(ServiceContext(db=db, settings=settings, wake=wake))
+    store, receiver = _access_logs(settings)
+    app = create_app(ServiceContext(db=db, settings=settings, wake=wake, access_logs=store))
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: without a handler of
     # ours the process would die there and skip its `finally` (worker and agent stop).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -94,6 +95,15 @@ def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
         log_level="warning",
         access_log=False,
     )
+    if receiver is not None:
+        receiver.stop()
+
+
+def _access_logs(settings: Settings) -> Any:
+    from ostium.control import access_log_receiver
+
+    a = settings.amphora_agent
+    return access_log_receiver.start(a.log_receiver_ip, a.log_receiver_port, a.log_receiver_lines)
 
 
 def _start_health(settings: Settings, db: Any, wake: Any) -> Any:
@@ -340,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--role", action="append", required=True, choices=["admin", "member", "reader"])
     tc.add_argument("--expires-in", type=int, help="seconds")
     tc.set_defaults(func=cmd_token)
+    logs_command.add_parser(sub)
     return p
 
 

@@ -133,6 +133,10 @@ def start_local_netns_driver(
             name_prefix=settings.haproxy.name_prefix,
             inherit_output=True,  # the agent's lines in ostium's own stream
             extra_args=[
+                "--tenant-log-targets",
+                settings.amphora_agent.targets(),
+                "--user-log-facility",
+                str(settings.amphora_agent.user_log_facility),
                 "--log-level",
                 logging.getLevelName(logging.getLogger().getEffectiveLevel()),
                 "--respawn-count",

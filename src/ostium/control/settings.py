@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from ostium.control.settings_agent import AmphoraAgentSettings
+from ostium.model.access_log import DEFAULT_USER_LOG_FORMAT
 from ostium.model.enums import Topology
 
 T = TypeVar("T")
@@ -164,6 +166,9 @@ class HaproxySettings:
     name_prefix: str = "amp-"
     cert_validity_days: int = 365
     remote_agents: str = ""
+    connection_logging: bool = True
+    """Access logs on (Octavia's option): `False` renders `no log` in every listener."""
+    user_log_format: str = DEFAULT_USER_LOG_FORMAT
     """More hosts: URLs (`https://ip:port, ...`) of agents started elsewhere with
     certificates from this ostium's CA (`<state_dir>/pki`); with the local agent they
     are the hosts ACTIVE_STANDBY pairs are spread over."""
@@ -182,6 +187,7 @@ class Settings:
     keepalived: KeepalivedSettings = field(default_factory=KeepalivedSettings)
     networks: tuple[NetworkSettings, ...] = ()
     reserved_ips: tuple[str, ...] = ("169.254.169.254",)
+    amphora_agent: AmphoraAgentSettings = field(default_factory=AmphoraAgentSettings)
 
     @property
     def database_url(self) -> str:
@@ -350,6 +356,7 @@ def load_settings(
         keepalived=keepalived,
         networks=_networks(parser),
         reserved_ips=reserved,
+        amphora_agent=_group(AmphoraAgentSettings, parser, "amphora_agent"),
     )
 
 

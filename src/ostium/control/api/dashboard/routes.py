@@ -19,7 +19,7 @@ from ostium.control.api.dashboard import actions, render, session
 from ostium.control.api.dashboard.forms import CREATE, UPDATE, field_of
 from ostium.control.api.deps import Svc
 from ostium.control.identity.context import RequestContext
-from ostium.control.services import overview
+from ostium.control.services import access_logs, overview
 from ostium.model.errors import ApiError
 
 router = APIRouter(prefix=session.PATH, include_in_schema=False)
@@ -130,6 +130,15 @@ def tree(request: Request, svc: Svc, lb_id: str) -> Response:
         except ApiError:  # deleted meanwhile: back to the list
             return render.go(request, R)
         return render.html("tree.html", view=view)
+
+    return _as_user(request, svc, fragment)
+
+
+@router.get("/lbs/{lb_id}/logs")
+def logs(request: Request, svc: Svc, lb_id: str) -> Response:
+    def fragment(ctx: RequestContext) -> Response:
+        page = access_logs.lines(svc, ctx, lb_id, {"limit": "40"})
+        return render.html("logs.html", lines=[x["line"] for x in reversed(page["lines"])])
 
     return _as_user(request, svc, fragment)
 

@@ -20,8 +20,8 @@ from ostium.control.api.deps import (
 )
 from ostium.control.api.routes import crud
 from ostium.control.schemas import resources as s
-from ostium.control.services import collections as col
 from ostium.control.services import (
+    access_logs,
     healthmonitors,
     l7policies,
     l7rules,
@@ -32,6 +32,7 @@ from ostium.control.services import (
     responses,
     status_tree,
 )
+from ostium.control.services import collections as col
 from ostium.control.services.audit import Audited
 
 router = APIRouter()
@@ -88,6 +89,12 @@ def lb_status(svc: Svc, ctx: Ctx, lb_id: str) -> Response:
     from fastapi.responses import JSONResponse
 
     return JSONResponse({"statuses": status_tree.status_tree(svc, ctx, lb_id)})
+
+
+@router.get("/lbaas/loadbalancers/{lb_id}/logs", openapi_extra=oa.show("logs"))
+def lb_logs(request: Request, svc: Svc, ctx: Ctx, lb_id: str) -> Response:
+    """ostium's extension: the access log lines received for this load balancer."""
+    return show(request, "logs", access_logs.lines(svc, ctx, lb_id, dict(request.query_params)))
 
 
 @router.get("/lbaas/loadbalancers/{lb_id}/stats", openapi_extra=oa.show("stats"))
