@@ -21,9 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
+from ostium.agent import access_logs
 from ostium.agent.amphorae import AmphoraManager
 from ostium.agent.app import create_app
 from ostium.agent.heartbeat import (
@@ -68,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--heartbeat-interval", type=float, default=HeartbeatSettings.interval, help="seconds"
     )
     p.add_argument(
+        "--tenant-log-targets",
+        default="",
+        help="where access logs go (syslog over UDP): host:port[,host:port...]; "
+        "none: haproxy logs nothing",
+    )
+    p.add_argument("--user-log-facility", type=int, default=0, choices=range(8))
+    p.add_argument("--log-socket-dir", default=str(access_logs.DEFAULT_DIR))
+    p.add_argument(
         "--heartbeat-key-file",
         help="file holding the heartbeat HMAC key (a file, not an argument, so "
         "the key does not show in the process list)",
@@ -93,6 +103,7 @@ def main(argv: list[str]) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     heartbeats = _heartbeat_settings(args)
+    log_targets = access_logs.parse_targets(args.tenant_log_targets)
     settings = AgentSettings(
         state_dir=Path(args.state_dir),
         name_prefix=args.name_prefix,
@@ -100,9 +111,19 @@ def main(argv: list[str]) -> int:
         respawn_count=args.respawn_count,
         respawn_interval=args.respawn_interval,
         rebuild_lost_namespaces=heartbeats is None,
+        log_socket_dir=Path(args.log_socket_dir) if log_targets else None,
+        user_log_facility=args.user_log_facility,
     )
     manager = AmphoraManager(settings)
     manager.start()
+    forwarder = None
+    if settings.log_socket_dir is not None:
+        forwarder = access_logs.AccessLogForwarder(
+            settings.log_socket_dir,
+            log_targets,
+            lambda: [a.amphora_id for a in manager.registry.all()],
+        )
+        forwarder.start()
     sender = None
     if heartbeats is not None:
         sequence = SequenceSource(Path(args.state_dir) / "heartbeat.seq")
@@ -130,6 +151,8 @@ def main(argv: list[str]) -> int:
         reloader.stop()
         if sender is not None:
             sender.stop()
+        if forwarder is not None:
+            forwarder.stop()
         manager.close()
     return 0
 
@@ -168,6 +191,7 @@ def start_agent_subprocess(
     log_path: Path | None = None,
     extra_args: list[str] | None = None,
     ready_timeout: float = 15.0,
+    inherit_output: bool = False,
 ) -> AgentProcess:
     """Start `python -m ostium.agent.main ...`; return once its TLS port accepts.
 
@@ -199,7 +223,9 @@ def start_agent_subprocess(
         name_prefix,
         *(extra_args or []),
     ]
-    out = log_path.open("ab") if log_path is not None else subprocess.DEVNULL
+    out: Any = log_path.open("ab") if log_path is not None else subprocess.DEVNULL
+    if inherit_output:  # the caller's stderr: one stream for a process and its agent
+        out = None
     try:
         proc = subprocess.Popen(
             argv,
@@ -209,7 +235,7 @@ def start_agent_subprocess(
             preexec_fn=_die_with_parent(os.getpid()),
         )
     finally:
-        if log_path is not None and not isinstance(out, int):
+        if hasattr(out, "close"):
             out.close()
     handle = AgentProcess(proc, f"https://{host}:{port}", log_path)
     deadline = time.monotonic() + ready_timeout

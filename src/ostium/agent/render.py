@@ -64,14 +64,26 @@ class RenderContext:
     group: str | None = "nogroup"
     max_maxconn: int = MAX_GLOBAL_MAXCONN
     """Cap from the host's file descriptor limit (haproxy needs about 2 fds per conn)."""
+    log_socket: str | None = None
+    """The amphora's access-log socket (`access_logs`); None: no access logs at all."""
+    log_facility: int = 0
 
 
 def _truthy(value: str) -> bool:
     return value.strip().lower() == "true"
 
 
+def _log_lines(listener: ListenerSpec, ctx: RenderContext) -> list[str]:
+    """Octavia's access log of a listener: its format with spaces escaped, or none."""
+    if ctx.log_socket is None:
+        return []  # no log target in the config at all: nothing is logged anyway
+    if listener.log_format is None:
+        return ["no log"]
+    return ["log global", "log-format " + listener.log_format.replace(" ", "\\ ")]
+
+
 def _frontend_view(
-    spec: AmphoraSpec, listener: ListenerSpec, pools: dict[str, PoolSpec]
+    spec: AmphoraSpec, listener: ListenerSpec, pools: dict[str, PoolSpec], ctx: RenderContext
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     mode = _LISTENER_MODE.get(listener.protocol)
     if mode is None:
@@ -79,7 +91,7 @@ def _frontend_view(
             f"listener {listener.id}: protocol {listener.protocol.value} is not supported"
         )
     usable = {pid for pid, p in pools.items() if p.admin_state_up}
-    lines: list[str] = []
+    lines: list[str] = _log_lines(listener, ctx)
     if listener.timeout_tcp_inspect > 0:  # 0 (the default) means no inspection delay
         lines.append(f"tcp-request inspect-delay {listener.timeout_tcp_inspect}")
     acls: list[dict[str, str]] = []
@@ -155,7 +167,7 @@ def build_view(spec: AmphoraSpec, ctx: RenderContext) -> View:
         if listener.protocol_port in ports:
             raise InvalidSpec(f"listener {listener.id}: port {listener.protocol_port} is taken")
         ports.add(listener.protocol_port)
-        frontend, pool_backends = _frontend_view(spec, listener, pools)
+        frontend, pool_backends = _frontend_view(spec, listener, pools, ctx)
         frontends.append(frontend)
         backends += pool_backends
     total = sum(f["maxconn"] for f in frontends)
@@ -171,6 +183,11 @@ def build_view(spec: AmphoraSpec, ctx: RenderContext) -> View:
             "stats_socket": quote(ctx.stats_socket),
             "user": ctx.user,
             "group": ctx.group,
+            "log": (
+                f"{quote(ctx.log_socket)} len 8192 local{ctx.log_facility}"
+                if ctx.log_socket is not None and any(ls.log_format is not None for ls in listeners)
+                else None
+            ),
         },
         # Every frontend and backend sets its own timeouts; these cover what has none.
         "defaults": {

@@ -16,6 +16,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ostium.control import logs, logs_command
 from ostium.control.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -28,9 +29,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config-file", help="INI file (Octavia-style sections)")
     p.add_argument("--database-url", help="e.g. postgresql+psycopg://user@host/db")
     p.add_argument("--state-dir", help="state directory (default ./var or $OSTIUM_STATE_DIR)")
+    p.add_argument("--log-level", choices=logs.LEVELS, help="default info ([DEFAULT] debug)")
+    p.add_argument("--log-json", action="store_true", help="JSON lines ([DEFAULT] use_json)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    logs.configure(args.log_level, args.log_json, args.config_file)
     return load_settings(
         args.config_file,
         state_dir=args.state_dir,
@@ -88,7 +92,8 @@ def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
     from ostium.control.api.app import create_app
     from ostium.control.services.context import ServiceContext
 
-    app = create_app(ServiceContext(db=db, settings=settings, wake=wake))
+    store, receiver = _access_logs(settings)
+    app = create_app(ServiceContext(db=db, settings=settings, wake=wake, access_logs=store))
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: without a handler of
     # ours the process would die there and skip its `finally` (worker and agent stop).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -99,6 +104,15 @@ def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
         log_level="warning",
         access_log=False,
     )
+    if receiver is not None:
+        receiver.stop()
+
+
+def _access_logs(settings: Settings) -> Any:
+    from ostium.control import access_log_receiver
+
+    a = settings.amphora_agent
+    return access_log_receiver.start(a.log_receiver_ip, a.log_receiver_port, a.log_receiver_lines)
 
 
 def _start_health(settings: Settings, db: Any, wake: Any) -> Any:
@@ -142,8 +156,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     housekeeping = _housekeeping(settings, db, driver)
     if settings.housekeeping.enabled:
         housekeeping.start()
-    log.warning(
-        "ostium serving the Octavia v2 API on http://%s:%d (compute driver %s, database %s)",
+    log.info(
+        "ostium serving the Octavia v2 API on http://%s:%d, the dashboard on /dashboard "
+        "(compute driver %s, database %s)",
         settings.api.bind_host,
         settings.api.bind_port,
         driver.name,
@@ -349,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ostium.control.cli_identity import register
 
     register(sub, _common, _settings, _prepare)
+    logs_command.add_parser(sub)
     return p
 
 

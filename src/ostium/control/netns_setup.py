@@ -131,8 +131,14 @@ def start_local_netns_driver(
             state_dir=settings.state_dir / "agent",
             bind=bind,
             name_prefix=settings.haproxy.name_prefix,
-            log_path=settings.state_dir / "agent.log",
+            inherit_output=True,  # the agent's lines in ostium's own stream
             extra_args=[
+                "--tenant-log-targets",
+                settings.amphora_agent.targets(),
+                "--user-log-facility",
+                str(settings.amphora_agent.user_log_facility),
+                "--log-level",
+                logging.getLevelName(logging.getLogger().getEffectiveLevel()),
                 "--respawn-count",
                 str(settings.haproxy.respawn_count),
                 "--respawn-interval",

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from ostium.control.settings_agent import AmphoraAgentSettings
 from ostium.control.settings_authtoken import KeystoneAuthtokenSettings, load_authtoken
 from ostium.control.settings_keystone import IdentitySettings, PolicySettings
+from ostium.model.access_log import DEFAULT_USER_LOG_FORMAT
 from ostium.model.enums import Topology
 
 T = TypeVar("T")
@@ -166,6 +168,9 @@ class HaproxySettings:
     name_prefix: str = "amp-"
     cert_validity_days: int = 365
     remote_agents: str = ""
+    connection_logging: bool = True
+    """Access logs on (Octavia's option): `False` renders `no log` in every listener."""
+    user_log_format: str = DEFAULT_USER_LOG_FORMAT
     """More hosts: URLs (`https://ip:port, ...`) of agents started elsewhere with
     certificates from this ostium's CA (`<state_dir>/pki`); with the local agent they
     are the hosts ACTIVE_STANDBY pairs are spread over."""
@@ -187,6 +192,7 @@ class Settings:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     keystone_authtoken: KeystoneAuthtokenSettings = field(default_factory=KeystoneAuthtokenSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
+    amphora_agent: AmphoraAgentSettings = field(default_factory=AmphoraAgentSettings)
 
     @property
     def database_url(self) -> str:
@@ -362,6 +368,7 @@ def load_settings(
         identity=_group(IdentitySettings, parser, "identity"),
         keystone_authtoken=load_authtoken(parser),
         policy=_group(PolicySettings, parser, "oslo_policy"),
+        amphora_agent=_group(AmphoraAgentSettings, parser, "amphora_agent"),
     )
 
 

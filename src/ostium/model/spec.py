@@ -56,6 +56,11 @@ BridgeName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.
 Port = Annotated[int, Field(ge=1, le=65535)]
 TimeoutMs = Annotated[int, Field(ge=0, le=2073600000)]
 UserText = Annotated[str, StringConstraints(max_length=2048)]
+LogFormat = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9 %{}\[\]+_.:/@=,;()<>|*!?&-]{1,1024}$")
+]
+"""An haproxy `log-format` (operator configured, ids substituted): no quote, backslash,
+`#` or control character, so it cannot end the directive or start a comment."""
 
 
 class SpecModel(BaseModel):
@@ -200,6 +205,9 @@ class ListenerSpec(SpecModel):
     default_pool_id: ResourceId | None = None
     l7policies: list[L7PolicySpec] = Field(default_factory=list)
     """Any order on the wire; the agent applies them by `position`."""
+    log_format: LogFormat | None = None
+    """Access log line of this listener (Octavia's `user_log_format`, ids substituted,
+    HTTP fields `-` for TCP); None: `connection_logging` is off, no log."""
 
 
 # --------------------------------------------------------------------------- pools

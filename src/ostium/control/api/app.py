@@ -159,6 +159,7 @@ class Envelope:
         if (
             accept
             and path not in ("/metrics", "/docs")
+            and not path.startswith("/dashboard")  # pages for browsers (issue 14)
             and not any(a.split(";")[0].strip() in json_ok for a in accept.split(","))
             and _routed(self.app, scope)
         ):
@@ -302,6 +303,7 @@ def _too_large(drained: bool) -> Response:
 
 
 def create_app(svc: ServiceContext) -> FastAPI:
+    from ostium.control.api.dashboard import routes as dashboard_routes
     from ostium.control.api.routes import admin, docs, lbaas, root
 
     app = FastAPI(title="ostium", docs_url=None, redoc_url=None, openapi_url=None)
@@ -348,5 +350,6 @@ def create_app(svc: ServiceContext) -> FastAPI:
 
             app.include_router(keystone_auth.router)
             app.include_router(keystone_admin.router)
+    app.include_router(dashboard_routes.router)
     wrapped: Any = Envelope(app, svc.settings.api.max_request_body_size)
     return wrapped  # type: ignore[no-any-return]

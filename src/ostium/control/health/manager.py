@@ -105,7 +105,7 @@ class HealthManager:
         self.watchdog = Watchdog(self.db, health, self.wake, self.registry)
         self.receiver.start()
         self.watchdog.start()
-        log.warning(
+        log.info(
             "health manager listening on udp %s:%d (heartbeat timeout %.1fs, "
             "failover threshold %s)",
             health.bind_ip,

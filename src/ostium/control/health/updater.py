@@ -46,6 +46,7 @@ from ostium.control.health.roles import follow_masters
 from ostium.control.health.shapes import chunks, load_shapes, one_of
 from ostium.control.health.statistics import fold_stats, load_stats, write_stats
 from ostium.control.health.status import LbShape, Statuses, derive
+from ostium.control.logs import named
 from ostium.model.enums import PENDING, AmphoraRole, VrrpState
 from ostium.model.enums import AmphoraStatus as AS
 from ostium.model.enums import ProvisioningStatus as PS
@@ -296,10 +297,17 @@ class _Changes:
                     for k, v in sorted(values.items())
                 ],
             )
+            # Only when something changed: the names, so the line says which object.
+            names: dict[str, str] = {
+                str(k): str(v or "")
+                for k, v in session.execute(
+                    select(model.id, model.name).where(model.id.in_(list(values)))
+                )
+            }
             log.info(
-                "health: %s operating status %s",
-                model.__tablename__,
-                ", ".join(f"{k}={v}" for k, v in sorted(values.items())),
+                "health: %s now %s",
+                model.__tablename__.replace("_", " "),
+                ", ".join(f"{named(names.get(k), k)} {v}" for k, v in sorted(values.items())),
             )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ostium.control.access_log_receiver import LogStore
 from ostium.control.db.engine import Database
 from ostium.control.settings import Settings
 
@@ -14,3 +15,5 @@ class ServiceContext:
     db: Database
     settings: Settings
     wake: Callable[[], None]
+    access_logs: LogStore | None = None
+    """The access log lines this process received (`ostium logs`); None: no receiver."""

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from ostium.control import metrics
 from ostium.control.db import models as m
 from ostium.control.health.watchdog import count_silent
+from ostium.control.services import object_metrics
 from ostium.control.services.context import ServiceContext
 from ostium.model.enums import AmphoraStatus
 from ostium.model.enums import ProvisioningStatus as PS
@@ -65,4 +66,4 @@ def collect(svc: ServiceContext, registry: metrics.Registry) -> None:
 
 def render(svc: ServiceContext, registry: metrics.Registry = metrics.REGISTRY) -> str:
     collect(svc, registry)
-    return registry.render()
+    return registry.render() + object_metrics.render(svc)

@@ -27,6 +27,7 @@ from sqlalchemy import or_, select
 from ostium.control import metrics
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
+from ostium.control.logs import named
 from ostium.control.settings import Settings
 from ostium.control.worker import lease
 from ostium.control.worker.reconciling import Reconciler
@@ -102,9 +103,20 @@ class WorkerLoop:
             )
 
     def claim(self, lb_id: str) -> bool:
-        return lease.claim(
+        with self.db.read() as session:
+            previous = session.scalar(
+                select(m.LoadBalancer.lease_owner).where(m.LoadBalancer.id == lb_id)
+            )
+        taken = lease.claim(
             self.db, lb_id, self.owner, self.settings.worker.lease_seconds, self.clock
         )
+        if taken and previous and previous != self.owner:
+            log.info(
+                "load balancer %s: taking over from worker %s, whose lease ran out",
+                named(None, lb_id),
+                previous,
+            )
+        return taken
 
     def tick(self) -> None:
         for lb_id, fut in list(self.inflight.items()):
@@ -126,7 +138,9 @@ class WorkerLoop:
         started = time.monotonic()
         with held.kept_alive():
             outcome = self._reconcile(lb_id, held)
-        self.durations.observe(time.monotonic() - started, outcome=outcome)
+        took = time.monotonic() - started
+        self.durations.observe(took, outcome=outcome)
+        self._report(lb_id, outcome, took)
         self.wake()  # look again: another change may be waiting
 
     def _reconcile(self, lb_id: str, held: lease.Lease) -> str:
@@ -154,6 +168,23 @@ class WorkerLoop:
                 log.exception("load balancer %s: reconcile failed", lb_id)
                 mark_error(self.db, lb_id, self.owner, f"{type(exc).__name__}: {exc}")
                 return "error"
+
+    def _report(self, lb_id: str, outcome: str, took: float) -> None:
+        """The INFO line of a reconcile: which load balancer, how long, where it ended."""
+        with self.db.read() as session:
+            row = session.execute(
+                select(m.LoadBalancer.name, m.LoadBalancer.provisioning_status).where(
+                    m.LoadBalancer.id == lb_id
+                )
+            ).one_or_none()
+        name, status = row if row is not None else (None, "gone")
+        log.info(
+            "load balancer %s: reconcile %s in %.2fs, now %s",
+            named(name, lb_id),
+            outcome,
+            took,
+            status,
+        )
 
     def drain(self, timeout: float = 10.0) -> None:
         """Run until no work is left (tests and benchmarks)."""

@@ -12,6 +12,7 @@ from typing import Any
 from ostium.control.db import models as m
 from ostium.control.settings import Settings
 from ostium.model import spec as sp
+from ostium.model.access_log import listener_format
 from ostium.model.enums import ProvisioningStatus
 
 GONE = (ProvisioningStatus.PENDING_DELETE, ProvisioningStatus.DELETED)
@@ -155,6 +156,11 @@ def build(
                 admin_state_up=li.admin_state_up,
                 default_pool_id=li.default_pool_id,
                 l7policies=policies,
+                log_format=listener_format(
+                    settings.haproxy.user_log_format, lb.project_id or "-", lb.id, li.protocol
+                )
+                if settings.haproxy.connection_logging
+                else None,
             )
         )
     pools = []

@@ -22,6 +22,7 @@ from ostium.control.api import openapi as oa
 from ostium.control.api.body import parse
 from ostium.control.api.deps import Ctx, Raw, Svc, base_url, empty, listing, query_items, show
 from ostium.control.identity.context import RequestContext
+from ostium.control.services.audit import Audited
 from ostium.control.services.context import ServiceContext
 
 Page = tuple[list[dict[str, Any]], list[dict[str, str]]]
@@ -89,6 +90,7 @@ class Shape:
 def top_level(router: APIRouter, shape: Shape, service: TopLevel) -> None:
     """Add list/create/show/update/delete for `shape` at `shape.path`."""
     one = shape.path + "/{obj_id}"
+    service = Audited(service, shape.root)  # one INFO line per change
 
     @router.get(
         shape.path, name=f"{shape.plural}-list", openapi_extra=oa.listing(shape.plural, shape.links)
@@ -127,6 +129,7 @@ def nested(router: APIRouter, shape: Shape, service: Nested) -> None:
     """Add list/create/show/update/delete for `shape` at `shape.path`, which holds a
     `{parent_id}` parameter."""
     one = shape.path + "/{obj_id}"
+    service = Audited(service, shape.root)  # one INFO line per change
 
     @router.get(
         shape.path,

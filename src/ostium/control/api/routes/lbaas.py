@@ -20,20 +20,23 @@ from ostium.control.api.deps import (
 )
 from ostium.control.api.routes import crud
 from ostium.control.schemas import resources as s
-from ostium.control.services import collections as col
 from ostium.control.services import (
+    access_logs,
     healthmonitors,
     l7policies,
     l7rules,
     listeners,
+    loadbalancers,
     members,
     pools,
     responses,
     status_tree,
 )
-from ostium.control.services import loadbalancers as lbs
+from ostium.control.services import collections as col
+from ostium.control.services.audit import Audited
 
 router = APIRouter()
+lbs = Audited(loadbalancers, "loadbalancer")  # one INFO line per change
 
 
 # ---- load balancers -----------------------------------------------------------------
@@ -86,6 +89,12 @@ def lb_status(svc: Svc, ctx: Ctx, lb_id: str) -> Response:
     from fastapi.responses import JSONResponse
 
     return JSONResponse({"statuses": status_tree.status_tree(svc, ctx, lb_id)})
+
+
+@router.get("/lbaas/loadbalancers/{lb_id}/logs", openapi_extra=oa.show("logs"))
+def lb_logs(request: Request, svc: Svc, ctx: Ctx, lb_id: str) -> Response:
+    """ostium's extension: the access log lines received for this load balancer."""
+    return show(request, "logs", access_logs.lines(svc, ctx, lb_id, dict(request.query_params)))
 
 
 @router.get("/lbaas/loadbalancers/{lb_id}/stats", openapi_extra=oa.show("stats"))
