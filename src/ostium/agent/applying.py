@@ -41,6 +41,7 @@ from ostium.agent.settings import AgentSettings
 from ostium.agent.supervising import Supervisor
 from ostium.model.errors import OstiumError
 from ostium.model.spec import AmphoraSpec
+from ostium.model.timing import phase
 
 LOG = logging.getLogger(__name__)
 MIN_MAXCONN = 100
@@ -93,38 +94,68 @@ class ApplyPipeline:
     def apply(self, amp: Amphora, spec: AmphoraSpec) -> None:
         """Run `spec` on `amp` (the caller holds `amp.lock`)."""
         paths = amp.paths
-        view = build_view(spec, self.context(amp))
-        candidate = amp.config_candidate
-        state_files.write(candidate, render_view(view))
-        try:
-            haproxy_process.check_config(self.settings.haproxy_bin, candidate)
-        except InvalidConfig:
-            state_files.replace(candidate, amp.config_failed)
-            raise
-        vrrp_config = self.keepalived.check(amp, spec)
-        firewall.ensure_loaded(amp, spec)
-        old_view = self._applied_view(amp)
+        with phase("render"):
+            view = build_view(spec, self.context(amp))
+            candidate = amp.config_candidate
+            state_files.write(candidate, render_view(view))
         running = haproxy_process.master_pid(paths)
+        # Only servers changed: the runtime API takes them first. haproxy parses each
+        # server line itself (the same words as in the file), so no `haproxy -c` run is
+        # needed (the slowest step of a member change); a later reload checks the file.
+        if running is not None and self._update_at_runtime(amp, self._applied_view(amp), view):
+            vrrp_config = self.keepalived.check(amp, spec)
+            firewall.ensure_loaded(amp, spec)
+            state_files.replace(candidate, paths.config)
+        else:
+            vrrp_config = self._swap(amp, spec, running)
+        state_files.copy(paths.config, amp.config_lkg)
+        first = amp.spec is None
+        with phase("record"):
+            self._record(amp, spec, view, vrrp_config, first)
+
+    def _swap(self, amp: Amphora, spec: AmphoraSpec, running: int | None) -> str | None:
+        """Check the candidate, put it in place, start or reload haproxy (last-known-good
+        back on failure); the new keepalived config, if any."""
+        paths = amp.paths
+        candidate = amp.config_candidate
+        with phase("check"):
+            try:
+                haproxy_process.check_config(self.settings.haproxy_bin, candidate)
+            except InvalidConfig:
+                state_files.replace(candidate, amp.config_failed)
+                raise
+            vrrp_config = self.keepalived.check(amp, spec)
+        with phase("firewall"):
+            firewall.ensure_loaded(amp, spec)
         state_files.replace(candidate, paths.config)
         try:
             if running is None:
-                haproxy_process.stop(paths)  # stray workers of a dead master
-                haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, paths)
-            elif not self._update_at_runtime(amp, old_view, view):
-                self._carry_counters(amp)
-                haproxy_process.reload(paths)
+                with phase("start"):
+                    haproxy_process.stop(paths)  # stray workers of a dead master
+                    haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, paths)
+            else:
+                with phase("reload"):
+                    self._carry_counters(amp)
+                    haproxy_process.reload(paths)
         except OstiumError:
             self.restore_last_known_good(amp)
             raise
-        state_files.copy(paths.config, amp.config_lkg)
-        first = amp.spec is None
+        return vrrp_config
+
+    def _record(
+        self, amp: Amphora, spec: AmphoraSpec, view: View, vrrp_config: str | None, first: bool
+    ) -> None:
+        """Remember what now runs; start what goes with it; tell who wants to know."""
         amp.spec = spec.model_copy(deep=True)
         amp.view = view
         self.registry.save_spec(amp, spec)
         amp.respawns.clear()
         self.supervisor.watch_haproxy(amp)
         if spec.vrrp is None:
-            keepalived.stop(amp.kpaths)  # (a pair is never turned SINGLE; be safe anyway)
+            # (a pair is never turned SINGLE; be safe anyway, without a /proc scan when
+            # keepalived never ran here)
+            if amp.kpaths.pidfile.exists() or amp.kpaths.config.exists():
+                keepalived.stop(amp.kpaths)
         else:
             self.keepalived.swap_in(amp, vrrp_config)
         if first and spec.vrrp is None:
@@ -149,7 +180,10 @@ class ApplyPipeline:
         if plan is None:
             return False
         try:
-            runtime_update.execute(plan, str(amp.paths.stats_socket), self.settings.del_server_wait)
+            with phase("runtime"):
+                runtime_update.execute(
+                    plan, str(amp.paths.stats_socket), self.settings.del_server_wait
+                )
         except OstiumError as exc:
             # haproxy may have taken part of the plan: the reload of the checked config
             # that follows puts every server where the new spec wants it.

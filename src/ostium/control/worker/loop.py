@@ -32,6 +32,7 @@ from ostium.control.worker import lease
 from ostium.control.worker.reconciling import Reconciler
 from ostium.control.worker.tree import mark_error
 from ostium.drivers.compute.base import ComputeDriver
+from ostium.model import timing
 from ostium.model.errors import TransientError
 
 log = logging.getLogger("ostium.worker")
@@ -59,8 +60,11 @@ class WorkerLoop:
         )
         self.inflight: dict[str, Future[None]] = {}
         self.thread: threading.Thread | None = None
+        self.woken_at: float | None = None
 
     def wake(self) -> None:
+        if not self.wake_event.is_set():
+            self.woken_at = time.perf_counter()
         self.wake_event.set()
 
     def start(self) -> None:
@@ -107,6 +111,8 @@ class WorkerLoop:
         )
 
     def tick(self) -> None:
+        started = time.perf_counter()
+        woken, self.woken_at = self.woken_at, None
         for lb_id, fut in list(self.inflight.items()):
             if fut.done():
                 del self.inflight[lb_id]
@@ -116,17 +122,31 @@ class WorkerLoop:
                 break
             if lb_id in self.inflight or not self.claim(lb_id):
                 continue
-            self.inflight[lb_id] = self.pool.submit(self.process, lb_id)
+            steps = timing.Phases()
+            if woken is not None:
+                steps.add("wake", started - woken)
+            steps.add("claim", time.perf_counter() - started)
+            self.inflight[lb_id] = self.pool.submit(self.process, lb_id, steps)
             free -= 1
 
-    def process(self, lb_id: str) -> None:
+    def process(self, lb_id: str, steps: timing.Phases | None = None) -> None:
         held = lease.Lease(
             self.db, lb_id, self.owner, self.settings.worker.lease_seconds, self.clock
         )
+        steps = steps if steps is not None else timing.Phases()
         started = time.monotonic()
-        with held.kept_alive():
+        with timing.recording(steps), held.kept_alive():
             outcome = self._reconcile(lb_id, held)
-        self.durations.observe(time.monotonic() - started, outcome=outcome)
+        elapsed = time.monotonic() - started
+        self.durations.observe(elapsed, outcome=outcome)
+        # One line per reconcile, with where its time went (bench/dataplane.py reads it).
+        log.info(
+            "load balancer %s: reconcile %s in %.1f ms: %s",
+            lb_id,
+            outcome,
+            elapsed * 1000,
+            steps.describe(),
+        )
         self.wake()  # look again: another change may be waiting
 
     def _reconcile(self, lb_id: str, held: lease.Lease) -> str:
