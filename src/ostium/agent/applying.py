@@ -1,9 +1,10 @@
 """The apply pipeline: make one amphora run a new spec, safely.
 
-Role: render -> `haproxy -c` on a candidate file (kept as haproxy.cfg.failed when
-refused) -> `keepalived -t` (ACTIVE_STANDBY) -> nft rules -> atomic rename -> runtime
-API when only servers changed, else seamless reload -> on any failure of that swap,
-restore the last-known-good config. Then remember the spec (spec.json, haproxy.cfg.lkg),
+Role: render a candidate file -> runtime API when only servers changed (haproxy judges
+each server line itself) -> else `keepalived -t` (ACTIVE_STANDBY) -> nft rules ->
+atomic rename -> seamless reload (or start), which is haproxy's own parse of the file:
+a refused reload leaves the old workers serving, `haproxy -c` then says why (the file
+kept as haproxy.cfg.failed) and the last-known-good config goes back. Then remember the spec (spec.json, haproxy.cfg.lkg),
 start or reload keepalived, announce a new VIP. Callers: `amphorae.apply`, which checks
 the generation and holds the amphora's lock.
 
@@ -114,20 +115,21 @@ class ApplyPipeline:
             self._record(amp, spec, view, vrrp_config, first)
 
     def _swap(self, amp: Amphora, spec: AmphoraSpec, running: int | None) -> str | None:
-        """Check the candidate, put it in place, start or reload haproxy (last-known-good
-        back on failure); the new keepalived config, if any."""
+        """Put the candidate in place and start or reload haproxy with it; the new
+        keepalived config, if any.
+
+        The start or reload is the validation: haproxy parses the file before it
+        touches anything, and a master that refuses a reload keeps its workers serving
+        the old config. Only then does `haproxy -c` run, to say why (`InvalidConfig`,
+        the file kept as haproxy.cfg.failed), and the last-known-good config goes back.
+        A separate check before every reload would parse the file twice on the path of
+        every change."""
         paths = amp.paths
-        candidate = amp.config_candidate
         with phase("check"):
-            try:
-                haproxy_process.check_config(self.settings.haproxy_bin, candidate)
-            except InvalidConfig:
-                state_files.replace(candidate, amp.config_failed)
-                raise
             vrrp_config = self.keepalived.check(amp, spec)
         with phase("firewall"):
             firewall.ensure_loaded(amp, spec)
-        state_files.replace(candidate, paths.config)
+        state_files.replace(amp.config_candidate, paths.config)
         try:
             if running is None:
                 with phase("start"):
@@ -137,10 +139,21 @@ class ApplyPipeline:
                 with phase("reload"):
                     self._carry_counters(amp)
                     haproxy_process.reload(paths)
-        except OstiumError:
+        except OstiumError as exc:
+            refused = self._refusal(amp)
             self.restore_last_known_good(amp)
+            if refused is not None:
+                raise refused from exc
             raise
         return vrrp_config
+
+    def _refusal(self, amp: Amphora) -> InvalidConfig | None:
+        """Why haproxy refused the config in place, if it is the config's fault."""
+        try:
+            haproxy_process.check_config(self.settings.haproxy_bin, amp.paths.config)
+        except InvalidConfig as exc:
+            return exc
+        return None
 
     def _record(
         self, amp: Amphora, spec: AmphoraSpec, view: View, vrrp_config: str | None, first: bool

@@ -10,6 +10,7 @@ import datetime as dt
 import ipaddress
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -73,9 +74,10 @@ def make_driver(settings: Settings) -> Any:
     return make_compute_driver(settings)
 
 
-def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
+def _serve_api(settings: Settings, db: Any, wake: Any, sock: Any = None) -> None:
     import uvicorn
 
+    from ostium.control import api_processes
     from ostium.control.api.app import create_app
     from ostium.control.services.context import ServiceContext
 
@@ -83,6 +85,9 @@ def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: without a handler of
     # ours the process would die there and skip its `finally` (worker and agent stop).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if sock is not None:
+        api_processes.serve(app, sock)
+        return
     uvicorn.run(
         app,
         host=settings.api.bind_host,
@@ -90,6 +95,29 @@ def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
         log_level="warning",
         access_log=False,
     )
+
+
+def _api_workers(settings: Settings, args: argparse.Namespace) -> int:
+    cli: int | None = getattr(args, "workers", None)
+    wanted = cli if cli is not None else settings.api.api_workers
+    return wanted if wanted > 0 else min(4, os.cpu_count() or 1)
+
+
+def _fork_api(settings: Settings, db: Any, count: int, wake: Any) -> tuple[Any, list[int]]:
+    """Bind the API port and fork `count - 1` more API processes onto it (before any
+    thread starts here); the socket (None for one process) and the children's pids."""
+    from ostium.control import api_processes
+
+    if count <= 1:
+        return None, []
+    sock = api_processes.bind(settings.api.bind_host, settings.api.bind_port)
+
+    def child() -> None:
+        db.write_engine.dispose(close=False)  # the parent's connections stay the parent's
+        db.read_engine.dispose(close=False)
+        _serve_api(settings, db, wake, sock)
+
+    return sock, api_processes.fork_children(count - 1, child)
 
 
 def _start_health(settings: Settings, db: Any, wake: Any) -> Any:
@@ -120,13 +148,17 @@ def _housekeeping(settings: Settings, db: Any, driver: ComputeDriver) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ostium.control import api_processes
     from ostium.control.worker.loop import WorkerLoop
 
     settings = _settings(args)
     _check_bind(settings)
     db = _prepare(settings)
+    pipe = api_processes.WakePipe()
+    sock, children = _fork_api(settings, db, _api_workers(settings, args), pipe.send)
     driver, cleanup = make_driver(settings)
     worker = WorkerLoop(db, settings, driver)
+    pipe.relay(worker.wake)
     worker.start()
     health = _start_health(settings, db, worker.wake) if settings.health.enabled else None
     housekeeping = _housekeeping(settings, db, driver)
@@ -140,8 +172,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         db.dialect,
     )
     try:
-        _serve_api(settings, db, worker.wake)
+        _serve_api(settings, db, worker.wake, sock)
     finally:
+        api_processes.stop_children(children)
         housekeeping.stop()
         if health is not None:
             health.stop()
@@ -224,10 +257,16 @@ def cmd_housekeeping(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
+    from ostium.control import api_processes
+
     settings = _settings(args)
     _check_bind(settings)
     db = _prepare(settings)
-    _serve_api(settings, db, lambda: None)
+    sock, children = _fork_api(settings, db, _api_workers(settings, args), lambda: None)
+    try:
+        _serve_api(settings, db, lambda: None, sock)
+    finally:
+        api_processes.stop_children(children)
     return 0
 
 
@@ -293,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(s)
     s.add_argument("--bind", help="HOST:PORT for the API (default 127.0.0.1:9876)")
+    s.add_argument("--workers", type=int, help="API processes on the port (0: CPUs, <= 4)")
     s.add_argument("--compute-driver", choices=["auto", "noop", "netns"])
     s.add_argument("--auth-strategy", choices=["noauth", "token"])
     s.set_defaults(func=cmd_serve)
@@ -300,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("api", help="the API alone")
     _common(a)
     a.add_argument("--bind")
+    a.add_argument("--workers", type=int, help="API processes on the port (0: CPUs, <= 4)")
     a.add_argument("--auth-strategy", choices=["noauth", "token"])
     a.set_defaults(func=cmd_api)
 
