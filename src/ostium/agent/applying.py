@@ -5,8 +5,8 @@ each server line itself) -> else `keepalived -t` (ACTIVE_STANDBY) -> nft rules -
 atomic rename -> seamless reload (or start), which is haproxy's own parse of the file:
 a refused reload leaves the old workers serving, `haproxy -c` then says why (the file
 kept as haproxy.cfg.failed) and the last-known-good config goes back. Then remember the
-spec (spec.json, haproxy.cfg.lkg), start or reload keepalived, announce a new VIP. Callers: `amphorae.apply`, which checks
-the generation and holds the amphora's lock.
+spec (spec.json, haproxy.cfg.lkg), start or reload keepalived, announce a new VIP.
+Callers: `amphorae.apply`, which checks the generation and holds the amphora's lock.
 
 The view of the spec is built once per apply: it is rendered, compared with the view of
 the applied spec to plan a runtime update, and kept on the amphora for the next apply.
