@@ -16,6 +16,7 @@ decide anything about requests: it only runs copies of the app.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import logging
@@ -73,12 +74,25 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(app: Any, sock: socket.socket) -> None:
-    """Run uvicorn on an already bound socket until SIGINT/SIGTERM."""
+API_THREADS = 16
+"""Threads running the (synchronous) route handlers of one API process. More only adds
+GIL contention and database connections (anyio's default is 40): the engines keep this
+many connections open (`db.engine.POOL_SIZE`), so no request opens its own."""
+
+
+def serve(app: Any, sock: socket.socket | None, host: str, port: int) -> None:
+    """Run uvicorn (on `sock` if given, else on host:port) until SIGINT/SIGTERM."""
+    import anyio.to_thread
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+
+    async def main() -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = API_THREADS
+        await server.serve(sockets=[sock] if sock is not None else None)
+
+    asyncio.run(main())
 
 
 def fork_children(count: int, child: Callable[[], None]) -> list[int]:

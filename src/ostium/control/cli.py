@@ -75,8 +75,6 @@ def make_driver(settings: Settings) -> Any:
 
 
 def _serve_api(settings: Settings, db: Any, wake: Any, sock: Any = None) -> None:
-    import uvicorn
-
     from ostium.control import api_processes
     from ostium.control.api.app import create_app
     from ostium.control.services.context import ServiceContext
@@ -85,16 +83,7 @@ def _serve_api(settings: Settings, db: Any, wake: Any, sock: Any = None) -> None
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: without a handler of
     # ours the process would die there and skip its `finally` (worker and agent stop).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    if sock is not None:
-        api_processes.serve(app, sock)
-        return
-    uvicorn.run(
-        app,
-        host=settings.api.bind_host,
-        port=settings.api.bind_port,
-        log_level="warning",
-        access_log=False,
-    )
+    api_processes.serve(app, sock, settings.api.bind_host, settings.api.bind_port)
 
 
 def _api_workers(settings: Settings, args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from ostium.control.identity.context import (
     RequestContext,
@@ -47,13 +48,24 @@ class UnsupportedMediaType(ApiError):
 JSON_TYPES = ("application/json", "text/javascript", "application/javascript")
 
 
-def get_svc(request: Request) -> ServiceContext:
+async def get_svc(request: Request) -> ServiceContext:
+    # async (as get_ctx): a plain `def` dependency costs a trip through the thread pool.
+    return _svc(request)
+
+
+def _svc(request: Request) -> ServiceContext:
     svc: ServiceContext = request.app.state.svc
     return svc
 
 
-def get_ctx(request: Request) -> RequestContext:
-    svc = get_svc(request)
+async def get_ctx(request: Request) -> RequestContext:
+    if _svc(request).settings.api.auth_strategy == "noauth":
+        return _ctx(request)  # no I/O: answered on the event loop
+    return await run_in_threadpool(_ctx, request)  # a token lookup in the database
+
+
+def _ctx(request: Request) -> RequestContext:
+    svc = _svc(request)
     if "project_id" in request.path_params:  # /quotas/{project_id}: stored as given
         check_project_id(request.path_params["project_id"], "project_id")
     headers = {k.lower(): v for k, v in request.headers.items()}
@@ -76,7 +88,7 @@ async def raw_body(request: Request) -> bytes:
 
 
 def base_url(request: Request) -> str:
-    svc = get_svc(request)
+    svc = _svc(request)
     path = str(request.scope.get("ostium.original_path", request.url.path))
     if svc.settings.api.api_base_uri:
         return svc.settings.api.api_base_uri.rstrip("/") + path
