@@ -247,19 +247,22 @@ def cmd_housekeeping(args: argparse.Namespace) -> int:
 
 def cmd_api(args: argparse.Namespace) -> int:
     from ostium.control import api_processes
+    from ostium.control.db.notify import notifier
 
     settings = _settings(args)
     _check_bind(settings)
     db = _prepare(settings)
-    sock, children = _fork_api(settings, db, _api_workers(settings, args), lambda: None)
+    wake = notifier(db)  # PostgreSQL: NOTIFY the workers; SQLite: they poll
+    sock, children = _fork_api(settings, db, _api_workers(settings, args), wake)
     try:
-        _serve_api(settings, db, lambda: None, sock)
+        _serve_api(settings, db, wake, sock)
     finally:
         api_processes.stop_children(children)
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from ostium.control.db.notify import Listener
     from ostium.control.worker.loop import WorkerLoop
 
     settings = _settings(args)
@@ -269,8 +272,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    listener = None if db.is_sqlite else Listener(db.url, worker.wake)
+    if listener is not None:
+        listener.start()  # the API's NOTIFY wakes this worker at once
     worker.start()
     done.wait()
+    if listener is not None:
+        listener.stop()
     worker.stop()
     cleanup()
     return 0
