@@ -178,7 +178,9 @@ class Server:
     """One `ostium serve` subprocess in its own session (Ctrl-C reaches only us; we stop
     it explicitly by pid)."""
 
-    def __init__(self, state_dir: Path, database_url: str | None, vip_needed: int) -> None:
+    def __init__(
+        self, state_dir: Path, database_url: str | None, vip_needed: int, workers: int = 1
+    ) -> None:
         self.state_dir = state_dir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -201,6 +203,8 @@ class Server:
             f"127.0.0.1:{self.port}",
             "--compute-driver",
             "noop",
+            "--workers",
+            str(workers),
         ]
         if database_url:
             cmd += ["--database-url", database_url]
@@ -470,7 +474,7 @@ def check_full_stack(api: Api, lb_id: str) -> None:
 
 
 def run_one(
-    db: str, n: int, warmup: int, fill_workers: int, concurrency_seconds: float
+    db: str, n: int, warmup: int, fill_workers: int, concurrency_seconds: float, workers: int
 ) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="ostium-bench-"))
     server: Server | None = None
@@ -486,7 +490,7 @@ def run_one(
 
             db_version = sqlite3.sqlite_version
         vip_needed = max(LIST_SIZE, n + warmup) + 2 * (n + warmup) + 16
-        server = Server(tmp, database_url, vip_needed)
+        server = Server(tmp, database_url, vip_needed, workers)
         limits = httpx.Limits(
             max_connections=fill_workers + 2, max_keepalive_connections=fill_workers + 2
         )
@@ -702,6 +706,9 @@ def main(argv: list[str] | None = None) -> int:
         default=10,
         help="seconds per concurrent-client measurement (0: skip them)",
     )
+    p.add_argument(
+        "--api-workers", type=int, default=1, help="API processes of the server (--workers)"
+    )
     args = p.parse_args(argv)
     if args.n < 1 or args.warmup < 0:
         p.error("--n must be >= 1 and --warmup >= 0")
@@ -718,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
             "warmup": args.warmup,
             "compute_driver": "noop",
             "client": f"httpx {httpx.__version__}, one keep-alive connection, loopback",
+            "api_workers": args.api_workers,
             "poll_interval_ms": POLL_INTERVAL * 1000,
             "list_size": LIST_SIZE,
             "latency": "client-side wall clock per request, milliseconds",
@@ -728,7 +736,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for db in dbs:
             doc["results"][db] = run_one(
-                db, args.n, args.warmup, args.fill_workers, args.concurrency_seconds
+                db,
+                args.n,
+                args.warmup,
+                args.fill_workers,
+                args.concurrency_seconds,
+                args.api_workers,
             )
     except (KeyboardInterrupt, Terminated) as exc:
         log(f"interrupted ({type(exc).__name__} {exc}); everything was cleaned up")
