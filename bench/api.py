@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import _concurrency
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
@@ -177,7 +178,9 @@ class Server:
     """One `ostium serve` subprocess in its own session (Ctrl-C reaches only us; we stop
     it explicitly by pid)."""
 
-    def __init__(self, state_dir: Path, database_url: str | None, vip_needed: int) -> None:
+    def __init__(
+        self, state_dir: Path, database_url: str | None, vip_needed: int, workers: int = 1
+    ) -> None:
         self.state_dir = state_dir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -200,6 +203,8 @@ class Server:
             f"127.0.0.1:{self.port}",
             "--compute-driver",
             "noop",
+            "--workers",
+            str(workers),
         ]
         if database_url:
             cmd += ["--database-url", database_url]
@@ -403,10 +408,8 @@ def full_stack_steps(
     return time.perf_counter() - t_start, steps
 
 
-def full_stack_graph(api: Api, subnet: str, name: str) -> tuple[float, float, int]:
-    """One POST with the whole graph, then poll until ACTIVE. Returns total seconds,
-    POST seconds and number of polls."""
-    body = {
+def graph_body(subnet: str, name: str) -> dict[str, Any]:
+    return {
         "loadbalancer": {
             "name": name,
             "vip_subnet_id": subnet,
@@ -428,6 +431,12 @@ def full_stack_graph(api: Api, subnet: str, name: str) -> tuple[float, float, in
             ],
         }
     }
+
+
+def full_stack_graph(api: Api, subnet: str, name: str) -> tuple[float, float, int]:
+    """One POST with the whole graph, then poll until ACTIVE. Returns total seconds,
+    POST seconds and number of polls."""
+    body = graph_body(subnet, name)
     t0 = time.perf_counter()
     out = api.call("POST", "/v2/lbaas/loadbalancers", body, 201)
     t_post = time.perf_counter() - t0
@@ -464,7 +473,9 @@ def check_full_stack(api: Api, lb_id: str) -> None:
 # --------------------------------------------------------------------------- the run
 
 
-def run_one(db: str, n: int, warmup: int, fill_workers: int) -> dict[str, Any]:
+def run_one(
+    db: str, n: int, warmup: int, fill_workers: int, concurrency_seconds: float, workers: int
+) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="ostium-bench-"))
     server: Server | None = None
     stack = contextlib.ExitStack()
@@ -479,7 +490,7 @@ def run_one(db: str, n: int, warmup: int, fill_workers: int) -> dict[str, Any]:
 
             db_version = sqlite3.sqlite_version
         vip_needed = max(LIST_SIZE, n + warmup) + 2 * (n + warmup) + 16
-        server = Server(tmp, database_url, vip_needed)
+        server = Server(tmp, database_url, vip_needed, workers)
         limits = httpx.Limits(
             max_connections=fill_workers + 2, max_keepalive_connections=fill_workers + 2
         )
@@ -582,6 +593,28 @@ def run_one(db: str, n: int, warmup: int, fill_workers: int) -> dict[str, Any]:
                 "fill_workers": fill_workers,
             }
 
+            if concurrency_seconds > 0:
+                log(f"[{db}] 50 concurrent clients (wrk) with {LIST_SIZE} load balancers")
+                one = created[0]
+                lbs = f"{server.base}/v2/lbaas/loadbalancers"
+                ops["concurrent_50_clients"] = {
+                    "list_all": _concurrency.read_load(
+                        f"{lbs}?limit={LIST_SIZE}", 50, concurrency_seconds
+                    ),
+                    "show_one": _concurrency.read_load(f"{lbs}/{one}", 50, concurrency_seconds),
+                    "list_limit_50": _concurrency.read_load(
+                        f"{lbs}?limit=50", 50, concurrency_seconds
+                    ),
+                }
+                log(f"[{db}] 20 writers creating full graphs")
+                ops["concurrent_20_graph_writers"] = _concurrency.writers(
+                    server.base,
+                    lambda name: graph_body(subnet, name),
+                    20,
+                    concurrency_seconds,
+                )
+                api.wait_all_active(LIST_SIZE, timeout=600)
+
             log(f"[{db}] full stack step by step x{n}")
             for i in range(warmup):
                 full_stack_steps(api, subnet, f"warm-steps-{i}")
@@ -667,6 +700,15 @@ def main(argv: list[str] | None = None) -> int:
         default=4,
         help="concurrent clients used to create the 1,000 LBs for the list test",
     )
+    p.add_argument(
+        "--concurrency-seconds",
+        type=float,
+        default=10,
+        help="seconds per concurrent-client measurement (0: skip them)",
+    )
+    p.add_argument(
+        "--api-workers", type=int, default=1, help="API processes of the server (--workers)"
+    )
     args = p.parse_args(argv)
     if args.n < 1 or args.warmup < 0:
         p.error("--n must be >= 1 and --warmup >= 0")
@@ -683,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
             "warmup": args.warmup,
             "compute_driver": "noop",
             "client": f"httpx {httpx.__version__}, one keep-alive connection, loopback",
+            "api_workers": args.api_workers,
             "poll_interval_ms": POLL_INTERVAL * 1000,
             "list_size": LIST_SIZE,
             "latency": "client-side wall clock per request, milliseconds",
@@ -692,7 +735,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         for db in dbs:
-            doc["results"][db] = run_one(db, args.n, args.warmup, args.fill_workers)
+            doc["results"][db] = run_one(
+                db,
+                args.n,
+                args.warmup,
+                args.fill_workers,
+                args.concurrency_seconds,
+                args.api_workers,
+            )
     except (KeyboardInterrupt, Terminated) as exc:
         log(f"interrupted ({type(exc).__name__} {exc}); everything was cleaned up")
         return 130

@@ -65,6 +65,8 @@ BACK_BRIDGE, BACK_NET = "ostb-back0", "198.19.21"
 REF_NS, REF_VIP, REF_BACK = "ostb-ref", "198.19.20.250", "198.19.21.250"
 BACKENDS = 3
 POLL = 0.005
+RECONCILE_LINE = re.compile(r"reconcile done in ([0-9.]+) ms, now \w+: ([^\n]*)")
+STEP = re.compile(r"([a-z_.]+)=([0-9.]+)ms")
 TARGETS = {
     "full_stack_p50_ms": "< 1000",
     "member_add_to_traffic_p50_ms": "< 200",
@@ -498,9 +500,36 @@ class Bench:
     def load(self, host: str) -> WrkLoad | PythonLoad:
         return WrkLoad(host) if self.wrk else PythonLoad(host)
 
+    # ---- where the time goes ------------------------------------------------------
+
+    def log_offset(self) -> int:
+        path = self.workdir / "serve.log"
+        return path.stat().st_size if path.exists() else 0
+
+    def reconcile_steps(self, since: int) -> dict[str, Any]:
+        """p50 per step of the reconciles logged since byte `since` of serve.log (the
+        worker's one line per reconcile: total, then wake, claim, load, spec, push and
+        the agent's own steps: plug, lock, render, check, runtime/reload/start, record)."""
+        with (self.workdir / "serve.log").open("rb") as f:
+            f.seek(since)
+            text = f.read().decode(errors="replace")
+        totals: list[float] = []
+        steps: dict[str, list[float]] = {}
+        for match in RECONCILE_LINE.finditer(text):
+            totals.append(float(match.group(1)))
+            for name, ms in STEP.findall(match.group(2)):
+                steps.setdefault(name, []).append(float(ms))
+        return {
+            "reconciles": len(totals),
+            "total_p50_ms": round(pct(totals, 0.5), 1),
+            "steps_p50_ms": {k: round(pct(v, 0.5), 1) for k, v in steps.items()},
+            "steps_mean_ms": {k: round(sum(v) / len(totals), 1) for k, v in steps.items()},
+        }
+
     # ---- measurements -------------------------------------------------------------
 
     def full_stack(self, runs: int) -> dict[str, Any]:
+        since = self.log_offset()
         totals: list[float] = []
         steps: dict[str, list[float]] = {}
         for run in range(runs):
@@ -563,6 +592,7 @@ class Bench:
             self.delete_lbs([lb["id"]])
         out = summary(totals)
         out["steps_p50_ms"] = {k: round(pct(v, 0.5) * 1000, 1) for k, v in steps.items()}
+        out["reconcile"] = self.reconcile_steps(since)
         return out
 
     def member_add(self, runs: int) -> dict[str, Any]:
@@ -634,6 +664,7 @@ class Bench:
         path = f"/v2/lbaas/pools/{pool['id']}/members"
 
         # -- failed requests during member changes
+        since = self.log_offset()
         load = self.load(vip)
         timings: list[float] = []
         load.start()
@@ -662,6 +693,7 @@ class Bench:
             "changes": changes,
             **result,
             "change_to_active_ms": {k: v for k, v in summary(timings).items() if k != "samples"},
+            "reconcile": self.reconcile_steps(since),
         }
         if member_id is not None:
             self.http.delete(f"{path}/{member_id}")

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from ostium.model import timing
 from ostium.model.errors import PermanentError, TransientError
 from ostium.model.spec import AmphoraList, AmphoraPlug, AmphoraSpec, AmphoraState
 
@@ -136,13 +137,20 @@ class AgentClient:
         return AmphoraState.model_validate_json(response.content)
 
     def apply_spec(self, spec: AmphoraSpec) -> AmphoraState:
-        response = self._request(
-            "PUT",
-            f"/amphorae/{spec.amphora_id}/spec",
-            "apply_spec",
-            content=spec.model_dump_json(),
-            headers={"content-type": "application/json"},
-        )
+        with timing.phase("agent"):
+            response = self._request(
+                "PUT",
+                f"/amphorae/{spec.amphora_id}/spec",
+                "apply_spec",
+                content=spec.model_dump_json(),
+                headers={"content-type": "application/json"},
+            )
+        steps = timing.current()
+        if steps is not None:  # the agent's own steps, inside the "agent" one
+            for name, secs in timing.parse_server_timing(
+                response.headers.get("server-timing", ""), "agent."
+            ).items():
+                steps.add(name, secs)
         _check(response, stale_is_special=True)
         return AmphoraState.model_validate_json(response.content)
 

@@ -28,6 +28,7 @@ from ostium.agent.settings import AgentSettings
 from ostium.agent.supervising import Supervisor
 from ostium.agent.watcher import ProcessWatcher
 from ostium.model.spec import AmphoraPlug, AmphoraSpec, AmphoraState
+from ostium.model.timing import phase
 
 __all__ = ["AgentSettings", "AmphoraManager", "AmphoraProbe"]
 
@@ -149,11 +150,16 @@ class AmphoraManager:
 
     def apply(self, spec: AmphoraSpec) -> AmphoraState:
         self._refuse_stale(self.registry.get(spec.amphora_id), spec)
-        self.ensure(spec.plug())
+        with phase("plug"):
+            self.ensure(spec.plug())
         amp = self.registry.find(spec.amphora_id)
-        with amp.lock:
+        with phase("lock"):
+            amp.lock.acquire()
+        try:
             self._refuse_stale(amp, spec)  # again: another apply may have won meanwhile
             self.pipeline.apply(amp, spec)
+        finally:
+            amp.lock.release()
         return self._state(amp)
 
     @staticmethod

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 
 from ostium.agent.amphorae import AmphoraManager
 from ostium.agent.errors import AgentError, AgentFailure, InvalidSpec
+from ostium.model import timing
 from ostium.model.spec import AmphoraList, AmphoraPlug, AmphoraSpec, AmphoraState
 
 LOG = logging.getLogger(__name__)
@@ -69,9 +70,12 @@ def create_app(manager: AmphoraManager) -> FastAPI:
         return manager.ensure(plug)
 
     @app.put("/amphorae/{amphora_id}/spec")
-    def apply_spec(amphora_id: str, spec: AmphoraSpec) -> AmphoraState:
+    def apply_spec(amphora_id: str, spec: AmphoraSpec, response: Response) -> AmphoraState:
         _same_id(amphora_id, spec.amphora_id)
-        return manager.apply(spec)
+        with timing.recording() as steps:
+            state = manager.apply(spec)
+        response.headers["server-timing"] = timing.server_timing(steps)
+        return state
 
     @app.get("/amphorae/{amphora_id}")
     def get_amphora(amphora_id: str) -> AmphoraState:

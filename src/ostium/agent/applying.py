@@ -1,11 +1,12 @@
 """The apply pipeline: make one amphora run a new spec, safely.
 
-Role: render -> `haproxy -c` on a candidate file (kept as haproxy.cfg.failed when
-refused) -> `keepalived -t` (ACTIVE_STANDBY) -> nft rules -> atomic rename -> runtime
-API when only servers changed, else seamless reload -> on any failure of that swap,
-restore the last-known-good config. Then remember the spec (spec.json, haproxy.cfg.lkg),
-start or reload keepalived, announce a new VIP. Callers: `amphorae.apply`, which checks
-the generation and holds the amphora's lock.
+Role: render a candidate file -> runtime API when only servers changed (haproxy judges
+each server line itself) -> else `keepalived -t` (ACTIVE_STANDBY) -> nft rules ->
+atomic rename -> seamless reload (or start), which is haproxy's own parse of the file:
+a refused reload leaves the old workers serving, `haproxy -c` then says why (the file
+kept as haproxy.cfg.failed) and the last-known-good config goes back. Then remember the
+spec (spec.json, haproxy.cfg.lkg), start or reload keepalived, announce a new VIP.
+Callers: `amphorae.apply`, which checks the generation and holds the amphora's lock.
 
 The view of the spec is built once per apply: it is rendered, compared with the view of
 the applied spec to plan a runtime update, and kept on the amphora for the next apply.
@@ -42,6 +43,7 @@ from ostium.agent.settings import AgentSettings
 from ostium.agent.supervising import Supervisor
 from ostium.model.errors import OstiumError
 from ostium.model.spec import AmphoraSpec
+from ostium.model.timing import phase
 
 LOG = logging.getLogger(__name__)
 MIN_MAXCONN = 100
@@ -97,38 +99,80 @@ class ApplyPipeline:
     def apply(self, amp: Amphora, spec: AmphoraSpec) -> None:
         """Run `spec` on `amp` (the caller holds `amp.lock`)."""
         paths = amp.paths
-        view = build_view(spec, self.context(amp))
-        candidate = amp.config_candidate
-        state_files.write(candidate, render_view(view))
-        try:
-            haproxy_process.check_config(self.settings.haproxy_bin, candidate)
-        except InvalidConfig:
-            state_files.replace(candidate, amp.config_failed)
-            raise
-        vrrp_config = self.keepalived.check(amp, spec)
-        firewall.ensure_loaded(amp, spec)
-        old_view = self._applied_view(amp)
+        with phase("render"):
+            view = build_view(spec, self.context(amp))
+            candidate = amp.config_candidate
+            state_files.write(candidate, render_view(view))
         running = haproxy_process.master_pid(paths)
-        state_files.replace(candidate, paths.config)
-        try:
-            if running is None:
-                haproxy_process.stop(paths)  # stray workers of a dead master
-                haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, paths)
-            elif not self._update_at_runtime(amp, old_view, view):
-                self._carry_counters(amp)
-                haproxy_process.reload(paths)
-        except OstiumError:
-            self.restore_last_known_good(amp)
-            raise
+        # Only servers changed: the runtime API takes them first. haproxy parses each
+        # server line itself (the same words as in the file), so no `haproxy -c` run is
+        # needed (the slowest step of a member change); a later reload checks the file.
+        if running is not None and self._update_at_runtime(amp, self._applied_view(amp), view):
+            vrrp_config = self.keepalived.check(amp, spec)
+            firewall.ensure_loaded(amp, spec)
+            state_files.replace(candidate, paths.config)
+        else:
+            vrrp_config = self._swap(amp, spec, running)
         state_files.copy(paths.config, amp.config_lkg)
         first = amp.spec is None
+        with phase("record"):
+            self._record(amp, spec, view, vrrp_config, first)
+
+    def _swap(self, amp: Amphora, spec: AmphoraSpec, running: int | None) -> str | None:
+        """Put the candidate in place and start or reload haproxy with it; the new
+        keepalived config, if any.
+
+        The start or reload is the validation: haproxy parses the file before it
+        touches anything, and a master that refuses a reload keeps its workers serving
+        the old config. Only then does `haproxy -c` run, to say why (`InvalidConfig`,
+        the file kept as haproxy.cfg.failed), and the last-known-good config goes back.
+        A separate check before every reload would parse the file twice on the path of
+        every change."""
+        paths = amp.paths
+        with phase("check"):
+            vrrp_config = self.keepalived.check(amp, spec)
+        with phase("firewall"):
+            firewall.ensure_loaded(amp, spec)
+        state_files.replace(amp.config_candidate, paths.config)
+        try:
+            if running is None:
+                with phase("start"):
+                    haproxy_process.stop(paths)  # stray workers of a dead master
+                    haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, paths)
+            else:
+                with phase("reload"):
+                    self._carry_counters(amp)
+                    haproxy_process.reload(paths)
+        except OstiumError as exc:
+            refused = self._refusal(amp)
+            self.restore_last_known_good(amp)
+            if refused is not None:
+                raise refused from exc
+            raise
+        return vrrp_config
+
+    def _refusal(self, amp: Amphora) -> InvalidConfig | None:
+        """Why haproxy refused the config in place, if it is the config's fault."""
+        try:
+            haproxy_process.check_config(self.settings.haproxy_bin, amp.paths.config)
+        except InvalidConfig as exc:
+            return exc
+        return None
+
+    def _record(
+        self, amp: Amphora, spec: AmphoraSpec, view: View, vrrp_config: str | None, first: bool
+    ) -> None:
+        """Remember what now runs; start what goes with it; tell who wants to know."""
         amp.spec = spec.model_copy(deep=True)
         amp.view = view
         self.registry.save_spec(amp, spec)
         amp.respawns.clear()
         self.supervisor.watch_haproxy(amp)
         if spec.vrrp is None:
-            keepalived.stop(amp.kpaths)  # (a pair is never turned SINGLE; be safe anyway)
+            # (a pair is never turned SINGLE; be safe anyway, without a /proc scan when
+            # keepalived never ran here)
+            if amp.kpaths.pidfile.exists() or amp.kpaths.config.exists():
+                keepalived.stop(amp.kpaths)
         else:
             self.keepalived.swap_in(amp, vrrp_config)
         if first and spec.vrrp is None:
@@ -153,7 +197,10 @@ class ApplyPipeline:
         if plan is None:
             return False
         try:
-            runtime_update.execute(plan, str(amp.paths.stats_socket), self.settings.del_server_wait)
+            with phase("runtime"):
+                runtime_update.execute(
+                    plan, str(amp.paths.stats_socket), self.settings.del_server_wait
+                )
         except OstiumError as exc:
             # haproxy may have taken part of the plan: the reload of the checked config
             # that follows puts every server where the new spec wants it.

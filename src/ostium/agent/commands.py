@@ -48,4 +48,6 @@ def run(
 
 def in_netns(namespace: str, argv: Sequence[str]) -> list[str]:
     """`argv` wrapped to run inside network namespace `namespace`."""
+    if argv and argv[0] == "ip":  # `ip -n` switches by itself: one exec less (~4 ms)
+        return ["ip", "-n", namespace, *argv[1:]]
     return ["ip", "netns", "exec", namespace, *argv]

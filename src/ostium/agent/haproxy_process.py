@@ -28,7 +28,7 @@ from ostium.agent.commands import in_netns, run
 from ostium.agent.errors import AgentFailure, CommandFailed, InvalidConfig
 
 LOG = logging.getLogger(__name__)
-POLL = 0.01
+POLL = 0.002
 """Seconds between two looks at the master CLI while haproxy starts or reloads (each
 look is one local socket round trip; every API change that reloads waits on this)."""
 

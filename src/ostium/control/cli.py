@@ -10,6 +10,7 @@ import datetime as dt
 import ipaddress
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -86,9 +87,8 @@ def make_driver(settings: Settings) -> Any:
     return make_compute_driver(settings)
 
 
-def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
-    import uvicorn
-
+def _serve_api(settings: Settings, db: Any, wake: Any, sock: Any = None) -> None:
+    from ostium.control import api_processes
     from ostium.control.api.app import create_app
     from ostium.control.services.context import ServiceContext
 
@@ -97,13 +97,7 @@ def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: without a handler of
     # ours the process would die there and skip its `finally` (worker and agent stop).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        app,
-        host=settings.api.bind_host,
-        port=settings.api.bind_port,
-        log_level="warning",
-        access_log=False,
-    )
+    api_processes.serve(app, sock, settings.api.bind_host, settings.api.bind_port)
     if receiver is not None:
         receiver.stop()
 
@@ -113,6 +107,29 @@ def _access_logs(settings: Settings) -> Any:
 
     a = settings.amphora_agent
     return access_log_receiver.start(a.log_receiver_ip, a.log_receiver_port, a.log_receiver_lines)
+
+
+def _api_workers(settings: Settings, args: argparse.Namespace) -> int:
+    cli: int | None = getattr(args, "workers", None)
+    wanted = cli if cli is not None else settings.api.api_workers
+    return wanted if wanted > 0 else min(4, os.cpu_count() or 1)
+
+
+def _fork_api(settings: Settings, db: Any, count: int, wake: Any) -> tuple[Any, list[int]]:
+    """Bind the API port and fork `count - 1` more API processes onto it (before any
+    thread starts here); the socket (None for one process) and the children's pids."""
+    from ostium.control import api_processes
+
+    if count <= 1:
+        return None, []
+    sock = api_processes.bind(settings.api.bind_host, settings.api.bind_port)
+
+    def child() -> None:
+        db.write_engine.dispose(close=False)  # the parent's connections stay the parent's
+        db.read_engine.dispose(close=False)
+        _serve_api(settings, db, wake, sock)
+
+    return sock, api_processes.fork_children(count - 1, child)
 
 
 def _start_health(settings: Settings, db: Any, wake: Any) -> Any:
@@ -143,14 +160,18 @@ def _housekeeping(settings: Settings, db: Any, driver: ComputeDriver) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ostium.control import api_processes
     from ostium.control.worker.loop import WorkerLoop
 
     settings = _settings(args)
     _check_bind(settings)
     db = _prepare(settings)
     _first_start(settings, db)
+    pipe = api_processes.WakePipe()
+    sock, children = _fork_api(settings, db, _api_workers(settings, args), pipe.send)
     driver, cleanup = make_driver(settings)
     worker = WorkerLoop(db, settings, driver)
+    pipe.relay(worker.wake)
     worker.start()
     health = _start_health(settings, db, worker.wake) if settings.health.enabled else None
     housekeeping = _housekeeping(settings, db, driver)
@@ -165,8 +186,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         db.dialect,
     )
     try:
-        _serve_api(settings, db, worker.wake)
+        _serve_api(settings, db, worker.wake, sock)
     finally:
+        api_processes.stop_children(children)
         housekeeping.stop()
         if health is not None:
             health.stop()
@@ -249,15 +271,24 @@ def cmd_housekeeping(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
+    from ostium.control import api_processes
+    from ostium.control.db.notify import notifier
+
     settings = _settings(args)
     _check_bind(settings)
     db = _prepare(settings)
     _first_start(settings, db)
-    _serve_api(settings, db, lambda: None)
+    wake = notifier(db)  # PostgreSQL: NOTIFY the workers; SQLite: they poll
+    sock, children = _fork_api(settings, db, _api_workers(settings, args), wake)
+    try:
+        _serve_api(settings, db, wake, sock)
+    finally:
+        api_processes.stop_children(children)
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from ostium.control.db.notify import Listener
     from ostium.control.worker.loop import WorkerLoop
 
     settings = _settings(args)
@@ -267,8 +298,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    listener = None if db.is_sqlite else Listener(db.url, worker.wake)
+    if listener is not None:
+        listener.start()  # the API's NOTIFY wakes this worker at once
     worker.start()
     done.wait()
+    if listener is not None:
+        listener.stop()
     worker.stop()
     cleanup()
     return 0
@@ -319,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(s)
     s.add_argument("--bind", help="HOST:PORT for the API (default 127.0.0.1:9876)")
+    s.add_argument("--workers", type=int, help="API processes on the port (0: CPUs, <= 4)")
     s.add_argument("--compute-driver", choices=["auto", "noop", "netns"])
     s.add_argument("--auth-strategy", choices=["noauth", "token", "keystone"])
     s.set_defaults(func=cmd_serve)
@@ -326,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("api", help="the API alone")
     _common(a)
     a.add_argument("--bind")
+    a.add_argument("--workers", type=int, help="API processes on the port (0: CPUs, <= 4)")
     a.add_argument("--auth-strategy", choices=["noauth", "token", "keystone"])
     a.set_defaults(func=cmd_api)
 

@@ -62,6 +62,10 @@ class ApiSettings:
     default_provider_driver: str = "amphora"
     api_base_uri: str = ""
     enforce_quotas_in_noauth: bool = False
+    api_workers: int = 1
+    """API processes on the one port (0: one per CPU, at most 4), on PostgreSQL and on
+    SQLite alike (WAL: readers never wait, writers queue on the file lock). Each process
+    has its own /metrics counters, so more than one is opt-in."""
 
 
 @dataclass(frozen=True)

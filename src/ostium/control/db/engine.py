@@ -78,11 +78,18 @@ class Database:
             self.read_engine.dispose()
 
 
+POOL_SIZE = 20
+"""Connections each engine keeps open: the API's handler threads
+(`api_processes.API_THREADS`) plus the worker's and health manager's, so a busy API
+never opens and closes connections per request (an overflow connection is closed
+when it is returned)."""
+
+
 def _sqlite_engine(url: str, begin: str) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
-        pool_size=8,
+        pool_size=POOL_SIZE,
         max_overflow=16,
     )
 
@@ -109,5 +116,5 @@ def open_database(url: str) -> Database:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return Database(url, _sqlite_engine(url, "BEGIN IMMEDIATE"), _sqlite_engine(url, "BEGIN"))
-    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=20, pool_pre_ping=True)
     return Database(url, engine, engine)

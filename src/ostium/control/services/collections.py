@@ -14,6 +14,7 @@ from ostium.control.identity.policy import any_role, check
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import Collection, ListQuery, run, select_fields
 from ostium.control.services.lookup import get_live
+from ostium.control.services.plain_rows import Relation
 from ostium.control.services.tags import load_tags
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import Forbidden
@@ -181,6 +182,21 @@ _ID_ONLY = {
 }
 for _coll in (LOADBALANCERS, LISTENERS, POOLS, L7POLICIES):
     _coll.options = _ID_ONLY[_coll.model]
+
+# Views that read only columns and child ids are built without ORM instances; the
+# children keep their relationship's order.
+LOADBALANCERS.relations = [
+    Relation("listeners", m.Listener.load_balancer_id, m.Listener.id, [m.Listener.created_at]),
+    Relation("pools", m.Pool.load_balancer_id, m.Pool.id, [m.Pool.created_at]),
+]
+LISTENERS.relations = [
+    Relation("l7policies", m.L7Policy.listener_id, m.L7Policy.id, [m.L7Policy.position]),
+]
+L7POLICIES.relations = [
+    Relation("rules", m.L7Rule.l7policy_id, m.L7Rule.id, [m.L7Rule.created_at]),
+]
+for _coll in (MEMBERS, HEALTHMONITORS, L7RULES):
+    _coll.relations = []
 
 # Pools are also filterable by the id of their health monitor.
 POOLS.extra_filters["healthmonitor_id"] = lambda v: m.Pool.id.in_(

@@ -22,6 +22,8 @@ from sqlalchemy import Boolean, Integer, Select, and_, exists, false, not_, or_,
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ostium.control.db.models import Tag
+from ostium.control.services import plain_rows
+from ostium.control.services.plain_rows import Relation
 from ostium.model.errors import BadRequest
 from ostium.model.limits import (
     DB_INT_MAX,
@@ -157,6 +159,9 @@ class Collection:
     # Loader options (e.g. selectinload of the relations a view renders), so a page of
     # N objects costs a handful of queries instead of one per relation per object.
     options: list[Any] = field(default_factory=list)
+    # Set for views that read only columns and child ids: the page is then built
+    # without ORM instances (`plain_rows`), several times faster on long pages.
+    relations: list[Relation] | None = None
 
 
 def apply_filters(stmt: Select[Any], coll: Collection, q: ListQuery) -> Select[Any]:
@@ -199,7 +204,7 @@ def run(
     sortable: bool = True,
 ) -> tuple[list[Any], list[dict[str, str]]]:
     stmt = apply_filters(stmt, coll, q)
-    if coll.options:
+    if coll.options and coll.relations is None:
         stmt = stmt.options(*coll.options)
     keys: list[tuple[InstrumentedAttribute[Any], str]] = []
     for name, direction in q.sort if sortable else []:
@@ -235,7 +240,10 @@ def run(
     stmt = stmt.order_by(*order)
     if q.limit is not None:
         stmt = stmt.limit(q.limit)
-    rows = list(session.scalars(stmt).unique().all())
+    if coll.relations is not None:
+        rows = plain_rows.page(session, stmt, coll.model, coll.relations)
+    else:
+        rows = list(session.scalars(stmt).unique().all())
     if q.page_reverse:
         rows.reverse()
     links: list[dict[str, str]] = []

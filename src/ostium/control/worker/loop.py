@@ -33,6 +33,7 @@ from ostium.control.worker import lease
 from ostium.control.worker.reconciling import Reconciler
 from ostium.control.worker.tree import mark_error
 from ostium.drivers.compute.base import ComputeDriver
+from ostium.model import timing
 from ostium.model.errors import TransientError
 
 log = logging.getLogger("ostium.worker")
@@ -60,8 +61,11 @@ class WorkerLoop:
         )
         self.inflight: dict[str, Future[None]] = {}
         self.thread: threading.Thread | None = None
+        self.woken_at: float | None = None
 
     def wake(self) -> None:
+        if not self.wake_event.is_set():
+            self.woken_at = time.perf_counter()
         self.wake_event.set()
 
     def start(self) -> None:
@@ -119,6 +123,8 @@ class WorkerLoop:
         return taken
 
     def tick(self) -> None:
+        started = time.perf_counter()
+        woken, self.woken_at = self.woken_at, None
         for lb_id, fut in list(self.inflight.items()):
             if fut.done():
                 del self.inflight[lb_id]
@@ -128,19 +134,24 @@ class WorkerLoop:
                 break
             if lb_id in self.inflight or not self.claim(lb_id):
                 continue
-            self.inflight[lb_id] = self.pool.submit(self.process, lb_id)
+            steps = timing.Phases()
+            if woken is not None:
+                steps.add("wake", started - woken)
+            steps.add("claim", time.perf_counter() - started)
+            self.inflight[lb_id] = self.pool.submit(self.process, lb_id, steps)
             free -= 1
 
-    def process(self, lb_id: str) -> None:
+    def process(self, lb_id: str, steps: timing.Phases | None = None) -> None:
         held = lease.Lease(
             self.db, lb_id, self.owner, self.settings.worker.lease_seconds, self.clock
         )
+        steps = steps if steps is not None else timing.Phases()
         started = time.monotonic()
-        with held.kept_alive():
+        with timing.recording(steps), held.kept_alive():
             outcome = self._reconcile(lb_id, held)
         took = time.monotonic() - started
         self.durations.observe(took, outcome=outcome)
-        self._report(lb_id, outcome, took)
+        self._report(lb_id, outcome, took, steps)
         self.wake()  # look again: another change may be waiting
 
     def _reconcile(self, lb_id: str, held: lease.Lease) -> str:
@@ -169,8 +180,9 @@ class WorkerLoop:
                 mark_error(self.db, lb_id, self.owner, f"{type(exc).__name__}: {exc}")
                 return "error"
 
-    def _report(self, lb_id: str, outcome: str, took: float) -> None:
-        """The INFO line of a reconcile: which load balancer, how long, where it ended."""
+    def _report(self, lb_id: str, outcome: str, took: float, steps: timing.Phases) -> None:
+        """The INFO line of a reconcile: which load balancer, how long, where it ended,
+        and where its time went (bench/dataplane.py reads it)."""
         with self.db.read() as session:
             row = session.execute(
                 select(m.LoadBalancer.name, m.LoadBalancer.provisioning_status).where(
@@ -179,11 +191,12 @@ class WorkerLoop:
             ).one_or_none()
         name, status = row if row is not None else (None, "gone")
         log.info(
-            "load balancer %s: reconcile %s in %.2fs, now %s",
+            "load balancer %s: reconcile %s in %.1f ms, now %s: %s",
             named(name, lb_id),
             outcome,
-            took,
+            took * 1000,
             status,
+            steps.describe(),
         )
 
     def drain(self, timeout: float = 10.0) -> None:

@@ -40,6 +40,7 @@ from ostium.model.enums import AmphoraRole, AmphoraStatus, Topology
 from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.ids import new_id
+from ostium.model.timing import phase
 
 log = logging.getLogger("ostium.worker")
 
@@ -51,7 +52,7 @@ class Reconciler:
     driver: ComputeDriver
 
     def run(self, lb_id: str, lease: Lease) -> None:
-        with self.db.read() as session:
+        with phase("load"), self.db.read() as session:
             lb = session.get(m.LoadBalancer, lb_id)
             if lb is None or lb.lease_owner != lease.owner:
                 return
@@ -67,7 +68,8 @@ class Reconciler:
             applied = PairSteps(steps).run(lb_id, generation, failover)
         else:
             applied = SingleSteps(steps).run(lb_id, generation, failover)
-        finish(self.db, lb_id, lease.owner, generation, applied)
+        with phase("finish"):
+            finish(self.db, lb_id, lease.owner, generation, applied)
 
     def _delete(self, steps: AmphoraSteps, lb_id: str) -> None:
         for amp_id, host in steps.others(lb_id):
@@ -101,19 +103,22 @@ class SingleSteps:
         self.settings = steps.settings
 
     def run(self, lb_id: str, generation: int, failover: bool) -> dict[str, int]:
-        amp_id, built = self._ensure_row(lb_id, failover)
+        with phase("row"):
+            amp_id, built = self._ensure_row(lb_id, failover)
         if not built:
             with self.db.read() as session:
                 lb = session.get(m.LoadBalancer, lb_id)
                 assert lb is not None
                 vip = ipaddress.ip_address(lb.vip_address or "").compressed
-            self.steps.build(lb_id, amp_id, ha_ip=vip, vrrp_ip=None)
-        with self.db.write() as session:  # one transaction, one tree load
+            with phase("build"):
+                self.steps.build(lb_id, amp_id, ha_ip=vip, vrrp_ip=None)
+        with phase("spec"), self.db.write() as session:  # one transaction, one tree load
             lb = load_tree(session, lb_id)
             addresses = self.steps.member_addresses(session, lb, amp_id)
             spec = spec_builder.build(self.settings, lb, amp_id, generation, addresses)
             host = session.scalar(select(m.Amphora.host).where(m.Amphora.id == amp_id))
-        applied = self.steps.push([(spec, host)])
+        with phase("push"):
+            applied = self.steps.push([(spec, host)])
         if failover:
             for old, old_host in self.steps.others(lb_id, keep=amp_id):
                 self.steps.retire(old, old_host)
