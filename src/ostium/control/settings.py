@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from ostium.model.defaults import UDP_CONNECT_MIN_INTERVAL_HEALTH_MONITOR
 from ostium.model.enums import Topology
 
 T = TypeVar("T")
@@ -58,6 +59,7 @@ class ApiSettings:
     default_provider_driver: str = "amphora"
     api_base_uri: str = ""
     enforce_quotas_in_noauth: bool = False
+    udp_connect_min_interval_health_monitor: int = UDP_CONNECT_MIN_INTERVAL_HEALTH_MONITOR
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,9 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.HealthMonitorCreate
         p: m.Pool = get_live(session, m.Pool, body.pool_id, ctx, "write")
         # Octavia validates the body first: an invalid one is a 400 even on a pool that
         # has a monitor already or is busy.
-        data = validation.healthmonitor(body.model_dump(), p.protocol)
+        data = validation.healthmonitor(
+            body.model_dump(), p.protocol, svc.settings.api.udp_connect_min_interval_health_monitor
+        )
         if p.health_monitor is not None and p.health_monitor.provisioning_status != PS.DELETED:
             raise Conflict("This pool already has a health monitor")
         require_active(p, "Pool")
@@ -108,7 +110,9 @@ def update(
             if value is None and f in ("http_method", "url_path", "expected_codes") and http:
                 value = defaults.HM_HTTP_RESETS[f]
             merged[f] = value
-        merged = validation.healthmonitor(merged, hm.pool.protocol)
+        merged = validation.healthmonitor(
+            merged, hm.pool.protocol, svc.settings.api.udp_connect_min_interval_health_monitor
+        )
         require_active(hm.pool, "Pool")  # after the body's checks, as in Octavia
         for f in HM_FIELDS:
             setattr(hm, f, merged[f])
