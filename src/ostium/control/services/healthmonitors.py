@@ -33,11 +33,12 @@ def new_healthmonitor(
     body: s._HealthMonitorFields,
     project_id: str,
     data: dict[str, Any] | None = None,
+    udp_min_delay: int = defaults.UDP_CONNECT_MIN_INTERVAL_HEALTH_MONITOR,
 ) -> m.HealthMonitor:
     """The new monitor's row; `data` is the body as `validation.healthmonitor` returned
     it, when the caller validated it already."""
     if data is None:
-        data = validation.healthmonitor(body.model_dump(), pool_row.protocol)
+        data = validation.healthmonitor(body.model_dump(), pool_row.protocol, udp_min_delay)
     row = m.HealthMonitor(
         **new_resource(project_id, body.admin_state_up),
         pool_id=pool_row.id,
