@@ -61,6 +61,8 @@ class Amphora:
     """That ruleset as loaded (its UDP/SCTP services and persistence maps)."""
     lvs_verdicts: dict[str, bool] = field(default_factory=dict)
     """UDP/SCTP members' health by member id (False: down); unknown means up."""
+    lvs_loads: dict[str, int] = field(default_factory=dict)
+    """Active flows per member of LEAST_CONNECTIONS UDP/SCTP pools (from conntrack)."""
 
     @cached_property
     def counters(self) -> CounterCarry:

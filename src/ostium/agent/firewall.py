@@ -46,12 +46,14 @@ def apply_ruleset(namespace: str, path: Path, text: str) -> None:
 
 def ensure_loaded(amp: Amphora, spec: AmphoraSpec) -> None:
     """The amphora's namespace runs `spec`'s table (loaded only on change)."""
-    wanted = render(spec, amp.lvs_verdicts)
+    wanted = render(spec, amp.lvs_verdicts, loads=amp.lvs_loads)
     exists = netns.namespace_exists(amp.names.namespace)
     if wanted.text == amp.firewall_loaded and exists:
         return
     previous = amp.lvs_loaded if exists and amp.firewall_loaded is not None else None
-    ruleset = wanted if previous is None else render(spec, amp.lvs_verdicts, previous)
+    ruleset = (
+        wanted if previous is None else render(spec, amp.lvs_verdicts, previous, amp.lvs_loads)
+    )
     amp.firewall_loaded = None
     try:
         if ruleset.services:

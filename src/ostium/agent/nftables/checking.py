@@ -29,14 +29,17 @@ from dataclasses import dataclass, field
 from ostium.agent import firewall
 from ostium.agent.amphora import Amphora
 from ostium.agent.errors import AgentFailure
-from ostium.agent.nftables import checks
+from ostium.agent.nftables import checks, statistics
 from ostium.agent.nftables.services import monitored, served
 from ostium.agent.registry import AmphoraRegistry
+from ostium.model.enums import LbAlgorithm
 from ostium.model.spec import HealthMonitorSpec, MemberSpec
 
 LOG = logging.getLogger(__name__)
 TICK = 0.2
 """Seconds between two looks at what is due."""
+LOADS_EVERY = 1.0
+"""Seconds between two conntrack counts for LEAST_CONNECTIONS pools."""
 WORKERS = 16
 """Checks in flight at once per amphora."""
 CLONE_NEWNET = 0x40000000
@@ -82,6 +85,7 @@ class LvsChecker:
         self._stop = threading.Event()
         self.sleep = sleep or self._stop.wait
         self._amphorae: dict[str, _AmphoraChecks] = {}
+        self._next_loads = 0.0
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -109,10 +113,15 @@ class LvsChecker:
 
     def tick(self) -> None:
         live: set[str] = set()
+        refresh_loads = self.clock() >= self._next_loads
+        if refresh_loads:
+            self._next_loads = self.clock() + LOADS_EVERY
         for amp in self.registry.all():
             spec = amp.spec
             if spec is None or amp.lost:
                 continue
+            if refresh_loads:
+                self._refresh_loads(amp)
             wanted = {
                 (pool.id, m.id, _target(m)): (pool.healthmonitor, m)
                 for _listener, pool in served(spec)
@@ -136,6 +145,34 @@ class LvsChecker:
             self._tick_amphora(amp, state, wanted)
         for gone in set(self._amphorae) - live:
             self._amphorae.pop(gone).executor.shutdown(wait=False, cancel_futures=True)
+
+    def _refresh_loads(self, amp: Amphora) -> None:
+        """LEAST_CONNECTIONS: new flows follow the members' conntrack counts."""
+        loaded = amp.lvs_loaded
+        lc = [
+            s
+            for s in (loaded.services if loaded is not None else ())
+            if s.algorithm == LbAlgorithm.LEAST_CONNECTIONS
+        ]
+        if not lc:
+            return
+        try:
+            flows = statistics.member_flows(amp.names.namespace)
+        except AgentFailure as exc:
+            LOG.info("amphora %s: conntrack unreadable: %s", amp.amphora_id, exc.message)
+            return
+        loads = {
+            t.member_id: flows.get((s.mark, str(t.address), t.port), 0) for s in lc for t in s.slots
+        }
+        if loads == amp.lvs_loads:
+            return
+        with amp.lock:
+            amp.lvs_loads = loads
+            if amp.spec is not None and not amp.lost:
+                try:
+                    firewall.ensure_loaded(amp, amp.spec)  # a no-op when the slots stay
+                except AgentFailure as exc:
+                    LOG.error("amphora %s: %s", amp.amphora_id, exc.message)
 
     def _tick_amphora(
         self,

@@ -177,11 +177,15 @@ def _flushed_maps(services: Iterable[VirtualService], previous: Ruleset) -> list
 
 
 def render(
-    spec: AmphoraSpec, verdicts: Mapping[str, bool], previous: Ruleset | None = None
+    spec: AmphoraSpec,
+    verdicts: Mapping[str, bool],
+    previous: Ruleset | None = None,
+    loads: Mapping[str, int] | None = None,
 ) -> Ruleset:
     """The transaction that makes the table what `spec` wants. `previous`: the ruleset
-    loaded now (by this process); None to replace the table outright."""
-    services = tuple(_services(spec, verdicts))
+    loaded now (by this process); None to replace the table outright. `loads`: active
+    flows per member (LEAST_CONNECTIONS)."""
+    services = tuple(_services(spec, verdicts, loads))
     loaded_maps = None if previous is None else previous.maps
     maps: dict[str, str] = {}
     counters: list[str] = []

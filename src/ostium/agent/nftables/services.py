@@ -34,6 +34,8 @@ from ostium.model.spec import AmphoraSpec, ListenerSpec, MemberSpec, PoolSpec
 
 MAX_SLOTS = 256
 """Largest map behind one listener: weights 1..256 of many members are scaled into it."""
+LC_SCALE = 16
+"""LEAST_CONNECTIONS: slots of an idle member per unit of weight (see below)."""
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -124,14 +126,32 @@ def _weighted_order(weights: list[tuple[Target, int]]) -> tuple[Target, ...]:
     return tuple(order)
 
 
-def _slots(pool: PoolSpec, version: int, verdicts: Mapping[str, bool]) -> tuple[Target, ...]:
+def least_connections_weight(weight: int, flows: int) -> int:
+    """LEAST_CONNECTIONS: a member's share of new flows shrinks with the flows it has.
+
+    `weight * LC_SCALE / (1 + flows)`, at least 1: an idle member gets LC_SCALE times
+    the slots of one with the same weight and 15+ flows; equal loads give equal shares.
+    """
+    return max(1, round(weight * LC_SCALE / (1 + flows)))
+
+
+def _slots(
+    pool: PoolSpec, version: int, verdicts: Mapping[str, bool], loads: Mapping[str, int]
+) -> tuple[Target, ...]:
     usable = [
         m
         for m in sorted(pool.members, key=lambda m: m.id)
         if m.address.version == version and member_enabled(pool, m, verdicts)
     ]
     primaries = [m for m in usable if not m.backup] or usable
-    weights = [(Target(m.id, m.address, m.protocol_port), m.weight) for m in primaries]
+    lc = pool.lb_algorithm == LbAlgorithm.LEAST_CONNECTIONS
+    weights = [
+        (
+            Target(m.id, m.address, m.protocol_port),
+            least_connections_weight(m.weight, loads.get(m.id, 0)) if lc else m.weight,
+        )
+        for m in primaries
+    ]
     return _weighted_order(weights)
 
 
@@ -173,7 +193,10 @@ def served(spec: AmphoraSpec) -> list[tuple[ListenerSpec, PoolSpec]]:
     return out
 
 
-def virtual_services(spec: AmphoraSpec, verdicts: Mapping[str, bool]) -> list[VirtualService]:
+def virtual_services(
+    spec: AmphoraSpec, verdicts: Mapping[str, bool], loads: Mapping[str, int] | None = None
+) -> list[VirtualService]:
+    """`loads`: active flows per member id (LEAST_CONNECTIONS pools; none: all idle)."""
     vip = spec.vip.address
     out = []
     for listener, pool in served(spec):
@@ -191,7 +214,7 @@ def virtual_services(spec: AmphoraSpec, verdicts: Mapping[str, bool]) -> list[Vi
                 vip=vip,
                 port=listener.protocol_port,
                 algorithm=algorithm,
-                slots=_slots(pool, version, verdicts),
+                slots=_slots(pool, version, verdicts, loads or {}),
                 hash_mask=_mask(pool, version),
                 seed=zlib.crc32(pool.id.encode()),
                 persistence=persistence,

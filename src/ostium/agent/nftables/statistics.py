@@ -35,6 +35,8 @@ from ostium.model.spec import AmphoraSpec, MemberSpec, PoolSpec
 
 LOG = logging.getLogger(__name__)
 _MARK = re.compile(r"\bmark=(\d+)\b")
+_SRC = re.compile(r"\bsrc=(\S+)")
+_SPORT = re.compile(r"\bsport=(\d+)")
 
 
 def _counters(namespace: str) -> dict[str, tuple[int, int]]:
@@ -52,6 +54,25 @@ def _flows(namespace: str) -> Counter[int]:
     """conntrack entries per mark."""
     proc = run(in_netns(namespace, ["cat", "/proc/net/nf_conntrack"]), check=False)
     return Counter(int(m.group(1)) for m in _MARK.finditer(proc.stdout))
+
+
+def member_flows(namespace: str) -> Counter[tuple[int, str, int]]:
+    """conntrack entries per (listener mark, member address, member port): the reply
+    direction's source is the member a flow was sent to."""
+    proc = run(in_netns(namespace, ["cat", "/proc/net/nf_conntrack"]), check=False)
+    return parse_member_flows(proc.stdout)
+
+
+def parse_member_flows(text: str) -> Counter[tuple[int, str, int]]:
+    out: Counter[tuple[int, str, int]] = Counter()
+    for line in text.splitlines():
+        mark = _MARK.search(line)
+        if mark is None or mark.group(1) == "0":
+            continue
+        sources, ports = _SRC.findall(line), _SPORT.findall(line)
+        if len(sources) >= 2 and len(ports) >= 2:
+            out[(int(mark.group(1)), sources[1], int(ports[1]))] += 1
+    return out
 
 
 def member_word(pool: PoolSpec, member: MemberSpec, verdicts: Mapping[str, bool]) -> str:
