@@ -13,10 +13,7 @@ removed at the end (leak check as in the other e2e modules).
 
 from __future__ import annotations
 
-import collections
 import configparser
-import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,63 +22,11 @@ from typing import Any
 
 import pytest
 from api_support import Backends, Net, Ostium, client_namespace, sh, wait_for
+from udp_support import SCTP_PORT, UDP_PORT, UdpServers, ask, spread
 
 VIP = Net("ostt-vipu", "198.19.40.0/24", "ostt-vip7", "ostt-vipu-subnet")
 BACK = Net("ostt-backu", "198.19.41.0/24", "ostt-back7", "ostt-backu-subnet")
-UDP_PORT = 5353
-SCTP_PORT = 3868
 CLIENT = "198.19.40.50"
-
-
-class UdpServers:
-    """UDP (and SCTP) servers in the backend namespaces, started and stopped by test."""
-
-    def __init__(self, backends: Backends) -> None:
-        self.backends = backends
-        self.procs: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
-
-    def start(self, i: int, kind: str = "udp", port: int = UDP_PORT) -> None:
-        b = self.backends[i]
-        argv = ["ip", "netns", "exec", b.namespace, sys.executable, "-m"]
-        argv += ["ostium.devtools.udp_backends", kind, "--name", b.name]
-        argv += ["--bind", b.address, "--port", str(port)]
-        self.procs[(kind, i)] = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        what = ["-Huln", f"sport = :{port}"] if kind == "udp" else ["-Hwan"]
-        wait_for(
-            lambda: sh("ip", "netns", "exec", b.namespace, "ss", *what).stdout.strip(),
-            10,
-            what=f"{b.name} listening",
-        )
-
-    def stop(self, i: int, kind: str = "udp") -> None:
-        proc = self.procs.pop((kind, i), None)
-        if proc is not None:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-
-    def stop_all(self) -> None:
-        for kind, i in list(self.procs):
-            self.stop(i, kind)
-
-
-def _ask(address: str, port: int, timeout: float = 2.0, source: str | None = None) -> str | None:
-    """One datagram on a new socket (a new flow): the name of the member that answered."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        if source:
-            s.bind((source, 0))
-        s.sendto(b"hello", (address, port))
-        try:
-            data = s.recv(2048)
-        except OSError:
-            return None
-    return data.decode().split(" ", 1)[0]
-
-
-def _spread(address: str, port: int, n: int) -> collections.Counter[str | None]:
-    return collections.Counter(_ask(address, port) for _ in range(n))
 
 
 def _in_namespace(ns: str, code: str) -> str:
@@ -254,11 +199,11 @@ def test_round_robin_splits_new_flows_and_weights_shift_them(
     vip = lb["vip_address"]
     pool = _pool(ostium, lb, "rr")
     wait_for(lambda: _status(ostium, pool, "u1") == "ONLINE", 20, what="u1 ONLINE")
-    seen = _spread(vip, 53, 40)
+    seen = spread(vip, 53, 40)
     assert set(seen) == {backends.name(1), backends.name(2)}, seen
     assert 15 <= seen[backends.name(1)] <= 25, seen
     _set_member(ostium, lb, "rr", "u2", weight=3)
-    seen = _spread(vip, 53, 40)
+    seen = spread(vip, 53, 40)
     assert 25 <= seen[backends.name(2)] <= 35 and seen[None] == 0, seen
     _set_member(ostium, lb, "rr", "u2", weight=1)
 
@@ -270,10 +215,10 @@ def test_a_member_whose_port_closes_is_marked_error_and_leaves_then_returns(
     pool = _pool(ostium, lb, "rr")
     servers.stop(2)
     wait_for(lambda: _status(ostium, pool, "u2") == "ERROR", 20, what="u2 ERROR")
-    assert _spread(vip, 53, 10) == {backends.name(1): 10}
+    assert spread(vip, 53, 10) == {backends.name(1): 10}
     servers.start(2)
     wait_for(lambda: _status(ostium, pool, "u2") == "ONLINE", 20, what="u2 ONLINE again")
-    assert set(_spread(vip, 53, 10)) == {backends.name(1), backends.name(2)}
+    assert set(spread(vip, 53, 10)) == {backends.name(1), backends.name(2)}
 
 
 def test_weight_zero_drains_and_admin_down_removes(
@@ -282,11 +227,11 @@ def test_weight_zero_drains_and_admin_down_removes(
     vip = lb["vip_address"]
     pool = _pool(ostium, lb, "rr")
     _set_member(ostium, lb, "rr", "u1", weight=0)
-    assert _spread(vip, 53, 8) == {backends.name(2): 8}
+    assert spread(vip, 53, 8) == {backends.name(2): 8}
     wait_for(lambda: _status(ostium, pool, "u1") == "DRAINING", 10, what="u1 DRAINING")
     _set_member(ostium, lb, "rr", "u1", weight=1)
     _set_member(ostium, lb, "rr", "u2", admin_state_up=False)
-    assert _spread(vip, 53, 8) == {backends.name(1): 8}
+    assert spread(vip, 53, 8) == {backends.name(1): 8}
     wait_for(lambda: _status(ostium, pool, "u2") == "OFFLINE", 10, what="u2 OFFLINE")
     _set_member(ostium, lb, "rr", "u2", admin_state_up=True)
 
@@ -295,7 +240,7 @@ def test_source_ip_persistence_keeps_a_slash_24_on_one_member(
     ostium: Ostium, lb: dict[str, Any], client: str
 ) -> None:
     vip = lb["vip_address"]
-    seen = _spread(vip, 54, 12)
+    seen = spread(vip, 54, 12)
     assert len(seen) == 1 and None not in seen, seen
     (member,) = seen
     code = (
@@ -311,7 +256,7 @@ def test_source_ip_persistence_keeps_a_slash_24_on_one_member(
 
 def test_allowed_cidrs_drop_other_sources(ostium: Ostium, lb: dict[str, Any], client: str) -> None:
     vip = lb["vip_address"]
-    assert _ask(vip, 55) is not None  # from 198.19.40.1, the one allowed source
+    assert ask(vip, 55) is not None  # from 198.19.40.1, the one allowed source
     code = (
         "import socket\n"
         "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.5)\n"
@@ -337,8 +282,7 @@ def test_allowed_cidrs_drop_other_sources(ostium: Ostium, lb: dict[str, Any], cl
 def _sctp_init_from(ns: str, vip: str) -> str:
     """Send a crafted INIT to VIP:SCTP_PORT from namespace `ns`; the responder's name or ''."""
     code = (
-        "from ostium.devtools.udp_backends import sctp_ask\n"
-        f"print(sctp_ask({vip!r}, {SCTP_PORT}))\n"
+        f"from ostium.devtools.udp_backends import sctp_ask\nprint(sctp_ask({vip!r}, {SCTP_PORT}))\n"
     )
     return _in_namespace(ns, code)
 
