@@ -282,7 +282,8 @@ def test_allowed_cidrs_drop_other_sources(ostium: Ostium, lb: dict[str, Any], cl
 def _sctp_init_from(ns: str, vip: str) -> str:
     """Send a crafted INIT to VIP:SCTP_PORT from namespace `ns`; the responder's name or ''."""
     code = (
-        f"from ostium.devtools.udp_backends import sctp_ask\nprint(sctp_ask({vip!r}, {SCTP_PORT}))\n"
+        "from ostium.devtools.udp_backends import sctp_ask\n"
+        f"print(sctp_ask({vip!r}, {SCTP_PORT}))\n"
     )
     return _in_namespace(ns, code)
 
