@@ -1,14 +1,17 @@
 """The agent's health checker for UDP/SCTP pools: verdicts into the nftables table.
 
 Role: one thread for the agent (`LvsChecker`). Every `TICK` it looks at the amphorae's
-applied specs, and runs, for every member of a monitored UDP/SCTP pool that is enabled,
-one check every `delay` seconds (`checks.run_check`, at the member's monitor_address /
-monitor_port when set). `max_retries_down` failures in a row mark a member down,
-`max_retries` successes in a row mark it up again (haproxy's fall and rise); a member
-not checked yet counts as up, as haproxy's servers start. A verdict that changes is
-written into the amphora's `lvs_verdicts` and the table reloaded at once under the
-amphora's lock (`firewall.ensure_loaded`), so a member leaves or rejoins the maps
-within one check of its verdict; the heartbeat reports it (`statistics`).
+applied specs, and runs, for every enabled member of a monitored UDP/SCTP pool, one
+check every `delay` seconds (`checks.run_check`, at the member's monitor_address /
+monitor_port when set). A UDP-CONNECT check also fails when the member refused one of
+the balanced flows lately (see `ruleset.UNREACHABLE`). `max_retries_down` failures in
+a row mark a member down, `max_retries` successes in a row mark it up again (haproxy's
+fall and rise); a member not checked yet counts as up, as haproxy's servers start.
+A verdict that changes is written into the amphora's `lvs_verdicts` and the table is
+reloaded at once under the amphora's lock (`firewall.ensure_loaded`), so a member
+leaves or rejoins the maps within one check of its verdict; the heartbeat reports it
+(`statistics`). Every `LOADS_EVERY` seconds it also counts the flows of
+LEAST_CONNECTIONS members in conntrack and reloads the table when their shares change.
 
 Checks run in a pool of threads per amphora, each of which entered the amphora's
 network namespace once (`setns`, which moves only the calling thread). Time and sleep
@@ -32,7 +35,7 @@ from ostium.agent.errors import AgentFailure
 from ostium.agent.nftables import checks, statistics
 from ostium.agent.nftables.services import monitored, served
 from ostium.agent.registry import AmphoraRegistry
-from ostium.model.enums import LbAlgorithm
+from ostium.model.enums import HealthMonitorType, LbAlgorithm
 from ostium.model.spec import HealthMonitorSpec, MemberSpec
 
 LOG = logging.getLogger(__name__)
@@ -63,6 +66,8 @@ class _MemberState:
     successes: int = 0
     failures: int = 0
     running: Future[bool] | None = None
+    refused: bool = False
+    """UDP-CONNECT: the member refused a balanced flow lately (ICMP seen by nftables)."""
 
 
 @dataclass
@@ -184,6 +189,7 @@ class LvsChecker:
         for key in set(state.members) - set(wanted):
             del state.members[key]
         changed = False
+        refused: set[tuple[str, int]] | None = None  # read once per tick, when needed
         for key, (hm, member) in wanted.items():
             ms = state.members.get(key)
             if ms is None:
@@ -197,9 +203,13 @@ class LvsChecker:
                     LOG.info("amphora %s: check of %s failed: %s", amp.amphora_id, member.id, exc)
                     ok = False
                 ms.running = None
-                changed |= self._record(amp, hm, member, ms, ok)
+                changed |= self._record(amp, hm, member, ms, ok and not ms.refused)
             if now >= ms.next_due:
                 ms.next_due = now + max(hm.delay, 1)
+                if hm.type == HealthMonitorType.UDP_CONNECT:
+                    if refused is None:
+                        refused = statistics.unreachable(state.namespace)
+                    ms.refused = (str(member.address), member.protocol_port) in refused
                 address, port = _address(member), member.monitor_port or member.protocol_port
                 ms.running = state.executor.submit(checks.run_check, hm, address, port)
         if changed:

@@ -45,6 +45,20 @@ CHAINS = {
 }
 
 
+UNREACHABLE = {4: "unreach4", 6: "unreach6"}
+"""Sets of members (address . port) that answered a balanced flow with ICMP port
+unreachable lately: UDP-CONNECT checks count it as a failure (`checking`), because the
+kernel rate-limits those ICMP errors per destination, and every balanced flow and every
+check reach a member from the same (masqueraded) amphora address."""
+UNREACHABLE_TTL = 3
+_UNREACHABLE_RULES = [
+    "icmp type destination-unreachable icmp code port-unreachable ct status dnat ct mark != 0 "
+    "update @unreach4 { ct reply ip saddr . ct reply proto-src }",
+    "icmpv6 type destination-unreachable icmpv6 code port-unreachable ct status dnat "
+    "ct mark != 0 update @unreach6 { ct reply ip6 saddr . ct reply proto-src }",
+]
+
+
 @dataclass(frozen=True)
 class Ruleset:
     text: str
@@ -201,6 +215,11 @@ def render(
     declare = [f"table inet {TABLE} {{"]
     declare += [f"    counter {c} {{ }}" for c in counters]
     declare += [f"    map {name} {{ {body} }}" for name, body in sorted(maps.items())]
+    declare += [
+        f"    set {UNREACHABLE[v]} {{ type {_addr_type(v)} . inet_service; "
+        f"flags dynamic, timeout; timeout {UNREACHABLE_TTL}s; }}"
+        for v in (4, 6)
+    ]
     declare += [f"    chain {name} {{ {hook} }}" for name, hook in CHAINS.items()]
     declare.append("}")
     lines = [f"table inet {TABLE}", f"delete table inet {TABLE}"] if previous is None else []
@@ -211,7 +230,8 @@ def render(
         lines += [f"flush map inet {TABLE} {name}" for name in _flushed_maps(services, previous)]
     lines.append(f"table inet {TABLE} {{")
     lines += _chain("input", _input_rules(spec))
-    lines += _chain("lb_guard", [r for s in services for r in _guard_rules(s)])
+    guard = [r for s in services for r in _guard_rules(s)]
+    lines += _chain("lb_guard", guard + (_UNREACHABLE_RULES if services else []))
     lines += _chain("lb_in", [r for s in services for r in _dnat_rules(s)])
     lines += _chain("lb_persist", [r for s in services for r in _persist_rules(s)])
     lines += _chain("lb_out", ["ct status dnat ct mark != 0 masquerade"] if services else [])

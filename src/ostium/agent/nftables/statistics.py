@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from ostium.agent.commands import in_netns, run
 from ostium.agent.errors import AgentFailure
-from ostium.agent.nftables.ruleset import TABLE, counter_name
+from ostium.agent.nftables.ruleset import TABLE, UNREACHABLE, counter_name
 from ostium.agent.nftables.services import (
     listener_mark,
     member_enabled,
@@ -72,6 +72,26 @@ def parse_member_flows(text: str) -> Counter[tuple[int, str, int]]:
         sources, ports = _SRC.findall(line), _SPORT.findall(line)
         if len(sources) >= 2 and len(ports) >= 2:
             out[(int(mark.group(1)), sources[1], int(ports[1]))] += 1
+    return out
+
+
+def unreachable(namespace: str) -> set[tuple[str, int]]:
+    """Members (address, port) that refused a balanced flow in the last few seconds."""
+    out: set[tuple[str, int]] = set()
+    for name in UNREACHABLE.values():
+        argv = ["nft", "-j", "list", "set", "inet", TABLE, name]
+        proc = run(in_netns(namespace, argv), check=False)
+        try:
+            items = json.loads(proc.stdout or "{}").get("nftables", [])
+        except ValueError:
+            continue
+        for item in items:
+            elems = item.get("set", {}).get("elem", []) if isinstance(item, dict) else []
+            for elem in elems:
+                value = elem.get("elem", {}).get("val", elem) if isinstance(elem, dict) else elem
+                concat = value.get("concat") if isinstance(value, dict) else None
+                if isinstance(concat, list) and len(concat) == 2:
+                    out.add((str(concat[0]), int(concat[1])))
     return out
 
 
