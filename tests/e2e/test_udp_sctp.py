@@ -13,9 +13,12 @@ removed at the end (leak check as in the other e2e modules).
 
 from __future__ import annotations
 
+import collections
 import configparser
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -206,6 +209,52 @@ def test_round_robin_splits_new_flows_and_weights_shift_them(
     seen = spread(vip, 53, 40)
     assert 25 <= seen[backends.name(2)] <= 35 and seen[None] == 0, seen
     _set_member(ostium, lb, "rr", "u2", weight=1)
+
+
+def test_member_changes_under_load_lose_no_datagram_of_a_healthy_member(
+    ostium: Ostium, lb: dict[str, Any], backends: Backends
+) -> None:
+    """Established flows keep their member while the table is replaced around them."""
+    vip = lb["vip_address"]
+    pool = _pool(ostium, lb, "rr")
+    socks = []
+    for _ in range(8):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(1.0)
+        s.connect((vip, 53))
+        socks.append(s)
+    stop = threading.Event()
+    answers: list[collections.Counter[str | None]] = [collections.Counter() for _ in socks]
+
+    def load() -> None:
+        while not stop.is_set():
+            for s, seen in zip(socks, answers, strict=True):
+                s.send(b"x")
+                try:
+                    seen[s.recv(100).split()[0].decode()] += 1
+                except OSError:
+                    seen[None] += 1
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    try:
+        for _ in range(5):  # 10 changes: a third member added, then removed
+            m = ostium.api.create(
+                f"/v2/lbaas/pools/{pool['id']}/members",
+                "member",
+                lb["id"],
+                address=backends.address(3),
+                protocol_port=UDP_PORT,
+            )
+            ostium.api.remove(f"/v2/lbaas/pools/{pool['id']}/members/{m['id']}", lb["id"])
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        for s in socks:
+            s.close()
+    healthy = {backends.name(1), backends.name(2)}
+    for seen in answers:
+        assert set(seen) <= healthy and sum(seen.values()) > 10, answers
 
 
 def test_a_member_whose_port_closes_is_marked_error_and_leaves_then_returns(
