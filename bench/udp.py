@@ -18,6 +18,8 @@ Measured in one run, from threads that entered the client namespaces:
 * `member_down_s`: backend 2's server is killed; a new flow every 5 ms; the time from
   the kill to the last flow that still went to it (refused or unanswered). Target
   <= delay x max_retries_down + 0.5 s = 2.5 s.
+* `churn`: `--changes` weight changes of backend 2 (it stays healthy) through the API
+  while 8 established flows exchange datagrams through the VIP: datagrams lost (target 0).
 * `member_change_s`: backend 1 set `admin_state_up: false` through the API; the time
   from the PUT to the first of 20 consecutive new flows none of which reached it
   (API, worker, agent, nft transaction included). Target <= 0.1 s for the data plane
@@ -278,10 +280,22 @@ class Bench:
             out["member_change_s"] = in_namespace(
                 cv, lambda: self.member_change(vip, path, b1.name)
             )
+            log(f"{a.changes} member changes under load")
+            self.wait_active(lb["id"])
+            self.http.put(path, json={"member": {"admin_state_up": True}}).raise_for_status()
+            self.wait_active(lb["id"])
+            other = self.http.get(
+                f"/v2/lbaas/pools/{pool_id}/members", params={"name": b2.name}
+            ).json()["members"][0]
+            other_path = f"/v2/lbaas/pools/{pool_id}/members/{other['id']}"
+            out["churn"] = in_namespace(
+                cv, lambda: self.churn(vip, lb["id"], other_path, a.changes)
+            )
         out["targets"] = {
             "ratio_datagrams_per_s_min": 0.9,
             "member_down_s_max": 2.5,
             "member_change_s_max": 0.1,
+            "churn_lost_max": 0,
         }
         self.http.delete(f"/v2/lbaas/loadbalancers/{lb['id']}", params={"cascade": "true"})
         return out
@@ -312,6 +326,47 @@ class Bench:
                 clean_since = clean_since or time.monotonic()
                 clean += 1
         return round((clean_since or put) - put, 3)
+
+    def churn(self, vip: str, lb_id: str, path: str, changes: int) -> dict[str, Any]:
+        """`changes` weight changes of a member (it stays healthy) while 8 established
+        flows exchange datagrams: every datagram lost is counted."""
+        stop = threading.Event()
+        socks = []
+        for _ in range(8):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(1.0)
+            s.connect((vip, 53))
+            socks.append(s)
+        counts = {"exchanged": 0, "lost": 0}
+
+        def load() -> None:
+            while not stop.is_set():
+                for s in socks:
+                    s.send(b"x")
+                    try:
+                        s.recv(100)
+                        counts["exchanged"] += 1
+                    except OSError:
+                        counts["lost"] += 1
+
+        thread = threading.Thread(target=load)
+        thread.start()  # the sockets were made in the client namespace
+        started = time.monotonic()
+        try:
+            for i in range(changes):
+                body = {"member": {"weight": 2 if i % 2 == 0 else 1}}
+                self.http.put(path, json=body).raise_for_status()
+                self.wait_active(lb_id)
+        finally:
+            stop.set()
+            thread.join()
+            for s in socks:
+                s.close()
+        return {
+            "changes": changes,
+            "seconds": round(time.monotonic() - started, 1),
+            **counts,
+        }
 
     def close(self) -> list[str]:
         forced = []
@@ -353,6 +408,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--flows", type=int, default=16)
+    parser.add_argument("--changes", type=int, default=100)
     args = parser.parse_args()
 
     def terminate(*_: object) -> None:

@@ -6,6 +6,8 @@ Role: something for UDP/SCTP listeners to balance in demos, e2e tests and
 
     python -m ostium.devtools.udp_backends udp --name b1 --bind 198.18.1.11 --port 5353
     python -m ostium.devtools.udp_backends sctp --name b1 --bind 198.18.1.11 --port 3868
+    python -m ostium.devtools.udp_backends ask --address <VIP> --port 53
+    python -m ostium.devtools.udp_backends sctp-ask --address <VIP> --port 3868
 
 The UDP server answers every datagram with `<name> <datagram>`; the SCTP responder
 answers each INIT to its port with an INIT-ACK whose state cookie is its name (and
@@ -81,6 +83,18 @@ def serve_sctp(name: str, bind: str, port: int) -> None:
             s.sendto(sctp_packet(port, src, peer_tag, init_ack(name, peer_tag)), (peer[0], 0))
 
 
+def udp_ask(address: str, port: int, timeout: float = 2.0) -> str:
+    """One datagram from a new socket; the name of the server that answered ('' if none)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(b"hello", (address, port))
+        try:
+            return s.recv(2048).decode(errors="replace").split(" ", 1)[0]
+        except OSError:
+            return ""
+
+
 def sctp_ask(address: str, port: int, timeout: float = 2.0) -> str:
     """Send one INIT to address:port from a raw socket; the name in the INIT-ACK's
     cookie ('' when nothing answered). The association is then aborted."""
@@ -109,11 +123,21 @@ def sctp_ask(address: str, port: int, timeout: float = 2.0) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="udp_backends")
-    parser.add_argument("kind", choices=["udp", "sctp"])
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--bind", required=True)
+    parser.add_argument("kind", choices=["udp", "sctp", "ask", "sctp-ask"])
+    parser.add_argument("--name", help="udp, sctp: the name to answer with")
+    parser.add_argument("--bind", help="udp, sctp: the address to serve on")
+    parser.add_argument("--address", help="ask, sctp-ask: where to send (a VIP)")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
+    if args.kind in ("ask", "sctp-ask"):
+        if args.kind == "sctp-ask":
+            answer = sctp_ask(args.address, args.port)
+        else:
+            answer = udp_ask(args.address, args.port)
+        print(answer or "(no answer)")
+        return 0 if answer else 1
+    if not args.name or not args.bind:
+        parser.error("udp and sctp need --name and --bind")
     try:
         (serve_udp if args.kind == "udp" else serve_sctp)(args.name, args.bind, args.port)
     except KeyboardInterrupt:
