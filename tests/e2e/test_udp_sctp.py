@@ -126,6 +126,7 @@ def lb(ostium: Ostium, backends: Backends) -> dict[str, Any]:
                 "allowed_cidrs": ["198.19.40.1/32"],
             },
             {"protocol": "SCTP", "protocol_port": SCTP_PORT, "default_pool": {"name": "sctp"}},
+            {"protocol": "UDP", "protocol_port": 56, "default_pool": {"name": "lc"}},
         ],
         "pools": [
             {
@@ -151,6 +152,12 @@ def lb(ostium: Ostium, backends: Backends) -> dict[str, Any]:
                 "protocol": "UDP",
                 "lb_algorithm": "ROUND_ROBIN",
                 "members": members(3),
+            },
+            {
+                "name": "lc",
+                "protocol": "UDP",
+                "lb_algorithm": "LEAST_CONNECTIONS",
+                "members": members(1),
             },
             {
                 "name": "sctp",
@@ -326,6 +333,40 @@ def test_allowed_cidrs_drop_other_sources(ostium: Ostium, lb: dict[str, Any], cl
         10,
         what="listener statistics from nftables counters",
     )
+
+
+def test_least_connections_sends_new_flows_to_the_idle_member(
+    ostium: Ostium, lb: dict[str, Any], backends: Backends
+) -> None:
+    vip = lb["vip_address"]
+    busy = []
+    for _ in range(12):  # 12 live flows on u1, the only member so far
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(2)
+        s.connect((vip, 56))
+        s.send(b"x")
+        assert s.recv(100).split()[0].decode() == backends.name(1)
+        busy.append(s)
+    try:
+        pool = _pool(ostium, lb, "lc")
+        ostium.api.create(
+            f"/v2/lbaas/pools/{pool['id']}/members",
+            "member",
+            lb["id"],
+            address=backends.address(2),
+            protocol_port=UDP_PORT,
+        )
+        # The agent recounts conntrack every second; then the idle u2 gets ~16x the slots
+        # of u1, so new flows go to u2 several times in a row (round robin over two
+        # members never does: `numgen inc` alternates).
+        wait_for(
+            lambda: spread(vip, 56, 4) == {backends.name(2): 4},
+            10,
+            what="new flows going to the least busy member",
+        )
+    finally:
+        for s in busy:
+            s.close()
 
 
 def _sctp_init_from(ns: str, vip: str) -> str:
