@@ -48,6 +48,7 @@ from api_support import (
     sh,
     wait_for,
 )
+from udp_support import UDP_PORT, UdpServers, ask, spread
 
 from ostium.agent.naming import Names
 
@@ -191,7 +192,10 @@ def make_pair(
     made: list[str] = []
 
     def make(
-        persistence: str | None = None, members: tuple[int, ...] = (1, 2), **body: Any
+        persistence: str | None = None,
+        members: tuple[int, ...] = (1, 2),
+        udp: bool = False,
+        **body: Any,
     ) -> Pair:
         pool: dict[str, Any] = {
             "name": "p",
@@ -202,7 +206,17 @@ def make_pair(
         if persistence:
             pool["session_persistence"] = {"type": persistence}
         listener = {"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p"}}
-        lb = api.create_lb(subnet, wait=False, listeners=[listener], pools=[pool], **body)
+        listeners, pools = [listener], [pool]
+        if udp:  # a UDP listener too, balanced by source address (nftables)
+            udp_listener = {"protocol": "UDP", "protocol_port": 53, "default_pool": {"name": "u"}}
+            listeners.append(udp_listener)
+            members_ = [
+                {"address": backends.address(i), "protocol_port": UDP_PORT} for i in members
+            ]
+            pools.append(
+                {"name": "u", "protocol": "UDP", "lb_algorithm": "SOURCE_IP", "members": members_}
+            )
+        lb = api.create_lb(subnet, wait=False, listeners=listeners, pools=pools, **body)
         made.append(lb["id"])
         api.wait_active(lb["id"], 30)
         pair = Pair(ostium, api, lb)
@@ -479,6 +493,36 @@ def test_session_persistence_survives_takeover(make_pair: Callable[..., Pair]) -
     wait_for(lambda: probe(pair.vip), 5, 0.02, "traffic through the new MASTER")
     answers = [probe(pair.vip) for _ in range(8)]
     assert set(answers) - {None} == {first} and answers.count(None) <= 1, answers
+
+
+@pytest.fixture(scope="module")
+def udp_servers(backends: Backends) -> Iterator[UdpServers]:
+    servers = UdpServers(backends)
+    try:
+        servers.start(1)
+        servers.start(2)
+        yield servers
+    finally:
+        servers.stop_all()
+
+
+def test_udp_source_ip_flows_keep_their_member_across_a_takeover(
+    make_pair: Callable[..., Pair], udp_servers: UdpServers
+) -> None:
+    """Both amphorae hash a client alike (same slots, same seed): after the BACKUP takes
+    the VIP, new flows from the same client reach the same member."""
+    pair = make_pair(udp=True)
+    before = spread(pair.vip, 53, 6)
+    assert len(before) == 1 and None not in before, before
+    master = pair.master()["id"]
+    (backup,) = set(pair.settled() or {}) - {master}
+    at = time.monotonic()
+    fault_haproxy(pair, master)
+    wait_for(lambda: pair.holds_vip(backup), 5, 0.01, "the BACKUP taking the VIP")
+    wait_for(lambda: ask(pair.vip, 53, timeout=0.2), 5, 0.01, "UDP through the new MASTER")
+    print(f"\nUDP answered through the new MASTER {time.monotonic() - at:.2f} s after the fault")
+    after = spread(pair.vip, 53, 6)
+    assert after == before, (before, after)
 
 
 @pytest.fixture

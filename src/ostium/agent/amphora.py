@@ -21,6 +21,7 @@ from ostium.agent.counters import CounterCarry
 from ostium.agent.haproxy_process import HaproxyPaths
 from ostium.agent.keepalived import KeepalivedPaths
 from ostium.agent.naming import Names
+from ostium.agent.nftables.ruleset import Ruleset
 from ostium.model.spec import AmphoraPlug, AmphoraSpec
 
 
@@ -56,6 +57,12 @@ class Amphora:
     """The last plug fully ensured by this process (fast path for repeated ensures)."""
     firewall_loaded: str | None = None
     """The nftables ruleset this process last loaded into the namespace."""
+    lvs_loaded: Ruleset | None = None
+    """That ruleset as loaded (its UDP/SCTP services and persistence maps)."""
+    lvs_verdicts: dict[str, bool] = field(default_factory=dict)
+    """UDP/SCTP members' health by member id (False: down); unknown means up."""
+    lvs_loads: dict[str, int] = field(default_factory=dict)
+    """Active flows per member of LEAST_CONNECTIONS UDP/SCTP pools (from conntrack)."""
 
     @cached_property
     def counters(self) -> CounterCarry:
@@ -101,3 +108,7 @@ class AmphoraProbe:
     counters: CounterCarry
     keepalived: KeepalivedPaths | None = None
     """ACTIVE_STANDBY amphorae only: where keepalived's state is."""
+    spec: AmphoraSpec | None = None
+    """The applied spec (its UDP/SCTP listeners are reported from nftables)."""
+    lvs_verdicts: dict[str, bool] = field(default_factory=dict)
+    """A copy of the UDP/SCTP members' health verdicts."""

@@ -23,6 +23,7 @@ from ostium.agent.amphora_keepalived import AmphoraKeepalived
 from ostium.agent.applying import ApplyPipeline
 from ostium.agent.errors import StaleGeneration
 from ostium.agent.keepalived import KeepalivedPaths
+from ostium.agent.nftables.checking import LvsChecker
 from ostium.agent.registry import AmphoraRegistry
 from ostium.agent.settings import AgentSettings
 from ostium.agent.supervising import Supervisor
@@ -46,16 +47,20 @@ class AmphoraManager:
         self.pipeline = ApplyPipeline(
             settings, self.registry, self.keepalived, self.supervisor, self.on_applied
         )
+        self.lvs_checker = LvsChecker(self.registry)
+        """Health checks of UDP/SCTP pools (no haproxy checks them)."""
 
     # ----------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
         """Adopt amphorae from the state dir, clean orphans, start supervising."""
         self.supervisor.start()
+        self.lvs_checker.start()
 
     def close(self) -> None:
         """Stop supervising. Running haproxy processes are left alone on purpose."""
         self.supervisor.stop()
+        self.lvs_checker.stop()
         for amp in self.registry.all():
             with amp.counters.lock:
                 amp.counters.save()
@@ -90,6 +95,8 @@ class AmphoraManager:
                 a.paths,
                 a.counters,
                 a.kpaths if a.vrrp else None,
+                a.spec,
+                dict(a.lvs_verdicts),
             )
             for a in self.registry.all()
         )

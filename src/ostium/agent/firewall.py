@@ -1,51 +1,38 @@
-"""`allowed_cidrs` enforced with nftables inside an amphora's namespace.
+"""Load the amphora's nftables table (`nftables.ruleset`) into its namespace.
 
-Role: render one table of our own (`inet ostium_amphora`) whose input chain restricts
-only the ports of listeners that carry `allowed_cidrs`, and load it atomically (the
-file first declares and deletes the table, then recreates it, in one nft transaction).
-Callers: `applying` and `supervising` through `ensure_loaded`, which skips the nft
-round trip when the amphora already has the same rules. CIDRs come typed from the spec
-(ipaddress objects), ports are ints: no user text reaches the ruleset. Never touches the
-host's own ruleset.
+Role: `ensure_loaded(amp, spec)` renders the table from the spec and the health
+verdicts of the UDP/SCTP members, and loads it only when it changed: written to
+`nftables.conf.new`, checked with `nft -c`, loaded in one `nft -f` transaction, then
+renamed to `nftables.conf` (the last known good; a refused candidate stays as `.new`,
+and the kernel keeps running the table it had). After a load, the conntrack entries of
+members that left a listener (removed, disabled, marked down: not drained) are deleted,
+so their clients are placed again on their next packet instead of talking to nobody
+(IPVS' `expire_nodest_conn`). Callers: `applying`, `supervising` and the UDP/SCTP
+health checker (`nftables.checking`), all holding the amphora's lock. Never touches
+the host's own ruleset.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import logging
 from pathlib import Path
 
 from ostium.agent import netns, state_files
 from ostium.agent.amphora import Amphora
 from ostium.agent.commands import in_netns, run
 from ostium.agent.errors import AgentFailure, InvalidConfig
+from ostium.agent.nftables.ruleset import TABLE, Ruleset, render
+from ostium.agent.nftables.services import member_enabled
 from ostium.model.spec import AmphoraSpec
 
-TABLE = "ostium_amphora"
+__all__ = ["TABLE", "ensure_loaded", "render_ruleset"]
+LOG = logging.getLogger(__name__)
+FORWARDING = ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
 
 
 def render_ruleset(spec: AmphoraSpec) -> str:
-    lines = [
-        f"table inet {TABLE}",
-        f"delete table inet {TABLE}",
-        f"table inet {TABLE} {{",
-        "    chain input {",
-        "        type filter hook input priority filter; policy accept;",
-    ]
-    listeners = [ls for ls in spec.listeners if ls.admin_state_up] if spec.admin_state_up else []
-    for listener in sorted(listeners, key=lambda ls: ls.protocol_port):
-        if not listener.allowed_cidrs:
-            continue
-        port = int(listener.protocol_port)
-        nets = [ipaddress.ip_network(str(c), strict=False) for c in listener.allowed_cidrs]
-        v4 = sorted(str(n) for n in nets if n.version == 4)
-        v6 = sorted(str(n) for n in nets if n.version == 6)
-        if v4:
-            lines.append(f"        tcp dport {port} ip saddr {{ {', '.join(v4)} }} accept")
-        if v6:
-            lines.append(f"        tcp dport {port} ip6 saddr {{ {', '.join(v6)} }} accept")
-        lines.append(f"        tcp dport {port} drop")
-    lines += ["    }", "}", ""]
-    return "\n".join(lines)
+    """The whole table for `spec` with every member healthy (tests, first loads)."""
+    return render(spec, {}).text
 
 
 def apply_ruleset(namespace: str, path: Path, text: str) -> None:
@@ -58,13 +45,54 @@ def apply_ruleset(namespace: str, path: Path, text: str) -> None:
 
 
 def ensure_loaded(amp: Amphora, spec: AmphoraSpec) -> None:
-    """The amphora's namespace enforces `spec`'s allowed_cidrs (loaded only on change)."""
-    ruleset = render_ruleset(spec)
-    if ruleset == amp.firewall_loaded and netns.namespace_exists(amp.names.namespace):
+    """The amphora's namespace runs `spec`'s table (loaded only on change)."""
+    wanted = render(spec, amp.lvs_verdicts, loads=amp.lvs_loads)
+    exists = netns.namespace_exists(amp.names.namespace)
+    if wanted.text == amp.firewall_loaded and exists:
         return
+    previous = amp.lvs_loaded if exists and amp.firewall_loaded is not None else None
+    ruleset = (
+        wanted if previous is None else render(spec, amp.lvs_verdicts, previous, amp.lvs_loads)
+    )
     amp.firewall_loaded = None
     try:
-        apply_ruleset(amp.names.namespace, amp.directory / "nftables.conf", ruleset)
+        if ruleset.services:
+            run(in_netns(amp.names.namespace, ["sysctl", "-q", "-w", *FORWARDING]), check=False)
+        apply_ruleset(amp.names.namespace, amp.directory / "nftables.conf", ruleset.text)
     except AgentFailure as exc:
-        raise InvalidConfig("nftables refused the allowed_cidrs rules", exc.details) from exc
-    amp.firewall_loaded = ruleset
+        raise InvalidConfig("nftables refused the amphora's table", exc.details) from exc
+    amp.firewall_loaded = wanted.text
+    amp.lvs_loaded = ruleset
+    if previous is not None:
+        _forget_flows(amp, spec, previous, ruleset)
+
+
+def _forget_flows(amp: Amphora, spec: AmphoraSpec, before: Ruleset, after: Ruleset) -> None:
+    pools = {p.id: p for p in spec.pools}
+    now = {s.listener_id: s for s in after.services}
+    for old in before.services:
+        new = now.get(old.listener_id)
+        pool = pools.get(old.pool_id)
+        members = {m.id: m for m in pool.members} if pool is not None else {}
+        for target in {t for t in old.slots if new is None or t.member_id not in new.used}:
+            member = members.get(target.member_id)
+            if pool is not None and member is not None and member.weight == 0:
+                drained = member_enabled(pool, member.model_copy(update={"weight": 1}), {})
+                if drained and amp.lvs_verdicts.get(member.id) is not False:
+                    continue  # drained: its flows go on
+            argv = [
+                "conntrack", "-D", "-p", old.protocol, "--orig-dst", str(old.vip),
+                "--orig-port-dst", str(old.port), "--reply-src", str(target.address),
+                "--reply-port-src", str(target.port),
+            ]  # fmt: skip
+            try:
+                run(in_netns(amp.names.namespace, argv), check=False)
+            except AgentFailure as exc:  # no conntrack tool: flows age out instead
+                LOG.warning("amphora %s: %s", amp.amphora_id, exc.message)
+                return
+            LOG.info(
+                "amphora %s: listener %s: flows of member %s forgotten",
+                amp.amphora_id,
+                old.listener_id,
+                target.member_id,
+            )

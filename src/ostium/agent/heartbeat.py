@@ -33,6 +33,7 @@ from ostium.agent import haproxy_process, haproxy_stats, keepalived, netns
 from ostium.agent.amphora import AmphoraProbe
 from ostium.agent.amphorae import AmphoraManager
 from ostium.agent.errors import AgentFailure
+from ostium.agent.nftables import statistics as lvs_statistics
 from ostium.model.errors import InvalidHeartbeat
 from ostium.model.heartbeat import (
     HaproxyState,
@@ -234,6 +235,13 @@ class HeartbeatSender:
                     )
                 for pid, pool in snapshot.pools.items():
                     pools[pid] = PoolReport(status=pool.status, members=pool.members)
+        if state == HaproxyState.RUNNING and probe.spec is not None:
+            # UDP/SCTP listeners: nftables', reported in the same words (agent/nftables).
+            lvs_listeners, lvs_pools = lvs_statistics.report(
+                probe.namespace, probe.spec, probe.lvs_verdicts
+            )
+            listeners.update(lvs_listeners)
+            pools.update(lvs_pools)
         vrrp = None
         if probe.keepalived is not None and state != HaproxyState.NO_NAMESPACE:
             vrrp = keepalived.current_state(probe.keepalived)

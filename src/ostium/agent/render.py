@@ -27,7 +27,7 @@ from ostium.agent.quoting import quote
 from ostium.agent.render_backends import address, backend_name, backend_view, connection_limit
 from ostium.agent.render_l7 import l7_view
 from ostium.model import defaults
-from ostium.model.enums import ListenerProtocol
+from ostium.model.enums import LVS_LISTENER_PROTOCOLS, ListenerProtocol
 from ostium.model.spec import AmphoraSpec, ListenerSpec, PoolSpec
 
 MAX_GLOBAL_MAXCONN = 1_000_000
@@ -162,6 +162,8 @@ def build_view(spec: AmphoraSpec, ctx: RenderContext) -> View:
     frontends: list[dict[str, Any]] = []
     backends: list[dict[str, Any]] = []
     listeners = [ls for ls in spec.listeners if ls.admin_state_up] if spec.admin_state_up else []
+    # UDP and SCTP listeners are nftables' (agent/nftables), never haproxy's.
+    listeners = [ls for ls in listeners if ls.protocol not in LVS_LISTENER_PROTOCOLS]
     ports: set[int] = set()
     for listener in sorted(listeners, key=lambda ls: ls.protocol_port):
         if listener.protocol_port in ports:

@@ -21,6 +21,7 @@ from ostium.control.settings_agent import AmphoraAgentSettings
 from ostium.control.settings_authtoken import KeystoneAuthtokenSettings, load_authtoken
 from ostium.control.settings_keystone import IdentitySettings, PolicySettings
 from ostium.model.access_log import DEFAULT_USER_LOG_FORMAT
+from ostium.model.defaults import UDP_CONNECT_MIN_INTERVAL_HEALTH_MONITOR
 from ostium.model.enums import Topology
 
 T = TypeVar("T")
@@ -66,6 +67,7 @@ class ApiSettings:
     """API processes on the one port (0: one per CPU, at most 4), on PostgreSQL and on
     SQLite alike (WAL: readers never wait, writers queue on the file lock). Each process
     has its own /metrics counters, so more than one is opt-in."""
+    udp_connect_min_interval_health_monitor: int = UDP_CONNECT_MIN_INTERVAL_HEALTH_MONITOR
 
 
 @dataclass(frozen=True)

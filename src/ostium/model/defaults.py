@@ -29,6 +29,10 @@ HM_HTTP_METHOD: Final = "GET"
 HM_URL_PATH: Final = "/"
 HM_EXPECTED_CODES: Final = "200"
 HM_MAX_RETRIES_DOWN: Final = 3
+UDP_CONNECT_MIN_INTERVAL_HEALTH_MONITOR: Final = 3
+"""Smallest `delay` (seconds) of a UDP-CONNECT monitor ([api_settings] default)."""
+PERSISTENCE_TIMEOUT: Final = 360
+"""Seconds a UDP/SCTP SOURCE_IP persistence entry lives when the pool sets none."""
 
 # What a field returns to when an update sends it as null.
 LISTENER_RESETS: Final = {

@@ -172,6 +172,9 @@ LISTENER_POOL_COMPAT: dict[str, frozenset[str]] = {
     "PROMETHEUS": frozenset(),
 }
 
+# Listeners balanced by nftables in the amphora (Octavia's "LVS protocols"), not haproxy.
+LVS_LISTENER_PROTOCOLS: frozenset[str] = frozenset({"UDP", "SCTP"})
+
 # Listener protocol -> L4 family, for the one-port-per-family rule.
 PORT_FAMILY: dict[str, str] = {
     "HTTP": "tcp",

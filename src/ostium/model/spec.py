@@ -216,6 +216,10 @@ class ListenerSpec(SpecModel):
 class SessionPersistenceSpec(SpecModel):
     type: PersistenceType
     cookie_name: UserText | None = None
+    persistence_timeout: int | None = Field(default=None, ge=0, le=31_536_000)
+    """UDP/SCTP SOURCE_IP only: seconds a client keeps its member after its last packet."""
+    persistence_granularity: IPvAnyAddress | None = None
+    """UDP/SCTP SOURCE_IP only: the mask applied to the client address (a netmask)."""
 
 
 class HealthMonitorSpec(SpecModel):

@@ -89,7 +89,12 @@ def test_keepalived_conf(case: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "case", [c for c in CASES if any(ls.allowed_cidrs for ls in load(c).listeners)]
+    "case",
+    [
+        c
+        for c in CASES
+        if any(ls.allowed_cidrs or ls.protocol in ("UDP", "SCTP") for ls in load(c).listeners)
+    ],
 )
 def test_nftables_conf(case: str, tmp_path: Path) -> None:
     text = firewall.render_ruleset(load(case))

@@ -92,7 +92,13 @@ def create_children(
         pool_rows[name] = row
         session.flush()
         if p.healthmonitor is not None:
-            healthmonitors.new_healthmonitor(session, row, p.healthmonitor, project)
+            healthmonitors.new_healthmonitor(
+                session,
+                row,
+                p.healthmonitor,
+                project,
+                udp_min_delay=svc.settings.api.udp_connect_min_interval_health_monitor,
+            )
         for mb in p.members or []:
             members.new_member(session, svc.settings, row, mb, project, p.healthmonitor is not None)
             session.flush()

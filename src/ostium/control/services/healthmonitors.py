@@ -33,11 +33,12 @@ def new_healthmonitor(
     body: s._HealthMonitorFields,
     project_id: str,
     data: dict[str, Any] | None = None,
+    udp_min_delay: int = defaults.UDP_CONNECT_MIN_INTERVAL_HEALTH_MONITOR,
 ) -> m.HealthMonitor:
     """The new monitor's row; `data` is the body as `validation.healthmonitor` returned
     it, when the caller validated it already."""
     if data is None:
-        data = validation.healthmonitor(body.model_dump(), pool_row.protocol)
+        data = validation.healthmonitor(body.model_dump(), pool_row.protocol, udp_min_delay)
     row = m.HealthMonitor(
         **new_resource(project_id, body.admin_state_up),
         pool_id=pool_row.id,
@@ -65,7 +66,9 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.HealthMonitorCreate
         p: m.Pool = get_live(session, m.Pool, body.pool_id, ctx, "write")
         # Octavia validates the body first: an invalid one is a 400 even on a pool that
         # has a monitor already or is busy.
-        data = validation.healthmonitor(body.model_dump(), p.protocol)
+        data = validation.healthmonitor(
+            body.model_dump(), p.protocol, svc.settings.api.udp_connect_min_interval_health_monitor
+        )
         if p.health_monitor is not None and p.health_monitor.provisioning_status != PS.DELETED:
             raise Conflict("This pool already has a health monitor")
         require_active(p, "Pool")
@@ -108,7 +111,9 @@ def update(
             if value is None and f in ("http_method", "url_path", "expected_codes") and http:
                 value = defaults.HM_HTTP_RESETS[f]
             merged[f] = value
-        merged = validation.healthmonitor(merged, hm.pool.protocol)
+        merged = validation.healthmonitor(
+            merged, hm.pool.protocol, svc.settings.api.udp_connect_min_interval_health_monitor
+        )
         require_active(hm.pool, "Pool")  # after the body's checks, as in Octavia
         for f in HM_FIELDS:
             setattr(hm, f, merged[f])

@@ -1,8 +1,9 @@
 """Cross-field validation rules of the API (spec sections 2.2-2.7, 2.15), without HTTP.
 
 Each function raises BadRequest/NotImplementedByProvider naming the field and value.
-This is also where ostium refuses what its data plane cannot do yet (UDP, SCTP,
-TERMINATED_HTTPS, PROMETHEUS, pool re-encryption): a clear 400, never a silent accept.
+This is also where ostium refuses what its data plane cannot do yet (TERMINATED_HTTPS,
+PROMETHEUS, pool re-encryption): a clear 400, never a silent accept. UDP and SCTP
+(nftables data plane) have their own rules in `lvs_validation`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from ostium.control.services import lvs_validation
 from ostium.model import defaults
 from ostium.model.enums import LISTENER_POOL_COMPAT
 from ostium.model.errors import BadRequest, NotImplementedByProvider
 from ostium.model.tokens import SAFE_TOKEN
 
-UNSUPPORTED_LISTENER_PROTOCOLS = {"UDP", "SCTP", "TERMINATED_HTTPS", "PROMETHEUS"}
-UNSUPPORTED_POOL_PROTOCOLS = {"UDP", "SCTP"}
+UNSUPPORTED_LISTENER_PROTOCOLS = {"TERMINATED_HTTPS", "PROMETHEUS"}
+UNSUPPORTED_POOL_PROTOCOLS: set[str] = set()
 INSERT_HEADERS = {
     "X-Forwarded-For",
     "X-Forwarded-Port",
@@ -127,6 +129,8 @@ def allowed_cidrs(cidrs: list[str], vip_address: str | None) -> list[str]:
 
 
 def listener_tls_fields(protocol: str, data: dict[str, Any]) -> None:
+    if protocol in lvs_validation.LVS_PROTOCOLS:
+        lvs_validation.listener_fields(protocol, data)
     for f in (
         "default_tls_container_ref",
         "client_ca_tls_container_ref",
@@ -185,6 +189,8 @@ def pool_tls_fields(data: dict[str, Any]) -> None:
 def session_persistence(sp: dict[str, Any] | None, protocol: str) -> dict[str, Any] | None:
     if sp is None:
         return None
+    if protocol in lvs_validation.LVS_PROTOCOLS:
+        return lvs_validation.session_persistence(sp)
     stype = sp.get("type")
     if stype is None:
         raise bad("session_persistence.type", None, "Mandatory field missing.")
@@ -214,7 +220,7 @@ def session_persistence(sp: dict[str, Any] | None, protocol: str) -> dict[str, A
     if sp.get("persistence_timeout") is not None or sp.get("persistence_granularity"):
         raise BadRequest(
             "Validation failure: persistence_timeout and persistence_granularity "
-            "are only valid for UDP and SCTP pools."
+            "is only for UDP/SCTP protocol pools."
         )
     return {
         "type": stype,
@@ -233,12 +239,18 @@ HM_BY_POOL = {
 }
 
 
-def healthmonitor(hm: dict[str, Any], pool_protocol_: str) -> dict[str, Any]:
+def healthmonitor(
+    hm: dict[str, Any],
+    pool_protocol_: str,
+    udp_min_delay: int = defaults.UDP_CONNECT_MIN_INTERVAL_HEALTH_MONITOR,
+) -> dict[str, Any]:
     """Validate a merged monitor (create, or stored + update) and fill HTTP defaults."""
     htype = hm["type"]
-    if htype in ("UDP-CONNECT", "SCTP"):
+    if pool_protocol_ in lvs_validation.LVS_PROTOCOLS:
+        lvs_validation.healthmonitor(hm, pool_protocol_, udp_min_delay)
+    elif htype in ("UDP-CONNECT", "SCTP"):
         raise BadRequest(f"The {htype} type is only supported for pools of type UDP/SCTP.")
-    if htype not in HM_BY_POOL.get(pool_protocol_, set()):
+    if htype not in HM_BY_POOL.get(pool_protocol_, lvs_validation.HM_TYPES):
         raise BadRequest(
             f"The associated pool protocol is {pool_protocol_}, so only a "
             "UDP-CONNECT/SCTP/TCP/HTTP health monitor is supported."

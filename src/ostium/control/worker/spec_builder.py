@@ -187,6 +187,8 @@ def build(
             persistence = sp.SessionPersistenceSpec(
                 type=p.session_persistence["type"],
                 cookie_name=p.session_persistence.get("cookie_name"),
+                persistence_timeout=p.session_persistence.get("persistence_timeout"),
+                persistence_granularity=p.session_persistence.get("persistence_granularity"),
             )
         pools.append(
             sp.PoolSpec(
