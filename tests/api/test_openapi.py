@@ -92,7 +92,11 @@ def test_document_lists_every_route_the_app_serves(api: Api) -> None:
         for method in route.methods:
             (served if route.include_in_schema else hidden).add((method, route.path))
     assert documented == served
-    assert hidden == {("GET", "/openapi"), ("GET", "/docs")}
+    # The key-manager API (/v1, Barbican's) is not part of the Octavia document.
+    assert {h for h in hidden if not h[1].startswith("/v1")} == {
+        ("GET", "/openapi"),
+        ("GET", "/docs"),
+    }
 
 
 def test_every_documented_operation_is_routed(api: Api) -> None:

@@ -45,6 +45,9 @@ RACE_ATTEMPTS = 3
 DRAIN_LIMIT = 1 << 20
 """Bytes of an oversized body read and dropped before the 413; past this, the 413 closes
 the connection."""
+KEY_MANAGER_ROOTS = ("secrets", "containers")
+"""Served at the root too (`/secrets` = `/v1/secrets`): barbicanclient given the API's
+own URL as its endpoint (`--os-endpoint`, or a catalog entry without `/v1`) asks there."""
 _FAILED = "ostium.unexpected_error"
 """Set in the request scope by the last-resort handler: its 500 is Envelope's to send."""
 
@@ -123,6 +126,8 @@ class Envelope:
             path = "/v2" + path[5:]
         if path != "/" and path.endswith("/"):
             path = path.rstrip("/")
+        if path.split("/", 2)[1] in KEY_MANAGER_ROOTS:
+            path = "/v1" + path
         scope["path"] = path
         scope["raw_path"] = path.encode()
 
@@ -139,6 +144,7 @@ class Envelope:
         if (
             accept
             and path not in ("/metrics", "/docs")
+            and not path.startswith("/v1/")  # key-manager payloads: text or bytes
             and not any(a.split(";")[0].strip() in json_ok for a in accept.split(","))
             and _routed(self.app, scope)
         ):
@@ -282,7 +288,7 @@ def _too_large(drained: bool) -> Response:
 
 
 def create_app(svc: ServiceContext) -> FastAPI:
-    from ostium.control.api.routes import admin, docs, lbaas, root
+    from ostium.control.api.routes import admin, docs, keymanager, lbaas, root
 
     app = FastAPI(title="ostium", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.svc = svc
@@ -292,7 +298,9 @@ def create_app(svc: ServiceContext) -> FastAPI:
         return webob(400, exc.message)
 
     @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError) -> Response:
+    async def _api(request: Request, exc: ApiError) -> Response:
+        if request.url.path.startswith("/v1") and exc.status != 401:
+            return webob(exc.status, exc.message)  # the key-manager API: Barbican's shape
         resp = fault(exc.status, exc.message)
         if exc.status == 401:
             resp = JSONResponse(
@@ -321,5 +329,6 @@ def create_app(svc: ServiceContext) -> FastAPI:
     app.include_router(lbaas.router, prefix="/v2")
     app.include_router(admin.router, prefix="/v2")
     app.include_router(docs.router)
+    app.include_router(keymanager.router)
     wrapped: Any = Envelope(app, svc.settings.api.max_request_body_size)
     return wrapped  # type: ignore[no-any-return]
