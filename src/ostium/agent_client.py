@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from ostium.model.errors import PermanentError, TransientError
-from ostium.model.spec import AmphoraList, AmphoraPlug, AmphoraSpec, AmphoraState
+from ostium.model.spec import REVEAL, AmphoraList, AmphoraPlug, AmphoraSpec, AmphoraState
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
@@ -140,7 +140,7 @@ class AgentClient:
             "PUT",
             f"/amphorae/{spec.amphora_id}/spec",
             "apply_spec",
-            content=spec.model_dump_json(),
+            content=spec.model_dump_json(context=REVEAL),  # TLS material, over mTLS only
             headers={"content-type": "application/json"},
         )
         _check(response, stale_is_special=True)

@@ -30,6 +30,7 @@ from ostium.agent import (
     keepalived,
     runtime_update,
     state_files,
+    tls_files,
 )
 from ostium.agent.amphora import Amphora
 from ostium.agent.amphora_keepalived import AmphoraKeepalived
@@ -88,12 +89,14 @@ class ApplyPipeline:
             stats_socket=str(amp.paths.stats_socket),
             group=self._group,
             max_maxconn=self._max_maxconn,
+            tls_dir=str(tls_files.tls_dir(amp.directory)),
         )
 
     def apply(self, amp: Amphora, spec: AmphoraSpec) -> None:
         """Run `spec` on `amp` (the caller holds `amp.lock`)."""
         paths = amp.paths
         view = build_view(spec, self.context(amp))
+        tls_files.write(amp.directory, spec)  # haproxy -c reads them
         candidate = amp.config_candidate
         state_files.write(candidate, render_view(view))
         try:
@@ -117,6 +120,7 @@ class ApplyPipeline:
             self.restore_last_known_good(amp)
             raise
         state_files.copy(paths.config, amp.config_lkg)
+        tls_files.prune(amp.directory, spec)
         first = amp.spec is None
         amp.spec = spec.model_copy(deep=True)
         amp.view = view

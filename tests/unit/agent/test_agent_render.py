@@ -74,10 +74,15 @@ def test_http_listener_refuses_tcp_pool() -> None:
         render(spec([listener("HTTP", default_pool_id=p["id"])], [p]))
 
 
-@pytest.mark.parametrize("protocol", ["UDP", "SCTP", "TERMINATED_HTTPS", "PROMETHEUS"])
+@pytest.mark.parametrize("protocol", ["UDP", "SCTP"])
 def test_unsupported_listener_protocols(protocol: str) -> None:
     with pytest.raises(InvalidSpec, match="not supported"):
         render(spec([listener(protocol)], []))
+
+
+def test_terminated_https_needs_a_certificate() -> None:
+    with pytest.raises(InvalidSpec, match="needs a certificate"):
+        render(spec([listener("TERMINATED_HTTPS")], []))
 
 
 @pytest.mark.parametrize(
