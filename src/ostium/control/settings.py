@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from ostium.control.certificate_settings import CertificateSettings, check_tls
 from ostium.model.enums import Topology
-from ostium.model.tls import TLS_DEFAULT_CIPHERS
 
 T = TypeVar("T")
 
@@ -171,25 +171,6 @@ class HaproxySettings:
 
 
 @dataclass(frozen=True)
-class CertificateSettings:
-    """`[certificates]`: the built-in secret store and Octavia's TLS defaults (issue 10)."""
-
-    secret_key: str = ""
-    """Fernet key encrypting secret payloads at rest; empty: `<state_dir>/secrets.key`
-    (created with mode 0600). Every process of one deployment needs the same key."""
-    allow_tls_terminated_listeners: bool = True
-    allow_prometheus_listeners: bool = True
-    default_listener_ciphers: str = TLS_DEFAULT_CIPHERS
-    default_pool_ciphers: str = TLS_DEFAULT_CIPHERS
-    tls_cipher_prohibit_list: str = ""
-    default_listener_tls_versions: str = "TLSv1.2, TLSv1.3"
-    default_pool_tls_versions: str = "TLSv1.2, TLSv1.3"
-    minimum_tls_version: str = ""
-    default_listener_alpn_protocols: str = "h2, http/1.1, http/1.0"
-    default_pool_alpn_protocols: str = "h2, http/1.1, http/1.0"
-
-
-@dataclass(frozen=True)
 class Settings:
     state_dir: Path = field(default_factory=lambda: Path("var"))
     api: ApiSettings = field(default_factory=ApiSettings)
@@ -339,6 +320,7 @@ def load_settings(
     # Octavia keeps the TLS defaults in [api_settings]; ostium reads them from
     # [certificates] (an [api_settings] option of the same name is not read).
     certificates = _group(CertificateSettings, parser, "certificates")
+    check_tls(certificates)
     _check_vrrp(worker, keepalived)
     sd = (
         state_dir

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ostium.control.certificate_settings import CertificateSettings
 from ostium.control.secrets import crypto, material
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.validation import bad
-from ostium.control.settings import CertificateSettings
 from ostium.model.enums import ListenerProtocol as LP
 from ostium.model.errors import BadRequest
 from ostium.model.tls import ALPN_PROTOCOLS, CIPHER_STRING, TLS_VERSIONS
@@ -269,6 +269,7 @@ def pool(
             ("tls_versions", _split(cs.default_pool_tls_versions)),
             ("alpn_protocols", _split(cs.default_pool_alpn_protocols)),
         ):
-            if new[f] is None and (creating or f in sent or "tls_enabled" in sent):
+            reset = f in sent and f != "alpn_protocols"  # Octavia keeps a PUT null ALPN
+            if new[f] is None and (creating or reset or "tls_enabled" in sent):
                 new[f] = default
     return new
