@@ -3,8 +3,8 @@ TERMINATED_HTTPS (SNI, versions, client certificates, CRL, ALPN h2, X-SSL-* head
 SSL L7 rules, re-encryption to an HTTPS member that checks ostium's client certificate,
 the PROMETHEUS listener, a certificate rotation under load, and where keys may live.
 
-One `ostium serve` with its own networks (VIP 198.19.30.0/24 on `ostt-vip3`, members
-198.19.31.0/24 on `ostt-back3`) and ONE load balancer created in a single graph call,
+One `ostium serve` with its own networks (VIP 198.19.50.0/24 on `ostt-vip5`, members
+198.19.51.0/24 on `ostt-back5`) and ONE load balancer created in a single graph call,
 shared by the tests of this module (they run in file order): listener :443 (default
 certificate from a PKCS12 secret + an SNI certificate container, h2), :8443 (MANDATORY
 client certificates, CRL, X-SSL-* headers), :9443 (OPTIONAL, SSL rules pick the pool),
@@ -30,8 +30,8 @@ from api_support import Backends, Net, Ostium, sh, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from tests import pki
 
-VIP = Net("ostt-vip3", "198.19.30.0/24", "ostt-vip3", "ostt-vip3-subnet")
-BACK = Net("ostt-back3", "198.19.31.0/24", "ostt-back3", "ostt-back3-subnet")
+VIP = Net("ostt-vip5", "198.19.50.0/24", "ostt-vip5", "ostt-vip5-subnet")
+BACK = Net("ostt-back5", "198.19.51.0/24", "ostt-back5", "ostt-back5-subnet")
 ONE, TWO, THREE = "one.example.test", "two.example.test", "three.example.test"
 HTTPS_MEMBER_PORT = 8443
 
