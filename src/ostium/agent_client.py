@@ -24,7 +24,7 @@ import httpx
 
 from ostium.model import timing
 from ostium.model.errors import PermanentError, TransientError
-from ostium.model.spec import AmphoraList, AmphoraPlug, AmphoraSpec, AmphoraState
+from ostium.model.spec import REVEAL, AmphoraList, AmphoraPlug, AmphoraSpec, AmphoraState
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
@@ -142,7 +142,7 @@ class AgentClient:
                 "PUT",
                 f"/amphorae/{spec.amphora_id}/spec",
                 "apply_spec",
-                content=spec.model_dump_json(),
+                content=spec.model_dump_json(context=REVEAL),  # TLS material, over mTLS only
                 headers={"content-type": "application/json"},
             )
         steps = timing.current()

@@ -76,7 +76,7 @@ def test_coercions_clients_rely_on(api: Api) -> None:
         ({"protocol": "HTTP", "protocol_port": 80, "timeout_client_data": -1}, "greater or equal"),
         (
             {"protocol": "HTTP", "protocol_port": 80, "default_tls_container_ref": "x"},
-            "TERMINATED_HTTPS",
+            "Certificate container references are not allowed on HTTP protocol listeners.",
         ),
     ],
 )
@@ -186,7 +186,9 @@ def test_control_characters_are_refused_everywhere(api: Api, value: str) -> None
         ({"type": "COOKIE", "compare_type": "EQUAL_TO", "key": "sid", "value": "a;b"}, False),
         ({"type": "COOKIE", "compare_type": "EQUAL_TO", "key": "sid", "value": "abc"}, True),
         ({"type": "HOST_NAME", "compare_type": "ENDS_WITH", "value": ".example.com"}, True),
-        ({"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO", "value": "true"}, False),
+        # as in Octavia: accepted on any L7 listener (never matches without TLS)
+        ({"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO", "value": "true"}, True),
+        ({"type": "SSL_CONN_HAS_CERT", "compare_type": "EQUAL_TO", "value": "yes"}, False),
     ],
 )
 def test_l7_rule_matrix(api: Api, rule: dict[str, str], ok: bool) -> None:

@@ -22,6 +22,7 @@ pair on two hosts with `anti_affinity = required`.
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import contextlib
 import http.client
@@ -29,6 +30,9 @@ import itertools
 import json
 import os
 import signal
+import socket
+import ssl
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +52,7 @@ from api_support import (
     sh,
     wait_for,
 )
+from tests import pki
 from udp_support import UDP_PORT, UdpServers, ask, spread
 
 from ostium.agent.naming import Names
@@ -727,3 +732,57 @@ def test_two_hosts_keep_the_pair_apart_even_after_a_failover() -> None:
         if Path("/sys/class/net", VIP2.bridge).exists():
             sh("ip", "link", "del", VIP2.bridge)
     assert left == [], f"ostium left things behind: {left}"
+
+
+def test_tls_takeover_keeps_serving_https(
+    make_pair: Callable[..., Pair], api: Lbaas, ostium: Ostium
+) -> None:
+    """Both amphorae of a pair get the certificate (0600 files of their own); after the
+    MASTER's haproxy dies, the new MASTER answers HTTPS with it (issue 10)."""
+    issuer = pki.ca()
+    leaf = pki.issue(issuer, "pair.example.test", ["pair.example.test"])
+    r = api.http.post(
+        "/v1/secrets",
+        json={
+            "payload": base64.b64encode(leaf.p12()).decode(),
+            "payload_content_type": "application/octet-stream",
+            "payload_content_encoding": "base64",
+        },
+    )
+    assert r.status_code == 201, r.text
+    pair = make_pair()
+    pool = api.http.get("/v2/lbaas/pools", params={"loadbalancer_id": pair.id}).json()["pools"]
+    api.create(
+        "/v2/lbaas/listeners",
+        "listener",
+        pair.id,
+        loadbalancer_id=pair.id,
+        protocol="TERMINATED_HTTPS",
+        protocol_port=443,
+        default_pool_id=pool[0]["id"],
+        default_tls_container_ref=r.json()["secret_ref"],
+    )
+    pair.wait_settled()
+    ctx = ssl.create_default_context()
+    ctx.load_verify_locations(cadata=issuer.cert_pem.decode())
+
+    def https() -> bool:
+        try:
+            raw = socket.create_connection((pair.vip, 443), timeout=1)
+            with raw, ctx.wrap_socket(raw, server_hostname="pair.example.test") as tls:
+                tls.sendall(
+                    b"GET / HTTP/1.1\r\nHost: pair.example.test\r\nConnection: close\r\n\r\n"
+                )
+                return tls.recv(64).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+    assert https()
+    for amp in pair.amphorae():
+        files = list((pair.directory(amp["id"]) / "tls").iterdir())
+        assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    old_master = pair.master()["id"]
+    (backup,) = [a["id"] for a in pair.amphorae() if a["id"] != old_master]
+    fault_haproxy(pair, old_master)
+    wait_for(lambda: pair.holds_vip(backup), 8, 0.01, "the BACKUP taking the VIP")
+    wait_for(https, 5, 0.05, "HTTPS through the new MASTER")

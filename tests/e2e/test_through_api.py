@@ -479,7 +479,7 @@ def test_unsupported_features_are_400_and_never_reach_the_data_plane(
                 "default_tls_container_ref": "https://barbican.test/v1/containers/x",
             }
         },
-        "TERMINATED_HTTPS",
+        "Could not retrieve certificate",
     )
     refused(
         "/v2/lbaas/pools",

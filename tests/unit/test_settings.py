@@ -58,3 +58,20 @@ def test_bad_config_is_refused(tmp_path: Path, text: str) -> None:
     ini.write_text(text)
     with pytest.raises(ValueError):
         load_settings(str(ini))
+
+
+def test_tls_defaults_are_checked_at_start(tmp_path: Path) -> None:
+    """Octavia's start-up checks of [certificates] (issue 10)."""
+    cases = {
+        "minimum_tls_version = TLSv1.3": "less than the minimum",
+        "minimum_tls_version = TLSv9": "minimum_tls_version",
+        "tls_cipher_prohibit_list = ECDHE-RSA-AES128-GCM-SHA256": "conflict with prohibit list",
+        "default_pool_tls_versions = TLSv1.2, TLSv2": "default_pool_tls_versions",
+    }
+    for line, message in cases.items():
+        ini = tmp_path / "ostium.ini"
+        ini.write_text(f"[certificates]\n{line}\n")
+        with pytest.raises(ValueError, match=message):
+            load_settings(str(ini), state_dir=str(tmp_path))
+    ini.write_text("[certificates]\nminimum_tls_version = TLSv1.2\n")
+    assert load_settings(str(ini), state_dir=str(tmp_path)).certificates.minimum_tls_version

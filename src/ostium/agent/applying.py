@@ -31,6 +31,7 @@ from ostium.agent import (
     keepalived,
     runtime_update,
     state_files,
+    tls_files,
 )
 from ostium.agent.access_logs import socket_path
 from ostium.agent.amphora import Amphora
@@ -94,6 +95,7 @@ class ApplyPipeline:
             max_maxconn=self._max_maxconn,
             log_socket=str(socket_path(logs, amp.amphora_id)) if logs is not None else None,
             log_facility=self.settings.user_log_facility,
+            tls_dir=str(tls_files.tls_dir(amp.directory)),
         )
 
     def apply(self, amp: Amphora, spec: AmphoraSpec) -> None:
@@ -101,6 +103,7 @@ class ApplyPipeline:
         paths = amp.paths
         with phase("render"):
             view = build_view(spec, self.context(amp))
+            tls_files.write(amp.directory, spec)  # haproxy reads them when it loads
             candidate = amp.config_candidate
             state_files.write(candidate, render_view(view))
         running = haproxy_process.master_pid(paths)
@@ -114,6 +117,7 @@ class ApplyPipeline:
         else:
             vrrp_config = self._swap(amp, spec, running)
         state_files.copy(paths.config, amp.config_lkg)
+        tls_files.prune(amp.directory, spec)
         first = amp.spec is None
         with phase("record"):
             self._record(amp, spec, view, vrrp_config, first)

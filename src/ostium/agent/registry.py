@@ -100,7 +100,11 @@ class AmphoraRegistry:
         state_files.write_atomic(amp.directory / PLUG_FILE, amp.plug.model_dump_json())
 
     def save_spec(self, amp: Amphora, spec: AmphoraSpec) -> None:
-        state_files.write_atomic(amp.directory / SPEC_FILE, spec.model_dump_json())
+        # TLS material stays in its own 0600 files (tls_files), never in spec.json.
+        state_files.write_atomic(
+            amp.directory / SPEC_FILE,
+            spec.model_dump_json(exclude={"tls_files": {"__all__": {"pem"}}}),
+        )
 
     def load(self) -> list[Amphora]:
         """Register every amphora found in the state directory (after an agent restart).

@@ -18,10 +18,12 @@ from `ostium.model.defaults`; none is written here or in the template.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from ostium.agent import render_tls
 from ostium.agent.errors import InvalidSpec
 from ostium.agent.quoting import quote
 from ostium.agent.render_backends import address, backend_name, backend_view, connection_limit
@@ -40,6 +42,8 @@ _LISTENER_MODE = {
     ListenerProtocol.HTTP: "http",
     ListenerProtocol.HTTPS: "tcp",
     ListenerProtocol.TCP: "tcp",
+    ListenerProtocol.TERMINATED_HTTPS: "http",
+    ListenerProtocol.PROMETHEUS: "http",
 }
 
 _ENV = jinja2.Environment(
@@ -67,6 +71,8 @@ class RenderContext:
     log_socket: str | None = None
     """The amphora's access-log socket (`access_logs`); None: no access logs at all."""
     log_facility: int = 0
+    tls_dir: str = "/nonexistent"
+    """Where `tls_files` keeps this amphora's TLS files."""
 
 
 def _truthy(value: str) -> bool:
@@ -97,19 +103,33 @@ def _frontend_view(
     acls: list[dict[str, str]] = []
     rules: list[str] = []
     used: set[str] = set()
-    if mode == "http":
+    terminated = listener.protocol == ListenerProtocol.TERMINATED_HTTPS
+    if terminated and listener.tls is None:
+        raise InvalidSpec(f"listener {listener.id}: TERMINATED_HTTPS needs a certificate")
+    bind = address(spec.vip.address, listener.protocol_port)
+    if listener.tls is not None:
+        bind += " " + render_tls.bind_options(listener, Path(ctx.tls_dir))
+    if listener.protocol == ListenerProtocol.PROMETHEUS:
+        # haproxy's built-in exporter answers every path; nothing else is served here.
+        lines.append("http-request use-service prometheus-exporter")
+    elif mode == "http":
         headers = {k.lower(): _truthy(v) for k, v in listener.insert_headers.items()}
         if headers.get("x-forwarded-for"):
             lines.append("option forwardfor")
         if headers.get("x-forwarded-port"):
             lines.append("http-request set-header X-Forwarded-Port %[dst_port]")
         if headers.get("x-forwarded-proto"):
-            lines.append("http-request set-header X-Forwarded-Proto http")
+            proto = "https" if terminated else "http"
+            lines.append(f"http-request set-header X-Forwarded-Proto {proto}")
+        if terminated and listener.tls is not None:
+            lines += render_tls.frontend_lines(listener, listener.tls, headers)
         l7 = l7_view(listener.l7policies, listener, usable)
         acls, rules, used = l7.acls, l7.rules, l7.used_pools
-    elif any(p.admin_state_up for p in listener.l7policies):
+    if listener.protocol == ListenerProtocol.PROMETHEUS:
+        pass
+    elif mode != "http" and any(p.admin_state_up for p in listener.l7policies):
         raise InvalidSpec(f"listener {listener.id}: L7 policies need an HTTP listener")
-    default = listener.default_pool_id
+    default = None if listener.protocol == ListenerProtocol.PROMETHEUS else listener.default_pool_id
     if default is not None and default not in pools:
         raise InvalidSpec(f"listener {listener.id}: default_pool_id {default} is not in the spec")
     default_backend = None
@@ -117,11 +137,13 @@ def _frontend_view(
         default_backend = backend_name(default, listener.id)
         used.add(default)
     peers = _peers_name(spec) if spec.vrrp is not None else None
-    backends = [backend_view(pools[pid], listener, mode, peers) for pid in sorted(used)]
+    backends = [
+        backend_view(pools[pid], listener, mode, peers, ctx.tls_dir) for pid in sorted(used)
+    ]
     frontend = {
         "name": listener.id,
         "mode": mode,
-        "bind": address(spec.vip.address, listener.protocol_port),
+        "bind": bind,
         "maxconn": connection_limit(listener.connection_limit),
         # As given, 0 included: haproxy reads `timeout client 0` as "no timeout" (and
         # warns at startup), which is what an explicit 0 asks for.

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 from typing import Any
 
+from ostium.agent import render_tls
 from ostium.agent.errors import InvalidSpec
 from ostium.agent.quoting import is_token, quote, quote_logformat
 from ostium.model import defaults
@@ -71,7 +73,7 @@ def _checked(pool: PoolSpec) -> bool:
     return hm is not None and hm.admin_state_up
 
 
-def _fixed_options(pool: PoolSpec, member: MemberSpec) -> list[str]:
+def _fixed_options(pool: PoolSpec, member: MemberSpec, tls_dir: str = "") -> list[str]:
     """A server's options that the runtime API cannot change (all but weight and state)."""
     opts: list[str] = []
     hm = pool.healthmonitor
@@ -93,12 +95,16 @@ def _fixed_options(pool: PoolSpec, member: MemberSpec) -> list[str]:
         opts.append("send-proxy-v2")
     if member.backup:
         opts.append("backup")
+    if pool.tls is not None:
+        opts += render_tls.server_options(pool.tls, Path(tls_dir))
     return opts
 
 
-def _server_view(pool: PoolSpec, member: MemberSpec, checked: bool) -> dict[str, Any]:
+def _server_view(
+    pool: PoolSpec, member: MemberSpec, checked: bool, tls_dir: str = ""
+) -> dict[str, Any]:
     addr = address(member.address, member.protocol_port)
-    fixed = _fixed_options(pool, member)
+    fixed = _fixed_options(pool, member, tls_dir)
     # `add server` takes no `disabled`: a new dynamic server starts in maintenance anyway.
     runtime_options = " ".join([f"weight {member.weight}", *fixed])
     return {
@@ -205,7 +211,11 @@ def _backend_mode(pool: PoolSpec, listener: ListenerSpec, listener_mode: str) ->
 
 
 def backend_view(
-    pool: PoolSpec, listener: ListenerSpec, listener_mode: str, peers: str | None
+    pool: PoolSpec,
+    listener: ListenerSpec,
+    listener_mode: str,
+    peers: str | None,
+    tls_dir: str = "",
 ) -> dict[str, Any]:
     """The backend serving `pool` for `listener` (`peers`: the pair's peers section)."""
     if pool.lb_algorithm not in _BALANCE:
@@ -219,6 +229,8 @@ def backend_view(
     lines.append(f"timeout server {listener.timeout_member_data}")
     if pool.healthmonitor is not None:
         lines += _check_lines(pool.healthmonitor)
+        if pool.tls is not None:  # the check inherits the server's TLS: a real handshake
+            lines = [ln for ln in lines if ln != "option ssl-hello-chk"]
     lines.append(f"fullconn {connection_limit(listener.connection_limit)}")
     lines.append("option allbackups")
     checked = _checked(pool)
@@ -226,5 +238,5 @@ def backend_view(
         "name": backend_name(pool.id, listener.id),
         "mode": mode,
         "lines": lines,
-        "servers": [_server_view(pool, m, checked) for m in pool.members],
+        "servers": [_server_view(pool, m, checked, tls_dir) for m in pool.members],
     }

@@ -16,6 +16,7 @@ from ostium.agent.quoting import is_token, quote
 from ostium.agent.render_backends import backend_name
 from ostium.model.enums import L7Action, L7CompareType, L7RuleType
 from ostium.model.spec import L7PolicySpec, L7RuleSpec, ListenerSpec
+from ostium.model.tls import DN_FIELD
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_REDIRECT_CODE = 302
@@ -59,8 +60,19 @@ def _acl(rule: L7RuleSpec) -> str:
                 f"l7rule {rule.id}: key {key!r} is not a valid {rule.type.value} name"
             )
         fetch = f"req.hdr({key})" if rule.type == L7RuleType.HEADER else f"req.cook({key})"
+    elif rule.type == L7RuleType.SSL_CONN_HAS_CERT:
+        return "ssl_c_used"
+    elif rule.type == L7RuleType.SSL_VERIFY_RESULT:
+        if not rule.value.isdigit() or not rule.value.isascii():
+            raise InvalidSpec(f"l7rule {rule.id}: SSL_VERIFY_RESULT needs a number")
+        return f"ssl_c_verify eq {int(rule.value)}"
+    elif rule.type == L7RuleType.SSL_DN_FIELD:
+        key = rule.key or ""
+        if not DN_FIELD.match(key):
+            raise InvalidSpec(f"l7rule {rule.id}: {key!r} is not a distinguished name field")
+        fetch = f"ssl_c_s_dn({key})"
     else:
-        raise InvalidSpec(f"l7rule {rule.id}: type {rule.type.value} needs TLS termination")
+        raise InvalidSpec(f"l7rule {rule.id}: type {rule.type.value} is not supported")
     parts = [fetch, match, "--", quote(rule.value)]
     return " ".join(p for p in parts if p)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from ostium.control.certificate_settings import CertificateSettings, check_tls
 from ostium.control.settings_agent import AmphoraAgentSettings
 from ostium.control.settings_authtoken import KeystoneAuthtokenSettings, load_authtoken
 from ostium.control.settings_keystone import IdentitySettings, PolicySettings
@@ -193,6 +194,7 @@ class Settings:
     housekeeping: HousekeepingSettings = field(default_factory=HousekeepingSettings)
     haproxy: HaproxySettings = field(default_factory=HaproxySettings)
     keepalived: KeepalivedSettings = field(default_factory=KeepalivedSettings)
+    certificates: CertificateSettings = field(default_factory=CertificateSettings)
     networks: tuple[NetworkSettings, ...] = ()
     reserved_ips: tuple[str, ...] = ("169.254.169.254",)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
@@ -332,6 +334,10 @@ def load_settings(
     housekeeping = _group(HousekeepingSettings, parser, "house_keeping")
     haproxy = _group(HaproxySettings, parser, "haproxy_amphora")
     keepalived = _group(KeepalivedSettings, parser, "keepalived_vrrp")
+    # Octavia keeps the TLS defaults in [api_settings]; ostium reads them from
+    # [certificates] (an [api_settings] option of the same name is not read).
+    certificates = _group(CertificateSettings, parser, "certificates")
+    check_tls(certificates)
     _check_vrrp(worker, keepalived)
     sd = (
         state_dir
@@ -369,6 +375,7 @@ def load_settings(
         housekeeping=housekeeping,
         haproxy=haproxy,
         keepalived=keepalived,
+        certificates=certificates,
         networks=_networks(parser),
         reserved_ips=reserved,
         identity=_group(IdentitySettings, parser, "identity"),

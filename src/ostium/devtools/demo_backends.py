@@ -77,10 +77,27 @@ def _handler(name: str) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(name: str, host: str, port: int) -> None:
-    """Serve forever (run inside the backend's namespace)."""
+def serve(
+    name: str,
+    host: str,
+    port: int,
+    tls_cert: str | None = None,
+    tls_client_ca: str | None = None,
+) -> None:
+    """Serve forever (run inside the backend's namespace). With `tls_cert` (certificate
+    and key in one PEM file) it serves HTTPS; with `tls_client_ca` too it requires a
+    client certificate signed by that CA (a member that checks who re-encrypts to it)."""
     server = ThreadingHTTPServer((host, port), _handler(name))
     server.daemon_threads = True
+    if tls_cert:
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(tls_cert)
+        if tls_client_ca:
+            ctx.load_verify_locations(tls_client_ca)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     server.serve_forever()
 
 
@@ -223,13 +240,15 @@ def main(argv: list[str]) -> int:
     srv.add_argument("--name", required=True)
     srv.add_argument("--bind", required=True)
     srv.add_argument("--port", type=int, default=8080)
+    srv.add_argument("--tls-cert", help="PEM with certificate and key: serve HTTPS")
+    srv.add_argument("--tls-client-ca", help="require client certificates from this CA")
     parser.add_argument("--count", type=int, default=2)
     parser.add_argument("--network-cidr", default="198.18.128.0/17")  # settings.DEMO_NETWORK
     parser.add_argument("--bridge", default="ostium-demo")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve(args.name, args.bind, args.port)
+        serve(args.name, args.bind, args.port, args.tls_cert, args.tls_client_ca)
         return 0
     demo = DemoNetwork(bridge=args.bridge, cidr=args.network_cidr)
     stop = threading.Event()

@@ -21,9 +21,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FieldSerializationInfo,
     IPvAnyAddress,
     IPvAnyNetwork,
+    SecretStr,
     StringConstraints,
+    field_serializer,
     model_validator,
 )
 
@@ -161,6 +164,63 @@ class VrrpSpec(SpecModel):
         return self
 
 
+# --------------------------------------------------------------------------- TLS
+
+FileId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
+"""The SHA-1 hex of a TLS file's content (certificate PEM, CA, CRL): its name on disk."""
+CipherString = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9\-+!:@=_.]+$", max_length=2048)
+]
+TlsVersion = Literal["SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+AlpnProtocol = Literal["h2", "http/1.1", "http/1.0"]
+REVEAL = {"reveal": True}
+"""Serialisation context that writes TLS material in clear (only the agent client, to
+send a spec over mTLS); any other dump writes `**********` in its place."""
+
+
+class TlsFile(SpecModel):
+    """One file of TLS material for haproxy: a certificate with its key (and chain), a
+    CA bundle or a CRL, in PEM. `pem` is None in a spec read back from the agent's disk."""
+
+    id: FileId
+    pem: SecretStr | None = None
+
+    @field_serializer("pem")
+    def _pem(self, pem: SecretStr | None, info: FieldSerializationInfo) -> str | None:
+        if pem is None:
+            return None
+        context = info.context or {}
+        return pem.get_secret_value() if context.get("reveal") else str(pem)
+
+
+class ListenerTlsSpec(SpecModel):
+    """TLS termination of a listener (TERMINATED_HTTPS, or PROMETHEUS with a certificate)."""
+
+    certificates: list[FileId] = Field(min_length=1)
+    """Default certificate first, then the SNI ones (haproxy picks by SNI name)."""
+    client_authentication: Literal["NONE", "OPTIONAL", "MANDATORY"] = "NONE"
+    client_ca: FileId | None = None
+    client_crl: FileId | None = None
+    ciphers: CipherString | None = None
+    versions: list[TlsVersion] | None = None
+    alpn: list[AlpnProtocol] | None = None
+    hsts_max_age: int | None = Field(default=None, ge=0)
+    hsts_include_subdomains: bool = False
+    hsts_preload: bool = False
+
+
+class PoolTlsSpec(SpecModel):
+    """Re-encryption to members (pool `tls_enabled`)."""
+
+    certificate: FileId | None = None
+    """The client certificate ostium presents to members."""
+    ca: FileId | None = None
+    crl: FileId | None = None
+    ciphers: CipherString | None = None
+    versions: list[TlsVersion] | None = None
+    alpn: list[AlpnProtocol] | None = None
+
+
 # --------------------------------------------------------------------------- L7
 
 
@@ -208,6 +268,7 @@ class ListenerSpec(SpecModel):
     log_format: LogFormat | None = None
     """Access log line of this listener (Octavia's `user_log_format`, ids substituted,
     HTTP fields `-` for TCP); None: `connection_logging` is off, no log."""
+    tls: ListenerTlsSpec | None = None
 
 
 # --------------------------------------------------------------------------- pools
@@ -259,6 +320,8 @@ class PoolSpec(SpecModel):
     admin_state_up: bool = True
     healthmonitor: HealthMonitorSpec | None = None
     members: list[MemberSpec] = Field(default_factory=list)
+    tls: PoolTlsSpec | None = None
+    """Set when the pool re-encrypts to its members (`tls_enabled`)."""
 
 
 # --------------------------------------------------------------------------- amphora
@@ -277,6 +340,8 @@ class AmphoraSpec(SpecModel):
     pools: list[PoolSpec] = Field(default_factory=list)
     vrrp: VrrpSpec | None = None
     """ACTIVE_STANDBY only; None for a SINGLE amphora (the VIP is configured statically)."""
+    tls_files: list[TlsFile] = Field(default_factory=list)
+    """The TLS material the listeners and pools name by id."""
 
     @model_validator(mode="after")
     def _vrrp_family(self) -> AmphoraSpec:

@@ -74,18 +74,17 @@ def test_http_listener_refuses_tcp_pool() -> None:
         render(spec([listener("HTTP", default_pool_id=p["id"])], [p]))
 
 
-@pytest.mark.parametrize("protocol", ["TERMINATED_HTTPS", "PROMETHEUS"])
-def test_unsupported_listener_protocols(protocol: str) -> None:
-    with pytest.raises(InvalidSpec, match="not supported"):
-        render(spec([listener(protocol)], []))
-
-
 @pytest.mark.parametrize("protocol", ["UDP", "SCTP"])
 def test_udp_and_sctp_listeners_never_reach_haproxy(tmp_path: Path, protocol: str) -> None:
     p = pool(protocol)
     text = render(spec([listener(protocol, 80, default_pool_id=p["id"]), listener("TCP", 80)], [p]))
     assert_valid(text, tmp_path)
     assert text.count("frontend ") == 1 and p["id"] not in text
+
+
+def test_terminated_https_needs_a_certificate() -> None:
+    with pytest.raises(InvalidSpec, match="needs a certificate"):
+        render(spec([listener("TERMINATED_HTTPS")], []))
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,9 @@ RACE_ATTEMPTS = 3
 DRAIN_LIMIT = 1 << 20
 """Bytes of an oversized body read and dropped before the 413; past this, the 413 closes
 the connection."""
+KEY_MANAGER_ROOTS = ("secrets", "containers")
+"""Served at the root too (`/secrets` = `/v1/secrets`): barbicanclient given the API's
+own URL as its endpoint (`--os-endpoint`, or a catalog entry without `/v1`) asks there."""
 _FAILED = "ostium.unexpected_error"
 """Set in the request scope by the last-resort handler: its 500 is Envelope's to send."""
 
@@ -143,6 +146,8 @@ class Envelope:
             path = "/v2" + path[5:]
         if path != "/" and path.endswith("/"):
             path = path.rstrip("/")
+        if path.split("/", 2)[1] in KEY_MANAGER_ROOTS:
+            path = "/v1" + path
         scope["path"] = path
         scope["raw_path"] = path.encode()
 
@@ -160,6 +165,7 @@ class Envelope:
             accept
             and path not in ("/metrics", "/docs")
             and not path.startswith("/dashboard")  # pages for browsers (issue 14)
+            and not path.startswith("/v1/")  # key-manager payloads: text or bytes
             and not any(a.split(";")[0].strip() in json_ok for a in accept.split(","))
             and _routed(self.app, scope)
         ):
@@ -304,7 +310,7 @@ def _too_large(drained: bool) -> Response:
 
 def create_app(svc: ServiceContext) -> FastAPI:
     from ostium.control.api.dashboard import routes as dashboard_routes
-    from ostium.control.api.routes import admin, docs, lbaas, root
+    from ostium.control.api.routes import admin, docs, keymanager, lbaas, root
 
     app = FastAPI(title="ostium", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.svc = svc
@@ -317,6 +323,8 @@ def create_app(svc: ServiceContext) -> FastAPI:
     async def _api(request: Request, exc: ApiError) -> Response:
         if exc.status == 401 or request.url.path.startswith("/v3"):
             return keystone_error(exc.status, exc.message, _identity_uri(request, svc))
+        if request.url.path.startswith("/v1"):
+            return webob(exc.status, exc.message)  # the key-manager API: Barbican's shape
         return fault(exc.status, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
@@ -351,5 +359,6 @@ def create_app(svc: ServiceContext) -> FastAPI:
             app.include_router(keystone_auth.router)
             app.include_router(keystone_admin.router)
     app.include_router(dashboard_routes.router)
+    app.include_router(keymanager.router)
     wrapped: Any = Envelope(app, svc.settings.api.max_request_body_size)
     return wrapped  # type: ignore[no-any-return]

@@ -454,3 +454,45 @@ class ApiToken(Base):
     roles: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# ---- secret store (Barbican v1 subset, control/secrets) ----------------------------
+
+
+class StoredSecret(Base):
+    """A key-manager secret; `payload` is a Fernet token of the payload bytes (never the
+    bytes themselves). Scoped to `project_id`."""
+
+    __tablename__ = "secret"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    creator_id: Mapped[str] = mapped_column(String(255), default="")
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    secret_type: Mapped[str] = mapped_column(String(16), default="opaque")
+    algorithm: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    mode: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    bit_length: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    expiration: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    content_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    payload: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class SecretContainer(Base):
+    """A key-manager container: named references to secrets of the same project."""
+
+    __tablename__ = "secret_container"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    creator_id: Mapped[str] = mapped_column(String(255), default="")
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    type: Mapped[str] = mapped_column(String(16))
+    secret_refs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """[{"name": ..., "secret_id": ...}] in the order given."""
+    consumers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """[{"name": ..., "URL": ...}]"""
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

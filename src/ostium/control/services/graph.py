@@ -88,7 +88,7 @@ def create_children(
     pool_rows: dict[str, m.Pool] = {}
     for name, p in pool_defs.items():
         assert p.protocol is not None and p.lb_algorithm is not None
-        row = pools.new_pool(session, lb, p, p.protocol, p.lb_algorithm, project)
+        row = pools.new_pool(session, lb, p, p.protocol, p.lb_algorithm, project, svc)
         pool_rows[name] = row
         session.flush()
         if p.healthmonitor is not None:
@@ -103,7 +103,7 @@ def create_children(
             members.new_member(session, svc.settings, row, mb, project, p.healthmonitor is not None)
             session.flush()
     for li_body in body.listeners or []:
-        li = listeners.new_listener(session, lb, li_body, project)
+        li = listeners.new_listener(session, lb, li_body, project, svc)
         session.flush()
         if li_body.default_pool is not None:
             prow = pool_rows[li_body.default_pool.name or ""]

@@ -16,7 +16,7 @@ from ostium.control.db import models as m
 from ostium.control.db.locking import lock_lb
 from ostium.control.identity.context import RequestContext
 from ostium.control.schemas import resources as s
-from ostium.control.services import collections, responses, validation
+from ostium.control.services import collections, lvs_validation, responses, tls, validation
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live, show_one
 from ostium.control.services.quotas import check_quota
@@ -31,18 +31,26 @@ from ostium.control.services.writes import (
 from ostium.model import defaults
 from ostium.model.enums import PORT_FAMILY
 from ostium.model.enums import ProvisioningStatus as PS
-from ostium.model.errors import Conflict, NotFound
+from ostium.model.errors import BadRequest, Conflict, NotFound
 
 
 def new_listener(
-    session: Session, lb: m.LoadBalancer, body: s._ListenerFields, project_id: str
+    session: Session,
+    lb: m.LoadBalancer,
+    body: s._ListenerFields,
+    project_id: str,
+    svc: ServiceContext,
 ) -> m.Listener:
-    data = body.model_dump()
     validation.listener_protocol(body.protocol)
-    validation.listener_tls_fields(body.protocol, data)
+    if body.protocol in lvs_validation.LVS_PROTOCOLS:
+        lvs_validation.listener_fields(body.protocol, body.model_dump())
     headers = body.insert_headers or {}
     validation.insert_headers(headers, body.protocol)
     cidrs = validation.allowed_cidrs(body.allowed_cidrs or [], lb.vip_address)
+    sent = {f: getattr(body, f) for f in body.model_fields_set if f in tls.LISTENER_FIELDS}
+    tls_fields = tls.listener(session, svc, project_id, body.protocol, sent)
+    if body.protocol == "PROMETHEUS" and getattr(body, "default_pool", None) is not None:
+        raise BadRequest("Protocol PROMETHEUS listeners cannot have child objects.")
     family = PORT_FAMILY[body.protocol]
     clash = session.scalar(
         select(m.Listener.id).where(
@@ -66,15 +74,12 @@ def new_listener(
         port_family=family,
         connection_limit=_or(body.connection_limit, defaults.CONNECTION_LIMIT),
         insert_headers=headers,
-        sni_container_refs=[],
         timeout_client_data=_or(body.timeout_client_data, defaults.TIMEOUT_CLIENT_DATA),
         timeout_member_connect=_or(body.timeout_member_connect, defaults.TIMEOUT_MEMBER_CONNECT),
         timeout_member_data=_or(body.timeout_member_data, defaults.TIMEOUT_MEMBER_DATA),
         timeout_tcp_inspect=_or(body.timeout_tcp_inspect, defaults.TIMEOUT_TCP_INSPECT),
-        client_authentication="NONE",
         allowed_cidrs=cidrs,
-        hsts_include_subdomains=False,
-        hsts_preload=False,
+        **tls_fields,
     )
     return add_new(session, row, body.tags)
 
@@ -105,7 +110,7 @@ def _attach_default_pool(session: Session, li: m.Listener, pool_id: str | None) 
 def create(svc: ServiceContext, ctx: RequestContext, body: s.ListenerCreate) -> dict[str, Any]:
     with svc.db.write() as session:
         lb = get_live(session, m.LoadBalancer, body.loadbalancer_id, ctx, "write")
-        row = new_listener(session, lb, body, lb.project_id)
+        row = new_listener(session, lb, body, lb.project_id, svc)
         session.flush()
         if body.default_pool_id:
             _attach_default_pool(session, row, body.default_pool_id)
@@ -123,8 +128,15 @@ def update(
     sent = set(body.model_fields_set)
     with svc.db.write() as session:
         li = get_live(session, m.Listener, obj_id, ctx, "write")
-        data = {f: getattr(body, f) for f in sent}
-        validation.listener_tls_fields(li.protocol, data)
+        if li.protocol in lvs_validation.LVS_PROTOCOLS:
+            lvs_validation.listener_fields(li.protocol, {f: getattr(body, f) for f in sent})
+        tls_sent = {f: getattr(body, f) for f in sent if f in tls.LISTENER_FIELDS}
+        if tls_sent:
+            stored = {f: getattr(li, f) for f in tls.LISTENER_FIELDS}
+            for f, v in tls.listener(
+                session, svc, li.project_id, li.protocol, tls_sent, stored
+            ).items():
+                setattr(li, f, v)
         if "insert_headers" in sent:
             validation.insert_headers(body.insert_headers or {}, li.protocol)
         if "allowed_cidrs" in sent:

@@ -13,7 +13,7 @@ from ostium.control.db import models as m
 from ostium.control.db.locking import lock_lb
 from ostium.control.identity.context import RequestContext
 from ostium.control.schemas import resources as s
-from ostium.control.services import collections, responses, validation
+from ostium.control.services import collections, responses, tls, validation
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live, show_one
 from ostium.control.services.quotas import check_quota
@@ -35,10 +35,12 @@ def new_pool(
     protocol: str,
     algorithm: str,
     project_id: str,
+    svc: ServiceContext,
 ) -> m.Pool:
     validation.pool_protocol(protocol)
     validation.lb_algorithm(algorithm)
-    validation.pool_tls_fields(body.model_dump())
+    sent = {f: getattr(body, f) for f in body.model_fields_set if f in tls.POOL_FIELDS}
+    tls_fields = tls.pool(session, svc, project_id, sent)
     sp = validation.session_persistence(
         body.session_persistence.model_dump() if body.session_persistence else None, protocol
     )
@@ -50,7 +52,7 @@ def new_pool(
         protocol=protocol,
         lb_algorithm=algorithm,
         session_persistence=sp,
-        tls_enabled=False,
+        **tls_fields,
     )
     return add_new(session, row, body.tags)
 
@@ -87,7 +89,7 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.PoolCreate) -> dict
             )
             if li.default_pool_id:
                 raise Conflict("This listener already has a default pool")
-        row = new_pool(session, lb, body, body.protocol, body.lb_algorithm, lb.project_id)
+        row = new_pool(session, lb, body, body.protocol, body.lb_algorithm, lb.project_id, svc)
         session.flush()
         check_quota(session, svc, ctx, lb.project_id, {"pool": 1})
         lock_lb(session, lb.id)
@@ -107,7 +109,11 @@ def update(
     sent = set(body.model_fields_set)
     with svc.db.write() as session:
         p = get_live(session, m.Pool, obj_id, ctx, "write")
-        validation.pool_tls_fields({f: getattr(body, f) for f in sent})
+        tls_sent = {f: getattr(body, f) for f in sent if f in tls.POOL_FIELDS}
+        if tls_sent:
+            stored = {f: getattr(p, f) for f in tls.POOL_FIELDS}
+            for f, v in tls.pool(session, svc, p.project_id, tls_sent, stored).items():
+                setattr(p, f, v)
         if "lb_algorithm" in sent:
             if body.lb_algorithm is None:
                 raise BadRequest(

@@ -1,9 +1,9 @@
 """Cross-field validation rules of the API (spec sections 2.2-2.7, 2.15), without HTTP.
 
 Each function raises BadRequest/NotImplementedByProvider naming the field and value.
-This is also where ostium refuses what its data plane cannot do yet (TERMINATED_HTTPS,
-PROMETHEUS, pool re-encryption): a clear 400, never a silent accept. UDP and SCTP
-(nftables data plane) have their own rules in `lvs_validation`.
+This is also where ostium would refuse what its data plane cannot do (a clear 400, never a
+silent accept). UDP and SCTP (nftables data plane) have their own rules in
+`lvs_validation`, TLS fields theirs in `tls`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from ostium.control.services import lvs_validation
 from ostium.model import defaults
 from ostium.model.enums import LISTENER_POOL_COMPAT
 from ostium.model.errors import BadRequest, NotImplementedByProvider
+from ostium.model.tls import DN_FIELD
 from ostium.model.tokens import SAFE_TOKEN
 
-UNSUPPORTED_LISTENER_PROTOCOLS = {"TERMINATED_HTTPS", "PROMETHEUS"}
+UNSUPPORTED_LISTENER_PROTOCOLS: set[str] = set()
 UNSUPPORTED_POOL_PROTOCOLS: set[str] = set()
 INSERT_HEADERS = {
     "X-Forwarded-For",
@@ -49,6 +50,7 @@ HTTP_TOKEN = SAFE_TOKEN
 COOKIE_VALUE = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$")
 # Printable header-value characters (no control characters), or a double-quoted string.
 HEADER_VALUE = re.compile(r'^[\x21-\x7e]+$|^"[\x20-\x7e]*"$')
+DN_VALUE = re.compile(r"^[\x20-\x7e]+$")
 _PCHAR = r"A-Za-z0-9\-._~!$&'()*+,;=:@/%"
 URL_PATH = re.compile(rf"^/[{_PCHAR}]*(\?[{_PCHAR}?]*)?$")
 
@@ -99,9 +101,9 @@ def insert_headers(headers: dict[str, str], protocol: str) -> None:
             f"insert-headers is not a valid option for a {protocol} protocol listener."
         )
     for key, value in headers.items():
-        if key in SSL_HEADERS:
+        if key in SSL_HEADERS and protocol != "TERMINATED_HTTPS":
             raise BadRequest(f"['{key}'] is not a valid option for {protocol} protocol listener.")
-        if key not in INSERT_HEADERS:
+        if key not in INSERT_HEADERS | SSL_HEADERS:
             raise bad(
                 "insert_headers",
                 key,
@@ -126,64 +128,6 @@ def allowed_cidrs(cidrs: list[str], vip_address: str | None) -> list[str]:
         if s not in out:
             out.append(s)
     return out
-
-
-def listener_tls_fields(protocol: str, data: dict[str, Any]) -> None:
-    if protocol in lvs_validation.LVS_PROTOCOLS:
-        lvs_validation.listener_fields(protocol, data)
-    for f in (
-        "default_tls_container_ref",
-        "client_ca_tls_container_ref",
-        "client_crl_container_ref",
-        "tls_ciphers",
-        "hsts_max_age",
-    ):
-        if data.get(f) is not None:
-            if f == "hsts_max_age":
-                raise BadRequest(
-                    "The HSTS feature can only be used for listeners using the "
-                    "TERMINATED_HTTPS protocol."
-                )
-            raise BadRequest(
-                f"Validation failure: {f} is only valid for TERMINATED_HTTPS "
-                f"listeners, not {protocol}."
-            )
-    for f in ("sni_container_refs", "tls_versions", "alpn_protocols"):
-        if data.get(f):
-            raise BadRequest(
-                f"Validation failure: {f} is only valid for TERMINATED_HTTPS "
-                f"listeners, not {protocol}."
-            )
-    if data.get("hsts_include_subdomains") or data.get("hsts_preload"):
-        raise BadRequest(
-            "Validation failure: hsts_include_subdomains and hsts_preload require hsts_max_age."
-        )
-    ca = data.get("client_authentication")
-    if ca not in (None, "NONE"):
-        raise BadRequest(
-            "Validation failure: Client authentication setting "
-            f"{ca} requires a client certificate authority reference."
-        )
-
-
-def pool_tls_fields(data: dict[str, Any]) -> None:
-    if data.get("tls_enabled"):
-        raise BadRequest(
-            "Validation failure: tls_enabled (re-encryption to members) is not "
-            "supported by this deployment yet."
-        )
-    for f in ("tls_container_ref", "ca_tls_container_ref", "crl_container_ref", "tls_ciphers"):
-        if data.get(f) is not None:
-            raise BadRequest(
-                f"Validation failure: {f} requires tls_enabled, which this "
-                "deployment does not support yet."
-            )
-    for f in ("tls_versions", "alpn_protocols"):
-        if data.get(f):
-            raise BadRequest(
-                f"Validation failure: {f} requires tls_enabled, which this "
-                "deployment does not support yet."
-            )
 
 
 def session_persistence(sp: dict[str, Any] | None, protocol: str) -> dict[str, Any] | None:
@@ -315,12 +259,23 @@ def l7rule(rule: dict[str, Any]) -> None:
     def fail(reason: str) -> BadRequest:
         return BadRequest(f"Error parsing L7Rule: Invalid L7 Rule: {reason}")
 
-    if rtype in ("SSL_CONN_HAS_CERT", "SSL_VERIFY_RESULT", "SSL_DN_FIELD"):
-        raise BadRequest(
-            f"Validation failure: L7 rule type {rtype} needs TERMINATED_HTTPS "
-            "listeners with client authentication, which this deployment does "
-            "not support yet."
-        )
+    if rtype in ("SSL_CONN_HAS_CERT", "SSL_VERIFY_RESULT"):
+        if key:
+            raise fail(f'L7rule type {rtype} does not use the "key" field.')
+        if ctype != "EQUAL_TO":
+            raise fail(f"L7rule type {rtype} only supports the EQUAL_TO compare type.")
+        if rtype == "SSL_CONN_HAS_CERT" and str(value).lower() != "true":
+            raise fail(f"L7rule value {value} is not a boolean True string.")
+        if rtype == "SSL_VERIFY_RESULT" and not (
+            isinstance(value, str) and value.isascii() and value.isdigit()
+        ):
+            raise fail("L7rule type SSL_VERIFY_RESULT needs a int value, which is >= 0")
+        return
+    if rtype == "SSL_DN_FIELD":
+        if not key or value is None:
+            raise fail("L7rule type SSL_DN_FIELD needs to specify a key and a value.")
+        if not DN_FIELD.match(key):
+            raise fail("Invalid L7rule distinguished name field.")
     if value is None:
         raise fail("value must not be None")
     if rtype == "FILE_TYPE" and ctype not in ("EQUAL_TO", "REGEX"):
@@ -340,5 +295,9 @@ def l7rule(rule: dict[str, Any]) -> None:
     elif rtype == "COOKIE":
         if not COOKIE_VALUE.match(value):
             raise fail(f"value '{value}' contains characters not allowed in a cookie value")
+    elif rtype == "SSL_DN_FIELD":
+        # A DN field value (a CN) has spaces; any printable ASCII is fine (it is quoted).
+        if not DN_VALUE.match(value):
+            raise fail(f"value '{value}' must be printable ASCII")
     elif not HEADER_VALUE.match(value):
         raise fail(f"value '{value}' contains characters not allowed in a header value")

@@ -9,8 +9,12 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from ostium.control.db import models as m
+from ostium.control.secrets import crypto
 from ostium.control.settings import Settings
+from ostium.control.worker import spec_tls
 from ostium.model import spec as sp
 from ostium.model.access_log import listener_format
 from ostium.model.enums import ProvisioningStatus
@@ -113,6 +117,10 @@ def build(
     member_addresses: dict[str, str],
     vrrp: sp.VrrpSpec | None = None,
 ) -> sp.AmphoraSpec:
+    session = object_session(lb)
+    assert session is not None, "build() reads the secret store in the tree's transaction"
+    fernet = crypto.fernet_for(settings.state_dir, settings.certificates.secret_key)
+    files: spec_tls.Files = {}
     listeners = []
     for li in _alive(lb.listeners):
         policies = []
@@ -161,6 +169,7 @@ def build(
                 )
                 if settings.haproxy.connection_logging
                 else None,
+                tls=spec_tls.listener_tls(session, fernet, li, files),
             )
         )
     pools = []
@@ -214,6 +223,7 @@ def build(
                     )
                     for mb in _alive(p.members)
                 ],
+                tls=spec_tls.pool_tls(session, fernet, p, files),
             )
         )
     return sp.AmphoraSpec(
@@ -226,4 +236,5 @@ def build(
         listeners=listeners,
         pools=pools,
         vrrp=vrrp,
+        tls_files=sorted(files.values(), key=lambda f: f.id),
     )

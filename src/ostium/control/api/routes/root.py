@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ostium.control.api import openapi as oa
 from ostium.control.api.deps import Ctx, Svc, query_items
+from ostium.control.api.routes import keymanager
 from ostium.control.services import networks, observability
 from ostium.control.services import ports as vip_ports
 from ostium.model.errors import Forbidden
@@ -53,7 +54,9 @@ VERSIONS = [
 
 
 @router.get("/", openapi_extra=oa.operation(200, oa.rooted("versions", oa.ARRAY), ()))
-def versions(request: Request) -> Response:
+def versions(request: Request, svc: Svc) -> Response:
+    if request.headers.get("openstack-api-version", "").lower().startswith("key-manager"):
+        return keymanager.discovery(request, svc)
     base = str(request.base_url).rstrip("/")
     href = f"{base}/v2"
     last = len(VERSIONS) - 1
