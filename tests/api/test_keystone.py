@@ -181,6 +181,18 @@ def test_scopes_and_methods(ks: Api) -> None:
     assert {x["name"] for x in r.json()["token"]["roles"]} == {"member", "reader"}
     unscoped = ks.post("/v3/auth/tokens", password("alice", "pw-alice", None))
     assert unscoped.status_code == 201 and "project" not in unscoped.json()["token"]
+    # No scope asked: the default project, if the user has a role there.
+    body = {"user": {"name": "dora", "password": "pw-dora", "default_project_id": p1}}
+    assert ks.post("/v3/users", body, headers=as_(cloud.admin)).status_code == 201
+    r = ks.post("/v3/auth/tokens", password("dora", "pw-dora", None))
+    assert r.status_code == 201 and "project" not in r.json()["token"]  # no role yet
+    cloud.user("erin", p1, "reader")
+    with ks.db.write() as s:
+        s.execute(
+            update(IdentityUser).where(IdentityUser.name == "erin").values(default_project_id=p1)
+        )
+    r = ks.post("/v3/auth/tokens", password("erin", "pw-erin", None))
+    assert r.status_code == 201 and r.json()["token"]["project"]["id"] == p1
     free = unscoped.headers["X-Subject-Token"]
     assert ks.get("/v2/lbaas/loadbalancers", headers=as_(free)).status_code == 403
     projects = ks.get("/v3/auth/projects", headers=as_(free)).json()["projects"]
@@ -421,7 +433,8 @@ def test_identity_admin_api_as_tempest_uses_it(ks: Api) -> None:
         f"/v3/roles/{role['id']}",
     ):
         assert ks.delete(path).status_code == 204
-    assert_401(ks.post("/v3/auth/tokens", password("t-u", "pw", None)))
+    gone = ks.post("/v3/auth/tokens", password("t-u", "pw", None))
+    assert_401(gone)
 
 
 @SQLITE_ONLY
