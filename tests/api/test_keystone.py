@@ -540,3 +540,22 @@ def test_unknown_identity_routes_answer_in_keystones_shape(ks: Api) -> None:
     assert r.status_code == 404 and r.json()["error"]["code"] == 404
     r = ks.req("PATCH", "/v3/auth/tokens")
     assert r.status_code == 405 and r.json()["error"]["title"] == "Method Not Allowed"
+
+
+@SQLITE_ONLY
+def test_token_documents_become_request_identities(ks: Api) -> None:
+    """`validator.identity_from_token` reads the token documents ostium answers (the
+    same shape a real Keystone answers, for an external validator)."""
+    from ostium.control.identity.validator import Identity, identity_from_token
+
+    bootstrap(ks.db, ks.settings.identity, password=ADMIN_PASSWORD)
+    r = ks.post("/v3/auth/tokens", password("admin", ADMIN_PASSWORD))
+    got = identity_from_token(r.json())
+    assert got is not None and got.project_id == r.json()["token"]["project"]["id"]
+    assert got.roles == {"admin", "member", "reader"}
+    body = password("admin", ADMIN_PASSWORD, None)
+    body["auth"]["scope"] = "unscoped"  # admin has a default project
+    unscoped = identity_from_token(ks.post("/v3/auth/tokens", body).json())
+    assert unscoped == Identity(project_id=None, user_id=got.user_id, roles=frozenset())
+    for junk in (None, [], {"token": 1}, {"token": {"user": "x"}}, {"error": {}}):
+        assert identity_from_token(junk) is None
