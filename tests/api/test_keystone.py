@@ -559,3 +559,44 @@ def test_token_documents_become_request_identities(ks: Api) -> None:
     assert unscoped == Identity(project_id=None, user_id=got.user_id, roles=frozenset())
     for junk in (None, [], {"token": 1}, {"token": {"user": "x"}}, {"error": {}}):
         assert identity_from_token(junk) is None
+
+
+@SQLITE_ONLY
+def test_application_credential_roles_and_expiry(ks: Api) -> None:
+    cloud = Cloud(ks)
+    p1 = cloud.project("p1")
+    uid = cloud.user("alice", p1, "member")
+    alice = login(ks, "alice", "pw-alice", "p1")
+    path = f"/v3/users/{uid}/application_credentials"
+
+    def make(**fields: Any) -> Any:
+        return ks.post(path, {"application_credential": fields}, headers=as_(alice))
+
+    def use(cred: dict[str, Any]) -> Any:
+        ident = {"id": cred["id"], "secret": cred["secret"]}
+        body = {
+            "auth": {
+                "identity": {"methods": ["application_credential"], "application_credential": ident}
+            }
+        }
+        return ks.post("/v3/auth/tokens", body)
+
+    reader = make(name="ro", roles=[{"name": "reader"}])
+    assert reader.status_code == 201, reader.text
+    r = use(reader.json()["application_credential"])
+    assert {x["name"] for x in r.json()["token"]["roles"]} == {"reader"}
+    ro = as_(r.headers["X-Subject-Token"])
+    assert ks.get("/v2/lbaas/loadbalancers", headers=ro).status_code == 200
+    body = {"loadbalancer": {"vip_subnet_id": ks.subnet_id}}
+    assert ks.post("/v2/lbaas/loadbalancers", body, headers=ro).status_code == 403
+    member = make(name="rw", roles=[{"name": "member"}]).json()["application_credential"]
+    assert {x["name"] for x in use(member).json()["token"]["roles"]} == {"member", "reader"}
+    assert make(name="up", roles=[{"name": "admin"}]).status_code == 404  # not held
+    assert make(name="bad", roles="admin").status_code == 400
+    assert make(name="when", expires_at="tomorrow").status_code == 400
+    old = make(name="old", expires_at="2001-01-01T00:00:00Z")
+    assert old.status_code == 201
+    assert_401(use(old.json()["application_credential"]))
+    soon = make(name="later", expires_at="2999-01-01T00:00:00.000000Z").json()
+    assert soon["application_credential"]["expires_at"] == "2999-01-01T00:00:00.000000Z"
+    assert use(soon["application_credential"]).status_code == 201
