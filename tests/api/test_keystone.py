@@ -181,6 +181,18 @@ def test_scopes_and_methods(ks: Api) -> None:
     assert {x["name"] for x in r.json()["token"]["roles"]} == {"member", "reader"}
     unscoped = ks.post("/v3/auth/tokens", password("alice", "pw-alice", None))
     assert unscoped.status_code == 201 and "project" not in unscoped.json()["token"]
+    # No scope asked: the default project, if the user has a role there.
+    body = {"user": {"name": "dora", "password": "pw-dora", "default_project_id": p1}}
+    assert ks.post("/v3/users", body, headers=as_(cloud.admin)).status_code == 201
+    r = ks.post("/v3/auth/tokens", password("dora", "pw-dora", None))
+    assert r.status_code == 201 and "project" not in r.json()["token"]  # no role yet
+    cloud.user("erin", p1, "reader")
+    with ks.db.write() as s:
+        s.execute(
+            update(IdentityUser).where(IdentityUser.name == "erin").values(default_project_id=p1)
+        )
+    r = ks.post("/v3/auth/tokens", password("erin", "pw-erin", None))
+    assert r.status_code == 201 and r.json()["token"]["project"]["id"] == p1
     free = unscoped.headers["X-Subject-Token"]
     assert ks.get("/v2/lbaas/loadbalancers", headers=as_(free)).status_code == 403
     projects = ks.get("/v3/auth/projects", headers=as_(free)).json()["projects"]
@@ -421,7 +433,8 @@ def test_identity_admin_api_as_tempest_uses_it(ks: Api) -> None:
         f"/v3/roles/{role['id']}",
     ):
         assert ks.delete(path).status_code == 204
-    assert_401(ks.post("/v3/auth/tokens", password("t-u", "pw", None)))
+    gone = ks.post("/v3/auth/tokens", password("t-u", "pw", None))
+    assert_401(gone)
 
 
 @SQLITE_ONLY
@@ -527,3 +540,63 @@ def test_unknown_identity_routes_answer_in_keystones_shape(ks: Api) -> None:
     assert r.status_code == 404 and r.json()["error"]["code"] == 404
     r = ks.req("PATCH", "/v3/auth/tokens")
     assert r.status_code == 405 and r.json()["error"]["title"] == "Method Not Allowed"
+
+
+@SQLITE_ONLY
+def test_token_documents_become_request_identities(ks: Api) -> None:
+    """`validator.identity_from_token` reads the token documents ostium answers (the
+    same shape a real Keystone answers, for an external validator)."""
+    from ostium.control.identity.validator import Identity, identity_from_token
+
+    bootstrap(ks.db, ks.settings.identity, password=ADMIN_PASSWORD)
+    r = ks.post("/v3/auth/tokens", password("admin", ADMIN_PASSWORD))
+    got = identity_from_token(r.json())
+    assert got is not None and got.project_id == r.json()["token"]["project"]["id"]
+    assert got.roles == {"admin", "member", "reader"}
+    body = password("admin", ADMIN_PASSWORD, None)
+    body["auth"]["scope"] = "unscoped"  # admin has a default project
+    unscoped = identity_from_token(ks.post("/v3/auth/tokens", body).json())
+    assert unscoped == Identity(project_id=None, user_id=got.user_id, roles=frozenset())
+    for junk in (None, [], {"token": 1}, {"token": {"user": "x"}}, {"error": {}}):
+        assert identity_from_token(junk) is None
+
+
+@SQLITE_ONLY
+def test_application_credential_roles_and_expiry(ks: Api) -> None:
+    cloud = Cloud(ks)
+    p1 = cloud.project("p1")
+    uid = cloud.user("alice", p1, "member")
+    alice = login(ks, "alice", "pw-alice", "p1")
+    path = f"/v3/users/{uid}/application_credentials"
+
+    def make(**fields: Any) -> Any:
+        return ks.post(path, {"application_credential": fields}, headers=as_(alice))
+
+    def use(cred: dict[str, Any]) -> Any:
+        ident = {"id": cred["id"], "secret": cred["secret"]}
+        body = {
+            "auth": {
+                "identity": {"methods": ["application_credential"], "application_credential": ident}
+            }
+        }
+        return ks.post("/v3/auth/tokens", body)
+
+    reader = make(name="ro", roles=[{"name": "reader"}])
+    assert reader.status_code == 201, reader.text
+    r = use(reader.json()["application_credential"])
+    assert {x["name"] for x in r.json()["token"]["roles"]} == {"reader"}
+    ro = as_(r.headers["X-Subject-Token"])
+    assert ks.get("/v2/lbaas/loadbalancers", headers=ro).status_code == 200
+    body = {"loadbalancer": {"vip_subnet_id": ks.subnet_id}}
+    assert ks.post("/v2/lbaas/loadbalancers", body, headers=ro).status_code == 403
+    member = make(name="rw", roles=[{"name": "member"}]).json()["application_credential"]
+    assert {x["name"] for x in use(member).json()["token"]["roles"]} == {"member", "reader"}
+    assert make(name="up", roles=[{"name": "admin"}]).status_code == 404  # not held
+    assert make(name="bad", roles="admin").status_code == 400
+    assert make(name="when", expires_at="tomorrow").status_code == 400
+    old = make(name="old", expires_at="2001-01-01T00:00:00Z")
+    assert old.status_code == 201
+    assert_401(use(old.json()["application_credential"]))
+    soon = make(name="later", expires_at="2999-01-01T00:00:00.000000Z").json()
+    assert soon["application_credential"]["expires_at"] == "2999-01-01T00:00:00.000000Z"
+    assert use(soon["application_credential"]).status_code == 201

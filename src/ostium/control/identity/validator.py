@@ -34,6 +34,27 @@ class TokenValidator(Protocol):
         ...
 
 
+def identity_from_token(body: object) -> Identity | None:
+    """The identity in a Keystone token document (`{"token": {...}}`, as `POST` and
+    `GET /v3/auth/tokens` answer, from ostium or from a real Keystone), or None if it
+    is not one. Role names as listed (Keystone lists implied roles already)."""
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, dict) or not isinstance(token.get("user"), dict):
+        return None
+    user = token["user"].get("id")
+    project = token.get("project")
+    project_id = project.get("id") if isinstance(project, dict) else None
+    roles = token.get("roles") if project_id is not None else []
+    names = frozenset(
+        r["name"] for r in (roles or []) if isinstance(r, dict) and isinstance(r.get("name"), str)
+    )
+    return Identity(
+        project_id=project_id if isinstance(project_id, str) else None,
+        user_id=user if isinstance(user, str) else None,
+        roles=names,
+    )
+
+
 @dataclass(frozen=True)
 class BuiltinValidator:
     db: Database

@@ -287,15 +287,7 @@ def create_app_credential(request: Request, svc: Svc, raw: Raw, user_id: str) ->
     if me.user.id != user_id or me.project is None or me.app_cred is not None:
         raise Forbidden()
     with svc.db.write() as s:
-        row, secret = app_credentials.create(
-            s,
-            user_id,
-            me.project.id,
-            sorted(me.role_names),
-            store.check_name(body.get("name"), "application_credential/name"),
-            _opt_str(body, "description") or "",
-            secret=_opt_str(body, "secret"),
-        )
+        row, secret = app_credentials.create_for(s, me, body)
         out = render.app_credential(identity_base(request, svc), row, secret)
     return JSONResponse({"application_credential": out}, status_code=201)
 

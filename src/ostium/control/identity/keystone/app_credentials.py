@@ -1,6 +1,7 @@
 """Application credentials: a secret that authenticates as one user on one project
-with the roles the user had there when the credential was made (never more than the
-user still has when it is used: `tokens` intersects them)."""
+with the roles the user had there when the credential was made, or the subset asked for
+(`roles`, with the roles they imply), and never more than the user still has when it is
+used (`tokens` intersects them). `expires_at` (ISO 8601, UTC) ends it."""
 
 from __future__ import annotations
 
@@ -13,8 +14,63 @@ from sqlalchemy.orm import Session
 
 from ostium.control.db.identity_rows import IdentityAppCredential
 from ostium.control.identity.keystone import store
-from ostium.control.identity.keystone.errors import Conflict, NotFound
-from ostium.control.identity.keystone.tokens import digest
+from ostium.control.identity.keystone.errors import BadRequest, Conflict, NotFound
+from ostium.control.identity.keystone.tokens import TokenData, digest
+
+
+def create_for(
+    s: Session, me: TokenData, body: dict[str, object]
+) -> tuple[IdentityAppCredential, str]:
+    """An application credential of the caller's token user on its project, from the
+    body of `POST /v3/users/{id}/application_credentials`."""
+    assert me.project is not None
+    description, secret = body.get("description") or "", body.get("secret")
+    if not isinstance(description, str) or not (secret is None or isinstance(secret, str)):
+        raise BadRequest("Invalid input for field description or secret: strings only.")
+    return create(
+        s,
+        me.user.id,
+        me.project.id,
+        _roles(body.get("roles"), me.role_names),
+        store.check_name(body.get("name"), "application_credential/name"),
+        description,
+        _expiry(body.get("expires_at")),
+        secret,
+    )
+
+
+def _roles(value: object, held: frozenset[str]) -> list[str]:
+    """The role names asked for (by name or id; all held roles if none), with the roles
+    they imply; each must be one the caller holds (404 otherwise, as Keystone)."""
+    if value is None:
+        return sorted(held)
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        raise BadRequest("Invalid input for field roles: a list of {name} or {id} objects.")
+    names: set[str] = set()
+    for ref in value:
+        name = ref.get("name") or ref.get("id")
+        if not isinstance(name, str) or name not in held:
+            raise NotFound("role assignment", str(name))
+        names.add(name)
+    todo = list(names)
+    while todo:
+        for implied in store.IMPLIES.get(todo.pop(), ()):
+            if implied in held and implied not in names:
+                names.add(implied)
+                todo.append(implied)
+    return sorted(names)
+
+
+def _expiry(value: object) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"Invalid input for field expires_at: {str(value)[:64]}") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return when
 
 
 def create(

@@ -93,7 +93,9 @@ def issue(db: Database, settings: IdentitySettings, req: AuthRequest) -> tuple[s
             raise Unauthorized()
         project_id = app_cred.project_id if app_cred else _project(s, user, req)
         if project_id is not None and not _roles(s, user_id, project_id, app_cred):
-            raise Unauthorized()  # no role on the project: no token for it
+            if req.scope is not None or app_cred is not None:
+                raise Unauthorized()  # no role on the project asked for: no token for it
+            project_id = None  # no role on the default project: unscoped, as Keystone
         s.add(
             IdentityToken(
                 token_hash=digest(token),
