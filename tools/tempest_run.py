@@ -13,11 +13,12 @@ dynamic credentials (tempest creates projects and users with the admin account),
 isolated networks, `test_network_override` = ostium's `vip-net` (`test_subnet_override`
 stays unset: octavia-tempest-plugin 3.5.0 keeps the `{"subnet": ...}` wrapper of that
 lookup and every class setup fails with `KeyError: 'id'`; see docs/TEMPEST.md), and
-feature flags for what ostium supports today (no TLS termination, no UDP/SCTP, no IPv6
-VIPs in the default networks). `tempest run` runs `octavia_tempest_plugin.tests.api`
-(or `--regex`), and this prints ONE JSON document: the run's figures, failures grouped
-by cause and skips grouped by reason (`tools/tempest_results.py`). Exit status 0
-whatever the figures: this reports, it does not gate.
+feature flags for what ostium supports today (no TLS termination, no PROMETHEUS
+listeners, no UDP/SCTP, no IPv6 VIPs in the default networks). `tempest run` runs
+`octavia_tempest_plugin.tests.api` (or `--regex`), and this prints ONE JSON document:
+the run's figures, failures grouped by cause and skips grouped by reason
+(`tools/tempest_results.py`). Exit status 0 whatever the figures: this reports, it does
+not gate.
 
     .venv/bin/python -m tools.tempest_run [--concurrency 2] [--regex R] [--identity-uri U ...]
 """
@@ -118,7 +119,7 @@ l4_protocol = TCP
 session_persistence_enabled = true
 spare_pool_enabled = false
 log_offload_enabled = false
-prometheus_listener_enabled = true
+prometheus_listener_enabled = false
 
 [enforce_scope]
 octavia = false

@@ -73,7 +73,8 @@ def _check_bind(settings: Settings) -> None:
 
 
 def _first_start(settings: Settings, db: Any) -> None:
-    if settings.api.auth_strategy == "keystone":
+    """Bootstrap the built-in Keystone (not when an external one holds the users)."""
+    if settings.api.auth_strategy == "keystone" and not settings.keystone_authtoken.enabled:
         from ostium.control.cli_identity import first_start
 
         path = first_start(settings, db)
