@@ -177,7 +177,7 @@ def test_names_are_escaped_everywhere(api: Api) -> None:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(value=st.text(max_size=40))
 def test_any_form_value_is_answered_and_escaped(api: Api, value: str) -> None:
