@@ -202,7 +202,8 @@ def test_dashboard_in_a_browser(
             " && Number(document.getElementById('chart-out').dataset.peak) > 0",
             timeout=WAIT,
         )
-        expect(page.locator("#access-log .line").first).to_contain_text(lb_id, timeout=WAIT)
+        log_line = page.locator("#access-log .line").first
+        expect(log_line).to_contain_text('"GET / HTTP/1.1" 200', timeout=WAIT)
         _shot(page, "03-loadbalancer")
     assert load.ok > 0
     points = page.locator("#chart-conn polyline").get_attribute("points") or ""

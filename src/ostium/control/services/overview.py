@@ -112,7 +112,7 @@ def load_balancer(svc: ServiceContext, ctx: RequestContext, lb_id: str) -> dict[
                     "status": str(a.status),
                     "role": str(a.role) if a.role else "",
                     "host": a.host or "",
-                    "address": a.vrrp_ip or a.lb_network_ip or "",
+                    "address": a.vrrp_ip or "",
                     "last_heartbeat": responses.ts(a.last_heartbeat) or "",
                 }
                 for a in lb.amphorae
