@@ -7,6 +7,7 @@ import base64
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from tests import pki
 from tests.api.conftest import Api, make_token
@@ -267,4 +268,33 @@ def test_prometheus_pools_and_ssl_rules(api: Api, pkiset: dict[str, Any]) -> Non
         assert (r.status_code == 201) == ok, (body, r.text)
         if ok:
             api.settle()
+    assert api.lb_status(lb["id"]) == "ACTIVE"
+
+
+def test_container_with_intermediates_and_passphrase(api: Api, pkiset: dict[str, Any]) -> None:
+    leaf = pkiset["server"]
+    encrypted = leaf.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"s3cret"),
+    )
+
+    def cont(passphrase: bytes) -> str:
+        refs = [
+            ("certificate", store(api, leaf.cert_pem)),
+            ("private_key", store(api, encrypted)),
+            ("intermediates", store(api, pkiset["ca"].cert_pem)),
+            ("private_key_passphrase", store(api, passphrase)),
+        ]
+        body = {
+            "type": "certificate",
+            "secret_refs": [{"name": n, "secret_ref": r} for n, r in refs],
+        }
+        return str(api.post("/v1/containers", body, headers=JSON).json()["container_ref"])
+
+    lb = api.lb()
+    good, bad = cont(b"s3cret"), cont(b"wrong")
+    assert _listener(api, lb["id"], default_tls_container_ref=bad).status_code == 400
+    assert _listener(api, lb["id"], default_tls_container_ref=good).status_code == 201
+    api.settle()
     assert api.lb_status(lb["id"]) == "ACTIVE"

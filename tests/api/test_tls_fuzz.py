@@ -29,7 +29,7 @@ HOSTILE = st.one_of(
     st.text(max_size=12),
 )
 FUZZ = settings(
-    max_examples=15,
+    max_examples=8,
     deadline=None,
     derandomize=True,
     database=None,

@@ -214,6 +214,8 @@ def _build(w: World) -> None:
             "tls_container_ref": ostium_client,
             "ca_tls_container_ref": member_ca,
             "members": [{"address": w.backends.address(3), "protocol_port": HTTPS_MEMBER_PORT}],
+            # a TLS-HELLO check inherits the server's TLS: a full handshake, both ways checked
+            "healthmonitor": {"type": "TLS-HELLO", "delay": 1, "timeout": 1, "max_retries": 1},
         },
     ]
     headers = {
@@ -404,9 +406,15 @@ def test_ssl_rules_route_by_client_certificate(world: World) -> None:
     assert tls_request(w.vip, 9443, ONE, ca, cert=w.files["client"])[1] == "ostt-t2"
 
 
+def member_status(w: World) -> str:
+    r = w.http.get(f"/v2/lbaas/pools/{w.pools['tls']['id']}/members")
+    return str(r.json()["members"][0]["operating_status"])
+
+
 def test_reencryption_checks_both_sides(world: World) -> None:
     """:80 -> pool `tls` -> an HTTPS member that requires ostium's client certificate;
-    with a CA that did not sign the member's certificate, haproxy refuses the member."""
+    with a CA that did not sign the member's certificate, haproxy refuses the member
+    (traffic and the TLS-HELLO health check alike)."""
     w = world
     url = f"http://{w.vip}/"
     wait_for(
@@ -415,6 +423,7 @@ def test_reencryption_checks_both_sides(world: World) -> None:
         0.2,
         "re-encrypted answer from the HTTPS member",
     )
+    wait_for(lambda: member_status(w) == "ONLINE", 20, 0.2, "the TLS-HELLO check passing")
     pool = w.pools["tls"]
     r = w.http.put(
         f"/v2/lbaas/pools/{pool['id']}", json={"pool": {"ca_tls_container_ref": w.refs["wrong-ca"]}}
@@ -422,6 +431,7 @@ def test_reencryption_checks_both_sides(world: World) -> None:
     assert r.status_code == 200, r.text
     w.o.api.wait_active(w.lb["id"])
     assert httpx.get(url, timeout=5).status_code == 503
+    wait_for(lambda: member_status(w) == "ERROR", 20, 0.2, "the TLS-HELLO check failing")
     r = w.http.put(
         f"/v2/lbaas/pools/{pool['id']}",
         json={"pool": {"ca_tls_container_ref": w.refs["member-ca"]}},

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ostium.agent import tls_files
+from ostium.agent.quoting import quote
 from ostium.model.spec import ListenerSpec, ListenerTlsSpec, PoolTlsSpec
 from ostium.model.tls import TLS13_CIPHERSUITES, TLS_VERSIONS, VERIFY_MODES
 
@@ -38,6 +39,11 @@ _HEADER_NAMES = {
     "x-ssl-client-not-before": "X-SSL-Client-Not-Before",
     "x-ssl-client-not-after": "X-SSL-Client-Not-After",
 }
+
+
+def _file(directory: Path, file_id: str) -> str:
+    """A TLS file's path as one haproxy word (the state directory may hold anything)."""
+    return quote(str(tls_files.pem_path(directory, file_id)))
 
 
 def _common(
@@ -67,12 +73,12 @@ def bind_options(listener: ListenerSpec, directory: Path) -> str:
     tls = listener.tls
     assert tls is not None
     path, _ = tls_files.crt_list(directory, listener)
-    opts = ["ssl", f"crt-list {path}"]
+    opts = ["ssl", f"crt-list {quote(str(path))}"]
     if tls.client_ca is not None:
-        opts.append(f"ca-file {tls_files.pem_path(directory, tls.client_ca)}")
+        opts.append(f"ca-file {_file(directory, tls.client_ca)}")
         opts.append(f"verify {VERIFY_MODES[tls.client_authentication]}")
         if tls.client_crl is not None:
-            opts.append(f"crl-file {tls_files.pem_path(directory, tls.client_crl)}")
+            opts.append(f"crl-file {_file(directory, tls.client_crl)}")
     opts += _common(tls.ciphers, tls.versions, tls.alpn)
     return " ".join(opts)
 
@@ -98,11 +104,11 @@ def frontend_lines(
 def server_options(tls: PoolTlsSpec, directory: Path) -> list[str]:
     opts = ["ssl"]
     if tls.certificate is not None:
-        opts.append(f"crt {tls_files.pem_path(directory, tls.certificate)}")
+        opts.append(f"crt {_file(directory, tls.certificate)}")
     if tls.ca is not None:
-        opts.append(f"ca-file {tls_files.pem_path(directory, tls.ca)}")
+        opts.append(f"ca-file {_file(directory, tls.ca)}")
         if tls.crl is not None:
-            opts.append(f"crl-file {tls_files.pem_path(directory, tls.crl)}")
+            opts.append(f"crl-file {_file(directory, tls.crl)}")
         opts.append("verify required")
     else:
         opts.append("verify none")

@@ -30,8 +30,11 @@ def pem_path(directory: Path, file_id: str) -> Path:
 
 
 def crt_list(directory: Path, listener: ListenerSpec) -> tuple[Path, str]:
-    """The crt-list file of a TLS listener and its content (default certificate first)."""
+    """The crt-list file of a TLS listener and its content (default certificate first).
+    A crt-list line is a bare path: a directory haproxy would split is refused."""
     assert listener.tls is not None
+    if any(c.isspace() or c in "\"'#\\" for c in str(directory)):
+        raise InvalidSpec(f"the amphora directory {str(directory)!r} cannot hold a crt-list")
     text = "".join(f"{pem_path(directory, c)}\n" for c in listener.tls.certificates)
     digest = hashlib.sha1(text.encode()).hexdigest()
     return directory / f"{listener.id}-{digest}.crtlist", text

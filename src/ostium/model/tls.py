@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 
 TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 """Ascending."""
@@ -29,3 +30,10 @@ CIPHER_STRING = re.compile(r"^[A-Za-z0-9\-+!:@=_.]+\Z")
 DN_FIELD = re.compile(r"^([a-zA-Z][A-Za-z0-9-]*)$")
 VERIFY_MODES = {"NONE": "none", "OPTIONAL": "optional", "MANDATORY": "required"}
 """client_authentication -> haproxy's `verify`."""
+
+
+class SecretStatus(StrEnum):
+    """The status of a key-manager secret or container (Barbican's; only ACTIVE is ever
+    reported: ostium stores synchronously)."""
+
+    ACTIVE = "ACTIVE"

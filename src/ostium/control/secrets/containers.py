@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ostium.control.db.models import SecretContainer, StoredSecret
 from ostium.control.secrets import refs, store
 from ostium.model.errors import BadRequest, Conflict, NotFound
+from ostium.model.tls import SecretStatus
 
 TYPES = ("generic", "rsa", "certificate")
 CERT_NAMES = {"certificate", "private_key", "private_key_passphrase", "intermediates"}
@@ -97,7 +98,7 @@ def view(c: SecretContainer, base: str) -> dict[str, Any]:
         "container_ref": f"{base}/v1/containers/{c.id}",
         "name": c.name,
         "type": c.type,
-        "status": "ACTIVE",
+        "status": SecretStatus.ACTIVE.value,
         "created": c.created_at.isoformat(),
         "updated": c.updated_at.isoformat(),
         "creator_id": c.creator_id,

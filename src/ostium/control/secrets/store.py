@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ostium.control.db.models import StoredSecret, utcnow
 from ostium.control.secrets import crypto
 from ostium.model.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge
+from ostium.model.tls import SecretStatus
 
 SECRET_TYPES = ("symmetric", "public", "private", "passphrase", "certificate", "opaque")
 TEXT = "text/plain"
@@ -215,7 +216,7 @@ def view(row: StoredSecret, base: str, microversion: str = "1.0") -> dict[str, A
         "secret_ref": f"{base}/v1/secrets/{row.id}",
         "name": row.name,
         "secret_type": row.secret_type,
-        "status": "ACTIVE",
+        "status": SecretStatus.ACTIVE.value,
         "created": _stamp(row.created_at),
         "updated": _stamp(row.updated_at),
         "expiration": _stamp(row.expiration),
