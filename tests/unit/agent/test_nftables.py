@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from ostium.agent.nftables import checks, statistics
 from ostium.agent.nftables.ruleset import render
-from ostium.agent.nftables.services import least_connections_weight, virtual_services
+from ostium.agent.nftables.services import least_connections_weights, virtual_services
 from ostium.model.spec import AmphoraSpec
 
 
@@ -79,7 +79,9 @@ def test_both_amphorae_of_a_pair_hash_alike() -> None:
 
 
 def test_least_connections_shares_follow_conntrack_counts() -> None:
-    assert least_connections_weight(1, 0) > least_connections_weight(1, 15) == 1
+    assert least_connections_weights([(1, 0), (1, 0)]) == [64, 64]
+    assert least_connections_weights([(1, 9), (1, 99)]) == [64, 6]
+    assert least_connections_weights([(2, 0), (1, 0)]) == [64, 32]
     m = [member("198.18.1.11"), member("198.18.1.12")]
     s = udp(m, lb_algorithm="LEAST_CONNECTIONS")
     (svc,) = virtual_services(s, {}, {m[0]["id"]: 30, m[1]["id"]: 0})

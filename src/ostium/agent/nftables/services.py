@@ -34,8 +34,8 @@ from ostium.model.spec import AmphoraSpec, ListenerSpec, MemberSpec, PoolSpec
 
 MAX_SLOTS = 256
 """Largest map behind one listener: weights 1..256 of many members are scaled into it."""
-LC_SCALE = 16
-"""LEAST_CONNECTIONS: slots of an idle member per unit of weight (see below)."""
+LC_SCALE = 64
+"""LEAST_CONNECTIONS: slots of the least loaded member (see below)."""
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -126,13 +126,19 @@ def _weighted_order(weights: list[tuple[Target, int]]) -> tuple[Target, ...]:
     return tuple(order)
 
 
-def least_connections_weight(weight: int, flows: int) -> int:
-    """LEAST_CONNECTIONS: a member's share of new flows shrinks with the flows it has.
+def least_connections_weights(members: list[tuple[int, int]]) -> list[int]:
+    """LEAST_CONNECTIONS: slots per member from (weight, active flows).
 
-    `weight * LC_SCALE / (1 + flows)`, at least 1: an idle member gets LC_SCALE times
-    the slots of one with the same weight and 15+ flows; equal loads give equal shares.
+    A member's share of new flows is proportional to `weight / (1 + flows)`, scaled so
+    the least loaded member gets LC_SCALE slots (every member at least 1): equal loads
+    give equal shares; a member with 10 times the flows of another gets about a tenth
+    of its new flows.
     """
-    return max(1, round(weight * LC_SCALE / (1 + flows)))
+    raw = [w / (1 + flows) for w, flows in members]
+    top = max(raw, default=0.0)
+    if top <= 0:
+        return [w for w, _ in members]
+    return [max(1, round(LC_SCALE * r / top)) for r in raw]
 
 
 def _slots(
@@ -144,15 +150,11 @@ def _slots(
         if m.address.version == version and member_enabled(pool, m, verdicts)
     ]
     primaries = [m for m in usable if not m.backup] or usable
-    lc = pool.lb_algorithm == LbAlgorithm.LEAST_CONNECTIONS
-    weights = [
-        (
-            Target(m.id, m.address, m.protocol_port),
-            least_connections_weight(m.weight, loads.get(m.id, 0)) if lc else m.weight,
-        )
-        for m in primaries
-    ]
-    return _weighted_order(weights)
+    shares = [m.weight for m in primaries]
+    if pool.lb_algorithm == LbAlgorithm.LEAST_CONNECTIONS:
+        shares = least_connections_weights([(m.weight, loads.get(m.id, 0)) for m in primaries])
+    targets = [Target(m.id, m.address, m.protocol_port) for m in primaries]
+    return _weighted_order(list(zip(targets, shares, strict=True)))
 
 
 def _persistence(pool: PoolSpec, version: int) -> Persistence | None:
