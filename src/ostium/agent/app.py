@@ -8,6 +8,8 @@ security is not handled here: `main` refuses any client without a certificate.
 Routes: GET /health, GET /amphorae, PUT /amphorae/{id} (AmphoraPlug),
 PUT /amphorae/{id}/spec (AmphoraSpec), GET /amphorae/{id}, DELETE /amphorae/{id},
 POST /sweep (remove namespaces, processes and state of amphorae this agent does not know).
+The answer to PUT .../spec carries the apply's steps in a `Server-Timing` header
+(`model.timing`), which the worker logs with its own.
 """
 
 from __future__ import annotations
