@@ -56,6 +56,9 @@ class Amphora:
     """The last plug fully ensured by this process (fast path for repeated ensures)."""
     firewall_loaded: str | None = None
     """The nftables ruleset this process last loaded into the namespace."""
+    plumbing_repairs: int = 0
+    plumbing_fault: str | None = None
+    """The last lost piece of plumbing found and what became of it (`repairing`)."""
 
     @cached_property
     def counters(self) -> CounterCarry:

@@ -72,6 +72,8 @@ class AmphoraManager:
             haproxy_pid=pid,
             respawns=amp.total_respawns,
             vrrp_state=keepalived.current_state(amp.kpaths) if amp.vrrp else None,
+            plumbing_repairs=amp.plumbing_repairs,
+            plumbing_fault=amp.plumbing_fault,
         )
 
     def get(self, amphora_id: str) -> AmphoraState:

@@ -10,7 +10,7 @@ import ipaddress
 from typing import Any
 
 from ostium.control.db import models as m
-from ostium.control.settings import Settings
+from ostium.control.settings import NetworkSettings, Settings
 from ostium.model import spec as sp
 from ostium.model.enums import ProvisioningStatus
 
@@ -33,8 +33,14 @@ def vip_spec(settings: Settings, lb: m.LoadBalancer) -> sp.AmphoraVip:
         bridge=net.bridge,
         address=ipaddress.ip_address(lb.vip_address or ""),
         prefixlen=net.ip_network.prefixlen,
-        gateway=ipaddress.ip_address(net.gateway),
+        gateway=ipaddress.ip_address(net.gateway) if net.gateway else None,
+        link=link_spec(net),
+        host_address=ipaddress.ip_address(net.host_address) if net.host_address else None,
     )
+
+
+def link_spec(net: NetworkSettings) -> sp.NetworkLink:
+    return sp.NetworkLink(kind=net.kind, parent=net.parent, vlan_id=net.vlan_id)
 
 
 def member_networks(
@@ -51,6 +57,7 @@ def member_networks(
                 bridge=net.bridge,
                 cidr=net.ip_network,
                 address=ipaddress.ip_address(address),
+                link=link_spec(net),
             )
         )
     return out
