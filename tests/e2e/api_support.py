@@ -74,6 +74,8 @@ class Net:
     cidr: str  # a /24 inside 198.18.0.0/15
     bridge: str
     subnet_name: str
+    options: tuple[str, ...] = ()
+    """More `key = value` lines of its `[network:...]` section (kind, gateway, ...)."""
 
     def host(self, last: int) -> str:
         return self.cidr.rsplit(".", 1)[0] + f".{last}"
@@ -425,6 +427,7 @@ class Ostium:
                 f"cidr = {n.cidr}",
                 f"bridge = {n.bridge}",
                 f"subnet_name = {n.subnet_name}",
+                *n.options,
             ]
         lines += [
             "[haproxy_amphora]",
@@ -586,6 +589,9 @@ class Ostium:
                 kill_namespaces((ns.split()[0],))
         for name in self.links():
             sh("ip", "link", "del", name)
+        for n in self.networks:  # ostium keeps them while a bridge of its is busy
+            family = "-6" if ":" in n.cidr else "-4"
+            sh("ip", family, "route", "del", "unreachable", n.cidr, "metric", "4242")
         return errors + left
 
     def remove_workdir(self) -> None:

@@ -193,7 +193,8 @@ def backends() -> Iterator[DemoNetwork]:
             net.add_backend(i, 8080, name=f"b{i}")
         yield net
     finally:
-        net.destroy()
+        net.destroy()  # keeps the bridge while an amphora is still plugged into it
+        sh("ip", "link", "del", MEM_BRIDGE)
 
 
 @pytest.fixture

@@ -47,10 +47,13 @@ def _parser() -> argparse.ArgumentParser:
         "Runs until Ctrl-C, then removes what it made (the bridge only if nothing else "
         "is plugged into it).",
     )
-    parser.add_argument("--count", type=int, default=2, help="how many backends (default 2)")
+    parser.add_argument(
+        "--count", type=int, default=2, metavar="N", help="how many backends (default 2)"
+    )
     parser.add_argument(
         "--network-cidr",
         default=DEFAULT_CIDR,
+        metavar="CIDR",
         help=f"their subnet, inside 198.18.0.0/15 (default {DEFAULT_CIDR}, ostium's demo-net)",
     )
     parser.add_argument(
