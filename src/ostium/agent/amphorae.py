@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ostium.agent import haproxy_process, keepalived, netns, sweeping
+from ostium.agent import haproxy_process, keepalived, netns, repairing, sweeping
 from ostium.agent.amphora import Amphora, AmphoraProbe, haproxy_paths
 from ostium.agent.amphora_keepalived import AmphoraKeepalived
 from ostium.agent.applying import ApplyPipeline
@@ -108,9 +108,12 @@ class AmphoraManager:
             if not self._still_plumbed(amp, plug):
                 # ~20 ip commands: only when something is new or missing (every spec
                 # push ensures again, so this is on the path of each member change).
+                lost = None if amp.plumbed is None else netns.plumbing_fault(amp.names, amp.plumbed)
                 amp.firewall_loaded = None  # the namespace may be new: load rules again
                 netns.ensure_amphora(amp.names, plug)
                 amp.plumbed = plug
+                if lost is not None:  # found by this push before the supervisor's pass
+                    repairing.record_repair(amp, lost)
         return self._state(amp)
 
     @staticmethod

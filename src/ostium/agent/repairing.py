@@ -9,8 +9,10 @@ fault and what became of it are kept on the amphora (`AmphoraState.plumbing_faul
 `plumbing_repairs`) and logged. A repair that fails (an operator's bridge or a parent
 interface that ostium must not create is missing) is tried again on every pass.
 
-Callers: `supervising`, with the amphora's lock held. A lost namespace is not handled
-here: the supervisor rebuilds it or leaves it to failover (`rebuild_lost_namespaces`).
+Callers: `supervising`, with the amphora's lock held; `amphorae.ensure` records a
+repair it made itself (a spec push that found the plumbing broken first). A lost
+namespace is not handled here: the supervisor rebuilds it or leaves it to failover
+(`rebuild_lost_namespaces`).
 """
 
 from __future__ import annotations
@@ -39,9 +41,14 @@ def repair_plumbing(amp: Amphora) -> bool:
         amp.plumbing_fault = f"{fault}; repair failed: {exc.message}"
         return False
     amp.plumbed = amp.plug
-    amp.plumbing_repairs += 1
-    amp.plumbing_fault = f"{fault}; repaired"
-    LOG.info("amphora %s: plumbing repaired (%s)", amp.amphora_id, fault)
+    record_repair(amp, fault)
     if amp.spec is not None and amp.spec.vrrp is None:
         garp.announce(amp.names.namespace, VIP_IFNAME, str(amp.plug.vip.address))
     return True
+
+
+def record_repair(amp: Amphora, fault: str) -> None:
+    """Count a repair of `fault` (by this module, or by an ensure that found it first)."""
+    amp.plumbing_repairs += 1
+    amp.plumbing_fault = f"{fault}; repaired"
+    LOG.info("amphora %s: plumbing repaired (%s)", amp.amphora_id, fault)
