@@ -89,6 +89,8 @@ def _serve_api(settings: Settings, db: Any, wake: Any) -> None:
         port=settings.api.bind_port,
         log_level="warning",
         access_log=False,
+        ssl_certfile=settings.api.tls_cert_file or None,
+        ssl_keyfile=settings.api.tls_key_file or None,
     )
 
 
@@ -335,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--role", action="append", required=True, choices=["admin", "member", "reader"])
     tc.add_argument("--expires-in", type=int, help="seconds")
     tc.set_defaults(func=cmd_token)
+
+    from ostium.control import host_cli
+
+    host_cli.register(sub, _common, _settings, _prepare)
     return p
 
 

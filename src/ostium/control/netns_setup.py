@@ -22,11 +22,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from ostium.agent.links import vlan_ifname
 from ostium.agent.main import AgentProcess, start_agent_subprocess
 from ostium.agent.tls import CertReloader
 from ostium.agent_client import AgentClient, mtls_client, ssl_context
 from ostium.control.health.manager import key_file
+from ostium.control.host_directory import HostDirectory
 from ostium.control.settings import NetworkSettings, Settings
 from ostium.drivers.certificates.local_ca import LocalCA, cert_expiration
 from ostium.drivers.compute.base import ComputeDriver
@@ -187,31 +190,27 @@ def start_local_netns_driver(
     )
 
     remote = [u.strip() for u in settings.haproxy.remote_agents.split(",") if u.strip()]
-    clients = [
-        mtls_client(
+    clients: list[httpx.Client] = []
+
+    directory = HostDirectory(settings)
+
+    def connect(url: str) -> NetnsDriver:
+        client = mtls_client(
             url, cert=paths["client_cert"], key=paths["client_key"], ca=paths["ca"], context=context
         )
-        for url in remote
-    ]
+        clients.append(client)
+        # More hosts: their agents trust the same CA; their expiry is their own business.
+        agent_ip = url.split("//")[-1].rsplit(":", 1)[0].strip("[]")
+        return NetnsDriver(AgentClient(client), host=url, cert_expiration=None, agent_ip=agent_ip)
 
     def cleanup() -> None:
         reloader.stop()
         http.close()
         for client in clients:
             client.close()
+        directory.close()
         supervisor.stop()
         links.remove_idle()
 
-    if not remote:
-        return driver, cleanup
-    # More hosts: their agents trust the same CA; their expiry is their own business.
-    hosts = [driver] + [
-        NetnsDriver(
-            AgentClient(c),
-            host=url,
-            cert_expiration=None,
-            agent_ip=url.split("//")[-1].rsplit(":", 1)[0],
-        )
-        for url, c in zip(remote, clients, strict=True)
-    ]
-    return MultiHostDriver(hosts), cleanup
+    hosts = [driver] + [connect(url) for url in remote]
+    return MultiHostDriver(hosts, discover=directory, connect=connect), cleanup

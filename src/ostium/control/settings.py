@@ -38,6 +38,10 @@ class ApiSettings:
     default_provider_driver: str = "amphora"
     api_base_uri: str = ""
     enforce_quotas_in_noauth: bool = False
+    tls_cert_file: str = ""
+    """Serve the API over HTTPS with this certificate (PEM) and `tls_key_file`: needed
+    for hosts joining from other machines (`ostium agent --join https://...`)."""
+    tls_key_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,9 @@ class HealthSettings:
     """Seconds between two scans for silent amphorae."""
     failover_threshold: int = 0
     """More stale amphorae than this at once stops all failovers (0: no limit)."""
+    failover_host_threshold: int = 0
+    """More hosts with stale amphorae than this at once stops all failovers (0: no
+    limit): one dead host is failed over, a health manager cut off from all is not."""
     sock_rlimit: int = 4 * 1024 * 1024
     """SO_RCVBUF of the heartbeat socket (0: the system default)."""
 

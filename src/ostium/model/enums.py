@@ -197,3 +197,16 @@ class NetworkKind(StrEnum):
     """A VLAN sub-interface ostium creates on `parent`, in a bridge ostium owns."""
     MACVLAN = "macvlan"
     """One macvlan sub-interface of `parent` per amphora, moved into its namespace."""
+
+
+class HostState(StrEnum):
+    """A host (one agent) as the controller knows it (`ostium host ...`)."""
+
+    ENROLLING = "ENROLLING"
+    """`ostium host add` issued a one-time token; the agent has not joined yet."""
+    ACTIVE = "ACTIVE"
+    """Joined and live: new amphorae may be placed on it."""
+    DRAINING = "DRAINING"
+    """No new amphorae; its amphorae are moved away by failover."""
+    DOWN = "DOWN"
+    """Silent for longer than the heartbeat timeout: its amphorae are failed over."""

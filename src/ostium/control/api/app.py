@@ -282,7 +282,7 @@ def _too_large(drained: bool) -> Response:
 
 
 def create_app(svc: ServiceContext) -> FastAPI:
-    from ostium.control.api.routes import admin, docs, lbaas, root
+    from ostium.control.api.routes import admin, docs, hosts, lbaas, root
 
     app = FastAPI(title="ostium", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.svc = svc
@@ -320,6 +320,7 @@ def create_app(svc: ServiceContext) -> FastAPI:
     app.include_router(root.router)
     app.include_router(lbaas.router, prefix="/v2")
     app.include_router(admin.router, prefix="/v2")
+    app.include_router(hosts.router, prefix="/v2")
     app.include_router(docs.router)
     wrapped: Any = Envelope(app, svc.settings.api.max_request_body_size)
     return wrapped  # type: ignore[no-any-return]
