@@ -77,7 +77,7 @@ def main() -> int:
         for i in range(args.pairs):
             pairs.append(http_lb_pair(o, f"pair{i}"))
         time.sleep(2)  # heartbeats from everyone
-        affected = [lb for lb in lbs if where[str(lb["id"])] == "198.19.31.11"]
+        affected = [lb for lb in lbs if where[str(lb["id"])] == "198.19.210.11"]
         stop = threading.Event()
         gaps: list[float] = []
         watchers = [

@@ -176,6 +176,9 @@ def agent(pki: Pki, workdir: Path) -> Iterator[AgentRunner]:
             client.delete_amphora(amp.amphora_id)
     runner.stop()
     sh("ip", "link", "del", VIP_BRIDGE)
+    # The agent protects the subnets of the bridges it owns (issue 13): ours to remove.
+    for subnet in ("198.18.0.0/24", "198.18.1.0/24"):
+        sh("ip", "route", "del", "unreachable", subnet, "metric", "4242")
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,11 @@
 """The host's safety and provider networks, on the real thing, through the REST API.
 
-One `ostium serve` declares, besides an owned VIP bridge `ostt-hv0` (198.19.20.0/24 and
-2001:2:0:20::/64, the host .1 / ::1) and the member bridge `ostt-hb0` (198.19.21.0/24,
+One `ostium serve` declares, besides an owned VIP bridge `ostt-hv0` (198.19.200.0/24 and
+2001:2:0:200::/64, the host .1 / ::1) and the member bridge `ostt-hb0` (198.19.201.0/24,
 backends `ostt-h1..2`):
 
-- `lan`, kind existing-bridge: `ostt-lan0`, made by the test (no address), 198.19.22.0/24
-  whose gateway .1 is the router namespace `ostt-rt`; behind it, 198.19.25.0/24 holds
+- `lan`, kind existing-bridge: `ostt-lan0`, made by the test (no address), 198.19.202.0/24
+  whose gateway .1 is the router namespace `ostt-rt`; behind it, 198.19.205.0/24 holds
   the member namespace `ostt-mb`; the client namespace `ostt-cl` (.50) is on the bridge.
 
 This kernel has no 8021q or macvlan support (`ip link add ... type vlan|macvlan|dummy`
@@ -32,22 +32,22 @@ from ostium.agent_client import AgentClient, mtls_client
 
 VIP = Net(
     "ostt-hv",
-    "198.19.20.0/24",
+    "198.19.200.0/24",
     "ostt-hv0",
     "ostt-hv-subnet",
 )
-VIP6 = Net("ostt-hv6", "2001:2:0:20::/64", "ostt-hv0", "ostt-hv6-subnet")
-BACK = Net("ostt-hb", "198.19.21.0/24", "ostt-hb0", "ostt-hb-subnet")
+VIP6 = Net("ostt-hv6", "2001:2:0:200::/64", "ostt-hv0", "ostt-hv6-subnet")
+BACK = Net("ostt-hb", "198.19.201.0/24", "ostt-hb0", "ostt-hb-subnet")
 LAN = Net(
     "ostt-lan",
-    "198.19.22.0/24",
+    "198.19.202.0/24",
     "ostt-lan0",
     "ostt-lan-subnet",
     (
         "kind = existing-bridge",
-        "gateway = 198.19.22.1",
-        "allocation_start = 198.19.22.10",
-        "allocation_end = 198.19.22.30",
+        "gateway = 198.19.202.1",
+        "allocation_start = 198.19.202.10",
+        "allocation_end = 198.19.202.30",
     ),
 )
 
@@ -91,7 +91,7 @@ class Fabric:
             ip("netns", "add", ns)
             netns(ns, "ip", "link", "set", "lo", "up")
         # router: one leg on the LAN (the gateway), one to the member's subnet
-        self._leg("ostt-rtl", "ostt-rt", "lan", "198.19.22.1/24", bridge="ostt-lan0")
+        self._leg("ostt-rtl", "ostt-rt", "lan", "198.19.202.1/24", bridge="ostt-lan0")
         sh(
             "ip",
             "link",
@@ -108,12 +108,12 @@ class Fabric:
             "ostt-mb",
             check=True,
         )
-        netns("ostt-rt", "ip", "addr", "add", "198.19.25.1/24", "dev", "ostt-rtm")
+        netns("ostt-rt", "ip", "addr", "add", "198.19.205.1/24", "dev", "ostt-rtm")
         netns("ostt-rt", "ip", "link", "set", "ostt-rtm", "up")
         netns("ostt-rt", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")  # its own namespace
-        netns("ostt-mb", "ip", "addr", "add", "198.19.25.10/24", "dev", "mb")
+        netns("ostt-mb", "ip", "addr", "add", "198.19.205.10/24", "dev", "mb")
         netns("ostt-mb", "ip", "link", "set", "mb", "up")
-        netns("ostt-mb", "ip", "route", "add", "default", "via", "198.19.25.1")
+        netns("ostt-mb", "ip", "route", "add", "default", "via", "198.19.205.1")
         self.server = subprocess.Popen(
             [
                 "ip",
@@ -127,7 +127,7 @@ class Fabric:
                 "--name",
                 "ostt-routed",
                 "--bind",
-                "198.19.25.10",
+                "198.19.205.10",
                 "--port",
                 "8080",
             ],
@@ -136,8 +136,8 @@ class Fabric:
             stderr=subprocess.DEVNULL,
         )
         # a client on the LAN, routing elsewhere through the router
-        self._leg("ostt-cll", "ostt-cl", "eth0", "198.19.22.50/24", bridge="ostt-lan0")
-        netns("ostt-cl", "ip", "route", "add", "default", "via", "198.19.22.1")
+        self._leg("ostt-cll", "ostt-cl", "eth0", "198.19.202.50/24", bridge="ostt-lan0")
+        netns("ostt-cl", "ip", "route", "add", "default", "via", "198.19.202.1")
 
     @staticmethod
     def _leg(host: str, ns: str, inner: str, cidr: str | None, bridge: str | None = None) -> None:
@@ -245,7 +245,7 @@ def test_owned_bridges_are_protected_and_the_host_never_forwards(
     for net in (LAN,):  # not ostium's to protect
         assert net.cidr not in routes
     # A backend's address: no host address on its bridge, and never the default route.
-    assert sh("ip", "route", "get", "198.19.21.11").returncode != 0
+    assert sh("ip", "route", "get", "198.19.201.11").returncode != 0
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == forwarding
 
 
@@ -275,9 +275,9 @@ def test_lost_bridges_are_rebuilt_by_the_agent_within_seconds(
 
 def test_existing_bridge_client_on_the_lan_member_behind_a_router(ostium: Ostium) -> None:
     before = link_state("ostt-lan0")
-    lb = _lb(ostium, LAN, "198.19.25.10")
+    lb = _lb(ostium, LAN, "198.19.205.10")
     vip = lb["vip_address"]
-    assert vip.startswith("198.19.22.") and 10 <= int(vip.rsplit(".", 1)[1]) <= 30
+    assert vip.startswith("198.19.202.") and 10 <= int(vip.rsplit(".", 1)[1]) <= 30
     answer = wait_for(lambda: fetch("ostt-cl", f"http://{vip}/") == "ostt-routed", 10)
     assert answer
     ostium.api.delete_lb(lb["id"])
@@ -299,7 +299,7 @@ def test_an_ipv6_vip_answers(ostium: Ostium, backends: Backends) -> None:
 
 def test_demo_backends_refuses_a_second_run_keeps_a_busy_bridge_restarts_one() -> None:
     cmd = [sys.executable, "-m", "ostium", "demo-backends"]
-    mine = ["--bridge", "ostt-dm0", "--network-cidr", "198.19.27.0/24", "--prefix", "ostt-dm"]
+    mine = ["--bridge", "ostt-dm0", "--network-cidr", "198.19.207.0/24", "--prefix", "ostt-dm"]
     first = subprocess.Popen(
         [*cmd, *mine, "--count", "1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )

@@ -83,8 +83,24 @@ def ensure_bridge(name: str, host_address: str | None = None) -> None:
     run(["ip", "link", "set", "dev", name, "up"])
 
 
-def ensure_network(bridge: str, link: NetworkLink, host_address: str | None = None) -> None:
-    """The host side of one network, ready for an amphora port (see the module doc)."""
+UNREACHABLE_METRIC = "4242"
+"""Above the kernel's own route of an address on the bridge (0 for IPv4, 256 for IPv6):
+the `unreachable` route only answers when the bridge or its address is gone (the same
+value as `drivers.network.base.UNREACHABLE_METRIC`, which removes it with the bridge)."""
+
+
+def protect(subnet: str) -> None:
+    """An `unreachable` route for an owned bridge's subnet: with the bridge missing, the
+    host's traffic for it fails here instead of leaving by the default route."""
+    family = "-6" if ":" in subnet else "-4"
+    run(["ip", family, "route", "replace", "unreachable", subnet, "metric", UNREACHABLE_METRIC])
+
+
+def ensure_network(
+    bridge: str, link: NetworkLink, host_address: str | None = None, subnet: str | None = None
+) -> None:
+    """The host side of one network, ready for an amphora port (see the module doc);
+    an owned bridge's `subnet` is protected with an `unreachable` route."""
     if link.kind == NetworkKind.EXISTING_BRIDGE:
         if not exists(bridge):
             raise MissingLink(f"bridge {bridge} (existing-bridge) does not exist on this host")
@@ -95,6 +111,8 @@ def ensure_network(bridge: str, link: NetworkLink, host_address: str | None = No
             raise MissingLink(f"parent interface {link.parent} does not exist on this host")
     if link.kind == NetworkKind.MACVLAN:
         return
+    if link.kind == NetworkKind.BRIDGE and subnet is not None:
+        protect(subnet)
     ensure_bridge(bridge, host_address)
     if link.kind == NetworkKind.VLAN:
         assert link.parent is not None and link.vlan_id is not None

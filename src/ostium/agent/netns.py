@@ -118,7 +118,7 @@ def _ensure_address(namespace: str, dev: str, cidr: str) -> None:
 
 
 def ensure_member_network(names: Names, net: AmphoraNetwork) -> None:
-    links.ensure_network(net.bridge, net.link)
+    links.ensure_network(net.bridge, net.link, subnet=str(net.cidr))
     inner = names.member_ifname(net.subnet_id)
     _ensure_port(
         names.namespace,
@@ -132,12 +132,14 @@ def ensure_member_network(names: Names, net: AmphoraNetwork) -> None:
 
 
 def host_cidr(vip: AmphoraVip) -> str | None:
-    """The host's address on the VIP's owned bridge, CIDR form (None: none). A plug
-    written before network kinds has no `host_address`: its gateway was the host."""
-    if vip.link.kind != NetworkKind.BRIDGE:
+    """The host's address on the VIP's owned bridge, CIDR form (None: none)."""
+    if vip.link.kind != NetworkKind.BRIDGE or vip.host_address is None:
         return None
-    address = vip.host_address if "host_address" in vip.model_fields_set else vip.gateway
-    return None if address is None else f"{address}/{vip.prefixlen}"
+    return f"{vip.host_address}/{vip.prefixlen}"
+
+
+def vip_subnet(vip: AmphoraVip) -> str:
+    return str(ipaddress.ip_network(f"{vip.address}/{vip.prefixlen}", strict=False))
 
 
 def ensure_amphora(names: Names, plug: AmphoraPlug) -> None:
@@ -146,7 +148,7 @@ def ensure_amphora(names: Names, plug: AmphoraPlug) -> None:
     With a `vrrp_ip` (ACTIVE_STANDBY) the VIP-side interface carries that address and
     the VIP is left to keepalived."""
     vip = plug.vip
-    links.ensure_network(vip.bridge, vip.link, host_cidr(vip))
+    links.ensure_network(vip.bridge, vip.link, host_cidr(vip), vip_subnet(vip))
     ns = names.namespace
     _ensure_namespace(ns)
     _ensure_port(ns, names.vip_host_veth, names.vip_peer_veth, VIP_IFNAME, vip.bridge, vip.link)

@@ -138,6 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         demo.destroy()
         state.unlink(missing_ok=True)
+        (RUN_DIR / f"{args.bridge}.lock").unlink(missing_ok=True)
         handle.close()
     return 0
 

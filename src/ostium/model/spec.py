@@ -98,8 +98,7 @@ class AmphoraVip(SpecModel):
     """The subnet's router; the amphora's default route points at it."""
     link: NetworkLink = Field(default_factory=NetworkLink)
     host_address: IPvAnyAddress | None = None
-    """The host's own address on an owned bridge (None: the host has none there). Absent
-    from plugs written before network kinds: the gateway was the host's address then."""
+    """The host's own address on an owned bridge (None: the host has none there)."""
 
 
 class AmphoraNetwork(SpecModel):

@@ -1,18 +1,18 @@
 """Several "hosts" on one machine: network namespaces, each running its own agent,
 joined to one ostium, with a fabric between them.
 
-The picture (every name starts with `ostt`, every address is in 198.19.31-33.0/24):
+The picture (every name starts with `ostt`, every address is in 198.19.210-211.0/24):
 
-- management: the bridge `ostt-mg0` (198.19.31.1/24) in the root namespace, where
-  `ostium serve` listens (API over HTTPS, health manager); host N has 198.19.31.1N on it;
-- the VIP network `ostt-fv` (kind existing-bridge, 198.19.32.0/24): in the root namespace
+- management: the bridge `ostt-mg0` (198.19.210.1/24) in the root namespace, where
+  `ostium serve` listens (API over HTTPS, health manager); host N has 198.19.210.1N on it;
+- the VIP network `ostt-fv` (kind existing-bridge, 198.19.211.0/24): in the root namespace
   and in each host namespace a bridge of that name, whose uplink is a veth into the
   bridge `fab` of the fabric namespace `ostt-fb` (what a switch does for a VLAN);
-- on the fabric: the client namespace `ostt-cl3` (198.19.32.50) and the backend
-  `ostt-bk3` (198.19.32.60:8080, answers `ostt-bk`).
+- on the fabric: the client namespace `ostt-cl3` (198.19.211.50) and the backend
+  `ostt-bk3` (198.19.211.60:8080, answers `ostt-bk`).
 
 The root namespace's own agent (started by `ostium serve`) is host 0; hosts 1.. join
-with `ostium agent --join https://198.19.31.1:PORT --token T`, each with its own state
+with `ostium agent --join https://198.19.210.1:PORT --token T`, each with its own state
 directory and name prefix (`ostt1`, ...). `kill(n)` is a host dying: its agent is
 killed, its namespaces (the host's and its amphorae's) removed.
 """
@@ -25,24 +25,24 @@ import sys
 import tempfile
 from pathlib import Path
 
-from api_support import Net, Ostium, sh, wait_for
+from api_support import Net, Ostium, processes, sh, wait_for
 
 from ostium.drivers.certificates.local_ca import LocalCA
 
-MGMT = "198.19.31"
+MGMT = "198.19.210"
 VIP = Net(
     "ostt-fv",
-    "198.19.32.0/24",
+    "198.19.211.0/24",
     "ostt-fv",
     "ostt-fv-subnet",
     (
         "kind = existing-bridge",
         "gateway = none",
-        "allocation_start = 198.19.32.100",
-        "allocation_end = 198.19.32.250",
+        "allocation_start = 198.19.211.100",
+        "allocation_end = 198.19.211.250",
     ),
 )
-BACKEND = "198.19.32.60"
+BACKEND = "198.19.211.60"
 PY = sys.executable
 
 
@@ -92,7 +92,7 @@ class HostFabric:
         ip("link", "set", "ostt-u0", "master", "ostt-fv", "up")
         for n in range(1, self.count + 1):
             self._host(n)
-        self._leg("ostt-cl3", "eth0", "cl", "198.19.32.50/24")
+        self._leg("ostt-cl3", "eth0", "cl", "198.19.211.50/24")
         self._leg("ostt-bk3", "eth0", "bk", f"{BACKEND}/24")
         self.server = subprocess.Popen(
             [
@@ -222,6 +222,11 @@ class HostFabric:
         if agent is not None:
             agent.send_signal(signal.SIGKILL)
             agent.wait()
+        # Its amphorae's namespaces were made under `ip netns exec` (a mount namespace of
+        # their own, invisible here): their processes are found by the host's state dir.
+        if self.ostium is not None:
+            for pid, _ in processes(f"{self.ostium.workdir}/host{n}/"):
+                sh("kill", "-9", str(pid))
         for line in sh("ip", "netns", "list").stdout.splitlines():
             ns = line.split()[0] if line else ""
             if ns.startswith(f"ostt{n}") or ns == f"ostt-n{n}":
@@ -242,6 +247,8 @@ class HostFabric:
             try:
                 for lb in o.api.all_lbs():
                     o.api.delete_lb(lb["id"])
+                for host in o.api.http.get("/v2/ostium/hosts").json()["hosts"]:
+                    o.api.http.delete(f"/v2/ostium/hosts/{host['id']}")  # forgotten first
             except Exception as exc:
                 left.append(f"cascade delete failed: {exc!r}")
         for n in range(1, self.count + 1):
@@ -263,9 +270,10 @@ class HostFabric:
 
 
 def amphora_host(o: Ostium, lb_id: str) -> str:
-    """The address of the agent holding the load balancer's amphora."""
-    (amp,) = [a for a in o.api.amphorae(lb_id) if a["status"] != "DELETED"]
-    return str(amp["lb_network_ip"])
+    """The address of the agent holding the load balancer's amphora ("" while a
+    failover has two of them)."""
+    amps = [a for a in o.api.amphorae(lb_id) if a["status"] != "DELETED"]
+    return str(amps[0]["lb_network_ip"]) if len(amps) == 1 else ""
 
 
 def http_lb(o: Ostium, name: str, **more: object) -> dict[str, object]:

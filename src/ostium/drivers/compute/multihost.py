@@ -37,13 +37,18 @@ class MultiHostDriver:
         self._anywhere = _AnyHost(self)
         self._discover = discover
         self._connect = connect
+        self._static = set(self.by_host)
 
     def _refresh(self) -> None:
+        """Add the hosts that joined; forget those removed (never the configured ones)."""
         if self._discover is None or self._connect is None:
             return
-        for url in self._discover():
+        listed = self._discover()
+        for url in listed:
             if url not in self.by_host:
                 self.by_host[url] = self._connect(url)
+        for url in [u for u in self.by_host if u not in self._static and u not in listed]:
+            del self.by_host[url]
 
     def hosts(self) -> list[str]:
         self._refresh()
