@@ -100,8 +100,7 @@ def main() -> int:
             result["single_back_median_s"] = round(statistics.median(times), 2)
             result["single_back_max_s"] = round(max(times), 2)
         if gaps:
-            result["pair_outage_max_s"] = round(max(gaps), 2)
-            result["pair_outage_median_s"] = round(statistics.median(gaps), 2)
+            result["pair_longest_gap_s"] = sorted(round(g, 2) for g in gaps)
     finally:
         fabric.destroy()
         lock.close()

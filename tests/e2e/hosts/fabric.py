@@ -158,6 +158,8 @@ class HostFabric:
                 ],
             },
         )
+        # uvicorn's graceful stop waits for an idle keep-alive TLS connection: keep none.
+        o.api.http.headers["Connection"] = "close"
         self.ostium = o
         o.start("serve")
         return o
