@@ -130,3 +130,19 @@ def test_routes_of_busy_bridges_stay_after_a_stop(tmp_path: Path) -> None:
     fake.unplug("br0", "eth0")
     assert fake.remove_idle() == ["ost-vip"] and fake.unreachable == set()
     assert "br0" in fake.bridges  # the operator's bridge, even empty
+
+
+def test_joined_hosts_come_and_go_but_configured_ones_stay() -> None:
+    from tests.unit.test_drivers import _host
+
+    from ostium.drivers.compute.multihost import MultiHostDriver
+
+    (local, _), (joined, _) = _host("https://local:9443"), _host("https://j1:9443")
+    listed: list[str] = []
+    driver = MultiHostDriver([local], discover=lambda: list(listed), connect=lambda u: joined)
+    assert driver.hosts() == ["https://local:9443"]
+    listed.append("https://j1:9443")  # host j1 joined
+    assert driver.hosts() == ["https://local:9443", "https://j1:9443"]
+    assert driver.on("https://j1:9443") is joined
+    listed.clear()  # removed (`ostium host remove`)
+    assert driver.hosts() == ["https://local:9443"]

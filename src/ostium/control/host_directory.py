@@ -10,16 +10,20 @@ where new amphorae go is the worker's placement (`worker/host_choice`). Callers:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from ostium.control.db import models as m
 from ostium.control.settings import Settings
 from ostium.model.enums import HostState
+
+LOG = logging.getLogger("ostium.hosts")
 
 
 class HostDirectory:
@@ -38,7 +42,10 @@ class HostDirectory:
         with self._lock:
             now = self.clock()
             if self._read_at is None or now - self._read_at >= self.ttl:
-                self._urls = self._read()
+                try:
+                    self._urls = self._read()
+                except SQLAlchemyError as exc:  # keep the last list: the worker goes on
+                    LOG.warning("hosts could not be read from the database: %s", exc)
                 self._read_at = now
             return list(self._urls)
 
