@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,8 @@ class Net:
     cidr: str  # a /24 inside 198.18.0.0/15
     bridge: str
     subnet_name: str
+    options: tuple[str, ...] = ()
+    """More `key = value` lines of its `[network:...]` section (kind, gateway, ...)."""
 
     def host(self, last: int) -> str:
         return self.cidr.rsplit(".", 1)[0] + f".{last}"
@@ -265,6 +268,11 @@ class Load:
 # ------------------------------------------------------------------ the Octavia API
 
 
+def trust(verify: str | bool) -> ssl.SSLContext | bool:
+    """httpx's `verify`: a CA file becomes an SSL context (a path is deprecated)."""
+    return ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+
+
 class ApiError(AssertionError):
     pass
 
@@ -272,8 +280,8 @@ class ApiError(AssertionError):
 class Lbaas:
     """The Octavia v2 API in user terms (httpx, noauth)."""
 
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=30)
+    def __init__(self, base_url: str, verify: str | bool = True) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=30, verify=trust(verify))
 
     def close(self) -> None:
         self.http.close()
@@ -416,6 +424,11 @@ class Ostium:
     agent_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    bind_host: str = "127.0.0.1"
+    sections: dict[str, list[str]] = field(default_factory=dict)
+    """More `key = value` lines per INI section (e.g. `api_settings`, `health_manager`)."""
+    verify: str | bool = True
+    """What the test's HTTP client trusts when the API serves HTTPS."""
 
     def __post_init__(self) -> None:
         lines = ["[networking]", "default_networks = false"]
@@ -425,6 +438,7 @@ class Ostium:
                 f"cidr = {n.cidr}",
                 f"bridge = {n.bridge}",
                 f"subnet_name = {n.subnet_name}",
+                *n.options,
             ]
         lines += [
             "[haproxy_amphora]",
@@ -436,8 +450,11 @@ class Ostium:
             "[health_manager]",
             f"bind_port = {self.health_port}",
         ]
+        for section, extra in self.sections.items():
+            at = lines.index(f"[{section}]") + 1 if f"[{section}]" in lines else len(lines)
+            lines[at:at] = extra if at < len(lines) else [f"[{section}]", *extra]
         self.config.write_text("\n".join(lines) + "\n")
-        self.api = Lbaas(self.url)
+        self.api = Lbaas(self.url, self.verify)
 
     @property
     def config(self) -> Path:
@@ -453,7 +470,8 @@ class Ostium:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        tls = any(ln.startswith("tls_cert_file") for ln in self.sections.get("api_settings", []))
+        return f"{'https' if tls else 'http'}://{self.bind_host}:{self.api_port}"
 
     def start(self, role: str, key: str | None = None) -> subprocess.Popen[bytes]:
         """Start `ostium serve|api|worker`; `serve` and `api` return once the API answers."""
@@ -467,7 +485,7 @@ class Ostium:
             str(self.config),
         ]
         if role in ("serve", "api"):
-            argv += ["--bind", f"127.0.0.1:{self.api_port}"]
+            argv += ["--bind", f"{self.bind_host}:{self.api_port}"]
         log = (self.workdir / f"{key}.log").open("ab")
         try:
             proc = subprocess.Popen(
@@ -482,7 +500,8 @@ class Ostium:
                 if proc.poll() is not None:
                     raise RuntimeError(f"ostium {role} exited: {self.log(key)[-2000:]}")
                 try:
-                    return httpx.get(self.url + "/", timeout=1).status_code == 200
+                    r = httpx.get(self.url + "/", timeout=1, verify=trust(self.verify))
+                    return r.status_code == 200
                 except httpx.HTTPError:
                     return False
 
@@ -586,6 +605,9 @@ class Ostium:
                 kill_namespaces((ns.split()[0],))
         for name in self.links():
             sh("ip", "link", "del", name)
+        for n in self.networks:  # ostium keeps them while a bridge of its is busy
+            family = "-6" if ":" in n.cidr else "-4"
+            sh("ip", family, "route", "del", "unreachable", n.cidr, "metric", "4242")
         return errors + left
 
     def remove_workdir(self) -> None:

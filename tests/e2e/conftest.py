@@ -176,6 +176,9 @@ def agent(pki: Pki, workdir: Path) -> Iterator[AgentRunner]:
             client.delete_amphora(amp.amphora_id)
     runner.stop()
     sh("ip", "link", "del", VIP_BRIDGE)
+    # The agent protects the subnets of the bridges it owns (issue 13): ours to remove.
+    for subnet in ("198.18.0.0/24", "198.18.1.0/24"):
+        sh("ip", "route", "del", "unreachable", subnet, "metric", "4242")
 
 
 @pytest.fixture(scope="session")
@@ -193,7 +196,8 @@ def backends() -> Iterator[DemoNetwork]:
             net.add_backend(i, 8080, name=f"b{i}")
         yield net
     finally:
-        net.destroy()
+        net.destroy()  # keeps the bridge while an amphora is still plugged into it
+        sh("ip", "link", "del", MEM_BRIDGE)
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ class Amphora:
                 "address": self.vip,
                 "prefixlen": 24,
                 "gateway": "198.18.0.1",
+                "host_address": "198.18.0.1",
             },
             "member_networks": [
                 {

@@ -12,7 +12,9 @@ from ostium.control.settings import load_settings
 
 
 def test_default_networks_are_large_and_disjoint(tmp_path: Path) -> None:
-    vip, demo = load_settings(state_dir=str(tmp_path)).networks
+    vip, demo, vip6 = load_settings(state_dir=str(tmp_path)).networks
+    assert vip6.ip_network.subnet_of(ipaddress.ip_network("2001:2::/48"))  # type: ignore[arg-type]
+    assert vip6.bridge == vip.bridge  # dual-stack amphorae: one port for both VIPs
     bench = ipaddress.ip_network("198.18.0.0/15")
     for net in (vip, demo):
         assert net.ip_network.subnet_of(bench)  # type: ignore[arg-type]
@@ -28,7 +30,7 @@ def test_a_declared_network_inside_a_default_one_is_refused(tmp_path: Path) -> N
         load_settings(str(ini))
     ini.write_text("[network:backends]\ncidr = 198.19.2.0/24\n")
     names = [n.name for n in load_settings(str(ini)).networks]
-    assert names == ["vip-net", "demo-net", "backends"]
+    assert names == ["vip-net", "demo-net", "vip-net-v6", "backends"]
     # Without the defaults the same range is free again.
     ini.write_text("[networking]\ndefault_networks = false\n[network:b]\ncidr = 198.18.2.0/24\n")
     assert [n.name for n in load_settings(str(ini)).networks] == ["b"]

@@ -18,7 +18,7 @@ def test_defaults_and_absolute_state_dir(tmp_path: Path, monkeypatch: pytest.Mon
     assert (s.api.bind_host, s.api.bind_port, s.api.auth_strategy) == ("127.0.0.1", 9876, "noauth")
     assert s.database_url == f"sqlite:///{tmp_path / 'var' / 'ostium.sqlite'}"
     names = [n.name for n in s.networks]
-    assert names == ["vip-net", "demo-net"]
+    assert names == ["vip-net", "demo-net", "vip-net-v6"]
     assert s.networks[0].cidr == "198.18.0.0/17" and s.networks[0].gateway == "198.18.0.1"
 
 

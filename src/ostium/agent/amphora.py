@@ -63,6 +63,9 @@ class Amphora:
     """UDP/SCTP members' health by member id (False: down); unknown means up."""
     lvs_loads: dict[str, int] = field(default_factory=dict)
     """Active flows per member of LEAST_CONNECTIONS UDP/SCTP pools (from conntrack)."""
+    plumbing_repairs: int = 0
+    plumbing_fault: str | None = None
+    """The last lost piece of plumbing found and what became of it (`repairing`)."""
 
     @cached_property
     def counters(self) -> CounterCarry:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ostium.agent import haproxy_process, keepalived, netns, sweeping
+from ostium.agent import haproxy_process, keepalived, netns, repairing, sweeping
 from ostium.agent.amphora import Amphora, AmphoraProbe, haproxy_paths
 from ostium.agent.amphora_keepalived import AmphoraKeepalived
 from ostium.agent.applying import ApplyPipeline
@@ -78,6 +78,8 @@ class AmphoraManager:
             haproxy_pid=pid,
             respawns=amp.total_respawns,
             vrrp_state=keepalived.current_state(amp.kpaths) if amp.vrrp else None,
+            plumbing_repairs=amp.plumbing_repairs,
+            plumbing_fault=amp.plumbing_fault,
         )
 
     def get(self, amphora_id: str) -> AmphoraState:
@@ -114,9 +116,12 @@ class AmphoraManager:
             if not self._still_plumbed(amp, plug):
                 # ~20 ip commands: only when something is new or missing (every spec
                 # push ensures again, so this is on the path of each member change).
+                lost = None if amp.plumbed is None else netns.plumbing_fault(amp.names, amp.plumbed)
                 amp.firewall_loaded = None  # the namespace may be new: load rules again
                 netns.ensure_amphora(amp.names, plug)
                 amp.plumbed = plug
+                if lost is not None:  # found by this push before the supervisor's pass
+                    repairing.record_repair(amp, lost)
         return self._state(amp)
 
     @staticmethod

@@ -34,6 +34,7 @@ from ostium.agent.heartbeat import (
     SequenceSource,
     parse_targets,
 )
+from ostium.agent.joining import credentials, join_options
 from ostium.agent.naming import DEFAULT_PREFIX
 from ostium.agent.settings import AgentSettings
 from ostium.agent.tls import CertReloader
@@ -52,9 +53,10 @@ def _split_bind(bind: str) -> tuple[str, int]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ostium-agent", description="ostium amphora agent")
     p.add_argument("--bind", default=DEFAULT_BIND, help="HOST:PORT (default %(default)s)")
-    p.add_argument("--cert", required=True, help="server certificate (PEM)")
-    p.add_argument("--key", required=True, help="server private key (PEM)")
-    p.add_argument("--ca", required=True, help="CA that signs accepted client certificates")
+    p.add_argument("--cert", help="server certificate (PEM; default: from an earlier --join)")
+    p.add_argument("--key", help="server private key (PEM; default: from an earlier --join)")
+    p.add_argument("--ca", help="CA that signs accepted client certificates (idem)")
+    join_options(p)
     p.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
     p.add_argument("--name-prefix", default=DEFAULT_PREFIX, help="namespace/veth prefix")
     p.add_argument("--haproxy-bin", default=AgentSettings.haproxy_bin)
@@ -102,6 +104,8 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not credentials(args):
+        return 2
     heartbeats = _heartbeat_settings(args)
     log_targets = access_logs.parse_targets(args.tenant_log_targets)
     settings = AgentSettings(

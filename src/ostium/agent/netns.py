@@ -2,9 +2,9 @@
 
 Role: make the plumbing of one amphora exist (idempotently) and remove it completely.
 Callers: `amphorae` (ensure, delete), `supervising` (adoption, respawn), `sweeping`.
-Every operation is safe to repeat; each checks what exists before changing it. Traffic
-never leaves through the host's own interfaces: the only routes created point at the VIP
-bridge's host-side address.
+Every operation is safe to repeat; each checks what exists before changing it. The host
+side of each kind of network is `links`' business; the only route created is the
+amphora's default route (inside its namespace) through the subnet's gateway.
 
 Must not know about haproxy or specs beyond `AmphoraPlug`.
 """
@@ -14,15 +14,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import os
 from pathlib import Path
 
+from ostium.agent import links
 from ostium.agent.commands import in_netns, run
 from ostium.agent.naming import VIP_IFNAME, Names
-from ostium.model.spec import AmphoraNetwork, AmphoraPlug
+from ostium.model.enums import NetworkKind
+from ostium.model.spec import AmphoraNetwork, AmphoraPlug, AmphoraVip, NetworkLink
 
 LOG = logging.getLogger(__name__)
-IFF_UP = 0x1
 
 
 def list_namespaces() -> list[str]:
@@ -53,15 +53,6 @@ def _addresses(dev: str, namespace: str | None = None) -> set[str]:
     return found
 
 
-def ensure_bridge(name: str, host_address: str | None = None) -> None:
-    """A bridge named `name`, up, carrying `host_address` (CIDR form) if given."""
-    if not link_exists(name):
-        run(["ip", "link", "add", "name", name, "type", "bridge"])
-    if host_address and host_address not in _addresses(name):
-        run(["ip", "addr", "replace", host_address, "dev", name])
-    run(["ip", "link", "set", "dev", name, "up"])
-
-
 def delete_namespace(name: str) -> None:
     if namespace_exists(name):
         run(["ip", "netns", "del", name], check=False)
@@ -80,10 +71,33 @@ def _ensure_namespace(name: str) -> None:
     run(in_netns(name, ["sysctl", "-q", "-w", "net.ipv6.ip_nonlocal_bind=1"]), check=False)
 
 
-def _ensure_veth(
-    namespace: str, host_end: str, peer_tmp: str, inner_name: str, bridge: str
+def _ensure_port(
+    namespace: str, host_end: str, peer_tmp: str, inner_name: str, bridge: str, link: NetworkLink
 ) -> None:
-    """A veth pair: `host_end` enslaved to `bridge`, the other end `inner_name` in ns."""
+    """The amphora's port `inner_name` in `namespace`: a veth whose `host_end` is in
+    `bridge`, or (macvlan) a sub-interface of the parent moved into the namespace."""
+    if link.kind == NetworkKind.MACVLAN:
+        if not link_exists(inner_name, namespace):
+            delete_link(peer_tmp)  # half-made from an interrupted attempt
+            assert link.parent is not None
+            run(
+                [
+                    "ip",
+                    "link",
+                    "add",
+                    peer_tmp,
+                    "link",
+                    link.parent,
+                    "type",
+                    "macvlan",
+                    "mode",
+                    "bridge",
+                ]
+            )
+            run(["ip", "link", "set", "dev", peer_tmp, "netns", namespace])
+            run(in_netns(namespace, ["ip", "link", "set", "dev", peer_tmp, "name", inner_name]))
+        run(in_netns(namespace, ["ip", "link", "set", "dev", inner_name, "up"]))
+        return
     if not link_exists(inner_name, namespace):
         if link_exists(host_end):  # half-made pair from an interrupted attempt
             run(["ip", "link", "del", "dev", host_end], check=False)
@@ -97,35 +111,47 @@ def _ensure_veth(
 
 def _ensure_address(namespace: str, dev: str, cidr: str) -> None:
     if cidr not in _addresses(dev, namespace):
-        run(in_netns(namespace, ["ip", "addr", "replace", cidr, "dev", dev]))
+        # No duplicate address detection: the address is ours (IPAM) and must be usable
+        # at once (a tentative IPv6 address cannot source packets for a second or so).
+        nodad = ["nodad"] if ":" in cidr else []
+        run(in_netns(namespace, ["ip", "addr", "replace", cidr, "dev", dev, *nodad]))
 
 
 def ensure_member_network(names: Names, net: AmphoraNetwork) -> None:
-    ensure_bridge(net.bridge)
+    links.ensure_network(net.bridge, net.link, subnet=str(net.cidr))
     inner = names.member_ifname(net.subnet_id)
-    _ensure_veth(
+    _ensure_port(
         names.namespace,
         names.member_host_veth(net.subnet_id),
         names.member_peer_veth(net.subnet_id),
         inner,
         net.bridge,
+        net.link,
     )
     _ensure_address(names.namespace, inner, f"{net.address}/{net.cidr.prefixlen}")
 
 
+def host_cidr(vip: AmphoraVip) -> str | None:
+    """The host's address on the VIP's owned bridge, CIDR form (None: none)."""
+    if vip.link.kind != NetworkKind.BRIDGE or vip.host_address is None:
+        return None
+    return f"{vip.host_address}/{vip.prefixlen}"
+
+
+def vip_subnet(vip: AmphoraVip) -> str:
+    return str(ipaddress.ip_network(f"{vip.address}/{vip.prefixlen}", strict=False))
+
+
 def ensure_amphora(names: Names, plug: AmphoraPlug) -> None:
-    """Namespace, VIP veth and address, default route, member networks: all idempotent.
+    """Namespace, VIP port and address, default route, member networks: all idempotent.
 
     With a `vrrp_ip` (ACTIVE_STANDBY) the VIP-side interface carries that address and
     the VIP is left to keepalived."""
     vip = plug.vip
-    gateway_cidr = None
-    if vip.gateway is not None:
-        gateway_cidr = f"{vip.gateway}/{vip.prefixlen}"
-    ensure_bridge(vip.bridge, gateway_cidr)
+    links.ensure_network(vip.bridge, vip.link, host_cidr(vip), vip_subnet(vip))
     ns = names.namespace
     _ensure_namespace(ns)
-    _ensure_veth(ns, names.vip_host_veth, names.vip_peer_veth, VIP_IFNAME, vip.bridge)
+    _ensure_port(ns, names.vip_host_veth, names.vip_peer_veth, VIP_IFNAME, vip.bridge, vip.link)
     own = plug.vrrp_ip if plug.vrrp_ip is not None else vip.address
     _ensure_address(ns, VIP_IFNAME, f"{own}/{vip.prefixlen}")
     if vip.gateway is not None:
@@ -135,23 +161,24 @@ def ensure_amphora(names: Names, plug: AmphoraPlug) -> None:
         ensure_member_network(names, net)
 
 
-def plumbing_present(names: Names, plug: AmphoraPlug) -> bool:
-    """Cheap check (no subprocess) that the namespace exists and every host-side veth
-    of `plug` exists, is up and is enslaved to its bridge."""
+def plumbing_fault(names: Names, plug: AmphoraPlug) -> str | None:
+    """What is missing of `plug`'s plumbing (None: nothing). Cheap: sysfs and /run/netns
+    only, no subprocess, so the supervisor runs it on every pass."""
     if not namespace_exists(names.namespace):
-        return False
-    wanted = [(names.vip_host_veth, plug.vip.bridge)]
-    wanted += [(names.member_host_veth(n.subnet_id), n.bridge) for n in plug.member_networks]
-    for veth, bridge in wanted:
-        sys_dir = Path("/sys/class/net", veth)
-        try:
-            if Path(os.readlink(sys_dir / "master")).name != bridge:
-                return False
-            if not int((sys_dir / "flags").read_text(), 16) & IFF_UP:
-                return False
-        except (OSError, ValueError):
-            return False
-    return True
+        return f"namespace {names.namespace} is gone"
+    ports = [(names.vip_host_veth, plug.vip.bridge, plug.vip.link)]
+    ports += [(names.member_host_veth(n.subnet_id), n.bridge, n.link) for n in plug.member_networks]
+    for veth, bridge, link in ports:
+        fault = links.network_fault(bridge, link)
+        if fault is None and link.kind != NetworkKind.MACVLAN:
+            fault = links.port_fault(veth, bridge)
+        if fault is not None:
+            return fault
+    return None
+
+
+def plumbing_present(names: Names, plug: AmphoraPlug) -> bool:
+    return plumbing_fault(names, plug) is None
 
 
 def delete_amphora(names: Names, member_subnets: list[str]) -> None:

@@ -7,7 +7,8 @@ config) and removes namespaces of our prefix that no amphora needs. A `ProcessWa
 reports the exit of each haproxy master and keepalived at once: a dead haproxy is marked
 in the track file keepalived watches (the amphora gives the VIP up within milliseconds)
 and the supervision pass runs right away instead of at its next `respawn_interval`.
-Respawns are bounded (`respawn_count` per `respawn_window`).
+Each pass also repairs lost plumbing (a bridge or veth deleted under the amphora:
+`repairing`). Respawns are bounded (`respawn_count` per `respawn_window`).
 
 Callers: `amphorae` (start, stop, adoption), `applying` (`watch_haproxy` after a start).
 Must not apply specs: it only restarts what the last applied spec already describes.
@@ -20,7 +21,7 @@ import threading
 import time
 from collections.abc import MutableSequence
 
-from ostium.agent import firewall, haproxy_process, netns, sweeping
+from ostium.agent import firewall, haproxy_process, netns, repairing, sweeping
 from ostium.agent.amphora import Amphora
 from ostium.agent.amphora_keepalived import AmphoraKeepalived
 from ostium.agent.errors import AgentFailure
@@ -132,6 +133,7 @@ class Supervisor:
                 amp.lost = True
                 return
             amp.lost = False
+        repairing.repair_plumbing(amp)
         try:
             self._respawn_haproxy(amp)
         finally:

@@ -80,12 +80,28 @@ GIL contention and database connections (anyio's default is 40): the engines kee
 many connections open (`db.engine.POOL_SIZE`), so no request opens its own."""
 
 
-def serve(app: Any, sock: socket.socket | None, host: str, port: int) -> None:
-    """Run uvicorn (on `sock` if given, else on host:port) until SIGINT/SIGTERM."""
+def serve(
+    app: Any,
+    sock: socket.socket | None,
+    host: str,
+    port: int,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> None:
+    """Run uvicorn (on `sock` if given, else on host:port; HTTPS when given a
+    certificate and key) until SIGINT/SIGTERM."""
     import anyio.to_thread
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
     server = uvicorn.Server(config)
 
     async def main() -> None:

@@ -98,7 +98,14 @@ def _serve_api(settings: Settings, db: Any, wake: Any, sock: Any = None) -> None
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: without a handler of
     # ours the process would die there and skip its `finally` (worker and agent stop).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    api_processes.serve(app, sock, settings.api.bind_host, settings.api.bind_port)
+    api_processes.serve(
+        app,
+        sock,
+        settings.api.bind_host,
+        settings.api.bind_port,
+        ssl_certfile=settings.api.tls_cert_file or None,
+        ssl_keyfile=settings.api.tls_key_file or None,
+    )
     if receiver is not None:
         receiver.stop()
 
@@ -400,10 +407,12 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--role", action="append", required=True, choices=["admin", "member", "reader"])
     tc.add_argument("--expires-in", type=int, help="seconds")
     tc.set_defaults(func=cmd_token)
+    from ostium.control import host_cli
     from ostium.control.cli_identity import register
 
     register(sub, _common, _settings, _prepare)
     logs_command.add_parser(sub)
+    host_cli.register(sub, _common, _settings, _prepare)
     return p
 
 

@@ -6,8 +6,10 @@ missing or within 30 days of expiry. The agent runs as a child process; stopping
 ostium stops the agent but leaves haproxy serving (the agent adopts it next time). The
 agent sends heartbeats to `[health_manager] controller_ip_port_list` (default: the
 local health manager), signed with the key in `<state_dir>/heartbeat.key`. When the
-local data plane stops, the declared networks' bridges left without a port are removed
-through the network driver (`drivers/network`). Callers: `drivers_factory`, `cli`
+local data plane starts, the subnet of every bridge ostium owns gets an `unreachable`
+route (its traffic never leaves the machine when the bridge is missing); when it stops,
+the owned bridges left without a port are removed, with their routes, through the
+network driver (`drivers/network`). Callers: `drivers_factory`, `cli`
 (standalone housekeeping) and housekeeping (certificate renewal). Must not reach into
 the worker or the database.
 """
@@ -20,17 +22,22 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
+from ostium.agent.links import vlan_ifname
 from ostium.agent.main import AgentProcess, start_agent_subprocess
 from ostium.agent.tls import CertReloader
 from ostium.agent_client import AgentClient, mtls_client, ssl_context
 from ostium.control.health.manager import key_file
-from ostium.control.settings import Settings
+from ostium.control.host_directory import HostDirectory
+from ostium.control.settings import NetworkSettings, Settings
 from ostium.drivers.certificates.local_ca import LocalCA, cert_expiration
 from ostium.drivers.compute.base import ComputeDriver
 from ostium.drivers.compute.multihost import MultiHostDriver
 from ostium.drivers.compute.netns import NetnsDriver
 from ostium.drivers.network.base import LocalNetwork, NetworkDriver
 from ostium.drivers.network.linux import LinuxBridges
+from ostium.model.enums import NetworkKind
 
 log = logging.getLogger("ostium.netns")
 RENEW_BEFORE = dt.timedelta(days=30)
@@ -111,7 +118,21 @@ class AgentSupervisor:
 
 def local_network(settings: Settings) -> NetworkDriver:
     """The declared networks' links on this machine."""
-    return LinuxBridges([LocalNetwork(n.name, n.bridge) for n in settings.networks])
+    return LinuxBridges([_local(n) for n in settings.networks])
+
+
+def _local(net: NetworkSettings) -> LocalNetwork:
+    vlan = None
+    if net.kind == NetworkKind.VLAN and net.parent and net.vlan_id:
+        vlan = vlan_ifname(net.parent, net.vlan_id)
+    return LocalNetwork(
+        net.name,
+        net.bridge,
+        cidr=net.cidr,
+        owned=net.kind in (NetworkKind.BRIDGE, NetworkKind.VLAN),
+        protect=net.kind == NetworkKind.BRIDGE,
+        vlan_link=vlan,
+    )
 
 
 def start_local_netns_driver(
@@ -121,6 +142,7 @@ def start_local_netns_driver(
     plus `remote_agents`; the cleanup stops the agent and removes idle bridges of
     `network` (default: the declared networks' Linux bridges)."""
     links = network if network is not None else local_network(settings)
+    links.protect()
     paths = ensure_certificates(settings)
     bind = f"{settings.haproxy.bind_host}:{settings.haproxy.bind_port}"
     supervisor = AgentSupervisor(
@@ -174,31 +196,27 @@ def start_local_netns_driver(
     )
 
     remote = [u.strip() for u in settings.haproxy.remote_agents.split(",") if u.strip()]
-    clients = [
-        mtls_client(
+    clients: list[httpx.Client] = []
+
+    directory = HostDirectory(settings)
+
+    def connect(url: str) -> NetnsDriver:
+        client = mtls_client(
             url, cert=paths["client_cert"], key=paths["client_key"], ca=paths["ca"], context=context
         )
-        for url in remote
-    ]
+        clients.append(client)
+        # More hosts: their agents trust the same CA; their expiry is their own business.
+        agent_ip = url.split("//")[-1].rsplit(":", 1)[0].strip("[]")
+        return NetnsDriver(AgentClient(client), host=url, cert_expiration=None, agent_ip=agent_ip)
 
     def cleanup() -> None:
         reloader.stop()
         http.close()
         for client in clients:
             client.close()
+        directory.close()
         supervisor.stop()
         links.remove_idle()
 
-    if not remote:
-        return driver, cleanup
-    # More hosts: their agents trust the same CA; their expiry is their own business.
-    hosts = [driver] + [
-        NetnsDriver(
-            AgentClient(c),
-            host=url,
-            cert_expiration=None,
-            agent_ip=url.split("//")[-1].rsplit(":", 1)[0],
-        )
-        for url, c in zip(remote, clients, strict=True)
-    ]
-    return MultiHostDriver(hosts), cleanup
+    hosts = [driver] + [connect(url) for url in remote]
+    return MultiHostDriver(hosts, discover=directory, connect=connect), cleanup

@@ -12,12 +12,17 @@ import configparser
 import dataclasses
 import ipaddress
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from ostium.control.certificate_settings import CertificateSettings, check_tls
+from ostium.control.networks_config import DEFAULT_NETWORK as DEFAULT_NETWORK
+from ostium.control.networks_config import DEFAULT_NETWORK_V6 as DEFAULT_NETWORK_V6
+from ostium.control.networks_config import DEMO_NETWORK as DEMO_NETWORK
+from ostium.control.networks_config import NETWORK_NAMESPACE as NETWORK_NAMESPACE
+from ostium.control.networks_config import NetworkSettings as NetworkSettings
+from ostium.control.networks_config import parse_networks
 from ostium.control.settings_agent import AmphoraAgentSettings
 from ostium.control.settings_authtoken import KeystoneAuthtokenSettings, load_authtoken
 from ostium.control.settings_keystone import IdentitySettings, PolicySettings
@@ -26,30 +31,6 @@ from ostium.model.defaults import UDP_CONNECT_MIN_INTERVAL_HEALTH_MONITOR
 from ostium.model.enums import Topology
 
 T = TypeVar("T")
-
-# Deterministic ids for networks and subnets declared in the config.
-NETWORK_NAMESPACE = uuid.UUID("6f2d3a4e-0b1c-5d6e-8f90-1a2b3c4d5e6f")
-
-
-@dataclass(frozen=True)
-class NetworkSettings:
-    name: str
-    cidr: str
-    bridge: str
-    gateway: str  # host-side address on the bridge
-    subnet_name: str
-
-    @property
-    def network_id(self) -> str:
-        return str(uuid.uuid5(NETWORK_NAMESPACE, f"network:{self.name}"))
-
-    @property
-    def subnet_id(self) -> str:
-        return str(uuid.uuid5(NETWORK_NAMESPACE, f"subnet:{self.subnet_name}"))
-
-    @property
-    def ip_network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-        return ipaddress.ip_network(self.cidr, strict=False)
 
 
 @dataclass(frozen=True)
@@ -69,6 +50,10 @@ class ApiSettings:
     SQLite alike (WAL: readers never wait, writers queue on the file lock). Each process
     has its own /metrics counters, so more than one is opt-in."""
     udp_connect_min_interval_health_monitor: int = UDP_CONNECT_MIN_INTERVAL_HEALTH_MONITOR
+    tls_cert_file: str = ""
+    """Serve the API over HTTPS with this certificate (PEM) and `tls_key_file`: needed
+    for hosts joining from other machines (`ostium agent --join https://...`)."""
+    tls_key_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,6 +124,9 @@ class HealthSettings:
     """Seconds between two scans for silent amphorae."""
     failover_threshold: int = 0
     """More stale amphorae than this at once stops all failovers (0: no limit)."""
+    failover_host_threshold: int = 0
+    """More hosts with stale amphorae than this at once stops all failovers (0: no
+    limit): one dead host is failed over, a health manager cut off from all is not."""
     sock_rlimit: int = 4 * 1024 * 1024
     """SO_RCVBUF of the heartbeat socket (0: the system default)."""
 
@@ -215,30 +203,6 @@ class Settings:
         return next((n for n in self.networks if n.network_id == network_id), None)
 
 
-# The two default networks split 198.18.0.0/16 in halves of 32,765 usable addresses
-# each, so one host holds thousands of load balancers by default (ACTIVE_STANDBY takes
-# three VIP-network addresses per load balancer, and every amphora with members on the
-# demo network one address there); 198.19.0.0/16 stays free for declared networks.
-DEFAULT_NETWORK = NetworkSettings(
-    name="vip-net",
-    cidr="198.18.0.0/17",
-    bridge="ostium0",
-    gateway="198.18.0.1",
-    subnet_name="vip-subnet",
-)
-
-
-# Backends on this machine (e.g. `ostium demo-backends`) live here; an amphora joins
-# this network when a member's address lies in it.
-DEMO_NETWORK = NetworkSettings(
-    name="demo-net",
-    cidr="198.18.128.0/17",
-    bridge="ostium-demo",
-    gateway="198.18.128.1",
-    subnet_name="demo-subnet",
-)
-
-
 def _coerce(value: str, like: object) -> object:
     if isinstance(like, bool):
         low = value.strip().lower()
@@ -269,49 +233,6 @@ def _group(
                 raise ValueError(f"[{section}] has no option {key!r}")
             kwargs[name] = _coerce(raw, getattr(defaults, name))
     return cls(**kwargs)
-
-
-def _networks(parser: configparser.ConfigParser) -> tuple[NetworkSettings, ...]:
-    nets: list[NetworkSettings] = []
-    for section in parser.sections():
-        if not section.startswith("network:"):
-            continue
-        name = section.split(":", 1)[1].strip()
-        opts = dict(parser.items(section))
-        net = ipaddress.ip_network(opts["cidr"], strict=False)
-        benchmark = ipaddress.ip_network("198.18.0.0/15")
-        outside_ok = opts.get("allow_outside_benchmark_range", "false").lower() == "true"
-        if not benchmark.supernet_of(net) and not outside_ok:  # type: ignore[arg-type]
-            raise ValueError(f"network {name}: {net} is outside 198.18.0.0/15")
-        gateway = opts.get("gateway") or str(next(net.hosts()))
-        nets.append(
-            NetworkSettings(
-                name=name,
-                cidr=str(net),
-                bridge=opts.get("bridge", f"ostium-{name}"[:15]),
-                gateway=gateway,
-                subnet_name=opts.get("subnet_name", f"{name}-subnet"),
-            )
-        )
-    if parser.getboolean("networking", "default_networks", fallback=True):
-        for i, default in enumerate((DEFAULT_NETWORK, DEMO_NETWORK)):
-            if not any(n.name == default.name for n in nets):
-                nets.insert(i, default)
-    _check_disjoint(nets)
-    return tuple(nets)
-
-
-def _check_disjoint(nets: list[NetworkSettings]) -> None:
-    """Two local networks sharing addresses would route each other's traffic to the
-    wrong bridge: refuse them, naming both (a default network included)."""
-    for i, a in enumerate(nets):
-        for b in nets[i + 1 :]:
-            if a.ip_network.overlaps(b.ip_network):
-                raise ValueError(
-                    f"network {b.name}: {b.cidr} overlaps network {a.name} ({a.cidr}); "
-                    "choose another cidr (198.19.0.0/16 is free by default) or "
-                    "set [networking] default_networks = false"
-                )
 
 
 def load_settings(
@@ -376,7 +297,7 @@ def load_settings(
         haproxy=haproxy,
         keepalived=keepalived,
         certificates=certificates,
-        networks=_networks(parser),
+        networks=parse_networks(parser),
         reserved_ips=reserved,
         identity=_group(IdentitySettings, parser, "identity"),
         keystone_authtoken=load_authtoken(parser),

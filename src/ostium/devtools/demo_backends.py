@@ -9,23 +9,25 @@ ostium.devtools.demo_backends`, tests/e2e, bench.
 
 Only addresses inside 198.18.0.0/15 (reserved for benchmarking) are accepted, the bridge
 gets no route to anything else, and `DemoNetwork.destroy()` removes every namespace,
-veth, bridge and process it made. Nothing here talks to the control plane or the agent.
+veth and process it made, and the bridge it made unless another port (an amphora's) is
+still in it. The command line is `demo_cli`. Nothing here talks to the control plane or
+the agent.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import ipaddress
 import json
+import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType
+from pathlib import Path
 
 ALLOWED = ipaddress.ip_network("198.18.0.0/15")
 
@@ -130,6 +132,8 @@ class DemoNetwork:
     prefix: str = "ostium-d"
     host_address: bool = True
     backends: list[Backend] = field(default_factory=list)
+    created_bridge: bool = False
+    """Whether `create_bridge` made the bridge (only then may `destroy` remove it)."""
 
     def __post_init__(self) -> None:
         net = ipaddress.ip_network(self.cidr, strict=False)
@@ -143,7 +147,10 @@ class DemoNetwork:
         return str(list(self.network.hosts())[index])
 
     def create_bridge(self) -> None:
-        _ip("link", "add", "name", self.bridge, "type", "bridge", check=False)
+        """The bridge (made if missing, and then removed by `destroy` once empty)."""
+        if not Path("/sys/class/net", self.bridge).exists():
+            _ip("link", "add", "name", self.bridge, "type", "bridge")
+            self.created_bridge = True
         if self.host_address:
             _ip("addr", "replace", f"{self._host(0)}/{self.network.prefixlen}", "dev", self.bridge)
         _ip("link", "set", "dev", self.bridge, "up")
@@ -153,6 +160,8 @@ class DemoNetwork:
         ns = f"{self.prefix}{index}"
         address = self._host(index + 9)
         host_veth, peer = f"{ns}h", f"{ns}p"
+        if Path("/run/netns", ns).exists():
+            raise DemoError(f"namespace {ns} already exists (another demo-backends running?)")
         _ip("netns", "add", ns)
         _ip("link", "add", host_veth, "type", "veth", "peer", "name", peer)
         _ip("link", "set", "dev", peer, "netns", ns)
@@ -172,6 +181,13 @@ class DemoNetwork:
         )
         _ip("netns", "exec", ns, "ip", "link", "set", "dev", peer, "up")
         backend = Backend(name or ns, ns, address, port)
+        self.backends.append(backend)
+        self.start_backend(backend)
+        return backend
+
+    def start_backend(self, backend: Backend) -> None:
+        """Start the backend's server in its namespace; return once it listens."""
+        ns, address, port = backend.namespace, backend.address, backend.port
         argv = [
             "ip",
             "netns",
@@ -191,9 +207,7 @@ class DemoNetwork:
         backend.process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        self.backends.append(backend)
         _wait_listening(ns, address, port)
-        return backend
 
     def stop_backend(self, backend: Backend) -> None:
         if backend.process is not None and backend.process.poll() is None:
@@ -205,12 +219,32 @@ class DemoNetwork:
                 backend.process.wait()
 
     def destroy(self) -> None:
+        """Remove the backends (every process in their namespaces included), and the
+        bridge if this object made it and no other port is left in it: a bridge that a
+        load balancer still uses is never deleted."""
         for backend in self.backends:
             self.stop_backend(backend)
-            _ip("netns", "del", backend.namespace, check=False)
+            kill_namespace(backend.namespace)
             _ip("link", "del", f"{backend.namespace}h", check=False)
         self.backends.clear()
-        _ip("link", "del", self.bridge, check=False)
+        ports = Path("/sys/class/net", self.bridge, "brif")
+        if self.created_bridge and ports.is_dir() and not any(ports.iterdir()):
+            _ip("link", "del", self.bridge, check=False)
+
+
+class DemoError(Exception):
+    """Something the user can fix: printed as one line, never a traceback."""
+
+
+def kill_namespace(namespace: str) -> None:
+    """Kill every process in `namespace`, then delete it."""
+    pids = subprocess.run(
+        ["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False
+    ).stdout.split()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+    _ip("netns", "del", namespace, check=False)
 
 
 def _wait_listening(namespace: str, address: str, port: int, timeout: float = 10.0) -> None:
@@ -234,50 +268,9 @@ def _wait_listening(namespace: str, address: str, port: int, timeout: float = 10
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ostium demo-backends")
-    sub = parser.add_subparsers(dest="command")
-    srv = sub.add_parser("serve", help="(internal) run one backend server")
-    srv.add_argument("--name", required=True)
-    srv.add_argument("--bind", required=True)
-    srv.add_argument("--port", type=int, default=8080)
-    srv.add_argument("--tls-cert", help="PEM with certificate and key: serve HTTPS")
-    srv.add_argument("--tls-client-ca", help="require client certificates from this CA")
-    parser.add_argument("--count", type=int, default=2)
-    parser.add_argument("--network-cidr", default="198.18.128.0/17")  # settings.DEMO_NETWORK
-    parser.add_argument("--bridge", default="ostium-demo")
-    parser.add_argument("--port", type=int, default=8080)
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        serve(args.name, args.bind, args.port, args.tls_cert, args.tls_client_ca)
-        return 0
-    demo = DemoNetwork(bridge=args.bridge, cidr=args.network_cidr)
-    stop = threading.Event()
+    from ostium.devtools.demo_cli import main as cli_main
 
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
-    try:
-        demo.create_bridge()
-        for i in range(1, args.count + 1):
-            demo.add_backend(i, args.port)
-        print(
-            json.dumps(
-                {
-                    "bridge": demo.bridge,
-                    "cidr": str(demo.network),
-                    "host_address": demo._host(0),
-                    "backends": [b.as_dict() for b in demo.backends],
-                },
-                indent=2,
-            ),
-            flush=True,
-        )
-        stop.wait()
-    finally:
-        demo.destroy()
-    return 0
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

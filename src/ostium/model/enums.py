@@ -185,3 +185,31 @@ PORT_FAMILY: dict[str, str] = {
     "UDP": "udp",
     "SCTP": "sctp",
 }
+
+
+class NetworkKind(StrEnum):
+    """How a declared network reaches the host's links (`[network:NAME] kind`)."""
+
+    BRIDGE = "bridge"
+    """A Linux bridge ostium creates and removes (the default): an optional host
+    address, an `unreachable` route for its subnet so its traffic never leaves."""
+    EXISTING_BRIDGE = "existing-bridge"
+    """The operator's bridge (e.g. `br0` holding the LAN NIC): ostium only plugs veths
+    into it; never an address, never a route, never deleted."""
+    VLAN = "vlan"
+    """A VLAN sub-interface ostium creates on `parent`, in a bridge ostium owns."""
+    MACVLAN = "macvlan"
+    """One macvlan sub-interface of `parent` per amphora, moved into its namespace."""
+
+
+class HostState(StrEnum):
+    """A host (one agent) as the controller knows it (`ostium host ...`)."""
+
+    ENROLLING = "ENROLLING"
+    """`ostium host add` issued a one-time token; the agent has not joined yet."""
+    ACTIVE = "ACTIVE"
+    """Joined and live: new amphorae may be placed on it."""
+    DRAINING = "DRAINING"
+    """No new amphorae; its amphorae are moved away by failover."""
+    DOWN = "DOWN"
+    """Silent for longer than the heartbeat timeout: its amphorae are failed over."""

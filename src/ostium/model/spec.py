@@ -40,6 +40,7 @@ from ostium.model.enums import (
     L7RuleType,
     LbAlgorithm,
     ListenerProtocol,
+    NetworkKind,
     PersistenceType,
     PoolProtocol,
     VrrpState,
@@ -75,8 +76,26 @@ class SpecModel(BaseModel):
 # --------------------------------------------------------------------------- networks
 
 
+class NetworkLink(SpecModel):
+    """How a network reaches this host: its kind and, for VLAN and macvlan, the parent
+    interface (and VLAN id). Defaults describe a bridge ostium owns."""
+
+    kind: NetworkKind = NetworkKind.BRIDGE
+    parent: BridgeName | None = None
+    """VLAN and macvlan: the host interface the sub-interfaces are made on."""
+    vlan_id: int | None = Field(default=None, ge=1, le=4094)
+
+    @model_validator(mode="after")
+    def _parent_when_needed(self) -> NetworkLink:
+        if self.kind in (NetworkKind.VLAN, NetworkKind.MACVLAN) and self.parent is None:
+            raise ValueError(f"a {self.kind} network needs a parent interface")
+        if self.kind == NetworkKind.VLAN and self.vlan_id is None:
+            raise ValueError("a vlan network needs a vlan_id")
+        return self
+
+
 class AmphoraVip(SpecModel):
-    """The VIP plumbing of an amphora: one veth into the VIP network's bridge."""
+    """The VIP plumbing of an amphora: one port (veth or macvlan) on the VIP network."""
 
     network_id: ExternalId
     subnet_id: ExternalId | None = None
@@ -84,7 +103,10 @@ class AmphoraVip(SpecModel):
     address: IPvAnyAddress
     prefixlen: int = Field(ge=0, le=128)
     gateway: IPvAnyAddress | None = None
-    """Host-side address of the bridge; the amphora's default route points at it."""
+    """The subnet's router; the amphora's default route points at it."""
+    link: NetworkLink = Field(default_factory=NetworkLink)
+    host_address: IPvAnyAddress | None = None
+    """The host's own address on an owned bridge (None: the host has none there)."""
 
 
 class AmphoraNetwork(SpecModel):
@@ -95,6 +117,7 @@ class AmphoraNetwork(SpecModel):
     cidr: IPvAnyNetwork
     address: IPvAnyAddress
     """The amphora's own address on that subnet (prefix length taken from `cidr`)."""
+    link: NetworkLink = Field(default_factory=NetworkLink)
 
 
 class AmphoraPlug(SpecModel):
@@ -376,6 +399,11 @@ class AmphoraState(SpecModel):
     respawns: int = 0
     vrrp_state: VrrpState | None = None
     """ACTIVE_STANDBY: what keepalived reports (None for a SINGLE amphora)."""
+    plumbing_repairs: int = 0
+    """How many times the agent rebuilt lost plumbing (bridge, veth, VLAN link)."""
+    plumbing_fault: str | None = None
+    """The last plumbing fault found and what became of it (`...; repaired` or
+    `...; repair failed: ...`); None if there never was one."""
 
 
 class AmphoraList(SpecModel):

@@ -310,7 +310,7 @@ def _too_large(drained: bool) -> Response:
 
 def create_app(svc: ServiceContext) -> FastAPI:
     from ostium.control.api.dashboard import routes as dashboard_routes
-    from ostium.control.api.routes import admin, docs, keymanager, lbaas, root
+    from ostium.control.api.routes import admin, docs, hosts, keymanager, lbaas, root
 
     app = FastAPI(title="ostium", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.svc = svc
@@ -348,6 +348,7 @@ def create_app(svc: ServiceContext) -> FastAPI:
     app.include_router(root.router)
     app.include_router(lbaas.router, prefix="/v2")
     app.include_router(admin.router, prefix="/v2")
+    app.include_router(hosts.router, prefix="/v2")
     app.include_router(docs.router)
     if svc.settings.api.auth_strategy == "keystone":
         from ostium.control.identity.validator import make_validator

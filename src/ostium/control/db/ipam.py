@@ -1,11 +1,12 @@
 """IPAM: addresses on ostium's declared subnets, as rows in `ip_allocation`.
 
-Addresses are allocated from the subnet's host range, skipping the network's host-side
-gateway and reserved addresses. The (subnet, address) primary key makes a double
-allocation impossible under concurrency, and an allocation commits in the caller's
-transaction (the load balancer row and its VIP address together, or neither), which is
-why IPAM lives with the database and not behind a driver. Called by the services (VIP
-addresses) and the worker (VRRP and member-network addresses, release on delete).
+Addresses are allocated from the subnet's allocation range (default: its host range),
+skipping its gateway, the host's address and reserved addresses. The (subnet, address)
+primary key makes a double allocation impossible under concurrency, and an allocation
+commits in the caller's transaction (the load balancer row and its VIP address together,
+or neither), which is why IPAM lives with the database and not behind a driver. Called
+by the services (VIP addresses) and the worker (VRRP and member-network addresses,
+release on delete).
 
 Allocation stays cheap however full a subnet is: the next free address of a subnet
 filled in order is at the offset equal to the number of addresses in use, so a count
@@ -37,7 +38,7 @@ def check_address_in(net: NetworkSettings, address: str, field: str) -> None:
         raise BadRequest(
             f"Validation failure: {field} {address} is not in subnet {net.subnet_id} ({net.cidr})."
         )
-    if ip in (netw.network_address, netw.broadcast_address) or str(ip) == net.gateway:
+    if ip in (netw.network_address, netw.broadcast_address) or str(ip) in net.reserved():
         raise BadRequest(
             f"Validation failure: {field} {address} is reserved in subnet "
             f"{net.subnet_id} ({net.cidr})."
@@ -69,18 +70,19 @@ def allocate(
                 f"IP address {requested} already allocated in subnet {net.subnet_id}."
             ) from None
         return requested
-    first, last = host_range(net.ip_network)
+    first, last = net.allocation_range()
     size = int(last) - int(first) + 1
     in_subnet = m.IpAllocation.subnet_id == net.subnet_id
-    gateway = int(ipaddress.ip_address(net.gateway)) - int(first)  # may lie outside
+    # The gateway and the host's address (either may lie outside the range).
+    skip = {int(ipaddress.ip_address(a)) - int(first) for a in net.reserved()}
     in_use = session.scalar(select(func.count()).select_from(m.IpAllocation).where(in_subnet)) or 0
-    # Filled in order, a subnet's first free offset is the in-use count (one further
-    # when the gateway lies below it): a few primary-key look-ups find it.
-    start = (in_use + (0 <= gateway <= in_use)) % size
+    # Filled in order, a subnet's first free offset is the in-use count (further by the
+    # reserved addresses below it): a few primary-key look-ups find it.
+    start = (in_use + sum(0 <= r <= in_use for r in skip)) % size
     order = itertools.chain(range(start, size), range(start))
     for off in itertools.islice(order, _PROBES):
         addr = str(first + off)
-        free = off != gateway and not _taken(session, net, addr)
+        free = off not in skip and not _taken(session, net, addr)
         if free and _claim(session, net, addr, owner_id, purpose):
             return addr
     # Enough addresses released below that point: read the subnet's addresses once and
@@ -88,7 +90,7 @@ def allocate(
     used = set(session.scalars(select(m.IpAllocation.address).where(in_subnet)))
     for off in range(size):
         addr = str(first + off)
-        free = off != gateway and addr not in used
+        free = off not in skip and addr not in used
         if free and _claim(session, net, addr, owner_id, purpose):
             return addr
     raise Conflict(

@@ -32,6 +32,7 @@ from ostium.model import defaults
 from ostium.model.enums import (
     AmphoraRole,
     AmphoraStatus,
+    HostState,
     OperatingStatus,
     ProvisioningStatus,
     Topology,
@@ -496,3 +497,25 @@ class SecretContainer(Base):
     """[{"name": ..., "URL": ...}]"""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Host(Base):
+    """One host running an agent (issue 13): enrolled with a one-time token, then
+    placed on while ACTIVE. `token_hash` is the SHA-256 of the enrollment token (the
+    token itself is printed once and stored nowhere); cleared once the host joined."""
+
+    __tablename__ = "host"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    agent_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    networks: Mapped[str] = mapped_column(String(1024), default="")
+    """Names of the declared networks the host has, comma-separated."""
+    capacity: Mapped[int] = mapped_column(Integer, default=1000)
+    zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    state: Mapped[HostState] = mapped_column(EnumText(HostState, 16))
+    token_hash: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    token_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_seen: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

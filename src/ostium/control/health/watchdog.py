@@ -13,8 +13,10 @@ retires the old one and ends in ACTIVE, or in ERROR with the reason, never PENDI
 - Circuit breaker (`plan`): more than `failover_threshold` silent amphorae at once
   (counting those already stopped) means the problem is not the amphorae (a dead agent,
   a partitioned health manager): none is failed over, all are marked
-  FAILOVER_STOPPED. An admin can fail them over by hand; one that heartbeats again goes
-  back to ALLOCATED (the updater does that).
+  FAILOVER_STOPPED. Hosts count too: more than `failover_host_threshold` hosts with
+  silent amphorae at once (a partition of the health manager, not dead hosts) opens the
+  breaker the same way. An admin can fail them over by hand; one that heartbeats again
+  goes back to ALLOCATED (the updater does that).
 - An amphora that never sent a heartbeat is never considered silent (the noop driver,
   an amphora still being built), and the first scan waits `heartbeat_timeout` after
   start, so a restarted health manager gives every amphora time to report first.
@@ -76,9 +78,12 @@ def silent_filter(
     ]
 
 
-def count_silent(session: Session, cutoff: dt.datetime, statuses: tuple[AS, ...] = WATCHED) -> int:
+def count_silent(
+    session: Session, cutoff: dt.datetime, statuses: tuple[AS, ...] = WATCHED, hosts: bool = False
+) -> int:
+    """Silent amphorae, or (`hosts`) the distinct hosts they are on."""
     stmt = (
-        select(func.count())
+        select(func.count(func.distinct(m.Amphora.host)) if hosts else func.count())
         .select_from(m.Amphora)
         .join(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
         .where(*silent_filter(cutoff, statuses))
@@ -126,7 +131,12 @@ class Watchdog(Background):
             silent = count_silent(session, cutoff)
             if silent == 0:
                 return result
-            if not plan(silent, self.settings.failover_threshold):
+            silent_hosts = 0
+            if self.settings.failover_host_threshold > 0:
+                silent_hosts = count_silent(session, cutoff, hosts=True)
+            if not plan(silent, self.settings.failover_threshold) or not plan(
+                silent_hosts, self.settings.failover_host_threshold
+            ):
                 result.stopped = self._stop_all(session, cutoff, silent)
             else:
                 self._fail_over(session, cutoff, result)

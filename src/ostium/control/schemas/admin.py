@@ -70,3 +70,31 @@ class AvailabilityZoneProfileUpdate(Wire):
     name: Str255 | None = None
     provider_name: Str255 | None = None
     availability_zone_data: Annotated[str, Field(max_length=4096)] | None = None
+
+
+# ---- hosts (ostium's own admin API: agents on many machines) ----------------------------
+
+HostName = Annotated[Str255, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+
+class HostCreate(Wire):
+    name: HostName
+    zone: Str255 | None = None
+    capacity: Annotated[Int, Field(ge=1, le=100000)] = 1000
+    networks: list[Str255] | None = None
+
+
+class HostUpdate(Wire):
+    state: Str255
+
+
+class HostEnroll(Wire):
+    """What an agent sends with its one-time token to join (`ostium agent --join`)."""
+
+    token: Annotated[str, Field(min_length=1, max_length=255)]
+    csr: Annotated[str, Field(min_length=1, max_length=16384)]
+    agent_url: Str255
+    names: Annotated[list[Str255], Field(max_length=16)] = []
+    addresses: Annotated[list[Str255], Field(max_length=16)] = []
+    networks: list[Str255] | None = None
+    capacity: Annotated[Int, Field(ge=1, le=100000)] | None = None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ostium.control.db.ipam import host_range
 from ostium.control.identity.context import RequestContext
 from ostium.control.identity.policy import any_role
 from ostium.control.services.context import ServiceContext
@@ -113,7 +112,7 @@ def resolve_vip_network(
 
 
 def subnet_view(net: NetworkSettings, project_id: str) -> dict[str, Any]:
-    first, last = host_range(net.ip_network)
+    first, last = net.allocation_range()
     return {
         "id": net.subnet_id,
         "name": net.subnet_name,
@@ -127,7 +126,7 @@ def subnet_view(net: NetworkSettings, project_id: str) -> dict[str, Any]:
         "host_routes": [],
         "tenant_id": project_id,
         "project_id": project_id,
-        "description": f"ostium local network {net.name} (bridge {net.bridge})",
+        "description": f"ostium {net.kind} network {net.name} ({net.bridge})",
         "tags": [],
         "shared": True,
         "ipv6_address_mode": None,
@@ -164,7 +163,7 @@ def network_view(net: NetworkSettings, project_id: str) -> dict[str, Any]:
         "revision_number": 0,
         "created_at": "2016-12-11T00:00:00Z",
         "updated_at": "2016-12-11T00:00:00Z",
-        "provider:network_type": "local",
-        "provider:physical_network": None,
-        "provider:segmentation_id": None,
+        "provider:network_type": {"vlan": "vlan", "macvlan": "flat"}.get(net.kind, "local"),
+        "provider:physical_network": net.parent,
+        "provider:segmentation_id": net.vlan_id,
     }

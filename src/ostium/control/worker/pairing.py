@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from ostium.control.db import ipam
 from ostium.control.db import models as m
-from ostium.control.worker import pair_roles, spec_builder
+from ostium.control.worker import host_choice, pair_roles, spec_builder
 from ostium.control.worker.amphorae import LIVE, AmphoraSteps
 from ostium.control.worker.placement import REQUIRED, place
 from ostium.control.worker.tree import load_tree
@@ -148,6 +148,7 @@ class PairSteps:
             net = self.settings.network_by_subnet(lb.vip_subnet_id or "")
             if net is None:
                 raise PermanentError(f"VIP subnet {lb.vip_subnet_id} is no longer configured")
+            hosts = host_choice.eligible(session, self.settings, hosts, lb)
             members = [(a, pm) for a, pm in self._members(session, lb_id) if not pm.failed]
             rows = [a for a, _ in members]
             plans = [pm for _, pm in members]

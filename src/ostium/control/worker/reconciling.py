@@ -24,21 +24,24 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from ostium.control.db import ipam
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.settings import Settings
-from ostium.control.worker import spec_builder
+from ostium.control.worker import host_choice, spec_builder
 from ostium.control.worker.amphorae import LIVE, AmphoraSteps
 from ostium.control.worker.dataplane import DataPlane
 from ostium.control.worker.lease import Lease
 from ostium.control.worker.pairing import PairSteps
+from ostium.control.worker.placement import place
 from ostium.control.worker.tree import finish, load_tree
 from ostium.drivers.compute.base import ComputeDriver
 from ostium.model.enums import AmphoraRole, AmphoraStatus, Topology
 from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
+from ostium.model.errors import TransientError
 from ostium.model.ids import new_id
 from ostium.model.timing import phase
 
@@ -121,7 +124,14 @@ class SingleSteps:
             applied = self.steps.push([(spec, host)])
         if failover:
             for old, old_host in self.steps.others(lb_id, keep=amp_id):
-                self.steps.retire(old, old_host)
+                try:
+                    self.steps.retire(old, old_host)
+                except TransientError as exc:
+                    # Its host may be gone with it (a dead host's amphorae are failed
+                    # over): the replacement serves already. Housekeeping's sweep removes
+                    # what is left if the host comes back.
+                    log.warning("amphora %s not destroyed (%s); forgotten", old, exc)
+                    self.steps.forget(old)
         return applied
 
     def _ensure_row(self, lb_id: str, failover: bool) -> tuple[str, bool]:
@@ -152,6 +162,17 @@ class SingleSteps:
                 role=AmphoraRole.STANDALONE,
                 cert_busy=False,
                 created_at=m.utcnow(),
+                host=self._place(session, lb_id),
             )
             session.add(amp)
             return amp.id, False
+
+    def _place(self, session: Session, lb_id: str) -> str | None:
+        """The least loaded host that may take the new amphora (None: the driver's
+        choice, e.g. its only host)."""
+        hosts = self.steps.plane.hosts()
+        lb = session.get(m.LoadBalancer, lb_id)
+        if len(hosts) < 2 or lb is None:
+            return None
+        choice = host_choice.eligible(session, self.settings, hosts, lb)
+        return place(choice, [], host_choice.load(session), "preferred") if choice else None

@@ -13,7 +13,7 @@ from sqlalchemy.orm import object_session
 
 from ostium.control.db import models as m
 from ostium.control.secrets import crypto
-from ostium.control.settings import Settings
+from ostium.control.settings import NetworkSettings, Settings
 from ostium.control.worker import spec_tls
 from ostium.model import spec as sp
 from ostium.model.access_log import listener_format
@@ -38,8 +38,14 @@ def vip_spec(settings: Settings, lb: m.LoadBalancer) -> sp.AmphoraVip:
         bridge=net.bridge,
         address=ipaddress.ip_address(lb.vip_address or ""),
         prefixlen=net.ip_network.prefixlen,
-        gateway=ipaddress.ip_address(net.gateway),
+        gateway=ipaddress.ip_address(net.gateway) if net.gateway else None,
+        link=link_spec(net),
+        host_address=ipaddress.ip_address(net.host_address) if net.host_address else None,
     )
+
+
+def link_spec(net: NetworkSettings) -> sp.NetworkLink:
+    return sp.NetworkLink(kind=net.kind, parent=net.parent, vlan_id=net.vlan_id)
 
 
 def member_networks(
@@ -56,6 +62,7 @@ def member_networks(
                 bridge=net.bridge,
                 cidr=net.ip_network,
                 address=ipaddress.ip_address(address),
+                link=link_spec(net),
             )
         )
     return out

@@ -134,21 +134,37 @@ class LocalCA:
         validity: dt.timedelta,
     ) -> IssuedCert:
         key = ec.generate_private_key(ec.SECP256R1())
+        cert = self._certificate(
+            key.public_key(), common_name, usage, dns_names, ip_addresses, validity
+        )
+        _write_private(key_path, _key_pem(key))
+        _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        return IssuedCert(
+            cert_path=cert_path, key_path=key_path, not_after=cert.not_valid_after_utc
+        )
+
+    def _certificate(
+        self,
+        public_key: ec.EllipticCurvePublicKey,
+        common_name: str,
+        usage: x509.ObjectIdentifier,
+        dns_names: list[str],
+        ip_addresses: list[str],
+        validity: dt.timedelta,
+    ) -> x509.Certificate:
         now = dt.datetime.now(dt.UTC)
         not_after = min(now + validity, self.not_after)
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
             .issuer_name(self._cert.subject)
-            .public_key(key.public_key())
+            .public_key(public_key)
             .serial_number(uuid.uuid4().int)
             .not_valid_before(now - _BACKDATE)
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
                 critical=False,
@@ -158,10 +174,37 @@ class LocalCA:
         sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        cert = builder.sign(self._key, hashes.SHA256())
-        _write_private(key_path, _key_pem(key))
-        _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
-        return IssuedCert(cert_path=cert_path, key_path=key_path, not_after=not_after)
+        return builder.sign(self._key, hashes.SHA256())
+
+    def sign_request(
+        self,
+        csr_pem: bytes,
+        *,
+        common_name: str,
+        dns_names: list[str],
+        ip_addresses: list[str],
+        validity: dt.timedelta = DEFAULT_CERT_VALIDITY,
+    ) -> bytes:
+        """An agent server certificate (PEM) for the key of a certificate signing request
+        (the host keeps its private key). Only the request's public key is used: the
+        name and the subject alternative names are the caller's, checked by it. Raises
+        ValueError for a request that is not a valid EC P-256 one."""
+        try:
+            csr = x509.load_pem_x509_csr(csr_pem)
+        except ValueError as exc:
+            raise ValueError(f"not a PEM certificate signing request: {exc}") from None
+        public_key = csr.public_key()
+        if not csr.is_signature_valid or not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise ValueError("the certificate signing request is not a signed EC key request")
+        cert = self._certificate(
+            public_key,
+            common_name,
+            ExtendedKeyUsageOID.SERVER_AUTH,
+            list(dict.fromkeys(dns_names)),
+            list(dict.fromkeys(ip_addresses)),
+            validity,
+        )
+        return cert.public_bytes(serialization.Encoding.PEM)
 
     def issue_server_cert(
         self,

@@ -18,6 +18,7 @@ class FakeNetwork:
         self.networks = list(networks)
         self.bridges: dict[str, set[str]] = {}
         self.removed: list[str] = []
+        self.unreachable: set[str] = set()
 
     def plug(self, bridge: str, port: str) -> None:
         self.bridges.setdefault(bridge, set()).add(port)
@@ -28,13 +29,17 @@ class FakeNetwork:
     def present(self) -> list[LocalNetwork]:
         return [n for n in self.networks if n.bridge in self.bridges]
 
+    def protect(self) -> None:
+        self.unreachable |= {n.cidr for n in self.networks if n.owned and n.protect and n.cidr}
+
     def remove_idle(self) -> list[str]:
         idle = [
             b
-            for b in dict.fromkeys(n.bridge for n in self.networks)
+            for b in dict.fromkeys(n.bridge for n in self.networks if n.owned)
             if b in self.bridges and not self.bridges[b]
         ]
         for bridge in idle:
             del self.bridges[bridge]
         self.removed += idle
+        self.unreachable -= {n.cidr for n in self.networks if n.bridge not in self.bridges}
         return idle

@@ -1,0 +1,78 @@
+"""Which hosts may take a new amphora of a load balancer, and how loaded each is.
+
+Role: the database side of placement (`placement.place` is the pure rule). A host the
+compute driver lists may take a new amphora unless its `host` row (an enrolled host)
+says otherwise: not ACTIVE (ENROLLING, DRAINING, DOWN), or without the load balancer's
+VIP network or one of its member networks. Hosts without a row (the local agent,
+`remote_agents`) have every declared network. A host whose amphorae all went silent
+(it died: they are being failed over) takes none. Load is the count of live amphorae
+per host. Callers: `reconciling` (SINGLE) and `pairing` (ACTIVE_STANDBY).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ostium.control.db import models as m
+from ostium.control.settings import Settings
+from ostium.control.worker import spec_builder
+from ostium.model.enums import AmphoraStatus, HostState
+
+HOLDING = (AmphoraStatus.DELETED,)
+
+
+def load(session: Session) -> dict[str, int]:
+    """How many live amphorae each host holds."""
+    return {
+        host: count
+        for host, count in session.execute(
+            select(m.Amphora.host, func.count())
+            .where(m.Amphora.status.not_in(HOLDING), m.Amphora.host.is_not(None))
+            .group_by(m.Amphora.host)
+        )
+        if host is not None
+    }
+
+
+def eligible(
+    session: Session, settings: Settings, hosts: list[str], lb: m.LoadBalancer
+) -> list[str]:
+    """`hosts` (the driver's order kept) that may take a new amphora of `lb`."""
+    if not hosts:
+        return []
+    rows = {
+        r.agent_url: r for r in session.scalars(select(m.Host).where(m.Host.agent_url.in_(hosts)))
+    }
+    wanted = {n.name for n in settings.networks if n.subnet_id == lb.vip_subnet_id}
+    for subnet_id in spec_builder.member_subnets(settings, lb):
+        net = settings.network_by_subnet(subnet_id)
+        if net is not None:
+            wanted.add(net.name)
+    silent = _silent(session, settings, hosts)
+    out = []
+    for url in hosts:
+        row = rows.get(url)
+        if url in silent:
+            continue
+        if row is None or (
+            row.state == HostState.ACTIVE and wanted <= set(row.networks.split(","))
+        ):
+            out.append(url)
+    return out
+
+
+def _silent(session: Session, settings: Settings, hosts: list[str]) -> set[str]:
+    """Hosts whose amphorae were heard from, but none within the heartbeat timeout: a
+    host that died, whose amphorae are being failed over. (Amphorae never heard from,
+    new ones or those of a deployment without health manager, say nothing.)"""
+    cutoff = m.utcnow() - dt.timedelta(seconds=settings.health.heartbeat_timeout)
+    latest = func.max(m.Amphora.last_heartbeat)
+    rows = session.execute(
+        select(m.Amphora.host, latest)
+        .where(m.Amphora.host.in_(hosts), m.Amphora.status.not_in(HOLDING))
+        .group_by(m.Amphora.host)
+    )
+    return {str(host) for host, last in rows if last is not None and last < cutoff}
