@@ -69,6 +69,7 @@ class Keystone:
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
     _admin_token: str | None = None
     _roles: dict[str, str] = field(default_factory=dict)
+    _projects: dict[str, str] = field(default_factory=dict)
 
     @property
     def v3(self) -> str:
@@ -113,42 +114,42 @@ class Keystone:
     # ---- identity admin API ------------------------------------------------------
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-        r = self.client.request(
-            method,
-            self.v3 + path,
-            json=body,
-            headers={"X-Auth-Token": token or self.admin_token()},
-        )
+        r = self._send(method, path, body, token)
         assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text[:300]}"
         return r.json() if r.content else None
 
+    def _send(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> httpx.Response:
+        headers = {"X-Auth-Token": token or self.admin_token()}
+        return self.client.request(method, self.v3 + path, json=body, headers=headers)
+
+    def _create(self, kind: str, body: dict[str, Any], name: str) -> str:
+        """POST first (one call on a fresh Keystone); on 409 the existing one by name."""
+        r = self._send("POST", f"/{kind}s", {kind: body})
+        if r.status_code == 409:
+            return str(self.call("GET", f"/{kind}s?name={name}")[f"{kind}s"][0]["id"])
+        assert r.status_code == 201, f"POST /{kind}s: {r.status_code} {r.text[:300]}"
+        return str(r.json()[kind]["id"])
+
     def project(self, name: str) -> str:
-        found = self.call("GET", f"/projects?name={name}")["projects"]
-        if found:
-            return str(found[0]["id"])
-        body = {"project": {"name": name, "domain_id": "default"}}
-        return str(self.call("POST", "/projects", body)["project"]["id"])
+        if name not in self._projects:
+            body = {"name": name, "domain_id": "default"}
+            self._projects[name] = self._create("project", body, name)
+        return self._projects[name]
 
     def role(self, name: str) -> str:
+        if not self._roles:  # bootstrap made admin, manager, member, reader, service
+            self._roles = {r["name"]: r["id"] for r in self.call("GET", "/roles")["roles"]}
         if name not in self._roles:
-            found = self.call("GET", f"/roles?name={name}")["roles"]
-            if found:
-                self._roles[name] = found[0]["id"]
-            else:
-                self._roles[name] = self.call("POST", "/roles", {"role": {"name": name}})["role"][
-                    "id"
-                ]
+            self._roles[name] = self._create("role", {"name": name}, name)
         return self._roles[name]
 
     def user(self, name: str, password: str, project: str, roles: list[str]) -> str:
         """A user with `roles` on `project` (names; both created when missing)."""
         project_id = self.project(project)
-        found = self.call("GET", f"/users?name={name}")["users"]
-        if found:
-            user_id = str(found[0]["id"])
-        else:
-            body = {"user": {"name": name, "password": password, "domain_id": "default"}}
-            user_id = str(self.call("POST", "/users", body)["user"]["id"])
+        body = {"name": name, "password": password, "domain_id": "default"}
+        user_id = self._create("user", body, name)
         for role in roles:
             self.call("PUT", f"/projects/{project_id}/users/{user_id}/roles/{self.role(role)}")
         return user_id

@@ -108,6 +108,9 @@ lb_build_timeout = 120
 check_interval = 0.5
 check_timeout = 60
 log_user_roles = false
+availability_zone = ostium-az1
+availability_zone2 = ostium-az2
+availability_zone3 = ostium-az3
 
 [loadbalancer-feature-enabled]
 not_implemented_is_error = true
