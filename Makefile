@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= python3
-DEBS := haproxy keepalived nftables iproute2
+DEBS := haproxy keepalived nftables iproute2 wrk
 STAMP := $(VENV)/.ostium-installed
 
 .PHONY: run test setup debs lint typecheck unit clean
