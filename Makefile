@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= python3
-DEBS := haproxy keepalived nftables iproute2 conntrack chromium curl openssl
+DEBS := haproxy keepalived nftables iproute2 conntrack chromium curl openssl wrk
 # tests/clients/test_keystone_clients.py builds a gophercloud program (GOPATH mode)
 DEBS += golang-go golang-github-gophercloud-gophercloud-dev
 STAMP := $(VENV)/.ostium-installed

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
@@ -96,7 +97,22 @@ def _python_load(url: str, connections: int, seconds: float) -> dict[str, Any]:
     }
 
 
+def drain(url: str) -> None:
+    """Wait until the server answered what wrk left queued when it stopped (a handler
+    request waits behind them in the server's thread pool), so the next measurement
+    starts on an idle server."""
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.get(url, timeout=120)
+
+
 def read_load(url: str, connections: int = 50, seconds: float = 10) -> dict[str, Any]:
+    try:
+        return _read_load(url, connections, seconds)
+    finally:
+        drain(url.split("?")[0].rsplit("/loadbalancers", 1)[0] + "/loadbalancers?limit=1")
+
+
+def _read_load(url: str, connections: int, seconds: float) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         return {"tool": "python threads", **_python_load(url, connections, seconds)}
     proc = subprocess.run(

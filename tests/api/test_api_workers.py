@@ -14,7 +14,22 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.test_processes import _port, _wait
+from tests.api.test_processes import _port
+
+STARTUP = 90.0
+"""Seconds a process may take to answer (imports and migrations on a busy machine)."""
+
+
+def _wait(url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer: {log.read_text()[-2000:]}")
+
 
 OSTIUM = [sys.executable, "-m", "ostium"]
 
@@ -37,6 +52,7 @@ def test_serve_with_two_api_processes(tmp_path: Path) -> None:
     ini = tmp_path / "ostium.ini"
     ini.write_text("[controller_worker]\npoll_interval = 3600\n")
     port = _port()
+    log = (tmp_path / "serve.log").open("wb")
     serve = subprocess.Popen(
         [
             *OSTIUM,
@@ -52,12 +68,12 @@ def test_serve_with_two_api_processes(tmp_path: Path) -> None:
             "--workers",
             "2",
         ],
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
     children: list[int] = []
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait(base + "/")
+        _wait(base + "/", tmp_path / "serve.log")
         children = [
             pid
             for pid in _children(serve.pid)
@@ -87,6 +103,7 @@ def test_serve_with_two_api_processes(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             serve.kill()
             serve.wait()
+        log.close()
     assert serve.returncode == 0
     for pid in children:  # the API child stopped with serve
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
@@ -101,15 +118,14 @@ def test_separate_worker_woken_by_notify(pg_database: str, tmp_path: Path) -> No
     common += ["--config-file", str(ini)]
     subprocess.run([*OSTIUM, "db", "upgrade", *common], check=True, capture_output=True)
     port = _port()
-    api = subprocess.Popen(
-        [*OSTIUM, "api", *common, "--bind", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL
-    )
+    log = (tmp_path / "api.log").open("wb")
+    api = subprocess.Popen([*OSTIUM, "api", *common, "--bind", f"127.0.0.1:{port}"], stderr=log)
     worker = subprocess.Popen(
         [*OSTIUM, "worker", *common, "--compute-driver", "noop"], stderr=subprocess.DEVNULL
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait(base + "/")
+        _wait(base + "/", tmp_path / "api.log")
         time.sleep(2)  # let the worker make its first (empty) pass: then it only listens
         subnet = httpx.get(f"{base}/v2.0/subnets?name=vip-subnet").json()["subnets"][0]["id"]
         ids = []
@@ -136,4 +152,5 @@ def test_separate_worker_woken_by_notify(pg_database: str, tmp_path: Path) -> No
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        log.close()
     assert worker.returncode == 0
