@@ -62,6 +62,7 @@ def register(
         from ostium.control.identity.context import RequestContext
         from ostium.control.services import hosts
         from ostium.control.services.context import ServiceContext
+        from ostium.model.enums import HostState
 
         if args.host_command == "add":
             view, token = hosts.add(
@@ -82,7 +83,7 @@ def register(
             return 0
         admin = RequestContext(project_id=None, roles=frozenset({"admin"}), noauth=False)
         svc = ServiceContext(db=db, settings=s, wake=lambda: None)
-        state = "DRAINING" if args.host_command == "drain" else "ACTIVE"
+        state = HostState.DRAINING if args.host_command == "drain" else HostState.ACTIVE
         print(json.dumps(hosts.set_state(svc, admin, args.name, state), indent=2))
         return 0
 

@@ -199,6 +199,7 @@ def start_local_netns_driver(
     clients: list[httpx.Client] = []
 
     directory = HostDirectory(settings)
+    directory()  # its connection made now, before any write of this process can hold it up
 
     def connect(url: str) -> NetnsDriver:
         client = mtls_client(

@@ -136,6 +136,7 @@ class SingleSteps:
 
     def _ensure_row(self, lb_id: str, failover: bool) -> tuple[str, bool]:
         """The amphora to configure, and whether it is already built."""
+        hosts = self.steps.plane.hosts()  # before the write: the driver may read the database
         with self.db.write() as session:
             amps = session.scalars(
                 select(m.Amphora).where(
@@ -162,15 +163,14 @@ class SingleSteps:
                 role=AmphoraRole.STANDALONE,
                 cert_busy=False,
                 created_at=m.utcnow(),
-                host=self._place(session, lb_id),
+                host=self._place(session, lb_id, hosts),
             )
             session.add(amp)
             return amp.id, False
 
-    def _place(self, session: Session, lb_id: str) -> str | None:
+    def _place(self, session: Session, lb_id: str, hosts: list[str]) -> str | None:
         """The least loaded host that may take the new amphora (None: the driver's
         choice, e.g. its only host)."""
-        hosts = self.steps.plane.hosts()
         lb = session.get(m.LoadBalancer, lb_id)
         if len(hosts) < 2 or lb is None:
             return None
