@@ -10,7 +10,6 @@ import datetime as dt
 import ipaddress
 import json
 import logging
-import os
 import secrets
 import signal
 import sys
@@ -18,6 +17,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ostium.control import logs, logs_command
+from ostium.control.api_launch import api_workers, fork_api, serve_api
 from ostium.control.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -88,58 +88,6 @@ def make_driver(settings: Settings) -> Any:
     return make_compute_driver(settings)
 
 
-def _serve_api(settings: Settings, db: Any, wake: Any, sock: Any = None) -> None:
-    from ostium.control import api_processes
-    from ostium.control.api.app import create_app
-    from ostium.control.services.context import ServiceContext
-
-    store, receiver = _access_logs(settings)
-    app = create_app(ServiceContext(db=db, settings=settings, wake=wake, access_logs=store))
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: without a handler of
-    # ours the process would die there and skip its `finally` (worker and agent stop).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    api_processes.serve(
-        app,
-        sock,
-        settings.api.bind_host,
-        settings.api.bind_port,
-        ssl_certfile=settings.api.tls_cert_file or None,
-        ssl_keyfile=settings.api.tls_key_file or None,
-    )
-    if receiver is not None:
-        receiver.stop()
-
-
-def _access_logs(settings: Settings) -> Any:
-    from ostium.control import access_log_receiver
-
-    a = settings.amphora_agent
-    return access_log_receiver.start(a.log_receiver_ip, a.log_receiver_port, a.log_receiver_lines)
-
-
-def _api_workers(settings: Settings, args: argparse.Namespace) -> int:
-    cli: int | None = getattr(args, "workers", None)
-    wanted = cli if cli is not None else settings.api.api_workers
-    return wanted if wanted > 0 else min(4, os.cpu_count() or 1)
-
-
-def _fork_api(settings: Settings, db: Any, count: int, wake: Any) -> tuple[Any, list[int]]:
-    """Bind the API port and fork `count - 1` more API processes onto it (before any
-    thread starts here); the socket (None for one process) and the children's pids."""
-    from ostium.control import api_processes
-
-    if count <= 1:
-        return None, []
-    sock = api_processes.bind(settings.api.bind_host, settings.api.bind_port)
-
-    def child() -> None:
-        db.write_engine.dispose(close=False)  # the parent's connections stay the parent's
-        db.read_engine.dispose(close=False)
-        _serve_api(settings, db, wake, sock)
-
-    return sock, api_processes.fork_children(count - 1, child)
-
-
 def _start_health(settings: Settings, db: Any, wake: Any) -> Any:
     """The health manager, or None if its port is taken (the rest keeps running)."""
     from ostium.control.health.manager import HealthManager
@@ -176,7 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     db = _prepare(settings)
     _first_start(settings, db)
     pipe = api_processes.WakePipe()
-    sock, children = _fork_api(settings, db, _api_workers(settings, args), pipe.send)
+    sock, children = fork_api(settings, db, api_workers(settings, args), pipe.send)
     driver, cleanup = make_driver(settings)
     worker = WorkerLoop(db, settings, driver)
     pipe.relay(worker.wake)
@@ -194,7 +142,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         db.dialect,
     )
     try:
-        _serve_api(settings, db, worker.wake, sock)
+        serve_api(settings, db, worker.wake, sock)
     finally:
         api_processes.stop_children(children)
         housekeeping.stop()
@@ -287,9 +235,9 @@ def cmd_api(args: argparse.Namespace) -> int:
     db = _prepare(settings)
     _first_start(settings, db)
     wake = notifier(db)  # PostgreSQL: NOTIFY the workers; SQLite: they poll
-    sock, children = _fork_api(settings, db, _api_workers(settings, args), wake)
+    sock, children = fork_api(settings, db, api_workers(settings, args), wake)
     try:
-        _serve_api(settings, db, wake, sock)
+        serve_api(settings, db, wake, sock)
     finally:
         api_processes.stop_children(children)
     return 0
