@@ -176,3 +176,18 @@ def test_the_circuit_breaker_counts_hosts(api: Api) -> None:
     a.clock.advance(10)
     b.send(b.heartbeat())  # only a's host silent now: its amphora is failed over
     assert dog.scan().failed_over == [a.amphora]
+
+
+def test_only_admins_add_hosts_and_the_token_alone_joins(token_api: Api, tmp_path: Path) -> None:
+    from tests.api.conftest import make_token
+
+    api = token_api
+    assert api.post("/v2/ostium/hosts", {"host": {"name": "h9"}}).status_code == 401
+    member = make_token(api.db, "p1", "member")
+    r = api.post("/v2/ostium/hosts", {"host": {"name": "h9"}}, headers={"X-Auth-Token": member})
+    assert r.status_code == 403
+    admin = make_token(api.db, "p1", "admin")
+    api.headers = {"X-Auth-Token": admin}
+    _, token = _add(api, "h9")
+    api.headers = {}  # the agent has no API token: its enrollment token is enough
+    assert _join(api, token, tmp_path / "agent").cert.exists()
