@@ -265,7 +265,8 @@ def test_lost_bridges_are_rebuilt_by_the_agent_within_seconds(
     ip("link", "del", VIP.bridge)
     assert wait_for(lambda: serves(vip), 10, what="answers through a rebuilt VIP bridge")
     (state,) = [a for a in _agent_state(ostium) if a["loadbalancer_id"] == lb["id"]]
-    log = (ostium.state_dir / "agent.log").read_text(errors="replace")
+    # The local agent logs into ostium serve's own stream.
+    log = (ostium.workdir / "serve.log").read_text(errors="replace")
     assert state["plumbing_repairs"] >= 2, (state, log[-3000:])
     assert "adopted" not in log and "plumbing repaired" in log, log[-3000:]
     assert state["plumbing_fault"].endswith("; repaired")

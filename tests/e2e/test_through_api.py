@@ -464,9 +464,16 @@ def test_unsupported_features_are_400_and_never_reach_the_data_plane(
         for word in words:
             assert word in text, (word, text)
 
-    refused(
+    refused(  # UDP is served (nftables), but never with header insertion
         "/v2/lbaas/listeners",
-        {"listener": {"loadbalancer_id": lb["id"], "protocol": "UDP", "protocol_port": 53}},
+        {
+            "listener": {
+                "loadbalancer_id": lb["id"],
+                "protocol": "UDP",
+                "protocol_port": 53,
+                "insert_headers": {"X-Forwarded-For": "true"},
+            }
+        },
         "UDP",
     )
     refused(

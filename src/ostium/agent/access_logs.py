@@ -66,6 +66,8 @@ class AccessLogForwarder:
         self.selector = selectors.DefaultSelector()
         self.sockets: dict[str, socket.socket] = {}
         self.out: dict[int, socket.socket] = {}
+        self.lock = threading.Lock()
+        """Guards `sockets`: `ensure` runs on the apply path, `sync` on this thread."""
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="access-logs", daemon=True)
         self.forwarded = 0
@@ -78,8 +80,9 @@ class AccessLogForwarder:
     def stop(self) -> None:
         self.stop_event.set()
         self.thread.join(timeout=5)
-        for amphora_id in list(self.sockets):
-            self._close(amphora_id)
+        with self.lock:
+            for amphora_id in list(self.sockets):
+                self._close(amphora_id)
 
     def _run(self) -> None:
         while not self.stop_event.is_set():
@@ -92,10 +95,18 @@ class AccessLogForwarder:
 
     def sync(self) -> None:
         wanted = set(self.amphorae())
-        for amphora_id in wanted - set(self.sockets):
-            self._open(amphora_id)
-        for amphora_id in set(self.sockets) - wanted:
-            self._close(amphora_id)
+        with self.lock:
+            for amphora_id in wanted - set(self.sockets):
+                self._open(amphora_id)
+            for amphora_id in set(self.sockets) - wanted:
+                self._close(amphora_id)
+
+    def ensure(self, amphora_id: str) -> None:
+        """The amphora's socket, now: haproxy started before it exists would drop its
+        first lines (a new amphora serves well within one `interval`)."""
+        with self.lock:
+            if amphora_id not in self.sockets:
+                self._open(amphora_id)
 
     def pump(self, timeout: float) -> None:
         for key, _ in self.selector.select(timeout):

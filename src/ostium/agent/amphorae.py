@@ -40,12 +40,20 @@ class AmphoraManager:
         self.registry = AmphoraRegistry(settings.state_dir, settings.name_prefix)
         self.on_applied: list[Callable[[str], None]] = []
         """Called with the amphora id after each successful apply (must not block)."""
+        self.before_apply: list[Callable[[str], None]] = []
+        """Called with the amphora id before haproxy loads a config (e.g. the access-log
+        socket it will send to must exist by then)."""
         watcher = ProcessWatcher()
         wake = threading.Event()
         self.keepalived = AmphoraKeepalived(settings.keepalived_bin, watcher, wake.set)
         self.supervisor = Supervisor(settings, self.registry, self.keepalived, watcher, wake)
         self.pipeline = ApplyPipeline(
-            settings, self.registry, self.keepalived, self.supervisor, self.on_applied
+            settings,
+            self.registry,
+            self.keepalived,
+            self.supervisor,
+            self.on_applied,
+            self.before_apply,
         )
         self.lvs_checker = LvsChecker(self.registry)
         """Health checks of UDP/SCTP pools (no haproxy checks them)."""

@@ -78,12 +78,14 @@ class ApplyPipeline:
         keepalived: AmphoraKeepalived,
         supervisor: Supervisor,
         on_applied: Sequence[Callable[[str], None]],
+        before_apply: Sequence[Callable[[str], None]] = (),
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.keepalived = keepalived
         self.supervisor = supervisor
         self._on_applied = on_applied
+        self._before_apply = before_apply
         self._group = _default_group()
         self._max_maxconn = _fd_maxconn()
 
@@ -106,6 +108,8 @@ class ApplyPipeline:
             tls_files.write(amp.directory, spec)  # haproxy reads them when it loads
             candidate = amp.config_candidate
             state_files.write(candidate, render_view(view))
+        for hook in self._before_apply:
+            hook(amp.amphora_id)
         running = haproxy_process.master_pid(paths)
         # Only servers changed: the runtime API takes them first. haproxy parses each
         # server line itself (the same words as in the file), so no `haproxy -c` run is

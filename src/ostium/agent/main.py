@@ -128,6 +128,7 @@ def main(argv: list[str]) -> int:
             lambda: [a.amphora_id for a in manager.registry.all()],
         )
         forwarder.start()
+        manager.before_apply.append(forwarder.ensure)
     sender = None
     if heartbeats is not None:
         sequence = SequenceSource(Path(args.state_dir) / "heartbeat.seq")
