@@ -490,7 +490,14 @@ def test_unsupported_features_are_400_and_never_reach_the_data_plane(
     )
     refused(
         "/v2/lbaas/pools",
-        {"pool": {"loadbalancer_id": lb["id"], "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}},
+        {
+            "pool": {
+                "loadbalancer_id": lb["id"],
+                "protocol": "UDP",
+                "lb_algorithm": "ROUND_ROBIN",
+                "session_persistence": {"type": "APP_COOKIE", "cookie_name": "c"},
+            }
+        },
         "UDP",
     )
     refused(
@@ -498,7 +505,13 @@ def test_unsupported_features_are_400_and_never_reach_the_data_plane(
         {
             "loadbalancer": {
                 "vip_subnet_id": subnet,
-                "listeners": [{"protocol": "UDP", "protocol_port": 53}],
+                "listeners": [
+                    {
+                        "protocol": "UDP",
+                        "protocol_port": 53,
+                        "insert_headers": {"X-Forwarded-For": "true"},
+                    }
+                ],
             }
         },
         "UDP",
@@ -511,7 +524,9 @@ def test_unsupported_features_are_400_and_never_reach_the_data_plane(
     assert len(api.all_lbs()) == n_lbs  # the refused graph create made nothing
     assert _agent_spec(ostium, ns)["generation"] == spec_before["generation"]
     assert cfg.read_text() == cfg_before
-    assert "udp" not in cfg_before.lower() and "ssl" not in cfg_before.lower()
+    assert "udp" not in cfg_before.lower()
+    binds = [line for line in cfg_before.splitlines() if line.strip().startswith("bind ")]
+    assert binds and not any(" ssl" in line for line in binds)
     assert get(lb["vip_address"])[1] == backends.name(1)
 
 
