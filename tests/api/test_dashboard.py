@@ -8,11 +8,13 @@ from __future__ import annotations
 import html
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ostium.control.db.engine import Database
 from tests.api.conftest import Api, make_token
 
 HX = {"HX-Request": "true"}
@@ -192,3 +194,29 @@ def test_any_form_value_is_answered_and_escaped(api: Api, value: str) -> None:
     assert "<script" not in r.text.replace('<script src="', "")
     if "hx-redirect" not in r.headers and value.strip():
         assert html.escape(value.strip(), quote=True) in r.text or "field-error" in r.text
+
+
+def test_keystone_login_with_user_password_and_project(
+    database: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ostium.control.identity.keystone.bootstrap import bootstrap
+    from tests.api.conftest import make_api
+    from tests.api.test_keystone import ADMIN_PASSWORD, CONFIG
+
+    caplog.set_level(logging.DEBUG)
+    for api in make_api(database, tmp_path, config=CONFIG):
+        bootstrap(api.db, api.settings.identity, password=ADMIN_PASSWORD)
+        api.headers = {}
+        r = api.client.get("/dashboard", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/dashboard/login"
+        page = api.get("/dashboard/login").text
+        assert 'name="username"' in page and 'name="project"' in page
+        wrong = {"username": "admin", "password": "nope", "project": "admin"}
+        bad = api.client.post("/dashboard/login", data=wrong, follow_redirects=False)
+        assert bad.status_code == 401 and "not accepted" in bad.text
+        right = {"username": "admin", "password": ADMIN_PASSWORD, "project": "admin"}
+        ok = api.client.post("/dashboard/login", data=right, follow_redirects=False)
+        assert ok.status_code == 303 and "HttpOnly" in ok.headers["set-cookie"]
+        listing = api.client.get("/dashboard")
+        assert listing.status_code == 200 and "Load balancers" in listing.text
+        assert not [r for r in caplog.records if ADMIN_PASSWORD in r.getMessage()]
