@@ -92,16 +92,22 @@ class ExternalKeystone:
 
     def _check(self, token: str) -> tuple[Identity | None, float]:
         """(identity or None, seconds the answer may be kept)."""
-        for attempt in (1, 2):
-            service = self._own_token(renew=attempt == 2)
+        for attempt in (1, 2, 3):
+            if attempt == 3:
+                # Keystone keeps revocation times to the second: a token issued in the
+                # second its user was disabled (and enabled again) is revoked as well.
+                time.sleep(1.0)
+            service = self._own_token(renew=attempt > 1)
             resp = self._send(
                 "GET",
                 "/auth/tokens",
                 params={"nocatalog": ""},
                 headers={"X-Auth-Token": service, "X-Subject-Token": token},
             )
-            if resp.status_code == 401 and attempt == 1:
+            if resp.status_code == 401 and attempt < 3:
                 continue  # ostium's own token lapsed or was revoked: once more, anew
+            if resp.status_code == 401:
+                break
             return self._verdict(resp)
         raise _KeystoneDown("Keystone refused ostium's fresh service token (401)")
 
