@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ostium.control.cli_support import Command, database_command
 from ostium.control.settings import Settings
-from ostium.model.errors import ApiError
 
 ADMIN_PASSWORD_FILE = "admin-password"
 
@@ -59,19 +58,8 @@ def register(
     settings: Callable[[argparse.Namespace], Settings],
     prepare: Callable[[Settings], Any],
 ) -> None:
-    def run(fn: Callable[[argparse.Namespace, Settings, Any], int]) -> Callable[..., int]:
-        def go(args: argparse.Namespace) -> int:
-            s = settings(args)
-            db = prepare(s)
-            try:
-                return fn(args, s, db)
-            except ApiError as exc:
-                print(f"ostium identity: {exc.message}", file=sys.stderr)
-                return 1
-            finally:
-                db.dispose()
-
-        return go
+    def run(fn: Command) -> Callable[[argparse.Namespace], int]:
+        return database_command(settings, prepare, fn, lambda _: "ostium identity")
 
     i = sub.add_parser("identity", help="users, projects and roles of the built-in Keystone")
     isub = i.add_subparsers(dest="identity_command", required=True)

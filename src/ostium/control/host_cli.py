@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from typing import Any
 
+from ostium.control.cli_support import database_command
 from ostium.control.settings import Settings
 
 
@@ -45,19 +45,6 @@ def register(
         common(p)
         p.add_argument("name", help="the host's name or id")
 
-    def run(args: argparse.Namespace) -> int:
-        from ostium.model.errors import ApiError
-
-        s = settings(args)
-        db = prepare(s)
-        try:
-            return _dispatch(args, s, db)
-        except ApiError as exc:
-            print(f"ostium host {args.host_command}: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            db.dispose()
-
     def _dispatch(args: argparse.Namespace, s: Settings, db: Any) -> int:
         from ostium.control.identity.context import RequestContext
         from ostium.control.services import hosts
@@ -87,6 +74,9 @@ def register(
         print(json.dumps(hosts.set_state(svc, admin, args.name, state), indent=2))
         return 0
 
+    run = database_command(
+        settings, prepare, _dispatch, lambda args: f"ostium host {args.host_command}"
+    )
     h.set_defaults(func=run)
     for p in hsub.choices.values():
         p.set_defaults(func=run)
