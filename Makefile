@@ -17,7 +17,9 @@ KEYSTONE_PIP := keystone==30.0.0
 # Octavia's API tests (`make tempest`, not part of `make test`), in their own virtualenv.
 TEMPEST_VENV ?= var/tempest-venv
 TEMPEST_STAMP := $(TEMPEST_VENV)/.tempest-installed
-TEMPEST_PIP := tempest==47.0.0 octavia-tempest-plugin==3.5.0
+# barbican-tempest-plugin registers [service_available] barbican, without which the
+# plugin skips its TERMINATED_HTTPS listener tests whatever tempest.conf says.
+TEMPEST_PIP := tempest==47.0.0 octavia-tempest-plugin==3.5.0 barbican-tempest-plugin==4.6.0
 
 .PHONY: run test setup debs lint typecheck unit clean keystone-venv tempest test-hosts
 

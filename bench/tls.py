@@ -137,6 +137,8 @@ class Bench:
         self.serve: subprocess.Popen[bytes] | None = None
         self.lbs: list[str] = []
         self.subnet_id = ""
+        self.access_log = True
+        """False: `[haproxy_amphora] connection_logging = false` (`--no-access-log`)."""
 
     def veth(self, ns: str, host: str, peer: str, bridge: str, cidr: str) -> None:
         sh("ip", "link", "add", host, "type", "veth", "peer", "name", peer)
@@ -197,6 +199,7 @@ class Bench:
                     "[haproxy_amphora]",
                     f"bind_port = {free_port()}",
                     f"name_prefix = {PREFIX}",
+                    f"connection_logging = {str(self.access_log).lower()}",
                     "[health_manager]",
                     f"bind_port = {free_port(socket.SOCK_DGRAM)}",
                     "",
@@ -429,6 +432,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, help="rounds per target and measure (default 3)")
     p.add_argument("--seconds", type=int, help="seconds per measure (default 5)")
     p.add_argument("--runs", type=int, help="listener create -> first HTTPS runs (default 10)")
+    p.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="[haproxy_amphora] connection_logging = false (the reference logs nothing)",
+    )
     args = p.parse_args(argv)
     if os.geteuid() != 0 or not shutil.which("wrk"):
         print(json.dumps({"error": "needs root and wrk"}))
@@ -444,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
     bench = Bench()
+    bench.access_log = not args.no_access_log
     result: dict[str, Any] = {
         "benchmark": "ostium TLS termination",
         "host": {
@@ -456,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": seconds,
             "handshakes": "openssl s_time -new (full handshakes, one client)",
             "keepalive": "wrk -t2 -c32 https://",
+            "access_log": not args.no_access_log,
         },
     }
     rc = 0

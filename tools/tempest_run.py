@@ -2,7 +2,7 @@
 
 By default everything is started here and stopped at the end, also on failure: a real
 Keystone (`tools/keystone_local.py`, `make keystone-venv`) with a service user for
-ostium and ostium in its catalog as `load-balancer` and `network`, and `ostium serve`
+ostium and ostium in its catalog as `load-balancer`, `network` and `key-manager`, and `ostium serve`
 (`auth_strategy = keystone` against that Keystone, noop compute driver, its own state
 directory, free loopback ports). Any Keystone can be used instead (`--identity-uri`,
 `--admin-*`: e.g. ostium's built-in one) and any running ostium (`--ostium-url`: it must
@@ -157,6 +157,7 @@ def _local_stack(work: Path, driver: str) -> Iterator[tuple[Keystone, str]]:
         keystone.user("ostium", password, "service", ["service"])
         keystone.service("load-balancer", "octavia", url)
         keystone.service("network", "neutron", url)
+        keystone.service("key-manager", "barbican", f"{url}/key-manager")  # ostium's /v1
         config = work / "ostium.ini"
         config.touch(mode=0o600)
         config.write_text(

@@ -37,6 +37,25 @@ def test_discovery_both_shapes(api: Api) -> None:
     assert api.get("/").json()["versions"][-1]["id"] == "v2.30"  # Octavia's, unchanged
 
 
+def test_the_catalog_endpoint_key_manager_discovers_v1_and_serves_it(api: Api) -> None:
+    # keystoneauth reads the catalog endpoint's root without Barbican's header first.
+    r = api.get("/key-manager")
+    assert r.status_code == 300, r.text
+    (v1,) = r.json()["versions"]["values"]
+    assert v1["id"] == "v1" and v1["links"][0]["href"].endswith("/key-manager/v1/")
+    r = api.get("/key-manager/", headers={"OpenStack-API-Version": "key-manager 1.1"})
+    assert r.json()["versions"][0]["max_version"] == "1.1"
+    r = api.post("/key-manager/v1/secrets", {"payload": "hi", "payload_content_type": "text/plain"})
+    assert r.status_code == 201, r.text
+    ref = r.json()["secret_ref"]
+    assert "/key-manager/v1/secrets/" in ref
+    sid = ref.rsplit("/", 1)[1]
+    payload = api.get(f"/key-manager/v1/secrets/{sid}/payload", headers={"Accept": "text/plain"})
+    assert payload.text == "hi"
+    assert api.get(f"/v1/secrets/{sid}").json()["secret_ref"].endswith(f"/v1/secrets/{sid}")
+    assert api.get("/key-manager/v1/secrets/nope").status_code == 404
+
+
 def test_secret_walk_and_payload_types(api: Api) -> None:
     ref = _store(api, b"\xff\xfebinary", name="bin")
     sid = ref.rsplit("/", 1)[1]

@@ -204,6 +204,18 @@ def test_openstack_cli_with_password_flags(cloud: Cloud) -> None:
     assert reader.returncode != 0 and "Policy does not allow" in reader.stderr, reader.stderr
 
 
+def test_openstack_secret_cli_finds_the_key_manager_in_the_catalog(cloud: Cloud) -> None:
+    # No --os-key-manager-url: barbicanclient discovers v1 at the catalog's endpoint.
+    alice = cloud.cli("alice", ALICE_PW)
+    r = run([*alice, "secret", "store", "--name", "kc", "--payload", "kc-payload", "-f", "json"])
+    assert r.returncode == 0, r.stderr
+    ref = json.loads(r.stdout)["Secret href"]
+    assert "/key-manager/v1/secrets/" in ref
+    r = run([*alice, "secret", "get", "--payload", ref, "-f", "value"])
+    assert (r.returncode, r.stdout.strip()) == (0, "kc-payload"), r.stderr
+    assert run([*alice, "secret", "delete", ref]).returncode == 0
+
+
 def test_openstack_cli_with_clouds_yaml(cloud: Cloud) -> None:
     """The admin's cloud from `ostium identity clouds-yaml`; `--project demo` is
     resolved through the identity API of the catalog."""

@@ -46,6 +46,9 @@ DRAIN_LIMIT = 1 << 20
 """Bytes of an oversized body read and dropped before the 413; past this, the 413 closes
 the connection."""
 KEY_MANAGER_ROOTS = ("secrets", "containers")
+KEY_MANAGER_PREFIX = "/key-manager"
+"""The key-manager endpoint in a Keystone catalog: keystoneauth's version discovery
+reads the endpoint's root, which at `/` is Octavia's version list (no v1 in it)."""
 """Served at the root too (`/secrets` = `/v1/secrets`): barbicanclient given the API's
 own URL as its endpoint (`--os-endpoint`, or a catalog entry without `/v1`) asks there."""
 _FAILED = "ostium.unexpected_error"
@@ -146,6 +149,9 @@ class Envelope:
             path = "/v2" + path[5:]
         if path != "/" and path.endswith("/"):
             path = path.rstrip("/")
+        if path == KEY_MANAGER_PREFIX or path.startswith(KEY_MANAGER_PREFIX + "/"):
+            scope["ostium.key_manager_prefix"] = KEY_MANAGER_PREFIX
+            path = path[len(KEY_MANAGER_PREFIX) :] or "/"
         if path.split("/", 2)[1] in KEY_MANAGER_ROOTS:
             path = "/v1" + path
         scope["path"] = path

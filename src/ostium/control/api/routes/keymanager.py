@@ -29,9 +29,19 @@ MAX_VERSION = "1.1"
 
 
 def base(request: Request, svc: ServiceContext) -> str:
+    """Where refs and version links point: the API's root, or its `/key-manager` prefix
+    when the request came through it (the catalog's key-manager endpoint)."""
+    prefix = str(request.scope.get("ostium.key_manager_prefix", ""))
     if svc.settings.api.api_base_uri:
-        return svc.settings.api.api_base_uri.rstrip("/")
-    return f"{request.url.scheme}://{request.url.netloc}"
+        return svc.settings.api.api_base_uri.rstrip("/") + prefix
+    return f"{request.url.scheme}://{request.url.netloc}{prefix}"
+
+
+def asked(request: Request) -> bool:
+    """A version request meant for the key-manager API: through its prefix, or with
+    Barbican's microversion header at the API's root."""
+    header = request.headers.get("openstack-api-version", "").lower()
+    return "ostium.key_manager_prefix" in request.scope or header.startswith("key-manager")
 
 
 def _version(href: str, microversioned: bool) -> dict[str, Any]:

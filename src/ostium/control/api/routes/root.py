@@ -55,7 +55,7 @@ VERSIONS = [
 
 @router.get("/", openapi_extra=oa.operation(200, oa.rooted("versions", oa.ARRAY), ()))
 def versions(request: Request, svc: Svc) -> Response:
-    if request.headers.get("openstack-api-version", "").lower().startswith("key-manager"):
+    if keymanager.asked(request):
         return keymanager.discovery(request, svc)
     base = str(request.base_url).rstrip("/")
     href = f"{base}/v2"

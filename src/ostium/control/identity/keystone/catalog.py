@@ -55,7 +55,7 @@ def catalog(base: str, settings: IdentitySettings) -> list[dict[str, Any]]:
     for kind, name in SERVICES:
         if kind == "key-manager" and not settings.key_manager_in_catalog:
             continue
-        url = f"{base}/v3" if kind == "identity" else base
+        url = {"identity": f"{base}/v3", "key-manager": f"{base}/key-manager"}.get(kind, base)
         services.append(
             {
                 "id": _id(kind),
