@@ -140,6 +140,23 @@ def memory_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
+def step_summary(lines: list[tuple[float, dict[str, float]]], means: bool = True) -> dict[str, Any]:
+    """Count, total p50 and p50 per step (ms) of reconcile log lines (total, steps)."""
+    totals = [total for total, _ in lines]
+    steps: dict[str, list[float]] = {}
+    for _, line in lines:
+        for name, ms in line.items():
+            steps.setdefault(name, []).append(ms)
+    out: dict[str, Any] = {
+        "reconciles": len(totals),
+        "total_p50_ms": round(pct(totals, 0.5), 1),
+        "steps_p50_ms": {k: round(pct(v, 0.5), 1) for k, v in steps.items()},
+    }
+    if means and totals:
+        out["steps_mean_ms"] = {k: round(sum(v) / len(totals), 1) for k, v in steps.items()}
+    return out
+
+
 # --------------------------------------------------------------------------- load tools
 
 
@@ -509,22 +526,25 @@ class Bench:
     def reconcile_steps(self, since: int) -> dict[str, Any]:
         """p50 per step of the reconciles logged since byte `since` of serve.log (the
         worker's one line per reconcile: total, then wake, claim, load, spec, push and
-        the agent's own steps: plug, lock, render, check, runtime/reload/start, record)."""
+        the agent's own steps: plug, lock, render, check, runtime/reload/start, record),
+        overall and by kind: how the agent made the change live (`start` of haproxy,
+        seamless `reload`, `runtime` API), or `other` (a delete)."""
         with (self.workdir / "serve.log").open("rb") as f:
             f.seek(since)
             text = f.read().decode(errors="replace")
-        totals: list[float] = []
-        steps: dict[str, list[float]] = {}
+        lines: list[tuple[float, dict[str, float]]] = []
         for match in RECONCILE_LINE.finditer(text):
-            totals.append(float(match.group(1)))
-            for name, ms in STEP.findall(match.group(2)):
-                steps.setdefault(name, []).append(float(ms))
-        return {
-            "reconciles": len(totals),
-            "total_p50_ms": round(pct(totals, 0.5), 1),
-            "steps_p50_ms": {k: round(pct(v, 0.5), 1) for k, v in steps.items()},
-            "steps_mean_ms": {k: round(sum(v) / len(totals), 1) for k, v in steps.items()},
-        }
+            steps = {name: float(ms) for name, ms in STEP.findall(match.group(2))}
+            lines.append((float(match.group(1)), steps))
+        out = step_summary(lines)
+        kinds: dict[str, list[tuple[float, dict[str, float]]]] = {}
+        for line in lines:
+            kind = next(
+                (k for k in ("start", "reload", "runtime") if f"agent.{k}" in line[1]), "other"
+            )
+            kinds.setdefault(kind, []).append(line)
+        out["by_kind"] = {k: step_summary(v, means=False) for k, v in sorted(kinds.items())}
+        return out
 
     # ---- measurements -------------------------------------------------------------
 

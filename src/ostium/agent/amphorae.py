@@ -28,7 +28,7 @@ from ostium.agent.registry import AmphoraRegistry
 from ostium.agent.settings import AgentSettings
 from ostium.agent.supervising import Supervisor
 from ostium.agent.watcher import ProcessWatcher
-from ostium.model.spec import AmphoraPlug, AmphoraSpec, AmphoraState
+from ostium.model.spec import AmphoraNetwork, AmphoraPlug, AmphoraSpec, AmphoraState
 from ostium.model.timing import phase
 
 __all__ = ["AgentSettings", "AmphoraManager", "AmphoraProbe"]
@@ -122,11 +122,19 @@ class AmphoraManager:
             amp.plug = plug
             self.registry.save_plug(amp)
             if not self._still_plumbed(amp, plug):
-                # ~20 ip commands: only when something is new or missing (every spec
+                # ~10 ip commands: only when something is new or missing (every spec
                 # push ensures again, so this is on the path of each member change).
-                lost = None if amp.plumbed is None else netns.plumbing_fault(amp.names, amp.plumbed)
-                amp.firewall_loaded = None  # the namespace may be new: load rules again
-                netns.ensure_amphora(amp.names, plug)
+                done = amp.plumbed
+                lost = None if done is None else netns.plumbing_fault(amp.names, done)
+                new_networks = new_member_networks(done, plug) if lost is None else None
+                if new_networks is not None:
+                    # Only member networks were added (a pool's first member on a new
+                    # subnet): plug those, leave the namespace and VIP port alone.
+                    for net in new_networks:
+                        netns.ensure_member_network(amp.names, net)
+                else:
+                    amp.firewall_loaded = None  # the namespace may be new: load rules again
+                    netns.ensure_amphora(amp.names, plug)
                 amp.plumbed = plug
                 if lost is not None:  # found by this push before the supervisor's pass
                     repairing.record_repair(amp, lost)
@@ -189,3 +197,13 @@ class AmphoraManager:
                 f"generation {spec.generation} is older than applied {amp.spec.generation}",
                 {"applied_generation": amp.spec.generation},
             )
+
+
+def new_member_networks(done: AmphoraPlug | None, plug: AmphoraPlug) -> list[AmphoraNetwork] | None:
+    """The member networks `plug` adds to a fully plugged `done`; None when anything
+    else differs (the VIP, the VRRP address, a network gone or changed)."""
+    if done is None or done.vip != plug.vip or done.vrrp_ip != plug.vrrp_ip:
+        return None
+    if any(net not in plug.member_networks for net in done.member_networks):
+        return None
+    return [net for net in plug.member_networks if net not in done.member_networks]

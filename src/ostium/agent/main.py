@@ -43,6 +43,9 @@ LOG = logging.getLogger(__name__)
 DEFAULT_BIND = "127.0.0.1:9443"
 DEFAULT_STATE_DIR = "/var/lib/ostium/agent"
 PR_SET_PDEATHSIG = 1
+KEEPALIVE_SECONDS = 75
+"""Idle seconds before the agent closes a controller's connection: longer than the
+client's own expiry (`agent_client.KEEPALIVE_SECONDS`), so the client closes first."""
 
 
 def _split_bind(bind: str) -> tuple[str, int]:
@@ -145,6 +148,7 @@ def main(argv: list[str]) -> int:
         ssl_cert_reqs=ssl.CERT_REQUIRED,
         log_level=args.log_level.lower(),
         access_log=False,
+        timeout_keep_alive=KEEPALIVE_SECONDS,
     )
     config.load()  # builds the SSLContext now, so rotated certificates can reach it
     assert config.ssl is not None

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ostium.agent import links
 from ostium.agent.commands import in_netns, run
+from ostium.agent.errors import CommandFailed
 from ostium.agent.naming import VIP_IFNAME, Names
 from ostium.model.enums import NetworkKind
 from ostium.model.spec import AmphoraNetwork, AmphoraPlug, AmphoraVip, NetworkLink
@@ -39,18 +40,6 @@ def namespace_exists(name: str) -> bool:
 def link_exists(name: str, namespace: str | None = None) -> bool:
     argv = ["ip", "link", "show", "dev", name]
     return run(in_netns(namespace, argv) if namespace else argv, check=False).returncode == 0
-
-
-def _addresses(dev: str, namespace: str | None = None) -> set[str]:
-    argv = ["ip", "-j", "addr", "show", "dev", dev]
-    proc = run(in_netns(namespace, argv) if namespace else argv, check=False)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        return set()
-    found: set[str] = set()
-    for link in json.loads(proc.stdout):
-        for info in link.get("addr_info", []):
-            found.add(f"{info['local']}/{info['prefixlen']}")
-    return found
 
 
 def delete_namespace(name: str) -> None:
@@ -98,37 +87,73 @@ def _ensure_port(
             run(in_netns(namespace, ["ip", "link", "set", "dev", peer_tmp, "name", inner_name]))
         run(in_netns(namespace, ["ip", "link", "set", "dev", inner_name, "up"]))
         return
-    if not link_exists(inner_name, namespace):
-        if link_exists(host_end):  # half-made pair from an interrupted attempt
-            run(["ip", "link", "del", "dev", host_end], check=False)
-        run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", peer_tmp])
-        run(["ip", "link", "set", "dev", peer_tmp, "netns", namespace])
-        run(in_netns(namespace, ["ip", "link", "set", "dev", peer_tmp, "name", inner_name]))
-    run(["ip", "link", "set", "dev", host_end, "master", bridge])
-    run(["ip", "link", "set", "dev", host_end, "up"])
-    run(in_netns(namespace, ["ip", "link", "set", "dev", inner_name, "up"]))
+    # A veth pair lives or dies as one, so the host end (sysfs, no exec) says whether
+    # the inner end exists too. A new pair is one command: the inner end made in the
+    # namespace under its final name, the host end in its bridge and up. (Each `ip` is
+    # an exec, 5-20 ms on a busy host, on the path of a change that plugs a network.)
+    if not links.exists(host_end) or links.exists(peer_tmp):
+        _new_veth(namespace, host_end, peer_tmp, inner_name, bridge)
+    elif links.master(host_end) != bridge or not links.is_up(host_end):
+        run(["ip", "link", "set", "dev", host_end, "master", bridge, "up"])
 
 
-def _ensure_address(namespace: str, dev: str, cidr: str) -> None:
-    if cidr not in _addresses(dev, namespace):
-        # No duplicate address detection: the address is ours (IPAM) and must be usable
-        # at once (a tentative IPv6 address cannot source packets for a second or so).
-        nodad = ["nodad"] if ":" in cidr else []
-        run(in_netns(namespace, ["ip", "addr", "replace", cidr, "dev", dev, *nodad]))
+def _new_veth(namespace: str, host_end: str, peer_tmp: str, inner_name: str, bridge: str) -> None:
+    """A fresh pair: `host_end` up in `bridge`, `inner_name` in `namespace` (whatever an
+    interrupted attempt left is removed first)."""
+    for stale in (host_end, peer_tmp):
+        if links.exists(stale):
+            run(["ip", "link", "del", "dev", stale], check=False)
+    run(
+        [
+            *("ip", "link", "add", host_end, "master", bridge, "up", "type", "veth"),
+            *("peer", "name", inner_name, "netns", namespace),
+        ]
+    )
+
+
+def _ensure_inside(namespace: str, dev: str, cidr: str) -> None:
+    """`dev` up with address `cidr` in `namespace`: one `ip -batch`, both idempotent."""
+    # No duplicate address detection: the address is ours (IPAM) and must be usable at
+    # once (a tentative IPv6 address cannot source packets for a second or so).
+    nodad = " nodad" if ":" in cidr else ""
+    run(
+        ["ip", "-n", namespace, "-batch", "-"],
+        input_text=f"link set dev {dev} up\naddr replace {cidr} dev {dev}{nodad}\n",
+    )
+
+
+def _ensure_plugged(
+    namespace: str,
+    host_end: str,
+    peer_tmp: str,
+    inner_name: str,
+    bridge: str,
+    link: NetworkLink,
+    cidr: str,
+) -> None:
+    """Port and address. A veth whose inner end is not named `inner_name` (an older
+    agent interrupted between its move and its rename) is made again."""
+    _ensure_port(namespace, host_end, peer_tmp, inner_name, bridge, link)
+    try:
+        _ensure_inside(namespace, inner_name, cidr)
+    except CommandFailed:
+        if link.kind == NetworkKind.MACVLAN:
+            raise
+        _new_veth(namespace, host_end, peer_tmp, inner_name, bridge)
+        _ensure_inside(namespace, inner_name, cidr)
 
 
 def ensure_member_network(names: Names, net: AmphoraNetwork) -> None:
     links.ensure_network(net.bridge, net.link, subnet=str(net.cidr))
-    inner = names.member_ifname(net.subnet_id)
-    _ensure_port(
+    _ensure_plugged(
         names.namespace,
         names.member_host_veth(net.subnet_id),
         names.member_peer_veth(net.subnet_id),
-        inner,
+        names.member_ifname(net.subnet_id),
         net.bridge,
         net.link,
+        f"{net.address}/{net.cidr.prefixlen}",
     )
-    _ensure_address(names.namespace, inner, f"{net.address}/{net.cidr.prefixlen}")
 
 
 def host_cidr(vip: AmphoraVip) -> str | None:
@@ -151,9 +176,16 @@ def ensure_amphora(names: Names, plug: AmphoraPlug) -> None:
     links.ensure_network(vip.bridge, vip.link, host_cidr(vip), vip_subnet(vip))
     ns = names.namespace
     _ensure_namespace(ns)
-    _ensure_port(ns, names.vip_host_veth, names.vip_peer_veth, VIP_IFNAME, vip.bridge, vip.link)
     own = plug.vrrp_ip if plug.vrrp_ip is not None else vip.address
-    _ensure_address(ns, VIP_IFNAME, f"{own}/{vip.prefixlen}")
+    _ensure_plugged(
+        ns,
+        names.vip_host_veth,
+        names.vip_peer_veth,
+        VIP_IFNAME,
+        vip.bridge,
+        vip.link,
+        f"{own}/{vip.prefixlen}",
+    )
     if vip.gateway is not None:
         family = "-6" if ipaddress.ip_address(str(vip.gateway)).version == 6 else "-4"
         run(in_netns(ns, ["ip", family, "route", "replace", "default", "via", str(vip.gateway)]))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +21,20 @@ from ostium.agent import haproxy_answers, haproxy_runtime
 from ostium.agent.errors import RuntimeCommandRefused
 from ostium.agent.haproxy_answers import Outcome, RuntimeAnswer
 
-DEL_SERVER_RETRY = 0.1
-"""Seconds between two `del server` tries while the server still has connections."""
+DEL_SERVER_RETRY = (0.002, 0.1)
+"""Seconds between two `del server` tries while the server still has connections: the
+first wait, doubled after each try up to the second. A server put in maintenance is
+usually free within milliseconds (idle connections to it are closed; requests in flight
+finish), and the change reports ACTIVE only after this step, so the first tries come
+fast."""
+
+
+def retry_waits() -> Iterator[float]:
+    """The waits between `del server` tries (see `DEL_SERVER_RETRY`)."""
+    wait, longest = DEL_SERVER_RETRY
+    while True:
+        yield wait
+        wait = min(wait * 2, longest)
 
 
 @dataclass
@@ -109,10 +121,11 @@ def execute(
             raise _refused(answer)
     deadline = clock() + del_server_wait
     for backend, server in plan.remove:
+        waits = retry_waits()
         while True:
             answer = _send(stats_socket, f"del server {backend}/{server}")
             if answer.done:
                 break
             if answer.outcome is not Outcome.BUSY or clock() > deadline:
                 raise _refused(answer)
-            sleep(DEL_SERVER_RETRY)
+            sleep(next(waits))

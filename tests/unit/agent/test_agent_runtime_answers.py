@@ -111,7 +111,9 @@ def test_plan_is_sent_and_a_busy_server_is_deleted_once_drained(
     script[add] = lambda: "New server registered.\n"
     script[f"del server {BE}/{gone}"] = lambda: next(busy, "Server deleted.\n")
     plan = runtime_update.RuntimePlan(add=[add], remove=[(BE, gone)])
-    runtime_update.execute(plan, path, del_server_wait=5, sleep=lambda _s: None)
+    waited: list[float] = []
+    runtime_update.execute(plan, path, del_server_wait=5, sleep=waited.append)
+    assert waited == [0.002, 0.004]  # tried again soon, then less often
     assert received == [
         add,
         f"set server {BE}/{gone} state maint",
@@ -119,6 +121,13 @@ def test_plan_is_sent_and_a_busy_server_is_deleted_once_drained(
         f"del server {BE}/{gone}",
         f"del server {BE}/{gone}",
     ]
+
+
+def test_del_server_waits_double_up_to_a_ceiling() -> None:
+    waits = runtime_update.retry_waits()
+    seen = [next(waits) for _ in range(10)]
+    assert seen[:3] == [0.002, 0.004, 0.008]
+    assert max(seen) == 0.1 and seen[-1] == 0.1
 
 
 def test_a_refusal_raises_inside_the_exception_tree(

@@ -164,3 +164,36 @@ def test_client_round_trips_models() -> None:
     client = _client(httpx.MockTransport(handler))
     assert client.apply_spec(s).applied_generation == 1
     assert client.list_amphorae()[0].haproxy_running
+
+
+def _networks(*subnets: str) -> list[dict[str, str]]:
+    return [
+        {
+            "subnet_id": s,
+            "bridge": f"ostt-{s}",
+            "cidr": f"198.18.{i}.0/24",
+            "address": f"198.18.{i}.5",
+        }
+        for i, s in enumerate(subnets, start=10)
+    ]
+
+
+def test_only_the_member_networks_a_spec_adds_are_plugged_again() -> None:
+    """A pool's first member on a new subnet plugs that subnet alone; anything else that
+    changed (the VIP, a network gone) means the whole amphora is ensured again."""
+    from ostium.agent.amphorae import new_member_networks
+
+    before = spec([], [], member_networks=_networks("a")).plug()
+    added = before.model_copy(
+        update={
+            "member_networks": spec([], [], member_networks=_networks("a", "b")).member_networks
+        }
+    )
+    assert [n.subnet_id for n in new_member_networks(before, added) or []] == ["b"]
+    assert new_member_networks(before, before) == []
+    assert new_member_networks(None, added) is None  # nothing plugged yet
+    assert new_member_networks(added, before) is None  # one left
+    moved = before.model_copy(
+        update={"vip": before.vip.model_copy(update={"bridge": "ostt-other"})}
+    )
+    assert new_member_networks(before, moved) is None

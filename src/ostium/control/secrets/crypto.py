@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -33,14 +34,18 @@ def load_key(state_dir: Path, configured: str = "") -> Fernet:
     path = key_path(state_dir)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = Fernet.generate_key()
+        # Written whole under a name of its own, then linked into place: a reader in
+        # another thread or process never meets an empty or half-written key.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(Fernet.generate_key())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(tmp, path)
         except FileExistsError:
-            pass  # another process of this deployment made it first: use theirs
-        else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(key)
+            pass  # another thread or process of this deployment made it first: use theirs
+        finally:
+            tmp.unlink()
     return Fernet(path.read_bytes().strip())
 
 

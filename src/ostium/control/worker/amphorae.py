@@ -86,14 +86,7 @@ class AmphoraSteps:
         """The amphora's address on each member subnet it must join (allocated once);
         addresses on subnets it no longer needs are released."""
         wanted = spec_builder.member_subnets(self.settings, lb)
-        have = {
-            a.subnet_id: a
-            for a in session.scalars(
-                select(m.IpAllocation).where(
-                    m.IpAllocation.owner_id == amp_id, m.IpAllocation.purpose == MEMBER
-                )
-            )
-        }
+        have = self._member_allocations(session, amp_id)
         for subnet_id, alloc in have.items():
             if subnet_id not in wanted:
                 session.delete(alloc)
@@ -107,6 +100,28 @@ class AmphoraSteps:
                 continue
             out[subnet_id] = ipam.allocate(session, net, amp_id, None, MEMBER)
         return out
+
+    def member_addresses_as_allocated(
+        self, session: Session, lb: m.LoadBalancer, amp_id: str
+    ) -> dict[str, str] | None:
+        """`member_addresses` when they need no change (a read is enough), else None."""
+        wanted = spec_builder.member_subnets(self.settings, lb)
+        have = self._member_allocations(session, amp_id)
+        known = {s for s in wanted if self.settings.network_by_subnet(s) is not None}
+        if set(have) != known:
+            return None
+        return {subnet_id: have[subnet_id].address for subnet_id in sorted(known)}
+
+    @staticmethod
+    def _member_allocations(session: Session, amp_id: str) -> dict[str, m.IpAllocation]:
+        return {
+            a.subnet_id: a
+            for a in session.scalars(
+                select(m.IpAllocation).where(
+                    m.IpAllocation.owner_id == amp_id, m.IpAllocation.purpose == MEMBER
+                )
+            )
+        }
 
     def push(self, specs: list[tuple[AmphoraSpec, str | None]]) -> dict[str, int]:
         """Apply each (spec, host) in order; the generation each amphora applied."""

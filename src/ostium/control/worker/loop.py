@@ -89,28 +89,29 @@ class WorkerLoop:
             self.wake_event.clear()
 
     def candidates(self) -> list[str]:
+        return list(self._candidates())
+
+    def _candidates(self) -> dict[str, str | None]:
+        """Load balancers with work and no live lease -> the worker that held the lease
+        last (None: nobody), oldest change first."""
         now = self.clock()
         with self.db.read() as session:
-            return list(
-                session.scalars(
-                    select(m.LoadBalancer.id)
-                    .where(
-                        m.LoadBalancer.generation != m.LoadBalancer.applied_generation,
-                        or_(
-                            m.LoadBalancer.lease_expires.is_(None),
-                            m.LoadBalancer.lease_expires < now,
-                        ),
-                    )
-                    .order_by(m.LoadBalancer.updated_at)
-                    .limit(64)
+            rows = session.execute(
+                select(m.LoadBalancer.id, m.LoadBalancer.lease_owner)
+                .where(
+                    m.LoadBalancer.generation != m.LoadBalancer.applied_generation,
+                    or_(
+                        m.LoadBalancer.lease_expires.is_(None),
+                        m.LoadBalancer.lease_expires < now,
+                    ),
                 )
+                .order_by(m.LoadBalancer.updated_at)
+                .limit(64)
             )
+            return {lb_id: owner for lb_id, owner in rows}
 
-    def claim(self, lb_id: str) -> bool:
-        with self.db.read() as session:
-            previous = session.scalar(
-                select(m.LoadBalancer.lease_owner).where(m.LoadBalancer.id == lb_id)
-            )
+    def claim(self, lb_id: str, previous: str | None = None) -> bool:
+        """Take the lease; `previous` is the worker that held it last (for the log)."""
         taken = lease.claim(
             self.db, lb_id, self.owner, self.settings.worker.lease_seconds, self.clock
         )
@@ -129,10 +130,10 @@ class WorkerLoop:
             if fut.done():
                 del self.inflight[lb_id]
         free = self.settings.worker.workers - len(self.inflight)
-        for lb_id in self.candidates():
+        for lb_id, previous in self._candidates().items():
             if free <= 0:
                 break
-            if lb_id in self.inflight or not self.claim(lb_id):
+            if lb_id in self.inflight or not self.claim(lb_id, previous):
                 continue
             steps = timing.Phases()
             if woken is not None:

@@ -43,6 +43,7 @@ from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import TransientError
 from ostium.model.ids import new_id
+from ostium.model.spec import AmphoraSpec
 from ostium.model.timing import phase
 
 log = logging.getLogger("ostium.worker")
@@ -115,11 +116,8 @@ class SingleSteps:
                 vip = ipaddress.ip_address(lb.vip_address or "").compressed
             with phase("build"):
                 self.steps.build(lb_id, amp_id, ha_ip=vip, vrrp_ip=None)
-        with phase("spec"), self.db.write() as session:  # one transaction, one tree load
-            lb = load_tree(session, lb_id)
-            addresses = self.steps.member_addresses(session, lb, amp_id)
-            spec = spec_builder.build(self.settings, lb, amp_id, generation, addresses)
-            host = session.scalar(select(m.Amphora.host).where(m.Amphora.id == amp_id))
+        with phase("spec"):
+            spec, host = self._spec(lb_id, amp_id, generation)
         with phase("push"):
             applied = self.steps.push([(spec, host)])
         if failover:
@@ -134,20 +132,43 @@ class SingleSteps:
                     self.steps.forget(old)
         return applied
 
+    def _spec(self, lb_id: str, amp_id: str, generation: int) -> tuple[AmphoraSpec, str | None]:
+        """The amphora's spec and host, from one transaction and one tree load: a read
+        when its member-network addresses are all allocated already (the usual change),
+        a write (no lock taken on SQLite otherwise) when one must be allocated or freed."""
+        with self.db.read() as session:
+            lb = load_tree(session, lb_id)
+            addresses = self.steps.member_addresses_as_allocated(session, lb, amp_id)
+            if addresses is not None:
+                return self._build(session, lb, amp_id, generation, addresses)
+        with self.db.write() as session:
+            lb = load_tree(session, lb_id)
+            addresses = self.steps.member_addresses(session, lb, amp_id)
+            return self._build(session, lb, amp_id, generation, addresses)
+
+    def _build(
+        self,
+        session: Session,
+        lb: m.LoadBalancer,
+        amp_id: str,
+        generation: int,
+        addresses: dict[str, str],
+    ) -> tuple[AmphoraSpec, str | None]:
+        spec = spec_builder.build(self.settings, lb, amp_id, generation, addresses)
+        return spec, session.scalar(select(m.Amphora.host).where(m.Amphora.id == amp_id))
+
     def _ensure_row(self, lb_id: str, failover: bool) -> tuple[str, bool]:
         """The amphora to configure, and whether it is already built."""
+        if not failover:
+            # The usual case, a change to a running load balancer: its amphora exists
+            # and a read says so (no write lock taken; the lease keeps others away).
+            with self.db.read() as session:
+                current = self._current(session, lb_id)
+                if current:
+                    return current[0].id, current[0].status == AmphoraStatus.ALLOCATED
         hosts = self.steps.plane.hosts()  # before the write: the driver may read the database
         with self.db.write() as session:
-            amps = session.scalars(
-                select(m.Amphora).where(
-                    m.Amphora.load_balancer_id == lb_id, m.Amphora.status.in_(LIVE)
-                )
-            ).all()
-            current = [
-                a
-                for a in amps
-                if a.role == AmphoraRole.STANDALONE and a.status != AmphoraStatus.ERROR
-            ]
+            current = self._current(session, lb_id)
             if failover:
                 # The old amphora keeps serving until the replacement is configured;
                 # `run` then removes it (and any leftover of an interrupted attempt).
@@ -167,6 +188,16 @@ class SingleSteps:
             )
             session.add(amp)
             return amp.id, False
+
+    @staticmethod
+    def _current(session: Session, lb_id: str) -> list[m.Amphora]:
+        """The load balancer's STANDALONE amphorae that may serve (not in ERROR)."""
+        amps = session.scalars(
+            select(m.Amphora).where(m.Amphora.load_balancer_id == lb_id, m.Amphora.status.in_(LIVE))
+        ).all()
+        return [
+            a for a in amps if a.role == AmphoraRole.STANDALONE and a.status != AmphoraStatus.ERROR
+        ]
 
     def _place(self, session: Session, lb_id: str, hosts: list[str]) -> str | None:
         """The least loaded host that may take the new amphora (None: the driver's
