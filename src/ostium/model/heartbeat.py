@@ -313,6 +313,14 @@ def _listener(lid: str, raw: object) -> ListenerReport:
 
 
 def _pool(pid: str, raw: object) -> PoolReport:
+    if type(raw) is dict:  # the common case first, as for listeners
+        word, members = raw.get("status"), raw.get("members", {})
+        if type(word) is str and word in _GOOD_WORDS and type(members) is dict:
+            try:
+                if _GOOD_IDS.issuperset(members) and _GOOD_WORDS.issuperset(members.values()):
+                    return PoolReport(word, members)
+            except TypeError:  # an unhashable status: the checks below say what is wrong
+                pass
     try:
         d = _object(raw, "pool")
         members = _object(d.get("members", {}), "members")
@@ -356,7 +364,10 @@ def from_dict(data: object) -> Heartbeat:
         generation=generation,
         agent_version=version,
         haproxy=haproxy,
-        listeners={_uuid(k, "listener id"): _listener(k, v) for k, v in listeners.items()},
-        pools={_uuid(k, "pool id"): _pool(k, v) for k, v in pools.items()},
+        listeners={
+            k if k in _GOOD_IDS else _uuid(k, "listener id"): _listener(k, v)
+            for k, v in listeners.items()
+        },
+        pools={k if k in _GOOD_IDS else _uuid(k, "pool id"): _pool(k, v) for k, v in pools.items()},
         vrrp=None if vrrp is None else VrrpState(str(vrrp)),
     )

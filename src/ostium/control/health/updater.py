@@ -57,6 +57,8 @@ from ostium.model.heartbeat import DropReason, HaproxyState, Heartbeat, Listener
 log = logging.getLogger("ostium.health")
 
 ACCEPTED = "accepted"
+_PENDING = frozenset(str(s) for s in PENDING)
+"""The PENDING_* words as plain strings: the readers return rows as they are."""
 
 _Counters = tuple[str, str, str, int, ListenerReport]
 """One listener's counters in an accepted heartbeat: listener, amphora, load balancer,
@@ -218,18 +220,19 @@ class HealthUpdater:
                 seen[amp.id] = _Seen(
                     keys[amp.id], healthy, listeners & set(hb.listeners), mono + self.remember
                 )
-            row = {
-                "b_id": amp.id,
-                "seq": hb.seq,
-                "state": hb.haproxy.value,
-                "gen": hb.generation,
-                "seen": now if healthy else None,
-                "vrrp": None if hb.vrrp is None else hb.vrrp.value,
-                "b_status": AS.ALLOCATED
-                if healthy and amp.status == AS.FAILOVER_STOPPED
-                else amp.status,
-            }
-            amp_rows.append(row)
+            amp_rows.append(
+                {
+                    "id": amp.id,
+                    "heartbeat_seq": hb.seq,
+                    "haproxy_state": hb.haproxy.value,
+                    "reported_generation": hb.generation,
+                    "status": AS.ALLOCATED
+                    if healthy and amp.status == AS.FAILOVER_STOPPED
+                    else amp.status,
+                    "vrrp_state": None if hb.vrrp is None else hb.vrrp.value,
+                    "last_heartbeat": now if healthy else None,
+                }
+            )
             if amp.lb_id is None or amp.lb_status in (None, PS.DELETED):
                 continue
             # In an ACTIVE_STANDBY pair only the amphora holding the VIP speaks for it.
@@ -237,14 +240,14 @@ class HealthUpdater:
                 lb is not None
                 and amp.role is not None
                 and amp.status in (AS.ALLOCATED, AS.FAILOVER_STOPPED)
-                and lb.provisioning_status not in PENDING
+                and lb.provisioning_status not in _PENDING
                 and hb.vrrp in (None, VrrpState.MASTER)
             ):
                 changes.add(lb, derive(lb, hb))
             if (
                 hb.vrrp == VrrpState.MASTER
                 and amp.role == AmphoraRole.BACKUP
-                and amp.lb_status not in PENDING
+                and amp.lb_status not in _PENDING
             ):
                 promoted.append((amp.id, amp.lb_id))
             for lid, report in hb.listeners.items():
@@ -279,7 +282,7 @@ def _serves_what_it_should(lb: LbShape | None, hb: Heartbeat) -> bool:
         return False
     if hb.vrrp in (VrrpState.FAULT, VrrpState.STOP):
         return False  # a pair member that cannot take the VIP: replaced if it lasts
-    if lb is None or lb.provisioning_status in PENDING:
+    if lb is None or lb.provisioning_status in _PENDING:
         return True  # its configuration is changing: no expectation to check
     expected = {li.id for li in lb.listeners if li.admin_state_up} if lb.admin_state_up else set()
     if not expected:
@@ -343,21 +346,4 @@ class _Changes:
 
 
 def _write_amphorae(session: Session, rows: list[dict[str, Any]]) -> None:
-    bulk_update(
-        session,
-        m.Amphora.__table__,
-        ("id",),
-        [
-            {
-                "id": r["b_id"],
-                "heartbeat_seq": r["seq"],
-                "haproxy_state": r["state"],
-                "reported_generation": r["gen"],
-                "status": r["b_status"],
-                "vrrp_state": r["vrrp"],
-                "last_heartbeat": r["seen"],
-            }
-            for r in rows
-        ],
-        keep_if_null=("last_heartbeat",),
-    )
+    bulk_update(session, m.Amphora.__table__, ("id",), rows, keep_if_null=("last_heartbeat",))
