@@ -562,19 +562,35 @@ def populate(url: str, n: int, src: Path | None) -> list[Amp]:
     return out
 
 
-def metric(metrics_port: int, name: str) -> float:
-    try:
-        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).text
-    except httpx.HTTPError:
+def metrics_text(metrics_port: int, patience: float = 60.0) -> str | None:
+    """The health manager's /metrics; a busy one may answer late: retry for `patience`."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.2)
+
+
+def accepted(metrics_port: int, patience: float = 60.0) -> float:
+    text = metrics_text(metrics_port, patience)
+    if text is None:
         return -1.0
     for line in text.splitlines():
-        if line.startswith(name + " "):
+        if line.startswith("ostium_heartbeats_accepted_total "):
             return float(line.split()[1])
     return 0.0
 
 
-def accepted(metrics_port: int) -> float:
-    return metric(metrics_port, "ostium_heartbeats_accepted_total")
+def dropped(metrics_port: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in (metrics_text(metrics_port) or "").splitlines():
+        if line.startswith("ostium_heartbeats_dropped_total{"):
+            reason = line.split('reason="', 1)[1].split('"', 1)[0]
+            out[reason] = float(line.rsplit(" ", 1)[1])
+    return out
 
 
 def cpu_seconds(pid: int) -> float:
@@ -586,13 +602,15 @@ def cpu_seconds(pid: int) -> float:
 class HealthProcess:
     """`ostium health` (from `src`, or this checkout) on its own port and key."""
 
-    def __init__(self, url: str, workdir: Path, src: Path | None, cpu: int | None) -> None:
+    def __init__(
+        self, url: str, workdir: Path, src: Path | None, cpu: int | None, extra: str = ""
+    ) -> None:
         self.key = secrets.token_hex(16)
         self.port, self.metrics_port = free_port(socket.SOCK_DGRAM), free_port()
         config = workdir / "hm.ini"
         config.write_text(
             f"[health_manager]\nbind_port = {self.port}\nheartbeat_key = {self.key}\n"
-            "sock_rlimit = 16777216\n"
+            f"sock_rlimit = 16777216\n{extra}"
         )
         log_file = (workdir / "health.log").open("ab")
         self.proc = subprocess.Popen(
@@ -616,15 +634,19 @@ class HealthProcess:
             env=code_env(src),
         )
         log_file.close()
-        wait_for(lambda: accepted(self.metrics_port) >= 0, 30, "health manager up", 0.1)
+        self.log = workdir / "health.log"
+        wait_for(lambda: accepted(self.metrics_port, 0) >= 0, 30, "health manager up", 0.1)
 
-    def stop(self) -> None:
+    def stop(self, keep_log_as: str = "") -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        if keep_log_as:  # for a look afterwards
+            with contextlib.suppress(OSError):
+                shutil.copy(self.log, Path("/tmp") / f"osth-last-health-{keep_log_as}.log")
 
 
 def heartbeat_of(
@@ -655,7 +677,8 @@ def bench_throughput(
         with database(kind, workdir) as url:
             log(f"{kind} ({src or 'this checkout'}): {amphorae} amphorae in the database")
             amps = populate(url, amphorae, src)
-            hm = HealthProcess(url, workdir, src, cpu=0)
+            # No failover here: a slow first round must not make amphorae "silent".
+            hm = HealthProcess(url, workdir, src, cpu=0, extra="heartbeat_timeout = 3600\n")
             os.sched_setaffinity(0, {1 % os.cpu_count()})  # type: ignore[operator]
             key = hm.key.encode()
             seq = 0
@@ -672,11 +695,17 @@ def bench_throughput(
             target = ("127.0.0.1", hm.port)
             r = 1
             warm = round_(r)  # first round: statistics rows and statuses get created
+            started = time.monotonic()
             for i, data in enumerate(warm):
                 sock.sendto(data, target)
                 if i % 10 == 0:
-                    time.sleep(0.002)
-            wait_for(lambda: accepted(hm.metrics_port) >= len(warm) * 0.99, 120, "warm-up", 0.1)
+                    time.sleep(0.004)
+                if i % 1000 == 999:  # what it has not absorbed yet, at most 2,000
+                    behind = i - 2000
+                    wait_for(lambda n=behind: accepted(hm.metrics_port) >= n, 600, "warm-up", 0.1)
+            wait_for(lambda: accepted(hm.metrics_port) >= len(warm) * 0.99, 600, "warm-up", 0.1)
+            warm_up_s = round(time.monotonic() - started, 1)
+            log(f"{kind}: first round of {len(warm)} absorbed in {warm_up_s}s")
             results = []
             for rate in rates:
                 total = int(rate * seconds)
@@ -686,6 +715,7 @@ def bench_throughput(
                     batch += round_(r)
                 batch = batch[:total]
                 before = accepted(hm.metrics_port)
+                drops_before = dropped(hm.metrics_port)
                 cpu_before = cpu_seconds(hm.proc.pid)
                 started = time.monotonic()
                 for i, data in enumerate(batch):
@@ -712,6 +742,11 @@ def bench_throughput(
                     "processed_per_s": round(got / max(done_in, sent_in), 1),
                     "cpu_seconds": round(cpu, 2),
                     "processed_per_cpu_second": round(got / cpu, 1) if cpu > 0 else None,
+                    "dropped": {
+                        k: int(v - drops_before.get(k, 0))
+                        for k, v in dropped(hm.metrics_port).items()
+                        if v > drops_before.get(k, 0)
+                    },
                 }
                 log(f"{kind}: offered {rate}/s -> {result}")
                 results.append(result)
@@ -724,6 +759,7 @@ def bench_throughput(
             per_cpu = round(sum(x["processed"] for x in ok) / cpu_total, 1) if cpu_total else 0
             return {
                 "amphorae": amphorae,
+                "first_round_s": warm_up_s,
                 "runs": results,
                 "sustained_per_s": best["processed_per_s"] if best else 0,
                 "per_cpu_second": per_cpu,
@@ -732,7 +768,7 @@ def bench_throughput(
             }
     finally:
         if hm is not None:
-            hm.stop()
+            hm.stop(keep_log_as=f"{kind}-{'old' if src else 'new'}")
         os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         shutil.rmtree(workdir, ignore_errors=True)
 

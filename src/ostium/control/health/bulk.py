@@ -54,11 +54,11 @@ def bulk_update(
     # SQLite: one executemany of a fixed statement over plain tuples, the values put
     # through each column type's own bind conversion (DateTime -> text).
     sql, converters = _sqlite_statement(table, conn.dialect, keys, tuple(cols), keep_if_null)
-    names = (*cols, *keys)
+    order = (*cols, *keys)
     convert = [(i, f) for i, f in enumerate(converters) if f is not None]
     params = []
     for r in rows:
-        values = [r[n] for n in names]
+        values = [r[n] for n in order]
         for i, f in convert:
             if values[i] is not None:
                 values[i] = f(values[i])
