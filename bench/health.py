@@ -15,7 +15,8 @@ Prints ONE JSON document on stdout (progress on stderr):
   stats changing every round, so every heartbeat has counters to write) at increasing
   rates. Per rate: heartbeats processed per second of wall time and per CPU second of
   the health process (user + system time from /proc, all threads: the figure a noisy
-  shared machine disturbs least). `per_cpu_second` sums the rates with < 1 % loss.
+  shared machine disturbs least). `per_cpu_second` sums every rate: heartbeats the
+  kernel dropped while the process waited for a CPU cost it nothing.
   Target: 10,000 per CPU second.
 * `status_lag`: N amphorae (1,000) heartbeating every 2 s, evenly spread, into
   `ostium health`; now and then one reports a member DOWN, later UP again: the time
@@ -755,8 +756,10 @@ def bench_throughput(
             sock.close()
             ok = [x for x in results if x["loss_percent"] < 1]
             best = max(ok, key=lambda x: x["processed_per_s"]) if ok else None
-            cpu_total = sum(x["cpu_seconds"] for x in ok)
-            per_cpu = round(sum(x["processed"] for x in ok) / cpu_total, 1) if cpu_total else 0
+            # Per CPU second over every rate: a datagram the kernel dropped because the
+            # process had no CPU (a shared machine) costs the process nothing.
+            cpu_total = sum(x["cpu_seconds"] for x in results)
+            per_cpu = round(sum(x["processed"] for x in results) / cpu_total, 1) if cpu_total else 0
             return {
                 "amphorae": amphorae,
                 "first_round_s": warm_up_s,
