@@ -557,3 +557,133 @@ def test_housekeeping_purges_old_deleted_rows(stack: Stack) -> None:
     assert report.load_balancers == [stack.lb] and report.amphorae == [amp]
     with api.db.read() as s:
         assert s.get(m.LoadBalancer, stack.lb) is None and s.get(m.Amphora, amp) is None
+
+
+# ------------------------------------------------------------------ batching, held statistics
+
+
+def _held(stack: Stack, ticks: list[float], interval: float = 5.0) -> HealthUpdater:
+    """An updater that holds statistics for `interval` seconds of the `ticks` clock."""
+    return HealthUpdater(
+        stack.api.db, stack.clock, monotonic=lambda: ticks[0], stats_interval=interval
+    )
+
+
+def test_a_status_change_is_never_lost_by_batching_or_remembering(stack: Stack) -> None:
+    ticks = [0.0]
+    stack.updater = _held(stack, ticks)
+    down = stack.heartbeat({0: "UP", 1: "DOWN"})
+    up = stack.heartbeat({0: "UP", 1: "UP"})
+    # DOWN then UP in one batch (either order on the wire): the newest one counts.
+    assert stack.send(up, down) == {ACCEPTED: 1, "replayed": 1}
+    assert stack.status()["members"] == ["ONLINE", "ONLINE"]
+    # In consecutive batches, back and forth, each one shows at once.
+    for words, want in (({1: "DOWN"}, "ERROR"), ({1: "UP"}, "ONLINE"), ({1: "DOWN"}, "ERROR")):
+        stack.send(stack.heartbeat({0: "UP", **words}))
+        assert stack.status()["members"] == ["ONLINE", want]
+    stack.send(stack.heartbeat({0: "UP", 1: "UP"}))
+    assert stack.status() == {
+        "lb": "ONLINE",
+        "listener": "ONLINE",
+        "pool": "ONLINE",
+        "members": ["ONLINE", "ONLINE"],
+    }
+
+
+def test_down_then_up_datagrams_back_to_back_end_up(
+    stack: Stack, receiver: tuple[HeartbeatReceiver, metrics.Registry]
+) -> None:
+    rx, registry = receiver
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    target = rx.sock.getsockname()
+    for _ in range(3):
+        out.sendto(encode(stack.heartbeat({0: "DOWN", 1: "UP"}, backend="UP"), KEY), target)
+        out.sendto(encode(stack.heartbeat({0: "UP", 1: "UP"}), KEY), target)
+    _wait(lambda: metrics.heartbeats_accepted(registry).get() >= 1)
+    rx.flush()
+    assert metrics.heartbeats_dropped(registry).get(reason="error") == 0
+    assert stack.status()["members"] == ["ONLINE", "ONLINE"]
+    out.sendto(encode(stack.heartbeat({0: "DOWN", 1: "UP"}), KEY), target)
+    _wait(lambda: stack.status()["members"] == ["ERROR", "ONLINE"])
+    out.close()
+
+
+def test_held_statistics_are_exact_across_batches_and_resets(stack: Stack) -> None:
+    ticks = [0.0]
+    stack.updater = _held(stack, ticks)
+    stack.send(stack.heartbeat(total_connections=10, bytes_in=100, active_connections=4))
+    stack.send(stack.heartbeat(total_connections=15, bytes_in=150, active_connections=5))
+    assert stack.stats()["total_connections"] == 0  # held: not written before 5 s
+    # The agent lost its counters in between: what it had counted before stays counted.
+    stack.send(stack.heartbeat(total_connections=3, bytes_in=30, active_connections=1))
+    stack.send(stack.heartbeat(total_connections=7, bytes_in=70, active_connections=2))
+    ticks[0] = 5.0
+    stack.send(stack.heartbeat(total_connections=9, bytes_in=90, active_connections=2))
+    assert stack.stats() == {
+        "total_connections": 15 + 9,
+        "bytes_in": 150 + 90,
+        "bytes_out": 0,
+        "active_connections": 2,
+        "request_errors": 0,
+    }
+    # Held again; no heartbeat needed to write them once due.
+    stack.send(stack.heartbeat(total_connections=20, bytes_in=200))
+    ticks[0] = 10.0
+    assert stack.updater.flush_stats() == 1
+    assert stack.stats()["total_connections"] == 15 + 20
+
+
+def test_held_statistics_of_several_health_managers_count_each_report_once(
+    stack: Stack,
+) -> None:
+    ticks = [0.0]
+    a, b = _held(stack, ticks), _held(stack, ticks)
+    # Each manager accepts some of the amphora's heartbeats (whichever gets it first).
+    a.process([stack.heartbeat(total_connections=10, bytes_in=100)])
+    b.process([stack.heartbeat(total_connections=15, bytes_in=150)])
+    a.process([stack.heartbeat(total_connections=20, bytes_in=200)])
+    # A writes its newer report first: B's older one must be neither added nor taken
+    # for a reset (its counters are below what is stored).
+    assert a.flush_stats(force=True) == 1
+    assert b.flush_stats(force=True) == 0
+    assert stack.stats()["total_connections"] == 20 and stack.stats()["bytes_in"] == 200
+    b.process([stack.heartbeat(total_connections=26, bytes_in=260)])
+    b.flush_stats(force=True)
+    assert stack.stats()["total_connections"] == 26
+
+
+def test_held_statistics_are_written_when_the_receiver_stops(stack: Stack) -> None:
+    ticks = [0.0]
+    updater = _held(stack, ticks, interval=3600.0)
+    registry = metrics.Registry()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    rx = HeartbeatReceiver(sock, KEY, updater, registry)
+    rx.start()
+    try:
+        out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        out.sendto(encode(stack.heartbeat(total_connections=42), KEY), sock.getsockname())
+        out.close()
+        _wait(lambda: metrics.heartbeats_accepted(registry).get() == 1)
+        rx.flush()
+        assert stack.stats()["total_connections"] == 0  # held
+    finally:
+        rx.stop()
+        sock.close()
+    assert stack.stats()["total_connections"] == 42
+
+
+def test_silence_fails_over_and_replays_are_refused_after_a_restart(stack: Stack) -> None:
+    ticks = [0.0]
+    stack.updater = _held(stack, ticks, interval=3600.0)  # statistics held all along
+    old = stack.amphora
+    last = stack.heartbeat(total_connections=5)
+    stack.send(last)
+    # A restarted health manager (nothing in memory) still knows the newest seq.
+    stack.updater = _held(stack, ticks, interval=3600.0)
+    assert stack.send(last) == {"replayed": 1}
+    dog = _watchdog(stack, heartbeat_timeout=6.0)
+    stack.clock.advance(5)
+    assert dog.scan().failed_over == []
+    stack.clock.advance(2)
+    assert dog.scan().failed_over == [old]

@@ -129,6 +129,9 @@ class HealthSettings:
     limit): one dead host is failed over, a health manager cut off from all is not."""
     sock_rlimit: int = 4 * 1024 * 1024
     """SO_RCVBUF of the heartbeat socket (0: the system default)."""
+    stats_update_interval: float = 5.0
+    """Seconds between two writes of listener statistics (the newest counters held in
+    memory meanwhile; 0: with every batch of heartbeats). Statuses are written at once."""
 
     def targets(self) -> str:
         return self.controller_ip_port_list or f"{_bracket(self.bind_ip)}:{self.bind_port}"

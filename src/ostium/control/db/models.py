@@ -413,9 +413,9 @@ class Amphora(Base):
 class ListenerStatistics(Base):
     """Cumulative counters per (listener, amphora); summed for LB and listener stats.
 
-    `last_*` are the raw values of the amphora's last accepted heartbeat: the next one
-    adds only what grew since (see `control/health/counters`). Rows of a retired
-    amphora stay, so totals survive failovers.
+    `last_*` are the raw values of the amphora's last heartbeat folded in (`heartbeat_seq`):
+    the next one adds only what grew since (see `control/health/counters`). Rows of a
+    retired amphora stay, so totals survive failovers.
     """
 
     __tablename__ = "listener_statistics"
@@ -432,6 +432,8 @@ class ListenerStatistics(Base):
     last_bytes_out: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_total_connections: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_request_errors: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The heartbeat `seq` whose counters were folded in last (older ones are skipped).
+    heartbeat_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 

@@ -9,10 +9,12 @@ than an executemany; SQLite, in process, is fastest with a plain executemany. Ca
 
 from __future__ import annotations
 
+import functools
 from typing import Any, cast
 
-from sqlalchemy import FromClause, Table, bindparam, func, text, update
+from sqlalchemy import FromClause, Table, text
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 
 def bulk_update(
@@ -49,13 +51,51 @@ def bulk_update(
         )
         conn.execute(text(sql), {f"a{i}": [r[n] for r in rows] for i, n in enumerate(names)})
         return
-    values: dict[str, Any] = {
-        c: func.coalesce(bindparam(f"v_{c}"), table.c[c])
-        if c in keep_if_null
-        else bindparam(f"v_{c}")
-        for c in cols
-    }
-    stmt = update(table).where(*(table.c[k] == bindparam(f"k_{k}") for k in keys)).values(values)
-    conn.execute(
-        stmt, [{**{f"k_{k}": r[k] for k in keys}, **{f"v_{c}": r[c] for c in cols}} for r in rows]
-    )
+    # SQLite: one executemany of a fixed statement over plain tuples, the values put
+    # through each column type's own bind conversion (DateTime -> text).
+    sql, converters = _sqlite_statement(table, conn.dialect, keys, tuple(cols), keep_if_null)
+    order = (*cols, *keys)
+    convert = [(i, f) for i, f in enumerate(converters) if f is not None]
+    params = []
+    for r in rows:
+        values = [r[n] for n in order]
+        for i, f in convert:
+            if values[i] is not None:
+                values[i] = f(values[i])
+        params.append(tuple(values))
+    conn.exec_driver_sql(sql, params)
+
+
+_SQLITE: dict[
+    tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], tuple[str, list[Any]]
+] = {}
+
+
+def _sqlite_statement(
+    table: Table,
+    dialect: Any,
+    keys: tuple[str, ...],
+    cols: tuple[str, ...],
+    keep_if_null: tuple[str, ...],
+) -> tuple[str, list[Any]]:
+    cache_key = (table.name, keys, cols, keep_if_null)
+    found = _SQLITE.get(cache_key)
+    if found is None:
+        q = dialect.identifier_preparer.quote
+        sets = ", ".join(
+            f"{q(c)} = COALESCE(?, {q(c)})" if c in keep_if_null else f"{q(c)} = ?" for c in cols
+        )
+        where = " AND ".join(f"{q(k)} = ?" for k in keys)
+        converters = [_converter(table.c[n].type, dialect) for n in (*cols, *keys)]
+        found = _SQLITE[cache_key] = (
+            f"UPDATE {q(table.name)} SET {sets} WHERE {where}",
+            converters,
+        )
+    return found
+
+
+def _converter(column_type: TypeEngine[Any], dialect: Any) -> Any:
+    """The column type's bind conversion, remembered per value: status words are a
+    handful (checked against their enum otherwise), and a batch stamps one time."""
+    convert = column_type.bind_processor(dialect)
+    return None if convert is None else functools.lru_cache(maxsize=256)(convert)

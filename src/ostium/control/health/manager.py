@@ -99,8 +99,9 @@ class HealthManager:
     def start(self) -> None:
         health = self.settings.health
         self.sock = open_socket(health)
+        updater = HealthUpdater(self.db, stats_interval=health.stats_update_interval)
         self.receiver = HeartbeatReceiver(
-            self.sock, heartbeat_key(self.settings), HealthUpdater(self.db), self.registry
+            self.sock, heartbeat_key(self.settings), updater, self.registry
         )
         self.watchdog = Watchdog(self.db, health, self.wake, self.registry)
         self.receiver.start()

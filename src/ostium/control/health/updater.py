@@ -13,7 +13,9 @@ passed `model.heartbeat.decode` and, in ONE write transaction per batch, for eac
 3. derives operating statuses (`status.derive`, from the trees `shapes` reads) for the
    current amphora of a load balancer that is not PENDING_* (the worker owns the tree
    while it reconciles) and writes only those that changed;
-4. folds the absolute counters into cumulative statistics (`statistics`, `counters`).
+4. hands each listener's absolute counters to `statistics.PendingStats`, which holds
+   the newest per (listener, amphora) and writes them every `stats_interval` seconds
+   (`flush_stats`; 0: after every batch) in a transaction of their own.
 
 Batching is what makes thousands of heartbeats per second cheap: a handful of queries
 per batch, writes only for what changed. So does remembering, per amphora, what its last
@@ -36,25 +38,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.health.bulk import bulk_update
 from ostium.control.health.roles import follow_masters
-from ostium.control.health.shapes import chunks, load_shapes, one_of
-from ostium.control.health.statistics import fold_stats, load_stats, write_stats
+from ostium.control.health.shapes import any_of, chunks, ids_param, load_shapes
+from ostium.control.health.statistics import PendingStats, write_pending
 from ostium.control.health.status import LbShape, Statuses, derive
 from ostium.control.logs import named
 from ostium.model.enums import PENDING, AmphoraRole, VrrpState
 from ostium.model.enums import AmphoraStatus as AS
 from ostium.model.enums import ProvisioningStatus as PS
-from ostium.model.heartbeat import DropReason, HaproxyState, Heartbeat
+from ostium.model.heartbeat import DropReason, HaproxyState, Heartbeat, ListenerReport
 
 log = logging.getLogger("ostium.health")
 
 ACCEPTED = "accepted"
+_PENDING = frozenset(str(s) for s in PENDING)
+"""The PENDING_* words as plain strings: the readers return rows as they are."""
+
+_Counters = tuple[str, str, str, int, ListenerReport]
+"""One listener's counters in an accepted heartbeat: listener, amphora, load balancer,
+seq, report."""
 
 
 @dataclass
@@ -80,7 +88,8 @@ class _Seen:
 
 
 def _content(amp: _Amp, hb: Heartbeat) -> tuple[Any, ...]:
-    """Everything statuses are derived from, except the rows' own current statuses."""
+    """Everything statuses are derived from, except the rows' own current statuses (in
+    the order the agent reports: an agent that reorders only costs a derivation)."""
     return (
         amp.lb_generation,
         amp.lb_status,
@@ -88,8 +97,8 @@ def _content(amp: _Amp, hb: Heartbeat) -> tuple[Any, ...]:
         amp.status,
         hb.haproxy,
         hb.vrrp,
-        tuple(sorted((k, r.status) for k, r in hb.listeners.items())),
-        tuple(sorted((k, p.status, tuple(sorted(p.members.items()))) for k, p in hb.pools.items())),
+        tuple([(k, r.status) for k, r in hb.listeners.items()]),
+        tuple([(k, p.status, tuple(p.members.items())) for k, p in hb.pools.items()]),
     )
 
 
@@ -100,11 +109,15 @@ class HealthUpdater:
         clock: Callable[[], dt.datetime] = m.utcnow,
         remember: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
+        stats_interval: float = 0.0,
     ) -> None:
         self.db = db
         self.clock = clock
         self.remember = remember
         self.monotonic = monotonic
+        self.stats_interval = stats_interval
+        self.pending = PendingStats()
+        self._next_stats = monotonic() + stats_interval
         self._seen: dict[str, _Seen] = {}
 
     def process(self, batch: list[Heartbeat]) -> Counter[str]:
@@ -119,15 +132,38 @@ class HealthUpdater:
                     continue
             newest[hb.amphora_id] = hb
         seen: dict[str, _Seen] = {}
+        counters: list[_Counters] = []
         try:
             with self.db.write() as session:
-                outcome.update(self._apply(session, newest, seen))
+                outcome.update(self._apply(session, newest, seen, counters))
         except Exception:
             log.exception("health: a batch of %d heartbeats failed", len(newest))
             outcome[DropReason.ERROR] += len(newest)
             return outcome
         self._remember(seen)  # only what was committed
+        add = self.pending.add
+        for item in counters:
+            add(*item)
+        self.flush_stats()
         return outcome
+
+    def flush_stats(self, force: bool = False) -> int:
+        """Write the held statistics if `stats_interval` has passed (or `force`); return
+        how many rows were written. A failed write keeps them for the next time."""
+        now = self.monotonic()
+        if not force and now < self._next_stats:
+            return 0
+        self._next_stats = now + self.stats_interval
+        held = self.pending.take()
+        if not held:
+            return 0
+        try:
+            with self.db.write() as session:
+                return write_pending(session, held, self.clock())
+        except Exception:
+            log.exception("health: writing the statistics of %d listeners failed", len(held))
+            self.pending.put_back(held)
+            return 0
 
     def _remember(self, seen: dict[str, _Seen]) -> None:
         self._seen.update(seen)
@@ -138,7 +174,11 @@ class HealthUpdater:
     # ------------------------------------------------------------------ the transaction
 
     def _apply(
-        self, session: Session, heartbeats: dict[str, Heartbeat], seen: dict[str, _Seen]
+        self,
+        session: Session,
+        heartbeats: dict[str, Heartbeat],
+        seen: dict[str, _Seen],
+        counters: list[_Counters],
     ) -> Counter[str]:
         outcome: Counter[str] = Counter()
         amps = self._lock_amphorae(session, sorted(heartbeats))
@@ -164,7 +204,6 @@ class HealthUpdater:
         shapes = load_shapes(
             session, {a.lb_id for a, _ in accepted if a.lb_id and a.id not in same}
         )
-        stats = load_stats(session, [a.id for a, _ in accepted])
         amp_rows: list[dict[str, Any]] = []
         changes = _Changes()
         promoted: list[tuple[str, str]] = []
@@ -181,18 +220,19 @@ class HealthUpdater:
                 seen[amp.id] = _Seen(
                     keys[amp.id], healthy, listeners & set(hb.listeners), mono + self.remember
                 )
-            row = {
-                "b_id": amp.id,
-                "seq": hb.seq,
-                "state": hb.haproxy.value,
-                "gen": hb.generation,
-                "seen": now if healthy else None,
-                "vrrp": None if hb.vrrp is None else hb.vrrp.value,
-                "b_status": AS.ALLOCATED
-                if healthy and amp.status == AS.FAILOVER_STOPPED
-                else amp.status,
-            }
-            amp_rows.append(row)
+            amp_rows.append(
+                {
+                    "id": amp.id,
+                    "heartbeat_seq": hb.seq,
+                    "haproxy_state": hb.haproxy.value,
+                    "reported_generation": hb.generation,
+                    "status": AS.ALLOCATED
+                    if healthy and amp.status == AS.FAILOVER_STOPPED
+                    else amp.status,
+                    "vrrp_state": None if hb.vrrp is None else hb.vrrp.value,
+                    "last_heartbeat": now if healthy else None,
+                }
+            )
             if amp.lb_id is None or amp.lb_status in (None, PS.DELETED):
                 continue
             # In an ACTIVE_STANDBY pair only the amphora holding the VIP speaks for it.
@@ -200,44 +240,38 @@ class HealthUpdater:
                 lb is not None
                 and amp.role is not None
                 and amp.status in (AS.ALLOCATED, AS.FAILOVER_STOPPED)
-                and lb.provisioning_status not in PENDING
+                and lb.provisioning_status not in _PENDING
                 and hb.vrrp in (None, VrrpState.MASTER)
             ):
                 changes.add(lb, derive(lb, hb))
             if (
                 hb.vrrp == VrrpState.MASTER
                 and amp.role == AmphoraRole.BACKUP
-                and amp.lb_status not in PENDING
+                and amp.lb_status not in _PENDING
             ):
                 promoted.append((amp.id, amp.lb_id))
-            fold_stats(stats, amp.id, amp.lb_id, listeners, hb, now)
+            for lid, report in hb.listeners.items():
+                if lid in listeners:
+                    counters.append((lid, amp.id, amp.lb_id, hb.seq, report))
         _write_amphorae(session, amp_rows)
         follow_masters(session, promoted)
         changes.write(session, now)
-        write_stats(session, stats)
         outcome[ACCEPTED] += len(accepted)
         return outcome
 
     def _lock_amphorae(self, session: Session, ids: list[str]) -> dict[str, _Amp]:
+        # Plain SQL: the rows as they are, no ORM result processing (a batch a wake-up).
+        lock = "" if self.db.is_sqlite else " FOR UPDATE OF a"  # SQLite: BEGIN IMMEDIATE
+        sql = text(
+            "SELECT a.id, a.load_balancer_id, a.status, a.role, a.heartbeat_seq, "
+            "lb.generation, lb.provisioning_status FROM amphora a "
+            "LEFT OUTER JOIN load_balancer lb ON lb.id = a.load_balancer_id "
+            f"WHERE a.id {any_of(session)} ORDER BY a.id{lock}"
+        )
         found: dict[str, _Amp] = {}
+        conn = session.connection()
         for part in chunks(ids):
-            stmt = (
-                select(
-                    m.Amphora.id,
-                    m.Amphora.load_balancer_id,
-                    m.Amphora.status,
-                    m.Amphora.role,
-                    m.Amphora.heartbeat_seq,
-                    m.LoadBalancer.generation,
-                    m.LoadBalancer.provisioning_status,
-                )
-                .outerjoin(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.load_balancer_id)
-                .where(one_of(m.Amphora.id, part, session))
-                .order_by(m.Amphora.id)
-            )
-            if not self.db.is_sqlite:  # SQLite: BEGIN IMMEDIATE already serialises writers
-                stmt = stmt.with_for_update(of=m.Amphora)
-            for row in session.connection().execute(stmt):
+            for row in conn.execute(sql, {"ids": ids_param(session, part)}):
                 found[row[0]] = _Amp(*row)
         return found
 
@@ -248,7 +282,7 @@ def _serves_what_it_should(lb: LbShape | None, hb: Heartbeat) -> bool:
         return False
     if hb.vrrp in (VrrpState.FAULT, VrrpState.STOP):
         return False  # a pair member that cannot take the VIP: replaced if it lasts
-    if lb is None or lb.provisioning_status in PENDING:
+    if lb is None or lb.provisioning_status in _PENDING:
         return True  # its configuration is changing: no expectation to check
     expected = {li.id for li in lb.listeners if li.admin_state_up} if lb.admin_state_up else set()
     if not expected:
@@ -312,21 +346,4 @@ class _Changes:
 
 
 def _write_amphorae(session: Session, rows: list[dict[str, Any]]) -> None:
-    bulk_update(
-        session,
-        m.Amphora.__table__,
-        ("id",),
-        [
-            {
-                "id": r["b_id"],
-                "heartbeat_seq": r["seq"],
-                "haproxy_state": r["state"],
-                "reported_generation": r["gen"],
-                "status": r["b_status"],
-                "vrrp_state": r["vrrp"],
-                "last_heartbeat": r["seen"],
-            }
-            for r in rows
-        ],
-        keep_if_null=("last_heartbeat",),
-    )
+    bulk_update(session, m.Amphora.__table__, ("id",), rows, keep_if_null=("last_heartbeat",))
