@@ -188,7 +188,8 @@ class ReadCache:
                 answer = Answer(headers, b"".join(chunks), scope.get("route"))
                 self.answers.put(marker, key, answer)
         finally:
-            del self.building[(marker, key)]
+            if self.building.get((marker, key)) is done:
+                del self.building[(marker, key)]
             done.set_result(answer)
 
 
