@@ -103,9 +103,9 @@ def create_children(
         for mb in p.members or []:
             monitored = p.healthmonitor is not None
             members.new_member(session, svc.settings, row, mb, project, monitored, taken)
+    ports: set[tuple[str, int]] = set()
     for li_body in body.listeners or []:
-        li = listeners.new_listener(session, lb, li_body, project, svc)
-        session.flush()
+        li = listeners.new_listener(session, lb, li_body, project, svc, ports)
         if li_body.default_pool is not None:
             prow = pool_rows[li_body.default_pool.name or ""]
             validation.pool_compat(prow.protocol, li.protocol, prow.session_persistence)
