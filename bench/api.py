@@ -599,7 +599,7 @@ def run_one(
                     # On failure or Ctrl-C, drop the queued requests instead of
                     # waiting for all of them.
                     ex.shutdown(wait=True, cancel_futures=True)
-            api.wait_all_active(LIST_SIZE)
+            api.wait_all_active(LIST_SIZE, timeout=600)  # a shared machine can be slow
             fill_s = time.perf_counter() - t_fill
 
             log(f"[{db}] list ?limit={LIST_SIZE} x{n}")
