@@ -18,6 +18,11 @@ Everything the script starts or creates (server processes, temp dirs, databases)
 removed at the end, also on failure, Ctrl-C or SIGTERM.
 
     .venv/bin/python bench/api.py [--db sqlite|postgresql|both] [--n N]
+        [--api-workers N] [--old-tree /path/to/other/checkout]
+
+`--old-tree` runs the same measurements against another checkout's `ostium` (its own
+`.venv`) right before this one's, database by database, and prints both
+(`results.<db>.old` / `.new`): before/after figures from one run.
 """
 
 from __future__ import annotations
@@ -135,6 +140,18 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
+def tree_commit(tree: Path) -> str | None:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(
+            ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        return out or None
+    return None
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -179,7 +196,12 @@ class Server:
     it explicitly by pid)."""
 
     def __init__(
-        self, state_dir: Path, database_url: str | None, vip_needed: int, workers: int = 1
+        self,
+        state_dir: Path,
+        database_url: str | None,
+        vip_needed: int,
+        workers: int = 1,
+        tree: Path = REPO,
     ) -> None:
         self.state_dir = state_dir
         self.port = free_port()
@@ -193,7 +215,7 @@ class Server:
             "bridge = ostium0\n"
         )
         cmd = [
-            str(REPO / ".venv" / "bin" / "ostium"),
+            str(tree / ".venv" / "bin" / "ostium"),
             "serve",
             "--config-file",
             str(config),
@@ -474,7 +496,13 @@ def check_full_stack(api: Api, lb_id: str) -> None:
 
 
 def run_one(
-    db: str, n: int, warmup: int, fill_workers: int, concurrency_seconds: float, workers: int
+    db: str,
+    n: int,
+    warmup: int,
+    fill_workers: int,
+    concurrency_seconds: float,
+    workers: int,
+    tree: Path = REPO,
 ) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="ostium-bench-"))
     server: Server | None = None
@@ -490,7 +518,7 @@ def run_one(
 
             db_version = sqlite3.sqlite_version
         vip_needed = max(LIST_SIZE, n + warmup) + 2 * (n + warmup) + 16
-        server = Server(tmp, database_url, vip_needed, workers)
+        server = Server(tmp, database_url, vip_needed, workers, tree)
         limits = httpx.Limits(
             max_connections=fill_workers + 2, max_keepalive_connections=fill_workers + 2
         )
@@ -502,6 +530,8 @@ def run_one(
             subnets = api.call("GET", "/v2.0/subnets?name=vip-subnet")["subnets"]
             subnet = subnets[0]["id"]
             result: dict[str, Any] = {
+                "tree": str(tree),
+                "commit": tree_commit(tree),
                 "database": db,
                 "database_version": db_version,
                 "server_pid": server.proc.pid,
@@ -569,7 +599,7 @@ def run_one(
                     # On failure or Ctrl-C, drop the queued requests instead of
                     # waiting for all of them.
                     ex.shutdown(wait=True, cancel_futures=True)
-            api.wait_all_active(LIST_SIZE)
+            api.wait_all_active(LIST_SIZE, timeout=600)  # a shared machine can be slow
             fill_s = time.perf_counter() - t_fill
 
             log(f"[{db}] list ?limit={LIST_SIZE} x{n}")
@@ -709,6 +739,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--api-workers", type=int, default=1, help="API processes of the server (--workers)"
     )
+    p.add_argument(
+        "--old-tree",
+        type=Path,
+        help="another checkout (with its .venv) measured first, database by database",
+    )
     args = p.parse_args(argv)
     if args.n < 1 or args.warmup < 0:
         p.error("--n must be >= 1 and --warmup >= 0")
@@ -735,14 +770,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         for db in dbs:
-            doc["results"][db] = run_one(
-                db,
-                args.n,
-                args.warmup,
-                args.fill_workers,
-                args.concurrency_seconds,
-                args.api_workers,
-            )
+            run = (db, args.n, args.warmup, args.fill_workers, args.concurrency_seconds)
+            if args.old_tree is None:
+                doc["results"][db] = run_one(*run, args.api_workers)
+                continue
+            log(f"[{db}] old tree {args.old_tree}")
+            old = run_one(*run, args.api_workers, args.old_tree.resolve())
+            log(f"[{db}] new tree {REPO}")
+            doc["results"][db] = {"old": old, "new": run_one(*run, args.api_workers)}
     except (KeyboardInterrupt, Terminated) as exc:
         log(f"interrupted ({type(exc).__name__} {exc}); everything was cleaned up")
         return 130

@@ -208,6 +208,50 @@ def test_graph_create_reference_errors(api: Api) -> None:
     assert api.get("/v2/lbaas/loadbalancers").json()["loadbalancers"] == []
 
 
+def test_graph_create_refuses_one_member_twice_in_a_pool(api: Api) -> None:
+    member = {"address": "198.18.1.10", "protocol_port": 80}
+    pool = {"name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}
+    body = {
+        "loadbalancer": {
+            "vip_subnet_id": api.subnet_id,
+            "listeners": [
+                {
+                    "protocol": "HTTP",
+                    "protocol_port": 80,
+                    "default_pool": {**pool, "members": [member, {**member, "name": "again"}]},
+                }
+            ],
+        }
+    }
+    r = api.post("/v2/lbaas/loadbalancers", body)
+    assert r.status_code == 409
+    assert r.json()["faultstring"] == (
+        "Another member on this pool is already using ip 198.18.1.10 on protocol_port 80"
+    )
+    assert api.get("/v2/lbaas/loadbalancers").json()["loadbalancers"] == []
+    other = {**member, "protocol_port": 81}  # the same address on another port is fine
+    body["loadbalancer"]["listeners"][0]["default_pool"]["members"] = [member, other]  # type: ignore[index]
+    r = api.post("/v2/lbaas/loadbalancers", body)
+    assert r.status_code == 201, r.text
+    assert len(r.json()["loadbalancer"]["pools"][0]["members"]) == 2
+
+
+def test_graph_create_refuses_two_listeners_on_one_port(api: Api) -> None:
+    listener = {"protocol": "HTTP", "protocol_port": 80}
+    body = {"loadbalancer": {"vip_subnet_id": api.subnet_id, "listeners": [listener, listener]}}
+    r = api.post("/v2/lbaas/loadbalancers", body)
+    assert r.status_code == 409
+    assert r.json()["faultstring"] == (
+        "Another Listener on this Load Balancer is already using protocol HTTP and protocol_port 80"
+    )
+    assert api.get("/v2/lbaas/loadbalancers").json()["loadbalancers"] == []
+    udp = {"protocol": "UDP", "protocol_port": 80}  # another port family: no clash
+    body = {"loadbalancer": {"vip_subnet_id": api.subnet_id, "listeners": [listener, udp]}}
+    r = api.post("/v2/lbaas/loadbalancers", body)
+    assert r.status_code == 201, r.text
+    assert len(r.json()["loadbalancer"]["listeners"]) == 2
+
+
 def test_delete_with_children_needs_cascade(api: Api) -> None:
     s = api.stack()
     lb_id = s["lb"]["id"]

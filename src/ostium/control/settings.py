@@ -49,6 +49,9 @@ class ApiSettings:
     """API processes on the one port (0: one per CPU, at most 4), on PostgreSQL and on
     SQLite alike (WAL: readers never wait, writers queue on the file lock). Each process
     has its own /metrics counters, so more than one is opt-in."""
+    response_cache_mb: int = 64
+    """Memory of each API process for answers to GET requests kept while the database
+    has not changed (`api/read_cache`); 0 turns it off."""
     udp_connect_min_interval_health_monitor: int = UDP_CONNECT_MIN_INTERVAL_HEALTH_MONITOR
     tls_cert_file: str = ""
     """Serve the API over HTTPS with this certificate (PEM) and `tls_key_file`: needed

@@ -33,6 +33,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostium.control import metrics
+from ostium.control.api.read_cache import ReadCache
+from ostium.control.db import change_watch
 from ostium.control.db.engine import lost_race
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import WebobError
@@ -111,9 +113,15 @@ class Envelope:
     request metrics (by method, route template and status)."""
 
     def __init__(
-        self, app: ASGIApp, max_body: int, registry: metrics.Registry = metrics.REGISTRY
+        self,
+        app: ASGIApp,
+        max_body: int,
+        registry: metrics.Registry = metrics.REGISTRY,
+        cache: ReadCache | None = None,
     ) -> None:
         self.app = app
+        self.serve: ASGIApp = cache or app
+        """What runs a request: the read cache in front of the app, or the app."""
         self.max_body = max_body
         self.requests = metrics.api_requests(registry)
         self.durations = metrics.api_duration(registry)
@@ -207,7 +215,7 @@ class Envelope:
         for attempt in range(1, RACE_ATTEMPTS + 1):
             run = _Attempt(scope, body, receive, send)
             try:
-                await self.app(run.scope, run.receive, run.send)
+                await self.serve(run.scope, run.receive, run.send)
                 return
             except Exception as exc:
                 if run.started:
@@ -367,5 +375,9 @@ def create_app(svc: ServiceContext) -> FastAPI:
             app.include_router(keystone_admin.router)
     app.include_router(dashboard_routes.router)
     app.include_router(keymanager.router)
-    wrapped: Any = Envelope(app, svc.settings.api.max_request_body_size)
+    cache = None
+    watch = change_watch.watch_for(svc.db) if svc.settings.api.response_cache_mb > 0 else None
+    if watch is not None:
+        cache = ReadCache(app, watch, svc.settings.api.response_cache_mb << 20)
+    wrapped: Any = Envelope(app, svc.settings.api.max_request_body_size, cache=cache)
     return wrapped  # type: ignore[no-any-return]

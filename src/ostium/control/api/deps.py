@@ -23,6 +23,7 @@ from ostium.control.identity.context import (
     noauth_context,
     token_context,
 )
+from ostium.control.identity.validator import TokenValidator
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.listing import select_fields
 from ostium.model.errors import ApiError
@@ -59,22 +60,37 @@ def _svc(request: Request) -> ServiceContext:
     return svc
 
 
+CTX_SCOPE_KEY = "ostium.ctx"
+"""Where `read_cache` leaves the caller it already built (one token lookup per request)."""
+
+
 async def get_ctx(request: Request) -> RequestContext:
+    known: RequestContext | None = request.scope.get(CTX_SCOPE_KEY)
+    if known is not None:
+        return known
     if _svc(request).settings.api.auth_strategy == "noauth":
         return _ctx(request)  # no I/O: answered on the event loop
     return await run_in_threadpool(_ctx, request)  # a token lookup in the database
 
 
 def _ctx(request: Request) -> RequestContext:
-    svc = _svc(request)
     if "project_id" in request.path_params:  # /quotas/{project_id}: stored as given
         check_project_id(request.path_params["project_id"], "project_id")
     headers = {k.lower(): v for k, v in request.headers.items()}
+    return context_of(_svc(request), getattr(request.app.state, "validator", None), headers)
+
+
+def context_of(
+    svc: ServiceContext, validator: TokenValidator | None, headers: dict[str, str]
+) -> RequestContext:
+    """The caller of a request with these (lower-case) headers; 401 without a valid
+    token (400 for a malformed project id in noauth)."""
     if svc.settings.api.auth_strategy == "noauth":
         return noauth_context(headers, svc.settings.api.default_project_id)
     if svc.settings.api.auth_strategy == "keystone":
         legacy = not svc.settings.policy.enforce_new_defaults
-        ctx = keystone_context(request.app.state.validator, headers.get("x-auth-token"), legacy)
+        assert validator is not None  # create_app makes one in keystone mode
+        ctx = keystone_context(validator, headers.get("x-auth-token"), legacy)
     else:
         ctx = token_context(svc.db, headers.get("x-auth-token"))
     if ctx is None:

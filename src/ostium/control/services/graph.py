@@ -99,12 +99,13 @@ def create_children(
                 project,
                 udp_min_delay=svc.settings.api.udp_connect_min_interval_health_monitor,
             )
+        taken: set[tuple[str, int]] = set()
         for mb in p.members or []:
-            members.new_member(session, svc.settings, row, mb, project, p.healthmonitor is not None)
-            session.flush()
+            monitored = p.healthmonitor is not None
+            members.new_member(session, svc.settings, row, mb, project, monitored, taken)
+    ports: set[tuple[str, int]] = set()
     for li_body in body.listeners or []:
-        li = listeners.new_listener(session, lb, li_body, project, svc)
-        session.flush()
+        li = listeners.new_listener(session, lb, li_body, project, svc, ports)
         if li_body.default_pool is not None:
             prow = pool_rows[li_body.default_pool.name or ""]
             validation.pool_compat(prow.protocol, li.protocol, prow.session_persistence)

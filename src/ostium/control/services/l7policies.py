@@ -17,7 +17,7 @@ from ostium.control.services import collections, responses, validation
 from ostium.control.services.context import ServiceContext
 from ostium.control.services.lookup import get_live, show_one
 from ostium.control.services.quotas import check_quota
-from ostium.control.services.tags import set_tags, tags_of
+from ostium.control.services.tags import add_tags, tags_of
 from ostium.control.services.writes import (
     apply_fields,
     mark_pending,
@@ -137,7 +137,7 @@ def new_l7policy(
     )
     session.add(row)
     session.flush()
-    set_tags(session, row.id, body.tags)
+    add_tags(session, row.id, body.tags)
     return row
 
 

@@ -40,7 +40,11 @@ def new_listener(
     body: s._ListenerFields,
     project_id: str,
     svc: ServiceContext,
+    new_lb: set[tuple[str, int]] | None = None,
 ) -> m.Listener:
+    """A new listener row (added to the session). `new_lb`: the load balancer was
+    created in this transaction (a graph create), and this set holds the (port family,
+    port) of the listeners added to it so far: no query for a clash."""
     validation.listener_protocol(body.protocol)
     if body.protocol in lvs_validation.LVS_PROTOCOLS:
         lvs_validation.listener_fields(body.protocol, body.model_dump())
@@ -52,13 +56,20 @@ def new_listener(
     if body.protocol == "PROMETHEUS" and getattr(body, "default_pool", None) is not None:
         raise BadRequest("Protocol PROMETHEUS listeners cannot have child objects.")
     family = PORT_FAMILY[body.protocol]
-    clash = session.scalar(
-        select(m.Listener.id).where(
-            m.Listener.load_balancer_id == lb.id,
-            m.Listener.port_family == family,
-            m.Listener.protocol_port == body.protocol_port,
+    if new_lb is not None:  # a load balancer of this transaction: its listeners are ours
+        clash = (family, body.protocol_port) in new_lb
+        new_lb.add((family, body.protocol_port))
+    else:
+        clash = (
+            session.scalar(
+                select(m.Listener.id).where(
+                    m.Listener.load_balancer_id == lb.id,
+                    m.Listener.port_family == family,
+                    m.Listener.protocol_port == body.protocol_port,
+                )
+            )
+            is not None
         )
-    )
     if clash:
         raise Conflict(
             f"Another Listener on this Load Balancer is already using protocol "

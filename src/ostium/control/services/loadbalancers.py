@@ -24,7 +24,7 @@ from ostium.control.services.lookup import get_live
 from ostium.control.services.providers import PROVIDERS
 from ostium.control.services.quotas import check_quota
 from ostium.control.services.statistics import sum_stats
-from ostium.control.services.tags import load_tags, set_tags
+from ostium.control.services.tags import add_tags, load_tags, set_tags
 from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.enums import Topology
@@ -177,8 +177,8 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
             created_at=m.utcnow(),
         )
         session.add(lb)
+        add_tags(session, lb.id, body.tags)
         session.flush()
-        set_tags(session, lb.id, body.tags)
         graph.create_children(session, svc, lb, body, pool_defs, project)
         session.flush()
         session.refresh(lb)

@@ -40,7 +40,11 @@ def new_member(
     body: s.MemberCreate,
     project_id: str,
     has_monitor: bool,
+    new_pool: set[tuple[str, int]] | None = None,
 ) -> m.Member:
+    """A new member row (added to the session). `new_pool`: the pool was created in this
+    transaction (a graph create), and this set holds the (address, port) of the members
+    added to it so far: no query for a clash."""
     if body.address in settings.reserved_ips:
         raise BadRequest(f"{body.address} is not a valid option for member address")
     if body.subnet_id and settings.network_by_subnet(body.subnet_id) is None:
@@ -50,13 +54,20 @@ def new_member(
             "Validation failure: request_sriov is not allowed: the load "
             "balancer's flavor does not have allow_member_sriov enabled."
         )
-    clash = session.scalar(
-        select(m.Member.id).where(
-            m.Member.pool_id == pool_row.id,
-            m.Member.address == body.address,
-            m.Member.protocol_port == body.protocol_port,
+    if new_pool is not None:  # a pool of this transaction: its members are those we add
+        clash = (body.address, body.protocol_port) in new_pool
+        new_pool.add((body.address, body.protocol_port))
+    else:
+        clash = (
+            session.scalar(
+                select(m.Member.id).where(
+                    m.Member.pool_id == pool_row.id,
+                    m.Member.address == body.address,
+                    m.Member.protocol_port == body.protocol_port,
+                )
+            )
+            is not None
         )
-    )
     if clash:
         raise Conflict(
             f"Another member on this pool is already using ip {body.address} on "

@@ -27,6 +27,12 @@ def load_tags(session: Session, ids: Iterable[str]) -> dict[str, list[str]]:
     return out
 
 
+def add_tags(session: Session, rid: str, tags: list[str] | None) -> None:
+    """The tags of a row created in this transaction (it has none yet): added to the
+    session, so they are written with the next flush, no statement of their own."""
+    session.add_all(m.Tag(resource_id=rid, tag=t) for t in dict.fromkeys(tags or ()))
+
+
 def set_tags(session: Session, rid: str, tags: list[str] | None) -> None:
     session.execute(delete(m.Tag).where(m.Tag.resource_id == rid))
     if tags:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ostium.control.db import models as m
-from ostium.control.services.tags import set_tags
+from ostium.control.services.tags import add_tags, set_tags
 from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import Conflict
@@ -80,5 +80,5 @@ R = TypeVar("R", bound=m.Resource)
 def add_new(session: Session, row: R, tags: list[str] | None) -> R:
     """Add a new row and its tags to the session."""
     session.add(row)
-    set_tags(session, row.id, tags)
+    add_tags(session, row.id, tags)
     return row
