@@ -200,7 +200,12 @@ class Settings:
         return next((n for n in self.networks if n.subnet_id == subnet_id), None)
 
     def network_by_network(self, network_id: str) -> NetworkSettings | None:
+        """The network's first subnet (the one its section declares)."""
         return next((n for n in self.networks if n.network_id == network_id), None)
+
+    def subnets_of(self, network_id: str) -> list[NetworkSettings]:
+        """Every subnet of a network, first declared first."""
+        return [n for n in self.networks if n.network_id == network_id]
 
 
 def _coerce(value: str, like: object) -> object:
