@@ -177,12 +177,18 @@ def parse_network(
     if unknown:
         raise ValueError(f"[network:{name}] has no option {sorted(unknown)[0]!r}")
     if base is not None:
-        given = sorted(set(opts) & _LINK_OPTIONS)
-        if given:
-            raise ValueError(
-                f"network {name}: {given[0]} comes from network {base.name} "
-                "(a subnet shares its network's link)"
-            )
+        link = {
+            "kind": base.kind.value,
+            "bridge": base.bridge,
+            "parent": base.parent or "",
+            "vlan_id": str(base.vlan_id or ""),
+        }
+        for option in sorted(set(opts) & _LINK_OPTIONS):
+            if opts[option].strip().lower() != link[option].lower():
+                raise ValueError(
+                    f"network {name}: {option} {opts[option]!r} differs from network "
+                    f"{base.name}'s ({link[option]!r}); a subnet shares its network's link"
+                )
         opts = {k: v for k, v in opts.items() if k != "network"}
         opts["kind"] = base.kind.value
         if base.kind != NetworkKind.MACVLAN:
