@@ -74,6 +74,10 @@ class WorkerSettings:
     """ACTIVE_STANDBY placement: `preferred` puts the two amphorae on different hosts
     when more than one is registered, else together; `required` sends the load
     balancer to ERROR rather than co-locating them."""
+    local_zone: str = ""
+    """The compute zone of hosts without a `host` row (the local agent of `ostium
+    serve`, `remote_agents`): empty, none (they take only load balancers whose
+    availability zone names no `compute_zone`); `*`, every zone; else that zone."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ostium.control.db import ipam
+from ostium.control.db import ipam, zones
 from ostium.control.db import models as m
 from ostium.control.db.locking import lock_lb
 from ostium.control.identity.context import RequestContext
@@ -146,6 +146,17 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
                 raise BadRequest(
                     f"The selected availability_zone is not allowed in this "
                     f"deployment: {body.availability_zone}"
+                )
+            zone = zones.compute_zone(session, body.availability_zone)
+            if zone is not None and not zones.zone_has_hosts(
+                session, zone, svc.settings.worker.local_zone
+            ):
+                # Octavia would go to ERROR when the compute service refuses the zone;
+                # ostium knows its hosts, so the user learns it now.
+                raise BadRequest(
+                    f"Validation failure: availability zone {body.availability_zone}: no "
+                    f"host is in its compute zone {zone!r} (add one with `ostium host add "
+                    f"NAME --zone {zone}`)."
                 )
         counts = graph.counts(body, pool_defs)
         counts["load_balancer"] = 1
