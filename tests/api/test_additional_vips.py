@@ -32,6 +32,8 @@ def test_dual_stack_load_balancer_shows_and_releases_its_ipv6_vip(api: Api) -> N
     shown = api.get(f"/v2/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
     assert shown["additional_vips"] == lb["additional_vips"]
     assert shown["provisioning_status"] == "ACTIVE"
+    (listed,) = api.get("/v2/lbaas/loadbalancers").json()["loadbalancers"]
+    assert listed["additional_vips"] == lb["additional_vips"]
     # The VIP port carries both addresses, as Neutron shows Octavia's one VIP port.
     port = api.get(f"/v2.0/ports/{lb['vip_port_id']}").json()["port"]
     assert {ip["ip_address"] for ip in port["fixed_ips"]} == {lb["vip_address"], str(address)}
