@@ -164,3 +164,14 @@ def test_client_round_trips_models() -> None:
     client = _client(httpx.MockTransport(handler))
     assert client.apply_spec(s).applied_generation == 1
     assert client.list_amphorae()[0].haproxy_running
+
+
+def test_an_unsolicited_neighbour_advertisement_overrides_the_cached_mac() -> None:
+    from ostium.agent import garp
+
+    mac = bytes.fromhex("02000000a001")
+    packet = garp.advert(mac, "2001:2::30")
+    assert packet[0] == 136 and packet[1] == 0  # neighbour advertisement, code 0
+    assert int.from_bytes(packet[4:8], "big") == garp.OVERRIDE  # not solicited, override
+    assert packet[8:24] == bytes.fromhex("20010002000000000000000000000030")
+    assert packet[24:] == b"\x02\x01" + mac  # target link-layer address option
