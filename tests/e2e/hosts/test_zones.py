@@ -33,13 +33,26 @@ def join_in_zone(f: HostFabric, n: int, zone: str) -> None:
         f.join(n)
 
 
+class NoauthOstium(api_support.Ostium):
+    """The fabric's ostium with `auth_strategy = noauth` unless it sets one already: it
+    binds a non-loopback address, where the default is keystone."""
+
+    def __post_init__(self) -> None:
+        api = self.sections.setdefault("api_settings", [])
+        if not any(line.startswith("auth_strategy") for line in api):
+            api.append("auth_strategy = noauth")
+        super().__post_init__()
+
+
 @pytest.fixture(scope="module")
 def zoned() -> Iterator[HostFabric]:
     f = HostFabric(hosts=2)
     left: list[str] = []
     try:
         f.build()
-        o = f.start_ostium()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(fabric, "Ostium", NoauthOstium)
+            o = f.start_ostium()
         join_in_zone(f, 1, "rack-a")
         join_in_zone(f, 2, "rack-b")
         for az, zone in (("az-a", "rack-a"), ("az-b", "rack-b"), ("az-c", "rack-c")):
