@@ -167,6 +167,9 @@ def test_flavors_and_availability_zones(api: Api) -> None:
         "availability_zone_profile_id": azp["id"],
     }
     assert "availability_zone_profile_links" in api.get("/v2/lbaas/availabilityzoneprofiles").json()
+    # Its compute zone needs a host (else 400): one enrolled in zone az1.
+    host = {"host": {"name": "rack1", "zone": "az1"}}
+    assert api.post("/v2/ostium/hosts", host).status_code == 201
     assert api.lb(availability_zone="az1")["availability_zone"] == "az1"
     assert api.delete("/v2/lbaas/availabilityzones/az1").status_code == 409
     caps = api.get("/v2/lbaas/providers/amphora/flavor_capabilities").json()

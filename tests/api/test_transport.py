@@ -85,5 +85,9 @@ def test_neutron_shaped_lookups_used_by_the_cli(api: Api) -> None:
         assert api.get(f"{prefix}/subnets?id={api.subnet_id}").json()["subnets"]
         assert api.get(f"{prefix}/subnets?name=nope").json()["subnets"] == []
         nets = api.get(f"{prefix}/networks?name=vip-net").json()["networks"]
-        assert nets[0]["id"] == api.network_id and nets[0]["subnets"] == [api.subnet_id]
+        assert nets[0]["id"] == api.network_id and nets[0]["subnets"][0] == api.subnet_id
+        # vip-net is dual-stack: its second subnet is vip-subnet-v6.
+        v6 = api.get(f"{prefix}/subnets?name=vip-subnet-v6").json()["subnets"]
+        assert nets[0]["subnets"] == [api.subnet_id, v6[0]["id"]]
+        assert v6[0]["network_id"] == api.network_id and v6[0]["ip_version"] == 6
     assert api.get(f"/v2.0/subnets/{api.subnet_id}").json()["subnet"]["name"] == "vip-subnet"

@@ -12,6 +12,7 @@ session where possible (the CLI takes a second or more to start).
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -554,6 +555,32 @@ def test_cascade_delete(cli: Cli, server: Ostium, walk: dict[str, Any]) -> None:
     )
     assert lbs == [] and listeners == [] and pools == [] and amps == []
     assert server.get(f"/v2/lbaas/loadbalancers/{walk['lb']}").status_code == 404
+
+
+def test_dual_stack_create_with_an_additional_vip(cli: Cli, server: Ostium) -> None:
+    # The default VIP network is dual-stack: its IPv6 subnet takes an additional VIP.
+    lb = cli.json(
+        "loadbalancer",
+        "create",
+        "--name",
+        "ds",
+        "--vip-subnet-id",
+        "vip-subnet",
+        "--additional-vip",
+        "subnet-id=vip-subnet-v6",
+    )
+    server.wait_lb(lb["id"])
+    (v6,) = server.get("/v2.0/subnets?name=vip-subnet-v6").json()["subnets"]
+    shown = server.get(f"/v2/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
+    (extra,) = shown["additional_vips"]
+    assert extra["subnet_id"] == v6["id"]
+    assert ipaddress.ip_address(extra["ip_address"]) in ipaddress.ip_network(v6["cidr"])
+    assert extra["ip_address"] in str(lb["additional_vips"])  # osc shows it too
+    assert server.delete(f"/v2/lbaas/loadbalancers/{lb['id']}").status_code == 204
+    for _ in range(300):  # gone before the next step lists load balancers
+        if server.get(f"/v2/lbaas/loadbalancers/{lb['id']}").status_code == 404:
+            break
+        time.sleep(0.1)
 
 
 # ---- part 2: token mode ---------------------------------------------------------------

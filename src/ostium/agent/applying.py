@@ -186,7 +186,8 @@ class ApplyPipeline:
         if first and spec.vrrp is None:
             # A new amphora (maybe a failover): tell the neighbours the VIP moved. In a
             # pair keepalived does that, and only on the one that takes the VIP.
-            garp.announce(amp.names.namespace, VIP_IFNAME, str(spec.vip.address))
+            for vip in spec.vip.addresses():
+                garp.announce(amp.names.namespace, VIP_IFNAME, str(vip))
         for hook in self._on_applied:  # e.g. the heartbeat sender: report it right away
             hook(amp.amphora_id)
 

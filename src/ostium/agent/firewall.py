@@ -69,9 +69,9 @@ def ensure_loaded(amp: Amphora, spec: AmphoraSpec) -> None:
 
 def _forget_flows(amp: Amphora, spec: AmphoraSpec, before: Ruleset, after: Ruleset) -> None:
     pools = {p.id: p for p in spec.pools}
-    now = {s.listener_id: s for s in after.services}
+    now = {(s.listener_id, s.vip): s for s in after.services}
     for old in before.services:
-        new = now.get(old.listener_id)
+        new = now.get((old.listener_id, old.vip))
         pool = pools.get(old.pool_id)
         members = {m.id: m for m in pool.members} if pool is not None else {}
         for target in {t for t in old.slots if new is None or t.member_id not in new.used}:

@@ -9,8 +9,11 @@ little more than a second apart.
 
 Callers: `applying` calls `announce(...)` after the first spec of an amphora is applied;
 it runs this module inside the amphora's namespace (`python -m ostium.agent.garp IFACE
-ADDRESS`), which sends raw frames with an AF_PACKET socket. IPv4 only; an IPv6 VIP is
-left to neighbour discovery.
+ADDRESS`), which sends raw frames with an AF_PACKET socket. An IPv6 VIP gets
+unsolicited neighbour advertisements instead (ICMPv6 type 136 to all nodes, override
+flag, the new MAC as target link-layer address, hop limit 255 as RFC 4861 requires),
+from the VIP itself: it was added without duplicate address detection, so it is usable
+at once.
 """
 
 from __future__ import annotations
@@ -62,10 +65,38 @@ def send(interface: str, address: str, count: int = COUNT, spacing: float = SPAC
             sock.send(data)
 
 
+ND_ADVERT = 136
+OVERRIDE = 0x20000000
+ALL_NODES = "ff02::1"
+
+
+def advert(mac: bytes, address: str) -> bytes:
+    """One unsolicited neighbour advertisement for `address` (the kernel fills in the
+    ICMPv6 checksum of a raw ICMPv6 socket)."""
+    target = ipaddress.IPv6Address(address).packed
+    header = bytes([ND_ADVERT, 0, 0, 0]) + OVERRIDE.to_bytes(4, "big") + target
+    return header + bytes([2, 1]) + mac  # option: target link-layer address, 8 bytes
+
+
+def send_v6(interface: str, address: str, count: int = COUNT, spacing: float = SPACING) -> None:
+    """Send `count` advertisements (run inside the namespace that owns `interface`)."""
+    mac = bytes.fromhex(
+        Path(f"/sys/class/net/{interface}/address").read_text().strip().replace(":", "")
+    )
+    index = socket.if_nametoindex(interface)
+    data = advert(mac, address)
+    with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as sock:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        sock.bind((address, 0, 0, index))
+        for i in range(count):
+            if i:
+                time.sleep(spacing)
+            sock.sendto(data, (ALL_NODES, 0, 0, index))
+
+
 def announce(namespace: str, interface: str, address: str) -> None:
     """Announce `address` from `interface` in `namespace`, in the background."""
-    if ipaddress.ip_address(address).version != 4:
-        return
 
     def work() -> None:
         argv = in_netns(namespace, [sys.executable, "-m", "ostium.agent.garp", interface, address])
@@ -82,4 +113,7 @@ def announce(namespace: str, interface: str, address: str) -> None:
 
 
 if __name__ == "__main__":
-    send(sys.argv[1], sys.argv[2])
+    if ipaddress.ip_address(sys.argv[2]).version == 6:
+        send_v6(sys.argv[1], sys.argv[2])
+    else:
+        send(sys.argv[1], sys.argv[2])

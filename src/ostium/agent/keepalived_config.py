@@ -12,7 +12,10 @@ What the rendered instance does, and why:
   interval can go below a second (version 2 counts whole seconds): the BACKUP takes
   over after 3 adverts plus a skew of (256 - priority) / 256 advert;
 - the VIP is added as a host address (/32 or /128) on the VIP-side interface: no route
-  is created, and the amphora's own `vrrp_ip` keeps the subnet route;
+  is created, and the amphora's own `vrrp_ip` keeps the subnet route; additional VIPs
+  of the vrrp_ip's family join `virtual_ipaddress`, those of the other family go to
+  `virtual_ipaddress_excluded` (moved, not advertised; their subnet's on-link route is
+  made by `netns`);
 - two checks demote the amphora (FAULT, which sends a priority 0 advert so the peer
   takes over at once instead of waiting for the adverts to stop): a periodic script
   that asks haproxy's stats socket (`check_interval` seconds, `check_fall` misses), and,
@@ -83,8 +86,13 @@ def build_view(spec: AmphoraSpec, files: KeepalivedFiles) -> dict[str, Any]:
     vip = ipaddress.ip_address(str(spec.vip.address))
     if vip.version == 6 and vrrp.version == 2:
         raise InvalidSpec(f"amphora {spec.amphora_id}: an IPv6 VIP needs VRRP version 3")
-    if any(p.address == spec.vip.address for p in vrrp.peers) or vrrp.vrrp_ip == spec.vip.address:
-        raise InvalidSpec(f"amphora {spec.amphora_id}: the VIP {vip} is also a vrrp_ip")
+    vips = [ipaddress.ip_address(str(a)) for a in spec.vip.addresses()]
+    own = {ipaddress.ip_address(str(vrrp.vrrp_ip))}
+    own |= {ipaddress.ip_address(str(p.address)) for p in vrrp.peers}
+    for address in vips:
+        if address in own:
+            raise InvalidSpec(f"amphora {spec.amphora_id}: the VIP {address} is also a vrrp_ip")
+    family = ipaddress.ip_address(str(vrrp.vrrp_ip)).version
     advert = float(vrrp.advert_interval)
     return {
         "amphora_id": spec.amphora_id,
@@ -110,7 +118,10 @@ def build_view(spec: AmphoraSpec, files: KeepalivedFiles) -> dict[str, Any]:
         "advert_interval": str(int(advert)) if vrrp.version == 2 else _interval(advert),
         "vrrp_ip": str(ipaddress.ip_address(str(vrrp.vrrp_ip))),
         "peers": sorted(str(ipaddress.ip_address(str(p.address))) for p in vrrp.peers),
-        "vip": f"{vip}/{vip.max_prefixlen}",
+        # VRRP adverts carry addresses of one family (the vrrp_ip's): VIPs of the
+        # other family move with the instance but stay out of the adverts.
+        "vips": [f"{a}/{a.max_prefixlen}" for a in vips if a.version == family],
+        "excluded_vips": [f"{a}/{a.max_prefixlen}" for a in vips if a.version != family],
         "notify_command": f"{_safe(files.shell)} {_safe(files.notify_script)}",
     }
 

@@ -21,7 +21,13 @@ from ostium.agent.commands import in_netns, run
 from ostium.agent.errors import CommandFailed
 from ostium.agent.naming import VIP_IFNAME, Names
 from ostium.model.enums import NetworkKind
-from ostium.model.spec import AmphoraNetwork, AmphoraPlug, AmphoraVip, NetworkLink
+from ostium.model.spec import (
+    AdditionalVip,
+    AmphoraNetwork,
+    AmphoraPlug,
+    AmphoraVip,
+    NetworkLink,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -168,12 +174,18 @@ def vip_subnet(vip: AmphoraVip) -> str:
 
 
 def ensure_amphora(names: Names, plug: AmphoraPlug) -> None:
-    """Namespace, VIP port and address, default route, member networks: all idempotent.
+    """Namespace, VIP port and addresses, default routes, member networks: all
+    idempotent.
 
     With a `vrrp_ip` (ACTIVE_STANDBY) the VIP-side interface carries that address and
-    the VIP is left to keepalived."""
+    the VIPs are left to keepalived; each additional VIP's subnet then gets an on-link
+    route instead of an address, so replies from that VIP leave by the port once
+    keepalived adds it. One default route per family: the primary VIP's gateway, then
+    the first additional VIP of the other family that has one."""
     vip = plug.vip
     links.ensure_network(vip.bridge, vip.link, host_cidr(vip), vip_subnet(vip))
+    for extra in vip.additional_vips:
+        links.ensure_network(vip.bridge, vip.link, _extra_host_cidr(vip, extra), _subnet(extra))
     ns = names.namespace
     _ensure_namespace(ns)
     own = plug.vrrp_ip if plug.vrrp_ip is not None else vip.address
@@ -186,11 +198,32 @@ def ensure_amphora(names: Names, plug: AmphoraPlug) -> None:
         vip.link,
         f"{own}/{vip.prefixlen}",
     )
-    if vip.gateway is not None:
-        family = "-6" if ipaddress.ip_address(str(vip.gateway)).version == 6 else "-4"
-        run(in_netns(ns, ["ip", family, "route", "replace", "default", "via", str(vip.gateway)]))
+    for extra in vip.additional_vips:
+        if plug.vrrp_ip is None:
+            _ensure_inside(ns, VIP_IFNAME, f"{extra.address}/{extra.prefixlen}")
+        else:
+            family = "-6" if extra.address.version == 6 else "-4"
+            route = ["ip", family, "route", "replace", _subnet(extra), "dev", VIP_IFNAME]
+            run(in_netns(ns, route))
+    routed: set[int] = set()
+    for gateway in [vip.gateway, *(e.gateway for e in vip.additional_vips)]:
+        if gateway is None or gateway.version in routed:
+            continue
+        routed.add(gateway.version)
+        family = "-6" if gateway.version == 6 else "-4"
+        run(in_netns(ns, ["ip", family, "route", "replace", "default", "via", str(gateway)]))
     for net in plug.member_networks:
         ensure_member_network(names, net)
+
+
+def _subnet(extra: AdditionalVip) -> str:
+    return str(ipaddress.ip_network(f"{extra.address}/{extra.prefixlen}", strict=False))
+
+
+def _extra_host_cidr(vip: AmphoraVip, extra: AdditionalVip) -> str | None:
+    if vip.link.kind != NetworkKind.BRIDGE or extra.host_address is None:
+        return None
+    return f"{extra.host_address}/{extra.prefixlen}"
 
 
 def plumbing_fault(names: Names, plug: AmphoraPlug) -> str | None:

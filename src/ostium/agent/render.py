@@ -106,9 +106,11 @@ def _frontend_view(
     terminated = listener.protocol == ListenerProtocol.TERMINATED_HTTPS
     if terminated and listener.tls is None:
         raise InvalidSpec(f"listener {listener.id}: TERMINATED_HTTPS needs a certificate")
-    bind = address(spec.vip.address, listener.protocol_port)
+    # One bind line per VIP (the primary, then each additional one), same options.
+    options = ""
     if listener.tls is not None:
-        bind += " " + render_tls.bind_options(listener, Path(ctx.tls_dir))
+        options = " " + render_tls.bind_options(listener, Path(ctx.tls_dir))
+    binds = [address(vip, listener.protocol_port) + options for vip in spec.vip.addresses()]
     if listener.protocol == ListenerProtocol.PROMETHEUS:
         # haproxy's built-in exporter answers every path; nothing else is served here.
         lines.append("http-request use-service prometheus-exporter")
@@ -143,7 +145,7 @@ def _frontend_view(
     frontend = {
         "name": listener.id,
         "mode": mode,
-        "bind": bind,
+        "binds": binds,
         "maxconn": connection_limit(listener.connection_limit),
         # As given, 0 included: haproxy reads `timeout client 0` as "no timeout" (and
         # warns at startup), which is what an explicit 0 asks for.

@@ -43,7 +43,8 @@ def repair_plumbing(amp: Amphora) -> bool:
     amp.plumbed = amp.plug
     record_repair(amp, fault)
     if amp.spec is not None and amp.spec.vrrp is None:
-        garp.announce(amp.names.namespace, VIP_IFNAME, str(amp.plug.vip.address))
+        for vip in amp.plug.vip.addresses():
+            garp.announce(amp.names.namespace, VIP_IFNAME, str(vip))
     return True
 
 

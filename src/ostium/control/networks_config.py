@@ -11,6 +11,12 @@ touches the host.
 Safety: an owned bridge's subnet must lie in the benchmarking ranges (198.18.0.0/15,
 2001:2::/48) unless `allow_outside_benchmark_range = true`; provider kinds exist to
 carry real addresses and are not limited. Two networks may not overlap.
+
+Several subnets on one link: a section with `network = OTHER` declares another subnet
+of the network `OTHER` (Neutron's model: a network with an IPv4 and an IPv6 subnet).
+It shares OTHER's link (kind, bridge, parent, VLAN) and network id and has its own
+cidr, range, gateway and host address; `additional_vips` take addresses on such
+subnets. The default `vip-subnet-v6` is a second subnet of `vip-net`.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import configparser
 import ipaddress
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ostium.model.enums import NetworkKind
 
@@ -48,10 +54,18 @@ class NetworkSettings:
     pool_start: str | None = None
     pool_end: str | None = None
     """The allocation range (default: every host address of the subnet)."""
+    network: str | None = None
+    """The network this subnet belongs to when it is not the first subnet of its own
+    (`network = NAME` in the section): same link, same network id."""
+
+    @property
+    def network_name(self) -> str:
+        """The Neutron network's name (the first subnet's section name)."""
+        return self.network or self.name
 
     @property
     def network_id(self) -> str:
-        return str(uuid.uuid5(NETWORK_NAMESPACE, f"network:{self.name}"))
+        return str(uuid.uuid5(NETWORK_NAMESPACE, f"network:{self.network_name}"))
 
     @property
     def subnet_id(self) -> str:
@@ -98,8 +112,9 @@ DEFAULT_NETWORK = NetworkSettings(
     host_address="198.18.0.1",
 )
 
-# IPv6 VIPs out of the box: a /64 of the benchmarking range 2001:2::/48 on the same
-# bridge as vip-net (dual-stack amphorae need no second port).
+# IPv6 VIPs out of the box: a /64 of the benchmarking range 2001:2::/48, a second
+# subnet of vip-net on the same bridge (dual-stack amphorae need no second port, and
+# `additional_vips` on it give a load balancer an IPv4 and an IPv6 VIP).
 DEFAULT_NETWORK_V6 = NetworkSettings(
     name="vip-net-v6",
     cidr="2001:2::/64",
@@ -107,6 +122,7 @@ DEFAULT_NETWORK_V6 = NetworkSettings(
     gateway="2001:2::1",
     subnet_name="vip-subnet-v6",
     host_address="2001:2::1",
+    network="vip-net",
 )
 
 # Backends on this machine (e.g. `ostium demo-backends`) live here; an amphora joins
@@ -134,7 +150,9 @@ _OPTIONS = {
     "allocation_end",
     "subnet_name",
     "allow_outside_benchmark_range",
+    "network",
 }
+_LINK_OPTIONS = {"kind", "bridge", "parent", "vlan_id"}
 _NONE = {"", "none"}
 
 
@@ -150,11 +168,35 @@ def _address_in(
     return str(ip)
 
 
-def parse_network(name: str, opts: dict[str, str]) -> NetworkSettings:
-    """One `[network:NAME]` section; ValueError names the section and the option."""
+def parse_network(
+    name: str, opts: dict[str, str], base: NetworkSettings | None = None
+) -> NetworkSettings:
+    """One `[network:NAME]` section; ValueError names the section and the option.
+    `base`: the network this section adds a subnet to (`network = ...`)."""
     unknown = set(opts) - _OPTIONS
     if unknown:
         raise ValueError(f"[network:{name}] has no option {sorted(unknown)[0]!r}")
+    if base is not None:
+        link = {
+            "kind": base.kind.value,
+            "bridge": base.bridge,
+            "parent": base.parent or "",
+            "vlan_id": str(base.vlan_id or ""),
+        }
+        for option in sorted(set(opts) & _LINK_OPTIONS):
+            if opts[option].strip().lower() != link[option].lower():
+                raise ValueError(
+                    f"network {name}: {option} {opts[option]!r} differs from network "
+                    f"{base.name}'s ({link[option]!r}); a subnet shares its network's link"
+                )
+        opts = {k: v for k, v in opts.items() if k != "network"}
+        opts["kind"] = base.kind.value
+        if base.kind != NetworkKind.MACVLAN:
+            opts["bridge"] = base.bridge
+        if base.parent:
+            opts["parent"] = base.parent
+        if base.vlan_id:
+            opts["vlan_id"] = str(base.vlan_id)
     if "cidr" not in opts:
         raise ValueError(f"[network:{name}] needs a cidr")
     net = ipaddress.ip_network(opts["cidr"], strict=False)
@@ -210,6 +252,7 @@ def parse_network(name: str, opts: dict[str, str]) -> NetworkSettings:
         vlan_id=vlan_id,
         pool_start=address("allocation_start", None),
         pool_end=address("allocation_end", None),
+        network=base.network_name if base is not None else None,
     )
     first, last = settings.allocation_range()
     if int(first) > int(last):
@@ -218,19 +261,36 @@ def parse_network(name: str, opts: dict[str, str]) -> NetworkSettings:
 
 
 def parse_networks(parser: configparser.ConfigParser) -> tuple[NetworkSettings, ...]:
-    nets: list[NetworkSettings] = []
+    sections: list[tuple[str, dict[str, str]]] = []
     for section in parser.sections():
         if section.startswith("network:"):
             name = section.split(":", 1)[1].strip()
             defaults = parser.defaults()
             opts = {k: v for k, v in parser.items(section) if k not in defaults}
-            nets.append(parse_network(name, opts))
+            sections.append((name, opts))
+    # Networks first, then the extra subnets that name one of them.
+    nets = [parse_network(n, o) for n, o in sections if not o.get("network")]
     if parser.getboolean("networking", "default_networks", fallback=True):
         for i, default in enumerate(DEFAULTS):
-            if not any(n.name == default.name for n in nets):
-                nets.insert(i, default)
+            if any(n.name == default.name for n in nets):
+                continue
+            if default.network is not None and not any(
+                n.name == default.network and n.bridge == default.bridge for n in nets
+            ):
+                default = replace(default, network=None)  # its network was redeclared
+            nets.insert(i, default)
+    for name, opts in sections:
+        if opts.get("network"):
+            nets.append(parse_network(name, opts, _base(nets, name, opts["network"].strip())))
     check_disjoint(nets)
     return tuple(nets)
+
+
+def _base(nets: list[NetworkSettings], name: str, network: str) -> NetworkSettings:
+    base = next((n for n in nets if n.name == network), None)
+    if base is None:
+        raise ValueError(f"network {name}: network {network!r} is not declared")
+    return base
 
 
 def check_disjoint(nets: list[NetworkSettings]) -> None:

@@ -77,6 +77,10 @@ class WorkerSettings:
     """ACTIVE_STANDBY placement: `preferred` puts the two amphorae on different hosts
     when more than one is registered, else together; `required` sends the load
     balancer to ERROR rather than co-locating them."""
+    local_zone: str = ""
+    """The compute zone of hosts without a `host` row (the local agent of `ostium
+    serve`, `remote_agents`): empty, none (they take only load balancers whose
+    availability zone names no `compute_zone`); `*`, every zone; else that zone."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,12 @@ class Settings:
         return next((n for n in self.networks if n.subnet_id == subnet_id), None)
 
     def network_by_network(self, network_id: str) -> NetworkSettings | None:
+        """The network's first subnet (the one its section declares)."""
         return next((n for n in self.networks if n.network_id == network_id), None)
+
+    def subnets_of(self, network_id: str) -> list[NetworkSettings]:
+        """Every subnet of a network, first declared first."""
+        return [n for n in self.networks if n.network_id == network_id]
 
 
 def _coerce(value: str, like: object) -> object:

@@ -94,6 +94,20 @@ class NetworkLink(SpecModel):
         return self
 
 
+class AdditionalVip(SpecModel):
+    """Another VIP of the load balancer (`additional_vips`): an address on another
+    subnet of the VIP network (typically the IPv6 one), on the same port."""
+
+    subnet_id: ExternalId
+    address: IPvAnyAddress
+    prefixlen: int = Field(ge=0, le=128)
+    gateway: IPvAnyAddress | None = None
+    """That subnet's router: the default route of its family when the primary VIP is
+    of the other family."""
+    host_address: IPvAnyAddress | None = None
+    """The host's own address on that subnet of an owned bridge (None: none)."""
+
+
 class AmphoraVip(SpecModel):
     """The VIP plumbing of an amphora: one port (veth or macvlan) on the VIP network."""
 
@@ -107,6 +121,21 @@ class AmphoraVip(SpecModel):
     link: NetworkLink = Field(default_factory=NetworkLink)
     host_address: IPvAnyAddress | None = None
     """The host's own address on an owned bridge (None: the host has none there)."""
+    additional_vips: list[AdditionalVip] = Field(default_factory=list, max_length=16)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> AmphoraVip:
+        seen = [self.address, *(a.address for a in self.additional_vips)]
+        if len(set(seen)) != len(seen):
+            raise ValueError("the VIP addresses of an amphora must differ")
+        for extra in self.additional_vips:
+            if extra.prefixlen > extra.address.max_prefixlen:
+                raise ValueError(f"prefixlen {extra.prefixlen} is too long for {extra.address}")
+        return self
+
+    def addresses(self) -> list[IPvAnyAddress]:
+        """Every VIP: the primary first, then the additional ones in order."""
+        return [self.address, *(a.address for a in self.additional_vips)]
 
 
 class AmphoraNetwork(SpecModel):

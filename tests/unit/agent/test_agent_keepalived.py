@@ -144,7 +144,7 @@ def test_ipv6_vip_needs_vrrp3() -> None:
     with pytest.raises(InvalidSpec, match="needs VRRP version 3"):
         build_view(AmphoraSpec.model_validate(data), FILES)
     data["vrrp"].update(version=3)
-    assert build_view(AmphoraSpec.model_validate(data), FILES)["vip"] == "2001:db8::10/128"
+    assert build_view(AmphoraSpec.model_validate(data), FILES)["vips"] == ["2001:db8::10/128"]
 
 
 def test_the_vip_cannot_also_be_a_vrrp_address() -> None:

@@ -197,3 +197,14 @@ def test_only_the_member_networks_a_spec_adds_are_plugged_again() -> None:
         update={"vip": before.vip.model_copy(update={"bridge": "ostt-other"})}
     )
     assert new_member_networks(before, moved) is None
+
+
+def test_an_unsolicited_neighbour_advertisement_overrides_the_cached_mac() -> None:
+    from ostium.agent import garp
+
+    mac = bytes.fromhex("02000000a001")
+    packet = garp.advert(mac, "2001:2::30")
+    assert packet[0] == 136 and packet[1] == 0  # neighbour advertisement, code 0
+    assert int.from_bytes(packet[4:8], "big") == garp.OVERRIDE  # not solicited, override
+    assert packet[8:24] == bytes.fromhex("20010002000000000000000000000030")
+    assert packet[24:] == b"\x02\x01" + mac  # target link-layer address option

@@ -6,6 +6,8 @@ Chains of `table inet ostium_amphora`:
 * `lb_guard` (filter, prerouting, before NAT): per UDP/SCTP listener, drop sources
   outside `allowed_cidrs`, drop new flows over `connection_limit` (`ct count`), count
   packets and bytes in, new flows, and the replies (by the listener's conntrack mark).
+  A listener has one virtual service per VIP (`additional_vips`); they share its
+  counters and mark.
 * `lb_in` (nat, prerouting): new flows to VIP:port get the listener's mark and DNAT to
   a member: `numgen inc` over the weighted slots (ROUND_ROBIN, LEAST_CONNECTIONS), or
   `jhash` of the masked source address with the pool's seed (SOURCE_IP); with SOURCE_IP
@@ -179,13 +181,14 @@ def _chain(name: str, rules: Iterable[str]) -> list[str]:
 def _flushed_maps(services: Iterable[VirtualService], previous: Ruleset) -> list[str]:
     """Persistence maps that may point at a member no longer used: emptied, so their
     clients are placed again (IPVS drops the entries of a removed real server too)."""
-    before = {s.listener_id: s.used for s in previous.services}
+    before = {(s.listener_id, s.vip): s.used for s in previous.services}
     out = []
     for svc in services:
         if svc.persistence is None:
             continue
         name = persist_map(svc, svc.persistence)
-        if name in previous.maps and before.get(svc.listener_id, frozenset()) - svc.used:
+        gone = before.get((svc.listener_id, svc.vip), frozenset()) - svc.used
+        if name in previous.maps and gone and name not in out:
             out.append(name)
     return out
 
@@ -213,7 +216,9 @@ def render(
                 f"timeout {svc.persistence.timeout}s;"
             )
     declare = [f"table inet {TABLE} {{"]
-    declare += [f"    counter {c} {{ }}" for c in counters]
+    # A listener with several VIPs has one service per VIP: its counters (and its
+    # reply-direction rule, below) are the listener's, declared once.
+    declare += [f"    counter {c} {{ }}" for c in dict.fromkeys(counters)]
     declare += [f"    map {name} {{ {body} }}" for name, body in sorted(maps.items())]
     declare += [
         f"    set {UNREACHABLE[v]} {{ type {_addr_type(v)} . inet_service; "
@@ -230,7 +235,7 @@ def render(
         lines += [f"flush map inet {TABLE} {name}" for name in _flushed_maps(services, previous)]
     lines.append(f"table inet {TABLE} {{")
     lines += _chain("input", _input_rules(spec))
-    guard = [r for s in services for r in _guard_rules(s)]
+    guard = list(dict.fromkeys(r for s in services for r in _guard_rules(s)))
     lines += _chain("lb_guard", guard + (_UNREACHABLE_RULES if services else []))
     lines += _chain("lb_in", [r for s in services for r in _dnat_rules(s)])
     lines += _chain("lb_persist", [r for s in services for r in _persist_rules(s)])

@@ -199,35 +199,43 @@ def virtual_services(
     spec: AmphoraSpec, verdicts: Mapping[str, bool], loads: Mapping[str, int] | None = None
 ) -> list[VirtualService]:
     """`loads`: active flows per member id (LEAST_CONNECTIONS pools; none: all idle)."""
-    vip = spec.vip.address
     out = []
     for listener, pool in served(spec):
-        version = vip.version
-        algorithm = pool.lb_algorithm
-        persistence = _persistence(pool, version)
-        sp = pool.session_persistence
-        if persistence is None and sp is not None and sp.type == PersistenceType.SOURCE_IP:
-            algorithm = LbAlgorithm.SOURCE_IP  # no entries kept: the source hash persists
-        out.append(
-            VirtualService(
-                listener_id=listener.id,
-                pool_id=pool.id,
-                protocol=listener.protocol.value.lower(),
-                vip=vip,
-                port=listener.protocol_port,
-                algorithm=algorithm,
-                slots=_slots(pool, version, verdicts, loads or {}),
-                hash_mask=_mask(pool, version),
-                seed=zlib.crc32(pool.id.encode()),
-                persistence=persistence,
-                allowed_cidrs=tuple(c for c in listener.allowed_cidrs if c.version == version),
-                connection_limit=(
-                    listener.connection_limit if listener.connection_limit > 0 else None
-                ),
-                mark=listener_mark(listener.id),
-            )
-        )
+        # One service per VIP (the primary and each additional one); members of the
+        # VIP's own family only, as with IPVS (no DNAT across families).
+        for vip in spec.vip.addresses():
+            out.append(_service(listener, pool, vip, verdicts, loads))
     return out
+
+
+def _service(
+    listener: ListenerSpec,
+    pool: PoolSpec,
+    vip: Address,
+    verdicts: Mapping[str, bool],
+    loads: Mapping[str, int] | None,
+) -> VirtualService:
+    version = vip.version
+    algorithm = pool.lb_algorithm
+    persistence = _persistence(pool, version)
+    sp = pool.session_persistence
+    if persistence is None and sp is not None and sp.type == PersistenceType.SOURCE_IP:
+        algorithm = LbAlgorithm.SOURCE_IP  # no entries kept: the source hash persists
+    return VirtualService(
+        listener_id=listener.id,
+        pool_id=pool.id,
+        protocol=listener.protocol.value.lower(),
+        vip=vip,
+        port=listener.protocol_port,
+        algorithm=algorithm,
+        slots=_slots(pool, version, verdicts, loads or {}),
+        hash_mask=_mask(pool, version),
+        seed=zlib.crc32(pool.id.encode()),
+        persistence=persistence,
+        allowed_cidrs=tuple(c for c in listener.allowed_cidrs if c.version == version),
+        connection_limit=(listener.connection_limit if listener.connection_limit > 0 else None),
+        mark=listener_mark(listener.id),
+    )
 
 
 def monitor_types() -> frozenset[HealthMonitorType]:

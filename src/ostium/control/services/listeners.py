@@ -34,6 +34,12 @@ from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import BadRequest, Conflict, NotFound
 
 
+def vip_addresses(lb: m.LoadBalancer) -> list[str]:
+    """The primary VIP and every additional VIP of a load balancer."""
+    extra = [str(av["ip_address"]) for av in lb.additional_vips or []]
+    return [lb.vip_address or "", *extra]
+
+
 def new_listener(
     session: Session,
     lb: m.LoadBalancer,
@@ -50,7 +56,7 @@ def new_listener(
         lvs_validation.listener_fields(body.protocol, body.model_dump())
     headers = body.insert_headers or {}
     validation.insert_headers(headers, body.protocol)
-    cidrs = validation.allowed_cidrs(body.allowed_cidrs or [], lb.vip_address)
+    cidrs = validation.allowed_cidrs(body.allowed_cidrs or [], vip_addresses(lb))
     sent = {f: getattr(body, f) for f in body.model_fields_set if f in tls.LISTENER_FIELDS}
     tls_fields = tls.listener(session, svc, project_id, body.protocol, sent)
     if body.protocol == "PROMETHEUS" and getattr(body, "default_pool", None) is not None:
@@ -152,7 +158,7 @@ def update(
             validation.insert_headers(body.insert_headers or {}, li.protocol)
         if "allowed_cidrs" in sent:
             li.allowed_cidrs = validation.allowed_cidrs(
-                body.allowed_cidrs or [], li.load_balancer.vip_address
+                body.allowed_cidrs or [], vip_addresses(li.load_balancer)
             )
         if "default_pool_id" in sent:
             _attach_default_pool(session, li, body.default_pool_id)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ostium.control.db import ipam
+from ostium.control.db import ipam, zones
 from ostium.control.db import models as m
 from ostium.control.db.locking import lock_lb
 from ostium.control.identity.context import RequestContext
@@ -113,7 +113,7 @@ def _topology(session: Session, svc: ServiceContext, flavor_id: str | None) -> s
 def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate) -> dict[str, Any]:
     project = resolve_project(ctx, body.project_id or body.tenant_id)
     net = networks.resolve_vip_network(
-        svc.settings, body.vip_subnet_id, body.vip_network_id, body.vip_port_id
+        svc.settings, body.vip_subnet_id, body.vip_network_id, body.vip_port_id, body.vip_address
     )
     if body.vip_address:
         ipam.check_address_in(net, body.vip_address, "vip_address")
@@ -125,15 +125,14 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
     for sg in body.vip_sg_ids or []:
         raise BadRequest(f"Security group {sg} not found.")
     for av in body.additional_vips or []:
-        if av.subnet_id == net.subnet_id:
-            raise BadRequest(
-                f"Validation failure: Duplicate VIP subnet(s) specified. "
-                f"Only one IP can be bound per subnet: {av.subnet_id}"
-            )
-        raise BadRequest(
-            f"Validation failure: additional VIP subnet {av.subnet_id} is not "
-            f"on the primary VIP's network {net.network_id}."
-        )
+        if av.port_id:
+            raise BadRequest(f"Port {av.port_id} not found.")
+    extra = networks.resolve_additional_vips(
+        svc.settings, net, [(av.subnet_id, av.ip_address) for av in body.additional_vips or []]
+    )
+    for extra_net, extra_address in extra:
+        if extra_address:
+            ipam.check_address_in(extra_net, extra_address, "ip_address")
     pool_defs = graph.pool_index(body)
     with svc.db.write() as session:
         topology = _topology(session, svc, body.flavor_id)
@@ -148,11 +147,32 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
                     f"The selected availability_zone is not allowed in this "
                     f"deployment: {body.availability_zone}"
                 )
+            zone = zones.compute_zone(session, body.availability_zone)
+            if zone is not None and not zones.zone_has_hosts(
+                session, zone, svc.settings.worker.local_zone
+            ):
+                # Octavia would go to ERROR when the compute service refuses the zone;
+                # ostium knows its hosts, so the user learns it now.
+                raise BadRequest(
+                    f"Validation failure: availability zone {body.availability_zone}: no "
+                    f"host is in its compute zone {zone!r} (add one with `ostium host add "
+                    f"NAME --zone {zone}`)."
+                )
         counts = graph.counts(body, pool_defs)
         counts["load_balancer"] = 1
         check_quota(session, svc, ctx, project, counts)
         lb_id = new_id()
         address = ipam.allocate(session, net, lb_id, body.vip_address)
+        vip_port_id = new_id()
+        # Octavia puts every VIP on the one VIP port: additional VIPs name it too.
+        additional_vips = [
+            {
+                "subnet_id": extra_net.subnet_id,
+                "ip_address": ipam.allocate(session, extra_net, lb_id, extra_address),
+                "port_id": vip_port_id,
+            }
+            for extra_net, extra_address in extra
+        ]
         lb = m.LoadBalancer(
             id=lb_id,
             project_id=project,
@@ -162,11 +182,11 @@ def create(svc: ServiceContext, ctx: RequestContext, body: s.LoadBalancerCreate)
             provisioning_status=PS.PENDING_CREATE,
             operating_status=OS.OFFLINE,
             vip_address=address,
-            vip_port_id=new_id(),
+            vip_port_id=vip_port_id,
             vip_subnet_id=net.subnet_id,
             vip_network_id=net.network_id,
             vip_sg_ids=[],
-            additional_vips=[],
+            additional_vips=additional_vips,
             vip_vnic_type="normal",
             provider=provider,
             flavor_id=body.flavor_id,

@@ -173,6 +173,10 @@ def port_view(lb: m.LoadBalancer) -> dict[str, Any]:
         if lb.vip_address and lb.vip_subnet_id
         else []
     )
+    fixed_ips += [
+        {"subnet_id": av["subnet_id"], "ip_address": av["ip_address"]}
+        for av in lb.additional_vips or []
+    ]
     created = f"{ts(lb.created_at)}Z"
     updated = f"{ts(lb.updated_at or lb.created_at)}Z"
     return {

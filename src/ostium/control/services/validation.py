@@ -113,14 +113,17 @@ def insert_headers(headers: dict[str, str], protocol: str) -> None:
             raise bad(f"insert_headers.{key}", value, "Value should be 'true' or 'false'")
 
 
-def allowed_cidrs(cidrs: list[str], vip_address: str | None) -> list[str]:
+def allowed_cidrs(cidrs: list[str], vip_addresses: list[str]) -> list[str]:
+    """Normalised CIDRs; each must be of the family of one of the load balancer's VIPs
+    (the primary and the `additional_vips`)."""
+    families = {ipaddress.ip_address(a).version for a in vip_addresses if a}
     out: list[str] = []
     for c in cidrs:
         try:
             net = ipaddress.ip_network(c, strict=False)
         except ValueError:
             raise bad("allowed_cidrs", c, "Value should be a valid CIDR") from None
-        if vip_address and net.version != ipaddress.ip_address(vip_address).version:
+        if families and net.version not in families:
             raise BadRequest(
                 f"Validation failure: CIDR {c} IP version incompatible with all VIPs' IP version."
             )

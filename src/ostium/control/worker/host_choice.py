@@ -5,8 +5,12 @@ compute driver lists may take a new amphora unless its `host` row (an enrolled h
 says otherwise: not ACTIVE (ENROLLING, DRAINING, DOWN), or without the load balancer's
 VIP network or one of its member networks. Hosts without a row (the local agent,
 `remote_agents`) have every declared network. A host whose amphorae all went silent
-(it died: they are being failed over) takes none. Load is the count of live amphorae
-per host. Callers: `reconciling` (SINGLE) and `pairing` (ACTIVE_STANDBY).
+(it died: they are being failed over) takes none. A load balancer whose availability
+zone names a `compute_zone` takes only hosts of that zone (`db.zones`; hosts without a
+row are in `[controller_worker] local_zone`), and when none of them may take it,
+`eligible` raises `NoHostInZone` (the load balancer goes to ERROR with that reason):
+never a host of another zone, also at failover. Load is the count of live amphorae per
+host. Callers: `reconciling` (SINGLE) and `pairing` (ACTIVE_STANDBY).
 """
 
 from __future__ import annotations
@@ -17,11 +21,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ostium.control.db import models as m
+from ostium.control.db import zones
 from ostium.control.settings import Settings
 from ostium.control.worker import spec_builder
 from ostium.model.enums import AmphoraStatus, HostState
+from ostium.model.errors import PermanentError
 
 HOLDING = (AmphoraStatus.DELETED,)
+
+
+class NoHostInZone(PermanentError):
+    """No live host of the load balancer's compute zone may take its amphora."""
+
+
+def zoned(session: Session, lb: m.LoadBalancer) -> bool:
+    """Whether the load balancer's availability zone restricts its hosts."""
+    return zones.compute_zone(session, lb.availability_zone) is not None
 
 
 def load(session: Session) -> dict[str, int]:
@@ -41,7 +56,7 @@ def eligible(
     session: Session, settings: Settings, hosts: list[str], lb: m.LoadBalancer
 ) -> list[str]:
     """`hosts` (the driver's order kept) that may take a new amphora of `lb`."""
-    if not hosts:
+    if not hosts and not zoned(session, lb):
         return []
     rows = {
         r.agent_url: r for r in session.scalars(select(m.Host).where(m.Host.agent_url.in_(hosts)))
@@ -52,15 +67,27 @@ def eligible(
         if net is not None:
             wanted.add(net.name)
     silent = _silent(session, settings, hosts)
+    zone = zones.compute_zone(session, lb.availability_zone)
+    local_zone = settings.worker.local_zone
     out = []
     for url in hosts:
         row = rows.get(url)
         if url in silent:
             continue
+        if zone is not None and not zones.in_zone(row, local_zone, zone):
+            continue
         if row is None or (
             row.state == HostState.ACTIVE and wanted <= set(row.networks.split(","))
         ):
             out.append(url)
+    if zone is not None and not out:
+        in_zone = [u for u in hosts if zones.in_zone(rows.get(u), local_zone, zone)]
+        raise NoHostInZone(
+            f"no host of compute zone {zone!r} (availability zone {lb.availability_zone}) "
+            f"can take an amphora: of the {len(hosts)} host(s) the compute driver lists, "
+            f"{len(in_zone)} are in that zone, and none of those is ACTIVE, heard from "
+            "lately and has the load balancer's networks"
+        )
     return out
 
 

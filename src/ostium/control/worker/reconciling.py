@@ -203,7 +203,7 @@ class SingleSteps:
         """The least loaded host that may take the new amphora (None: the driver's
         choice, e.g. its only host)."""
         lb = session.get(m.LoadBalancer, lb_id)
-        if len(hosts) < 2 or lb is None:
+        if lb is None or (len(hosts) < 2 and not host_choice.zoned(session, lb)):
             return None
         choice = host_choice.eligible(session, self.settings, hosts, lb)
         return place(choice, [], host_choice.load(session), "preferred") if choice else None

@@ -41,6 +41,22 @@ def vip_spec(settings: Settings, lb: m.LoadBalancer) -> sp.AmphoraVip:
         gateway=ipaddress.ip_address(net.gateway) if net.gateway else None,
         link=link_spec(net),
         host_address=ipaddress.ip_address(net.host_address) if net.host_address else None,
+        additional_vips=[_additional(settings, av) for av in lb.additional_vips or []],
+    )
+
+
+def _additional(settings: Settings, av: dict[str, Any]) -> sp.AdditionalVip:
+    net = settings.network_by_subnet(str(av["subnet_id"]))
+    if net is None:
+        from ostium.model.errors import PermanentError
+
+        raise PermanentError(f"additional VIP subnet {av['subnet_id']} is no longer configured")
+    return sp.AdditionalVip(
+        subnet_id=net.subnet_id,
+        address=ipaddress.ip_address(str(av["ip_address"])),
+        prefixlen=net.ip_network.prefixlen,
+        gateway=ipaddress.ip_address(net.gateway) if net.gateway else None,
+        host_address=ipaddress.ip_address(net.host_address) if net.host_address else None,
     )
 
 
