@@ -271,6 +271,8 @@ class Bench:
         self.subnet_id = ""
         self.wrk = shutil.which("wrk") is not None and not args.python_load
         self.lbs: list[str] = []
+        self.python = sys.executable  # another checkout's interpreter: compare old code
+        self.repo = REPO
 
     # ---- set-up -------------------------------------------------------------------
 
@@ -392,7 +394,7 @@ class Bench:
         try:
             self.serve = subprocess.Popen(
                 [
-                    sys.executable,
+                    self.python,
                     "-m",
                     "ostium",
                     "serve",
@@ -406,7 +408,7 @@ class Bench:
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
-                cwd=REPO,
+                cwd=self.repo,
                 start_new_session=True,
             )
         finally:
