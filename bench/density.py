@@ -11,7 +11,8 @@ For each point of the curve (`--points`, default 10,100,1000; `--quick` 10,50) i
 the number of load balancers to that point and prints, per point:
 
 * create: POSTs of the new load balancers (`--posters` threads) until all are ACTIVE,
-  wall time and seconds per load balancer;
+  wall time and seconds per load balancer, and where the reconciles spent their time
+  (p50 per step of the worker's log line, as in `bench/dataplane.py`);
 * member change: `--changes` add/remove changes of a third member on the first load
   balancer, each POST/DELETE until ACTIVE again (p50/max, ms);
 * memory: RSS and PSS of every haproxy process of the amphorae (sum / load balancers;
@@ -292,11 +293,15 @@ def main(argv: list[str] | None = None) -> int:
         bench.start_ostium()
         for n in points:
             point: dict[str, Any] = {"load_balancers": n}
+            since = bench.log_offset()
             point["create"] = bench.grow(n, args.posters)
+            point["create"]["reconcile"] = bench.reconcile_steps(since)
             time.sleep(2 * HEARTBEAT_INTERVAL)  # a heartbeat or two from the new ones
             point["memory"] = bench.memory_now(n)
             point["health_manager"] = bench.heartbeat_ages(args.lag_samples)
+            since = bench.log_offset()
             point["member_change_to_active_ms"] = bench.member_changes(args.changes)
+            point["member_change_to_active_ms"]["reconcile"] = bench.reconcile_steps(since)
             log(f"point {n}: {json.dumps(point)}")
             result["points"].append(point)
         t1 = time.monotonic()

@@ -14,13 +14,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from ostium.agent import links
 from ostium.agent.commands import in_netns, run
+from ostium.agent.errors import CommandFailed
 from ostium.agent.naming import VIP_IFNAME, Names
 from ostium.model.enums import NetworkKind
-from ostium.model.spec import AmphoraNetwork, AmphoraPlug, AmphoraVip, NetworkLink
+from ostium.model.spec import AmphoraPlug, AmphoraVip, NetworkLink
 
 LOG = logging.getLogger(__name__)
 
@@ -67,8 +69,15 @@ def _ensure_namespace(name: str) -> None:
     if not namespace_exists(name):
         run(["ip", "netns", "add", name])
     run(in_netns(name, ["ip", "link", "set", "dev", "lo", "up"]))
-    run(in_netns(name, ["sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1"]))
-    run(in_netns(name, ["sysctl", "-q", "-w", "net.ipv6.ip_nonlocal_bind=1"]), check=False)
+    _nonlocal_bind(name)
+
+
+def _nonlocal_bind(name: str) -> None:
+    """haproxy may bind addresses the namespace does not carry (yet): one process for
+    both families; IPv4 alone again if that failed (a host without IPv6)."""
+    both = ["net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1"]
+    if run(in_netns(name, ["sysctl", "-q", "-w", *both]), check=False).returncode != 0:
+        run(in_netns(name, ["sysctl", "-q", "-w", both[0]]))
 
 
 def _ensure_port(
@@ -117,20 +126,6 @@ def _ensure_address(namespace: str, dev: str, cidr: str) -> None:
         run(in_netns(namespace, ["ip", "addr", "replace", cidr, "dev", dev, *nodad]))
 
 
-def ensure_member_network(names: Names, net: AmphoraNetwork) -> None:
-    links.ensure_network(net.bridge, net.link, subnet=str(net.cidr))
-    inner = names.member_ifname(net.subnet_id)
-    _ensure_port(
-        names.namespace,
-        names.member_host_veth(net.subnet_id),
-        names.member_peer_veth(net.subnet_id),
-        inner,
-        net.bridge,
-        net.link,
-    )
-    _ensure_address(names.namespace, inner, f"{net.address}/{net.cidr.prefixlen}")
-
-
 def host_cidr(vip: AmphoraVip) -> str | None:
     """The host's address on the VIP's owned bridge, CIDR form (None: none)."""
     if vip.link.kind != NetworkKind.BRIDGE or vip.host_address is None:
@@ -146,19 +141,99 @@ def ensure_amphora(names: Names, plug: AmphoraPlug) -> None:
     """Namespace, VIP port and address, default route, member networks: all idempotent.
 
     With a `vrrp_ip` (ACTIVE_STANDBY) the VIP-side interface carries that address and
-    the VIP is left to keepalived."""
+    the VIP is left to keepalived. Veth ports are made by three processes whatever
+    their number (`_plumb_batched`); macvlan ports, and anything the batches could not
+    do (a half-made port of an interrupted older agent), take the one-command-at-a-time
+    way, which checks each piece."""
     vip = plug.vip
     links.ensure_network(vip.bridge, vip.link, host_cidr(vip), vip_subnet(vip))
+    for net in plug.member_networks:
+        links.ensure_network(net.bridge, net.link, subnet=str(net.cidr))
+    own = plug.vrrp_ip if plug.vrrp_ip is not None else vip.address
+    ports = [
+        _Port(
+            VIP_IFNAME,
+            names.vip_host_veth,
+            names.vip_peer_veth,
+            vip.bridge,
+            vip.link,
+            f"{own}/{vip.prefixlen}",
+        )
+    ]
+    ports += [
+        _Port(
+            names.member_ifname(net.subnet_id),
+            names.member_host_veth(net.subnet_id),
+            names.member_peer_veth(net.subnet_id),
+            net.bridge,
+            net.link,
+            f"{net.address}/{net.cidr.prefixlen}",
+        )
+        for net in plug.member_networks
+    ]
+    gateway = str(vip.gateway) if vip.gateway is not None else None
+    if all(port.link.kind != NetworkKind.MACVLAN for port in ports):
+        try:
+            _plumb_batched(names.namespace, ports, gateway)
+            return
+        except CommandFailed as exc:
+            LOG.info(
+                "namespace %s: batched plumbing failed (%s); step by step", names.namespace, exc
+            )
     ns = names.namespace
     _ensure_namespace(ns)
-    _ensure_port(ns, names.vip_host_veth, names.vip_peer_veth, VIP_IFNAME, vip.bridge, vip.link)
-    own = plug.vrrp_ip if plug.vrrp_ip is not None else vip.address
-    _ensure_address(ns, VIP_IFNAME, f"{own}/{vip.prefixlen}")
-    if vip.gateway is not None:
-        family = "-6" if ipaddress.ip_address(str(vip.gateway)).version == 6 else "-4"
-        run(in_netns(ns, ["ip", family, "route", "replace", "default", "via", str(vip.gateway)]))
-    for net in plug.member_networks:
-        ensure_member_network(names, net)
+    for port in ports:
+        _ensure_port(ns, port.host_end, port.peer_tmp, port.inner, port.bridge, port.link)
+        _ensure_address(ns, port.inner, port.cidr)
+    if gateway is not None:
+        family = "-6" if ipaddress.ip_address(gateway).version == 6 else "-4"
+        run(in_netns(ns, ["ip", family, "route", "replace", "default", "via", gateway]))
+
+
+@dataclass(frozen=True)
+class _Port:
+    inner: str
+    host_end: str
+    peer_tmp: str
+    bridge: str
+    link: NetworkLink
+    cidr: str
+
+
+def _plumb_batched(namespace: str, ports: list[_Port], gateway: str | None) -> None:
+    """Every veth port of an amphora with three processes: one `ip -batch` on the host
+    (namespace, veth pairs created with their inner end already in the namespace under
+    its final name, bridge, up), one `ip -n <ns> -batch` inside (links up, addresses,
+    default route: all idempotent `replace`s) and one `sysctl`. What exists is read from
+    sysfs, not asked with a process each (a fresh amphora took ~20 processes before:
+    most of a create's time on a busy host)."""
+    host: list[str] = []
+    if not namespace_exists(namespace):
+        host.append(f"netns add {namespace}")
+    for port in ports:
+        if not links.exists(port.host_end):
+            if links.exists(port.peer_tmp):  # half-made pair of an older agent
+                host.append(f"link del dev {port.peer_tmp}")
+            host.append(
+                f"link add {port.host_end} type veth peer name {port.inner} netns {namespace}"
+            )
+        if links.master(port.host_end) != port.bridge:
+            host.append(f"link set dev {port.host_end} master {port.bridge}")
+        if not links.is_up(port.host_end):
+            host.append(f"link set dev {port.host_end} up")
+    if host:
+        run(["ip", "-batch", "-"], input_text="\n".join(host) + "\n")
+    inside = ["link set dev lo up"]
+    for port in ports:
+        # No duplicate address detection: the address is ours (IPAM) and must be usable
+        # at once (a tentative IPv6 address cannot source packets for a second or so).
+        nodad = " nodad" if ":" in port.cidr else ""
+        inside.append(f"link set dev {port.inner} up")
+        inside.append(f"addr replace {port.cidr} dev {port.inner}{nodad}")
+    if gateway is not None:
+        inside.append(f"route replace default via {gateway}")  # family from the address
+    run(["ip", "-n", namespace, "-batch", "-"], input_text="\n".join(inside) + "\n")
+    _nonlocal_bind(namespace)
 
 
 def plumbing_fault(names: Names, plug: AmphoraPlug) -> str | None:
