@@ -145,7 +145,7 @@ class ApplyPipeline:
         try:
             if running is None:
                 with phase("start"):
-                    haproxy_process.stop(paths)  # old processes still finishing
+                    haproxy_process.stop_leftovers(paths)
                     haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, paths)
             else:
                 with phase("reload"):

@@ -155,6 +155,15 @@ def stop(paths: HaproxyPaths, timeout: float = 5.0) -> None:
         _signal(pid, signal.SIGKILL)
 
 
+def stop_leftovers(paths: HaproxyPaths) -> None:
+    """Before a start: stop what may still run with this config (old processes finishing
+    their connections after the serving one died). Without a pidfile haproxy never ran
+    here (a new amphora): nothing to look for, and no scan of /proc, whose cost grows
+    with the number of processes on the host (one per amphora)."""
+    if paths.pidfile.exists():
+        stop(paths)
+
+
 def kill_namespace_processes(namespace: str) -> None:
     """SIGKILL whatever still runs inside `namespace` (after a graceful stop)."""
     proc = run(["ip", "netns", "pids", namespace], check=False)
