@@ -14,6 +14,7 @@ import pytest
 from e2e_support import Amphora, listener, member, pool, sh
 
 from conftest import AgentRunner, Pki
+from ostium.agent.haproxy_process import pids_for_config
 from ostium.agent.naming import Names
 from ostium.agent_client import AgentClient, AgentRefused, StaleSpec
 from ostium.devtools.demo_backends import DemoNetwork
@@ -383,6 +384,12 @@ def test_member_changes_and_reloads_under_load(amphora: Amphora, agent: AgentRun
     # structural changes reloaded, each into a new process (one haproxy per amphora).
     assert pids[0] == pids[1] == pids[2] == pids[3] == pids[4]
     assert len({pids[4], pids[5], pids[6]}) == 3
+    # Once their connections are done the old processes are gone: one haproxy per
+    # amphora (no master), whatever the number of reloads.
+    state = amphora.client.get_amphora(amphora.amphora_id)
+    assert state is not None
+    config = agent.state_dir / "amphorae" / state.namespace / "haproxy.cfg"
+    _wait(lambda: pids_for_config(config) == [pids[6]])
 
 
 def _haproxy_pid(amphora: Amphora) -> int:
