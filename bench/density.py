@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import dataplane as dp
+import httpx
 from _common import Terminated, free_port, sh
 
 dp.VIP_NET, dp.VIP_GW = "198.19.96", "198.19.96.1"
@@ -61,6 +62,8 @@ def mb(kb: float) -> float:
 
 
 class Density(dp.Bench):
+    wait_limit = 900.0
+
     def write_config(self) -> Path:
         ini = self.workdir / "ostium.ini"
         ini.write_text(
@@ -132,7 +135,7 @@ class Density(dp.Bench):
         t0 = time.monotonic()
 
         def post() -> None:
-            client = dp.httpx.Client(base_url=self.url, timeout=120)
+            client = httpx.Client(base_url=self.url, timeout=120)
             try:
                 while True:
                     with lock:
@@ -158,7 +161,7 @@ class Density(dp.Bench):
             raise RuntimeError(errors[0])
         posted = time.monotonic() - t0
         new = set(self.lbs[start:])
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + self.wait_limit
         while True:
             listing = self.http.get("/v2/lbaas/loadbalancers", params={"limit": 100000})
             states = [
@@ -166,19 +169,21 @@ class Density(dp.Bench):
             ]
             if "ERROR" in states:
                 raise RuntimeError("a load balancer went to ERROR")
-            if states.count("ACTIVE") == count:
+            active = states.count("ACTIVE")
+            if active == count or time.monotonic() > deadline:
                 break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"only {states.count('ACTIVE')}/{count} ACTIVE in 600 s")
             time.sleep(0.2)
         created = time.monotonic() - t0
-        log(f"{count} load balancers ACTIVE in {created:.1f} s ({target} in all)")
-        return {
+        log(f"{active}/{count} load balancers ACTIVE in {created:.1f} s ({target} in all)")
+        out: dict[str, Any] = {
             "new_load_balancers": count,
             "posted_s": round(posted, 2),
             "all_active_s": round(created, 2),
-            "s_per_lb": round(created / count, 4),
+            "s_per_lb": round(created / max(active, 1), 4),
         }
+        if active < count:  # the curve stops here: the figure is the rate reached
+            out["timed_out_with_active"] = active
+        return out
 
     def member_changes(self, changes: int) -> dict[str, Any]:
         lb_id = self.lbs[0]
@@ -257,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--posters", type=int, default=4, help="threads POSTing load balancers")
     p.add_argument("--lag-samples", type=int, default=3)
     p.add_argument("--repo", type=Path, help="run this checkout's code (its .venv)")
+    p.add_argument(
+        "--wait", type=float, default=900, help="seconds a point may take to be ACTIVE (900)"
+    )
     args = p.parse_args(argv)
     args.python_load = True
     if os.geteuid() != 0:
@@ -275,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
     bench = Density(args)
+    bench.wait_limit = args.wait
     if args.repo is not None:
         bench.repo = args.repo.resolve()
         bench.python = str(bench.repo / ".venv/bin/python")
@@ -296,6 +305,12 @@ def main(argv: list[str] | None = None) -> int:
             since = bench.log_offset()
             point["create"] = bench.grow(n, args.posters)
             point["create"]["reconcile"] = bench.reconcile_steps(since)
+            create = point["create"]
+            if "timed_out_with_active" in create:
+                missing = create["new_load_balancers"] - create["timed_out_with_active"]
+                point["memory"] = bench.memory_now(n - missing)
+                result["points"].append(point)
+                break
             time.sleep(2 * HEARTBEAT_INTERVAL)  # a heartbeat or two from the new ones
             point["memory"] = bench.memory_now(n)
             point["health_manager"] = bench.heartbeat_ages(args.lag_samples)
@@ -315,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt, Terminated):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            result["cleanup"] = {"removed_by_force": bench.cleanup()}
+            forced = bench.cleanup()
+            result["cleanup"] = {"removed_by_force": len(forced), "first": forced[:10]}
     result["load_average_end"] = os.getloadavg()
     pts = result["points"]
     if pts:
@@ -327,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                 "met": last["memory"]["haproxy_pss_per_lb_mb"] <= 5,
             },
         }
-        if last["load_balancers"] == 1000 and len(pts) >= 1:
+        if last["load_balancers"] == 1000 and "timed_out_with_active" not in last["create"]:
             total = sum(x["create"]["all_active_s"] for x in pts)
             result["targets"]["create_1000_to_active_s"] = {
                 "value": round(total, 1),
