@@ -21,7 +21,7 @@ the VIPs only. Measured, in one run:
   haproxy (namespace `ostb-ref` on the same two bridges, same backends, same load tool,
   rounds interleaved, medians);
 * memory per load balancer with 100 load balancers (listener + pool + 2 members each):
-  sum of haproxy RSS (master + worker) / 100, plus the agent's RSS growth / 100 (PSS
+  sum of haproxy RSS (every process of the amphorae) / 100, plus the agent's RSS growth / 100 (PSS
   reported too, since RSS counts shared pages once per process).
 
 The load tool is `wrk` when installed (keep-alive connections), else a Python generator
