@@ -20,7 +20,9 @@ the number of load balancers to that point and prints, per point:
   up), the number of haproxy processes, the agent's and the server's RSS / PSS;
 * health-manager lag: the age of each amphora's `last_heartbeat` in the database,
   sampled `--lag-samples` times 1 s apart (p50/max, s) against the agents' heartbeat
-  interval (2 s): an age well above the interval means heartbeats wait to be written.
+  interval (2 s): an age well above the interval means heartbeats wait to be written,
+  and the failovers the health manager started so far (amphorae silent longer than
+  `--heartbeat-timeout`: on a saturated host a storm of them stops the curve).
 
 `--repo PATH` runs another checkout's code (its .venv) with the same benchmark, for
 old-vs-new figures from one session. One JSON document on stdout (progress on stderr);
@@ -51,6 +53,7 @@ from _common import Terminated, free_port, sh
 dp.VIP_NET, dp.VIP_GW = "198.19.96", "198.19.96.1"
 dp.BACK_NET = "198.19.100"
 HEARTBEAT_INTERVAL = 2.0
+FAILING_OVER = "failing over"
 
 
 def log(msg: str) -> None:
@@ -63,6 +66,13 @@ def mb(kb: float) -> float:
 
 class Density(dp.Bench):
     wait_limit = 900.0
+    heartbeat_timeout = 6.0
+
+    def failovers(self) -> int:
+        """Amphorae the health manager failed over so far (its log lines)."""
+        with contextlib.suppress(OSError):
+            return (self.workdir / "serve.log").read_text(errors="replace").count(FAILING_OVER)
+        return 0
 
     def write_config(self) -> Path:
         ini = self.workdir / "ostium.ini"
@@ -87,6 +97,7 @@ class Density(dp.Bench):
                     "[health_manager]",
                     f"bind_port = {free_port(socket.SOCK_DGRAM)}",
                     f"heartbeat_interval = {HEARTBEAT_INTERVAL}",
+                    f"heartbeat_timeout = {self.heartbeat_timeout}",
                     "",
                 ]
             )
@@ -163,10 +174,7 @@ class Density(dp.Bench):
         new = set(self.lbs[start:])
         deadline = time.monotonic() + self.wait_limit
         while True:
-            listing = self.http.get("/v2/lbaas/loadbalancers", params={"limit": 100000})
-            states = [
-                x["provisioning_status"] for x in listing.json()["loadbalancers"] if x["id"] in new
-            ]
+            states = [status for lb_id, status in self.statuses() if lb_id in new]
             if "ERROR" in states:
                 raise RuntimeError("a load balancer went to ERROR")
             active = states.count("ACTIVE")
@@ -184,6 +192,19 @@ class Density(dp.Bench):
         if active < count:  # the curve stops here: the figure is the rate reached
             out["timed_out_with_active"] = active
         return out
+
+    def statuses(self, page: int = 500) -> list[tuple[str, str]]:
+        """(id, provisioning status) of every load balancer, page by page (the API caps a
+        page at `pagination_max_limit`)."""
+        out: list[tuple[str, str]] = []
+        params: dict[str, Any] = {"limit": page}
+        while True:
+            rows = self.http.get("/v2/lbaas/loadbalancers", params=params).json()
+            batch = rows["loadbalancers"]
+            out += [(x["id"], x["provisioning_status"]) for x in batch]
+            if len(batch) < page:
+                return out
+            params["marker"] = batch[-1]["id"]
 
     def member_changes(self, changes: int) -> dict[str, Any]:
         lb_id = self.lbs[0]
@@ -263,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lag-samples", type=int, default=3)
     p.add_argument("--repo", type=Path, help="run this checkout's code (its .venv)")
     p.add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        default=6.0,
+        help="[health_manager] heartbeat_timeout (6 s, the default): silent longer = failover",
+    )
+    p.add_argument(
         "--wait", type=float, default=900, help="seconds a point may take to be ACTIVE (900)"
     )
     args = p.parse_args(argv)
@@ -284,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     bench = Density(args)
     bench.wait_limit = args.wait
+    bench.heartbeat_timeout = args.heartbeat_timeout
     if args.repo is not None:
         bench.repo = args.repo.resolve()
         bench.python = str(bench.repo / ".venv/bin/python")
@@ -305,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             since = bench.log_offset()
             point["create"] = bench.grow(n, args.posters)
             point["create"]["reconcile"] = bench.reconcile_steps(since)
+            point["failovers_so_far"] = bench.failovers()
             create = point["create"]
             if "timed_out_with_active" in create:
                 missing = create["new_load_balancers"] - create["timed_out_with_active"]
