@@ -21,7 +21,7 @@ the VIPs only. Measured, in one run:
   haproxy (namespace `ostb-ref` on the same two bridges, same backends, same load tool,
   rounds interleaved, medians);
 * memory per load balancer with 100 load balancers (listener + pool + 2 members each):
-  sum of haproxy RSS (master + worker) / 100, plus the agent's RSS growth / 100 (PSS
+  sum of haproxy RSS (every process of the amphorae) / 100, plus the agent's RSS growth / 100 (PSS
   reported too, since RSS counts shared pages once per process).
 
 The load tool is `wrk` when installed (keep-alive connections), else a Python generator
@@ -288,6 +288,8 @@ class Bench:
         self.subnet_id = ""
         self.wrk = shutil.which("wrk") is not None and not args.python_load
         self.lbs: list[str] = []
+        self.python = sys.executable  # another checkout's interpreter: compare old code
+        self.repo = REPO
 
     # ---- set-up -------------------------------------------------------------------
 
@@ -409,7 +411,7 @@ class Bench:
         try:
             self.serve = subprocess.Popen(
                 [
-                    sys.executable,
+                    self.python,
                     "-m",
                     "ostium",
                     "serve",
@@ -423,7 +425,7 @@ class Bench:
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
-                cwd=REPO,
+                cwd=self.repo,
                 start_new_session=True,
             )
         finally:

@@ -14,7 +14,7 @@ import pytest
 from e2e_support import Amphora, listener, member, pool, sh
 
 from conftest import AgentRunner, Pki
-from ostium.agent.haproxy_runtime import show_proc
+from ostium.agent.haproxy_process import pids_for_config
 from ostium.agent.naming import Names
 from ostium.agent_client import AgentClient, AgentRefused, StaleSpec
 from ostium.devtools.demo_backends import DemoNetwork
@@ -355,10 +355,7 @@ def test_member_changes_and_reloads_under_load(amphora: Amphora, agent: AgentRun
     p = pool(b1, b2)
     lst = listener(p["id"])
     amphora.apply([lst], [p])
-    state = amphora.client.get_amphora(amphora.amphora_id)
-    assert state is not None
-    master = str(agent.state_dir / "amphorae" / state.namespace / "master.sock")
-    reloads_before = show_proc(master).reloads
+    pids = [_haproxy_pid(amphora)]
     timings: dict[str, float] = {}
     with Load(amphora) as load:
         time.sleep(0.5)
@@ -376,14 +373,29 @@ def test_member_changes_and_reloads_under_load(amphora: Amphora, agent: AgentRun
             t0 = time.monotonic()
             amphora.apply(listeners, [p])
             timings[name] = time.monotonic() - t0
+            pids.append(_haproxy_pid(amphora))
             time.sleep(0.4)
         time.sleep(0.3)
     print(f"\nrequests ok={load.ok} failed={len(load.failures)} timings={timings}")
     assert load.failures == []
     assert load.ok > 100
     assert load.seen["b3"] > 0
-    # Member changes went through the runtime API; only the two structural changes reloaded.
-    assert show_proc(master).reloads - reloads_before == 2
+    # Member changes went through the runtime API (the same haproxy process); only the two
+    # structural changes reloaded, each into a new process (one haproxy per amphora).
+    assert pids[0] == pids[1] == pids[2] == pids[3] == pids[4]
+    assert len({pids[4], pids[5], pids[6]}) == 3
+    # Once their connections are done the old processes are gone: one haproxy per
+    # amphora (no master), whatever the number of reloads.
+    state = amphora.client.get_amphora(amphora.amphora_id)
+    assert state is not None
+    config = agent.state_dir / "amphorae" / state.namespace / "haproxy.cfg"
+    _wait(lambda: pids_for_config(config) == [pids[6]])
+
+
+def _haproxy_pid(amphora: Amphora) -> int:
+    state = amphora.client.get_amphora(amphora.amphora_id)
+    assert state is not None and state.haproxy_pid
+    return state.haproxy_pid
 
 
 # ------------------------------------------------------------------ supervision

@@ -30,7 +30,6 @@ def haproxy_paths(directory: Path) -> HaproxyPaths:
     return HaproxyPaths(
         config=directory / "haproxy.cfg",
         pidfile=directory / "haproxy.pid",
-        master_socket=directory / "master.sock",
         stats_socket=directory / "stats.sock",
         log=directory / "haproxy.log",
     )

@@ -131,7 +131,7 @@ class ApplyPipeline:
         keepalived config, if any.
 
         The start or reload is the validation: haproxy parses the file before it
-        touches anything, and a master that refuses a reload keeps its workers serving
+        touches anything, and a new process that refuses it exits while the old one serves
         the old config. Only then does `haproxy -c` run, to say why (`InvalidConfig`,
         the file kept as haproxy.cfg.failed), and the last-known-good config goes back.
         A separate check before every reload would parse the file twice on the path of
@@ -145,12 +145,12 @@ class ApplyPipeline:
         try:
             if running is None:
                 with phase("start"):
-                    haproxy_process.stop(paths)  # stray workers of a dead master
+                    haproxy_process.stop_leftovers(paths)
                     haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, paths)
             else:
                 with phase("reload"):
                     self._carry_counters(amp)
-                    haproxy_process.reload(paths)
+                    haproxy_process.reload(self.settings.haproxy_bin, amp.names.namespace, paths)
         except OstiumError as exc:
             refused = self._refusal(amp)
             self.restore_last_known_good(amp)
@@ -239,7 +239,7 @@ class ApplyPipeline:
             if haproxy_process.master_pid(paths) is None:
                 haproxy_process.start(self.settings.haproxy_bin, amp.names.namespace, paths)
             else:
-                haproxy_process.reload(paths)
+                haproxy_process.reload(self.settings.haproxy_bin, amp.names.namespace, paths)
         except AgentFailure as exc:
             LOG.error("restoring last-known-good config failed: %s", exc.message)
         if amp.spec is not None:

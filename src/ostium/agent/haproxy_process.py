@@ -1,12 +1,17 @@
-"""Start, find, reload and stop one master-worker haproxy inside an amphora namespace.
+"""Start, find, reload and stop the one haproxy process of an amphora namespace.
 
 Role: process lifecycle only. Callers: `applying`, `supervising`, `amphorae` (delete),
 `sweeping`.
-haproxy runs as `ip netns exec <ns> haproxy -W -D -S <master.sock> -p <pidfile> -f
-<cfg>`: daemonised in its own session so it keeps serving while the agent restarts;
-the master pid (from the pidfile, checked against /proc cmdline) is what we supervise.
-Reloads go through the master CLI (`reload`); listening sockets pass to the new worker
-(`expose-fd listeners` on the stats socket), so no connection is refused.
+haproxy runs as ONE daemonised process per amphora (`ip netns exec <ns> haproxy -D -p
+<pidfile> -f <cfg>`), not master + worker: a master is a second copy of the parsed
+configuration (~2 MB private memory per load balancer) that only relays reloads. The pid
+in the pidfile (checked against /proc cmdline) is what we supervise.
+A reload starts a new process with `-x <stats socket>`: it takes the listening sockets
+of the running one (`expose-fd listeners` on the stats socket), so the kernel's accept
+queues carry over and no connection is refused; once it runs, the pidfile names it and
+the old process gets SIGUSR1 (soft stop: it stops accepting and exits when its last
+connection ends). A new process that refuses the file exits before it touches anything,
+and the old one keeps serving: the reload is the validation.
 
 Must not render configs (that is `render`); `check_config` only runs `haproxy -c`.
 Subprocess errors become `CommandFailed` or `AgentFailure` here.
@@ -23,21 +28,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ostium.agent import haproxy_runtime
 from ostium.agent.commands import in_netns, run
 from ostium.agent.errors import AgentFailure, CommandFailed, InvalidConfig
 
 LOG = logging.getLogger(__name__)
-POLL = 0.002
-"""Seconds between two looks at the master CLI while haproxy starts or reloads (each
-look is one local socket round trip; every API change that reloads waits on this)."""
 
 
 @dataclass(frozen=True)
 class HaproxyPaths:
     config: Path
     pidfile: Path
-    master_socket: Path
     stats_socket: Path
     log: Path
 
@@ -66,7 +66,8 @@ def _cmdline(pid: int) -> str:
 
 
 def pids_for_config(config: Path) -> list[int]:
-    """Every live haproxy process (master or worker) started with `config`."""
+    """Every live haproxy process started with `config` (old ones still finishing their
+    connections after a reload included)."""
     found: list[int] = []
     needle = f"-f {config}"
     for entry in os.listdir("/proc"):
@@ -78,7 +79,7 @@ def pids_for_config(config: Path) -> list[int]:
 
 
 def master_pid(paths: HaproxyPaths) -> int | None:
-    """The running master's pid, or None if haproxy for this config is not running."""
+    """The serving haproxy's pid (from the pidfile), or None if it is not running."""
     try:
         pid = int(paths.pidfile.read_text().split()[0])
     except (OSError, ValueError, IndexError):
@@ -89,72 +90,61 @@ def master_pid(paths: HaproxyPaths) -> int | None:
 
 
 def start(haproxy_bin: str, namespace: str, paths: HaproxyPaths, timeout: float = 10.0) -> int:
-    """Start haproxy; return the master pid once its master CLI answers."""
+    """Start haproxy; return its pid once it listens (its stats socket included)."""
+    paths.pidfile.unlink(missing_ok=True)
+    return _launch(haproxy_bin, namespace, paths, [], timeout)
+
+
+def reload(haproxy_bin: str, namespace: str, paths: HaproxyPaths, timeout: float = 15.0) -> int:
+    """Seamless reload: a new process with the listening sockets of the running one,
+    then a soft stop of the old one; the new pid. Raises `AgentFailure` (the old process
+    still serving) if the new one refused the configuration or could not start."""
+    old = master_pid(paths)
+    inherit = ["-x", str(paths.stats_socket)] if old is not None else []
+    new = _launch(haproxy_bin, namespace, paths, inherit, timeout)
+    if old is not None and old != new:
+        _signal(old, signal.SIGUSR1)  # soft stop: finish the connections it holds
+    return new
+
+
+def _launch(
+    haproxy_bin: str, namespace: str, paths: HaproxyPaths, extra: list[str], timeout: float
+) -> int:
+    """Run `haproxy -D` until it has daemonised (its listeners are bound then), and only
+    then point the pidfile at the new process (the old pid stays in it meanwhile, so
+    nothing ever sees "no haproxy" during a reload)."""
+    pending = paths.pidfile.with_name(paths.pidfile.name + ".new")
     argv = in_netns(
         namespace,
-        [
-            haproxy_bin,
-            "-W",
-            "-D",
-            "-S",
-            str(paths.master_socket),
-            "-p",
-            str(paths.pidfile),
-            "-f",
-            str(paths.config),
-        ],
+        [haproxy_bin, "-D", "-p", str(pending), *extra, "-f", str(paths.config)],
     )
     try:
-        paths.pidfile.unlink(missing_ok=True)
+        pending.unlink(missing_ok=True)
         with paths.log.open("ab") as log:
             proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
             )
-            rc = proc.wait(timeout=timeout)  # -D: returns once the master daemonised
+            rc = proc.wait(timeout=timeout)  # -D: returns once the process daemonised
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise CommandFailed(f"could not start haproxy in {namespace}: {exc}") from exc
     if rc != 0:
+        pending.unlink(missing_ok=True)
+        what = "reload" if extra else "start"
         raise AgentFailure(
-            f"haproxy failed to start in {namespace} (exit {rc})",
-            {"log": _tail(paths.log)},
+            f"haproxy {what} failed in {namespace} (exit {rc})", {"log": _tail(paths.log)}
         )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pid = master_pid(paths)
-        if pid is not None:
-            try:
-                info = haproxy_runtime.show_proc(str(paths.master_socket))
-                if info.workers:
-                    return pid
-            except AgentFailure:
-                pass
-        time.sleep(POLL)
-    raise AgentFailure(f"haproxy in {namespace} did not come up", {"log": _tail(paths.log)})
-
-
-def reload(paths: HaproxyPaths, timeout: float = 15.0) -> None:
-    """Seamless reload through the master CLI; raises `AgentFailure` if it failed."""
-    before = haproxy_runtime.show_proc(str(paths.master_socket))
-    # The master closes the CLI connection when it re-executes: no answer is expected.
-    with contextlib.suppress(AgentFailure):
-        haproxy_runtime.send(str(paths.master_socket), "reload", timeout=timeout)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(POLL)
-        try:
-            info = haproxy_runtime.show_proc(str(paths.master_socket))
-        except AgentFailure:
-            continue
-        if info.reloads > before.reloads:
-            new_workers = [p for p, n in info.workers.items() if n == 0 and p not in before.workers]
-            if info.failed_reloads > before.failed_reloads or not new_workers:
-                raise AgentFailure("haproxy reload failed", {"log": _tail(paths.log)})
-            return
-    raise AgentFailure("haproxy reload did not complete in time", {"log": _tail(paths.log)})
+    try:
+        pid = int(pending.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        pid = 0
+    if not pid or _proc_state(pid) in (None, "Z"):
+        raise AgentFailure(f"haproxy in {namespace} did not come up", {"log": _tail(paths.log)})
+    os.replace(pending, paths.pidfile)
+    return pid
 
 
 def stop(paths: HaproxyPaths, timeout: float = 5.0) -> None:
-    """Stop master and workers (SIGTERM, then SIGKILL); fine if nothing runs."""
+    """Stop every process of this config (SIGTERM, then SIGKILL); fine if none runs."""
     pids = pids_for_config(paths.config)
     for pid in pids:
         _signal(pid, signal.SIGTERM)
@@ -163,6 +153,15 @@ def stop(paths: HaproxyPaths, timeout: float = 5.0) -> None:
         time.sleep(0.05)
     for pid in pids_for_config(paths.config):
         _signal(pid, signal.SIGKILL)
+
+
+def stop_leftovers(paths: HaproxyPaths) -> None:
+    """Before a start: stop what may still run with this config (old processes finishing
+    their connections after the serving one died). Without a pidfile haproxy never ran
+    here (a new amphora): nothing to look for, and no scan of /proc, whose cost grows
+    with the number of processes on the host (one per amphora)."""
+    if paths.pidfile.exists():
+        stop(paths)
 
 
 def kill_namespace_processes(namespace: str) -> None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ostium.agent import state_files
-from ostium.agent.commands import in_netns, run
+from ostium.agent.commands import in_netns_with_sysfs, run
 from ostium.agent.errors import AgentFailure, CommandFailed, InvalidConfig, StateFileError
 from ostium.agent.keepalived_config import KeepalivedFiles
 from ostium.model.enums import VrrpState
@@ -178,7 +178,9 @@ def pids_for_config(paths: KeepalivedPaths) -> list[int]:
 
 def check_config(keepalived_bin: str, namespace: str, candidate: Path) -> None:
     """`keepalived -t` inside the namespace (it checks the interfaces exist)."""
-    proc = run(in_netns(namespace, [keepalived_bin, "-t", "-f", str(candidate)]), check=False)
+    proc = run(
+        in_netns_with_sysfs(namespace, [keepalived_bin, "-t", "-f", str(candidate)]), check=False
+    )
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
         raise InvalidConfig("keepalived refused the rendered configuration", lines[-40:])
@@ -193,7 +195,7 @@ def start(
     with contextlib.suppress(OSError):
         if paths.log.stat().st_size > MAX_LOG:
             paths.log.write_bytes(b"")
-    argv = in_netns(
+    argv = in_netns_with_sysfs(
         namespace,
         [
             keepalived_bin,

@@ -46,6 +46,19 @@ def exists(name: str) -> bool:
     return (SYSFS / name).exists()
 
 
+_READY: dict[tuple[str, str | None, str | None], int | None] = {}
+"""Owned bridges `ensure_network` made ready in this process (name, host address, subnet)
+with their ifindex then: a bridge deleted and made again has another index, so it is
+ensured again (address, unreachable route) and not taken for ready."""
+
+
+def _ifindex(name: str) -> int | None:
+    try:
+        return int((SYSFS / name / "ifindex").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def is_up(name: str) -> bool:
     try:
         return bool(int((SYSFS / name / "flags").read_text(), 16) & IFF_UP)
@@ -111,9 +124,14 @@ def ensure_network(
             raise MissingLink(f"parent interface {link.parent} does not exist on this host")
     if link.kind == NetworkKind.MACVLAN:
         return
+    key = (bridge, host_address, subnet)
+    if link.kind == NetworkKind.BRIDGE and _READY.get(key) == _ifindex(bridge) and is_up(bridge):
+        return  # made ready by this process, and still the same bridge: no process needed
     if link.kind == NetworkKind.BRIDGE and subnet is not None:
         protect(subnet)
     ensure_bridge(bridge, host_address)
+    if link.kind == NetworkKind.BRIDGE:
+        _READY[key] = _ifindex(bridge)
     if link.kind == NetworkKind.VLAN:
         assert link.parent is not None and link.vlan_id is not None
         vlan = vlan_ifname(link.parent, link.vlan_id)

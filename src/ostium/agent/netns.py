@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from ostium.agent import links
@@ -62,8 +63,15 @@ def _ensure_namespace(name: str) -> None:
     if not namespace_exists(name):
         run(["ip", "netns", "add", name])
     run(in_netns(name, ["ip", "link", "set", "dev", "lo", "up"]))
-    run(in_netns(name, ["sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1"]))
-    run(in_netns(name, ["sysctl", "-q", "-w", "net.ipv6.ip_nonlocal_bind=1"]), check=False)
+    _nonlocal_bind(name)
+
+
+def _nonlocal_bind(name: str) -> None:
+    """haproxy may bind addresses the namespace does not carry (yet): one process for
+    both families; IPv4 alone again if that failed (a host without IPv6)."""
+    both = ["net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1"]
+    if run(in_netns(name, ["sysctl", "-q", "-w", *both]), check=False).returncode != 0:
+        run(in_netns(name, ["sysctl", "-q", "-w", both[0]]))
 
 
 def _ensure_port(
@@ -181,39 +189,120 @@ def ensure_amphora(names: Names, plug: AmphoraPlug) -> None:
     the VIPs are left to keepalived; each additional VIP's subnet then gets an on-link
     route instead of an address, so replies from that VIP leave by the port once
     keepalived adds it. One default route per family: the primary VIP's gateway, then
-    the first additional VIP of the other family that has one."""
+    the first additional VIP of the other family that has one. Veth ports are made by
+    three processes whatever their number (`_plumb_batched`); macvlan ports, and
+    anything the batches could not do (a half-made port of an interrupted older agent),
+    take the one-command-at-a-time way, which checks each piece."""
     vip = plug.vip
     links.ensure_network(vip.bridge, vip.link, host_cidr(vip), vip_subnet(vip))
     for extra in vip.additional_vips:
         links.ensure_network(vip.bridge, vip.link, _extra_host_cidr(vip, extra), _subnet(extra))
+    for net in plug.member_networks:
+        links.ensure_network(net.bridge, net.link, subnet=str(net.cidr))
+    own = plug.vrrp_ip if plug.vrrp_ip is not None else vip.address
+    ports = [
+        _Port(
+            VIP_IFNAME,
+            names.vip_host_veth,
+            names.vip_peer_veth,
+            vip.bridge,
+            vip.link,
+            f"{own}/{vip.prefixlen}",
+        )
+    ]
+    ports += [
+        _Port(
+            names.member_ifname(net.subnet_id),
+            names.member_host_veth(net.subnet_id),
+            names.member_peer_veth(net.subnet_id),
+            net.bridge,
+            net.link,
+            f"{net.address}/{net.cidr.prefixlen}",
+        )
+        for net in plug.member_networks
+    ]
+    if all(port.link.kind != NetworkKind.MACVLAN for port in ports):
+        try:
+            _plumb_batched(names.namespace, ports, _vip_extras(plug))
+            return
+        except CommandFailed as exc:
+            LOG.info(
+                "namespace %s: batched plumbing failed (%s); step by step", names.namespace, exc
+            )
     ns = names.namespace
     _ensure_namespace(ns)
-    own = plug.vrrp_ip if plug.vrrp_ip is not None else vip.address
-    _ensure_plugged(
-        ns,
-        names.vip_host_veth,
-        names.vip_peer_veth,
-        VIP_IFNAME,
-        vip.bridge,
-        vip.link,
-        f"{own}/{vip.prefixlen}",
-    )
+    for port in ports:
+        _ensure_plugged(
+            ns, port.host_end, port.peer_tmp, port.inner, port.bridge, port.link, port.cidr
+        )
+    for line in _vip_extras(plug):
+        run(["ip", "-n", ns, *line.split()])
+
+
+def _vip_extras(plug: AmphoraPlug) -> list[str]:
+    """`ip` commands (inside the namespace) for the additional VIPs and the default
+    routes: an address per additional VIP (SINGLE) or an on-link route to its subnet
+    (a pair: keepalived adds the address), one default route per family."""
+    vip = plug.vip
+    out = []
     for extra in vip.additional_vips:
         if plug.vrrp_ip is None:
-            _ensure_inside(ns, VIP_IFNAME, f"{extra.address}/{extra.prefixlen}")
+            nodad = " nodad" if extra.address.version == 6 else ""
+            out.append(f"addr replace {extra.address}/{extra.prefixlen} dev {VIP_IFNAME}{nodad}")
         else:
-            family = "-6" if extra.address.version == 6 else "-4"
-            route = ["ip", family, "route", "replace", _subnet(extra), "dev", VIP_IFNAME]
-            run(in_netns(ns, route))
+            out.append(f"route replace {_subnet(extra)} dev {VIP_IFNAME}")
     routed: set[int] = set()
     for gateway in [vip.gateway, *(e.gateway for e in vip.additional_vips)]:
         if gateway is None or gateway.version in routed:
             continue
         routed.add(gateway.version)
-        family = "-6" if gateway.version == 6 else "-4"
-        run(in_netns(ns, ["ip", family, "route", "replace", "default", "via", str(gateway)]))
-    for net in plug.member_networks:
-        ensure_member_network(names, net)
+        out.append(f"route replace default via {gateway}")  # family from the address
+    return out
+
+
+@dataclass(frozen=True)
+class _Port:
+    inner: str
+    host_end: str
+    peer_tmp: str
+    bridge: str
+    link: NetworkLink
+    cidr: str
+
+
+def _plumb_batched(namespace: str, ports: list[_Port], extras: list[str]) -> None:
+    """Every veth port of an amphora with three processes: one `ip -batch` on the host
+    (namespace, veth pairs created with their inner end already in the namespace under
+    its final name, bridge, up), one `ip -n <ns> -batch` inside (links up, addresses,
+    additional VIPs, default routes: all idempotent `replace`s) and one `sysctl`. What
+    exists is read from sysfs, not asked with a process each (a fresh amphora took ~20
+    processes before: most of a create's time on a busy host)."""
+    host: list[str] = []
+    if not namespace_exists(namespace):
+        host.append(f"netns add {namespace}")
+    for port in ports:
+        if not links.exists(port.host_end):
+            if links.exists(port.peer_tmp):  # half-made pair of an older agent
+                host.append(f"link del dev {port.peer_tmp}")
+            host.append(
+                f"link add {port.host_end} type veth peer name {port.inner} netns {namespace}"
+            )
+        if links.master(port.host_end) != port.bridge:
+            host.append(f"link set dev {port.host_end} master {port.bridge}")
+        if not links.is_up(port.host_end):
+            host.append(f"link set dev {port.host_end} up")
+    if host:
+        run(["ip", "-batch", "-"], input_text="\n".join(host) + "\n")
+    inside = ["link set dev lo up"]
+    for port in ports:
+        # No duplicate address detection: the address is ours (IPAM) and must be usable
+        # at once (a tentative IPv6 address cannot source packets for a second or so).
+        nodad = " nodad" if ":" in port.cidr else ""
+        inside.append(f"link set dev {port.inner} up")
+        inside.append(f"addr replace {port.cidr} dev {port.inner}{nodad}")
+    inside += extras
+    run(["ip", "-n", namespace, "-batch", "-"], input_text="\n".join(inside) + "\n")
+    _nonlocal_bind(namespace)
 
 
 def _subnet(extra: AdditionalVip) -> str:

@@ -32,7 +32,7 @@ class AmphoraRegistry:
         self.root = Path(state_dir) / "amphorae"
         self.prefix = prefix
         self.root.mkdir(parents=True, exist_ok=True)
-        # <root>/<namespace>/master.sock must fit in a unix socket address.
+        # <root>/<namespace>/stats.sock must fit in a unix socket address.
         if len(str(self.root)) + 30 > MAX_SOCKET_PATH:
             raise ValueError(f"state dir {state_dir} is too long for unix sockets")
         self._by_id: dict[str, Amphora] = {}

@@ -4,7 +4,7 @@ starts, respawn them when they die.
 Role: a thread of the agent. On start it adopts the amphorae of the state directory
 (a running haproxy is kept as is; a missing one is started again from the last applied
 config) and removes namespaces of our prefix that no amphora needs. A `ProcessWatcher`
-reports the exit of each haproxy master and keepalived at once: a dead haproxy is marked
+reports the exit of each haproxy process and keepalived at once: a dead haproxy is marked
 in the track file keepalived watches (the amphora gives the VIP up within milliseconds)
 and the supervision pass runs right away instead of at its next `respawn_interval`.
 Each pass also repairs lost plumbing (a bridge or veth deleted under the amphora:
@@ -91,13 +91,17 @@ class Supervisor:
     # ----------------------------------------------------------------- watching
 
     def watch_haproxy(self, amp: Amphora) -> None:
-        """Learn the moment this amphora's haproxy master exits."""
+        """Learn the moment this amphora's serving haproxy exits."""
         pid = haproxy_process.master_pid(amp.paths)
         if pid is not None and not self._watcher.watching(pid):
             self._watcher.watch(pid, lambda _pid: self._haproxy_exited(amp))
 
     def _haproxy_exited(self, amp: Amphora) -> None:
-        """On the watcher thread: demote at once, then let the supervision pass respawn."""
+        """On the watcher thread: demote at once, then let the supervision pass respawn.
+        The old process of a reload exits once the pidfile names its successor: no pass
+        for that (a pass looks at every amphora of the host)."""
+        if haproxy_process.master_pid(amp.paths) is not None:
+            return
         self.keepalived.demote_if_haproxy_dead(amp)
         self._wake.set()
 

@@ -146,7 +146,7 @@ def test_sender_signs_one_datagram_per_amphora_per_target_and_pokes(tmp_path: Pa
     for s in rx:
         s.bind(("127.0.0.1", 0))
         s.settimeout(5)
-    paths = HaproxyPaths(*(tmp_path / n for n in ("cfg", "pid", "m.sock", "s.sock", "log")))
+    paths = HaproxyPaths(*(tmp_path / n for n in ("cfg", "pid", "s.sock", "log")))
     probe = AmphoraProbe(L1, "ostt-no-such-namespace", 3, paths, CounterCarry(tmp_path / "c"))
     seq = iter(range(100, 200))
     sender = HeartbeatSender(
