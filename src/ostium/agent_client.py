@@ -27,6 +27,9 @@ from ostium.model.errors import PermanentError, TransientError
 from ostium.model.spec import REVEAL, AmphoraList, AmphoraPlug, AmphoraSpec, AmphoraState
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+REMOTE_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+"""For agents on other hosts: a host that stopped answering costs a caller 5 s, not 10
+(a silent host is not called at all: see `control/worker/amphorae.retire`)."""
 
 
 class AgentUnavailable(TransientError):

@@ -4,6 +4,8 @@ in a log or an answer they do not belong to."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 import stat
 from pathlib import Path
@@ -14,8 +16,13 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
 from ostium.agent import enrolling
+from ostium.agent_client import AgentClient
 from ostium.control.db import models as m
+from ostium.control.housekeeping import Housekeeping
+from ostium.drivers.compute.base import AmphoraHost, AmphoraInfo
+from ostium.drivers.compute.noop import NoopDriver
 from ostium.model.enums import HostState
+from ostium.model.spec import AmphoraPlug
 from tests.api.conftest import Api
 
 
@@ -191,3 +198,94 @@ def test_only_admins_add_hosts_and_the_token_alone_joins(token_api: Api, tmp_pat
     _, token = _add(api, "h9")
     api.headers = {}  # the agent has no API token: its enrollment token is enough
     assert _join(api, token, tmp_path / "agent").cert.exists()
+
+
+class _TwoHosts(NoopDriver):
+    """Two hosts; remembers what each was asked to destroy."""
+
+    def __init__(self) -> None:
+        self.destroyed: list[tuple[str, str]] = []
+        self.where = "https://198.19.40.2:9443"
+
+    def hosts(self) -> list[str]:
+        return ["https://198.19.40.2:9443", "https://198.19.40.3:9443"]
+
+    def on(self, host: str | None) -> AmphoraHost:
+        self.where = host or "?"
+        return self
+
+    def build(self, plug: AmphoraPlug) -> AmphoraInfo:
+        return dataclasses.replace(super().build(plug), host=self.where)
+
+    def destroy(self, amphora_id: str) -> None:
+        self.destroyed.append((self.where, amphora_id))
+
+
+def test_a_failover_never_waits_on_a_silent_host(api: Api) -> None:
+    """The old amphora of a failover on a silent host (its agent unreachable) is only
+    marked DELETED, without a call to that host; on a host that answers it is
+    destroyed. Housekeeping removes the forgotten one when the host comes back."""
+    driver = _TwoHosts()
+    api.worker.reconciler.driver = driver
+    dead, alive = driver.hosts()
+    lbs = [api.lb(name=f"lb{i}") for i in range(2)]
+    old: dict[str, str] = {}
+    with api.db.write() as s:
+        for lb, host, age in ((lbs[0], dead, 60), (lbs[1], alive, 1)):
+            (amp,) = s.query(m.Amphora).filter(m.Amphora.load_balancer_id == lb["id"]).all()
+            amp.host = host
+            amp.last_heartbeat = m.utcnow() - dt.timedelta(seconds=age)
+            old[lb["id"]] = amp.id
+    for lb in lbs:
+        assert api.put(f"/v2/lbaas/loadbalancers/{lb['id']}/failover").status_code == 202
+    api.settle()
+    assert driver.destroyed == [(alive, old[lbs[1]["id"]])]  # never a call to the dead one
+    with api.db.read() as s:
+        for lb in lbs:
+            amps = s.query(m.Amphora).filter(m.Amphora.load_balancer_id == lb["id"]).all()
+            states = {a.id: (a.status, a.host) for a in amps}
+            assert states.pop(old[lb["id"]])[0] == "DELETED"
+            # the replacement: on the host that answers
+            assert list(states.values()) == [("ALLOCATED", alive)]
+        assert api.lb_status(lbs[0]["id"]) == "ACTIVE"
+
+
+def test_housekeeping_removes_orphans_on_every_host_that_answers(api: Api) -> None:
+    """What a host still runs without a live row (its amphorae forgotten while it was
+    silent) is deleted through its agent; a host that does not answer is skipped."""
+    lb = api.lb()
+    with api.db.read() as s:
+        (amp,) = s.query(m.Amphora).filter(m.Amphora.load_balancer_id == lb["id"]).all()
+    deleted: list[str] = []
+
+    def agent(running: list[str]) -> AgentClient:
+        def handle(request: httpx.Request) -> httpx.Response:
+            if request.method == "GET" and request.url.path == "/amphorae":
+                body = {"amphorae": [_state(a) for a in running]}
+                return httpx.Response(200, json=body)
+            if request.method == "DELETE":
+                deleted.append(request.url.path.rsplit("/", 1)[-1])
+                return httpx.Response(204)
+            if request.url.path == "/sweep":
+                return httpx.Response(200, json={"removed": []})
+            return httpx.Response(404, json={"error": "not_found", "message": "?"})
+
+        return AgentClient(
+            httpx.Client(transport=httpx.MockTransport(handle), base_url="https://x")
+        )
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no route to host", request=request)
+
+    silent = AgentClient(
+        httpx.Client(transport=httpx.MockTransport(unreachable), base_url="https://y")
+    )
+    others = [silent, agent([amp.id, "0" * 8 + "-0000-4000-8000-" + "0" * 12])]
+    hk = Housekeeping(api.db, api.settings, more_agents=lambda: others)
+    report = hk.run_once(0.0)
+    assert deleted == ["0" * 8 + "-0000-4000-8000-" + "0" * 12]  # the live one stays
+    assert report.orphans == [f"amphora {deleted[0]}"]
+
+
+def _state(amphora_id: str) -> dict[str, object]:
+    return {"amphora_id": amphora_id, "namespace": f"ostt-{amphora_id[:8]}"}

@@ -76,3 +76,9 @@ def _silent(session: Session, settings: Settings, hosts: list[str]) -> set[str]:
         .group_by(m.Amphora.host)
     )
     return {str(host) for host, last in rows if last is not None and last < cutoff}
+
+
+def silent_hosts(session: Session, settings: Settings, hosts: list[str]) -> set[str]:
+    """Which of `hosts` are silent (dead, as far as the health manager can tell): the
+    worker does not wait on them (`amphorae.AmphoraSteps.retire`)."""
+    return _silent(session, settings, hosts)
