@@ -22,6 +22,7 @@ killed, its namespaces (the host's and its amphorae's) removed.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -83,7 +84,9 @@ class HostFabric:
             inside(ns, "ip", "link", "set", "lo", "up")
         inside("ostt-fb", "ip", "link", "add", "fab", "type", "bridge")
         inside("ostt-fb", "ip", "link", "set", "fab", "up")
-        ip("link", "add", "ostt-mg0", "type", "bridge")
+        # A fixed address: a bridge without one takes its lowest port's, so a dying host
+        # (its port gone) could change it and cut the others off for seconds (ARP).
+        ip("link", "add", "ostt-mg0", "address", "02:00:c6:13:d2:01", "type", "bridge")
         ip("addr", "add", f"{MGMT}.1/24", "dev", "ostt-mg0")
         ip("link", "set", "ostt-mg0", "up")
         # host 0 (the root namespace): its VIP bridge and uplink
@@ -235,7 +238,9 @@ class HostFabric:
                 sh("kill", "-9", str(pid))
         for line in sh("ip", "netns", "list").stdout.splitlines():
             ns = line.split()[0] if line else ""
-            if ns.startswith(f"ostt{n}") or ns == f"ostt-n{n}":
+            # host n's amphorae are `ostt<n><12 hex>`; host 0's `ostt<12 hex>` may start
+            # with the digit n too, and must live on
+            if re.fullmatch(rf"ostt{n}[0-9a-f]{{12}}", ns) or ns == f"ostt-n{n}":
                 for pid in sh("ip", "netns", "pids", ns).stdout.split():
                     sh("kill", "-9", pid)
                 sh("ip", "netns", "del", ns)
