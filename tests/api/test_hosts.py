@@ -8,6 +8,8 @@ import dataclasses
 import datetime as dt
 import logging
 import stat
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -201,30 +203,35 @@ def test_only_admins_add_hosts_and_the_token_alone_joins(token_api: Api, tmp_pat
 
 
 class _TwoHosts(NoopDriver):
-    """Two hosts; remembers what each was asked to destroy."""
+    """Two hosts; the first one's agent hangs (until `answer` is set). Remembers what
+    each host was asked to destroy."""
 
     def __init__(self) -> None:
         self.destroyed: list[tuple[str, str]] = []
-        self.where = "https://198.19.40.2:9443"
+        self.answer = threading.Event()
+        self.where = threading.local()
 
     def hosts(self) -> list[str]:
         return ["https://198.19.40.2:9443", "https://198.19.40.3:9443"]
 
     def on(self, host: str | None) -> AmphoraHost:
-        self.where = host or "?"
+        self.where.host = host or "?"
         return self
 
     def build(self, plug: AmphoraPlug) -> AmphoraInfo:
-        return dataclasses.replace(super().build(plug), host=self.where)
+        return dataclasses.replace(super().build(plug), host=self.where.host)
 
     def destroy(self, amphora_id: str) -> None:
-        self.destroyed.append((self.where, amphora_id))
+        host = self.where.host
+        if host == self.hosts()[0]:
+            self.answer.wait(30)
+        self.destroyed.append((host, amphora_id))
 
 
 def test_a_failover_never_waits_on_a_silent_host(api: Api) -> None:
-    """The old amphora of a failover on a silent host (its agent unreachable) is only
-    marked DELETED, without a call to that host; on a host that answers it is
-    destroyed. Housekeeping removes the forgotten one when the host comes back."""
+    """The old amphora of a failover on a silent host (its agent hanging) is marked
+    DELETED at once and its destroy is tried in the background: the failover ends while
+    that call still hangs. On a host that answers it is destroyed first, as always."""
     driver = _TwoHosts()
     api.worker.reconciler.driver = driver
     dead, alive = driver.hosts()
@@ -238,8 +245,8 @@ def test_a_failover_never_waits_on_a_silent_host(api: Api) -> None:
             old[lb["id"]] = amp.id
     for lb in lbs:
         assert api.put(f"/v2/lbaas/loadbalancers/{lb['id']}/failover").status_code == 202
-    api.settle()
-    assert driver.destroyed == [(alive, old[lbs[1]["id"]])]  # never a call to the dead one
+    api.settle()  # returns while the dead host's agent still hangs
+    assert driver.destroyed == [(alive, old[lbs[1]["id"]])]
     with api.db.read() as s:
         for lb in lbs:
             amps = s.query(m.Amphora).filter(m.Amphora.load_balancer_id == lb["id"]).all()
@@ -247,7 +254,13 @@ def test_a_failover_never_waits_on_a_silent_host(api: Api) -> None:
             assert states.pop(old[lb["id"]])[0] == "DELETED"
             # the replacement: on the host that answers
             assert list(states.values()) == [("ALLOCATED", alive)]
-        assert api.lb_status(lbs[0]["id"]) == "ACTIVE"
+    for lb in lbs:
+        assert api.lb_status(lb["id"]) == "ACTIVE"
+    driver.answer.set()  # the host answers after all: the deferred destroy gets through
+    deadline = time.monotonic() + 30
+    while (dead, old[lbs[0]["id"]]) not in driver.destroyed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (dead, old[lbs[0]["id"]]) in driver.destroyed
 
 
 def test_housekeeping_removes_orphans_on_every_host_that_answers(api: Api) -> None:

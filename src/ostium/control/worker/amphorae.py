@@ -12,9 +12,10 @@ records the outcome in the amphora's row:
 - `push`: one spec per amphora, in the order given, each to its host;
 - `retire`: destroy an amphora and mark its row DELETED (its addresses released, its
   open connections no longer counted); on a silent host (dead: the health manager heard
-  none of its amphorae within `heartbeat_timeout`) it only marks the row, at once, so
-  failovers never queue behind calls to a dead agent; housekeeping removes what is left
-  when the host answers again. `forget` only marks it, for a host that is gone.
+  none of its amphorae within `heartbeat_timeout`) it marks the row at once and leaves
+  the destroy to a background attempt (`DataPlane.destroy_later`), so failovers never
+  queue behind calls to a dead agent; housekeeping removes what is left when the host
+  answers again. `forget` only marks it, for a host that is gone.
 
 Callers: `reconciling`, `pairing`. Must not decide topology (roles, placement).
 """
@@ -120,16 +121,16 @@ class AmphoraSteps:
 
     def retire(self, amp_id: str, host: str | None) -> None:
         """Destroy the amphora, then mark its row DELETED. On a silent host (dead, as
-        the health manager sees it) the row is only marked: no worker waits on a host
-        that does not answer, and housekeeping removes the amphora if the host returns."""
+        the health manager sees it) the row is marked first and the destroy runs in the
+        background: no worker waits on a host that does not answer (housekeeping removes
+        the amphora if the host returns and the attempt failed)."""
         if host is not None:
             with self.db.read() as session:
                 dead = host in host_choice.silent_hosts(session, self.settings, [host])
             if dead:
-                log.warning(
-                    "amphora %s: its host %s is silent; forgotten, not destroyed", amp_id, host
-                )
+                log.warning("amphora %s: its host %s is silent; forgotten", amp_id, host)
                 self.forget(amp_id)
+                self.plane.destroy_later(amp_id, host)
                 return
         self.plane.destroy(amp_id, host)
         self.forget(amp_id)
