@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -40,8 +41,13 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO / "tests" / "e2e"), str(REPO / "tests" / "e2e" / "hosts")]
+sys.path[:0] = [
+    str(REPO / "bench"),
+    str(REPO / "tests" / "e2e"),
+    str(REPO / "tests" / "e2e" / "hosts"),
+]
 
+from _common import Terminated  # noqa: E402
 from api_support import Ostium, processes  # noqa: E402
 from fabric import PY, VIP, HostFabric, hosts_of, pair_lb  # noqa: E402
 
@@ -276,6 +282,12 @@ def main() -> int:
     if args.quick:
         args.place, args.per_host, args.pairs, args.curve = 30, 5, 3, "5,10,20"
     args.curve = [int(x) for x in str(args.curve).split(",") if x]
+
+    def terminated(*_: object) -> None:
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminated)  # the fabric is removed on the way out
+    signal.signal(signal.SIGHUP, terminated)
     lock = Path("/tmp/ostium-e2e-tests.lock").open("w")  # noqa: SIM115 - held until the end
     fcntl.flock(lock, fcntl.LOCK_EX)
     result: dict[str, Any] = {"hosts": 3}
