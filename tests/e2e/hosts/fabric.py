@@ -168,7 +168,7 @@ class HostFabric:
         # uvicorn's graceful stop waits for an idle keep-alive TLS connection: keep none.
         o.api.http.headers["Connection"] = "close"
         self.ostium = o
-        o.start("serve")
+        o.start("serve", wait=120)  # generous: a loaded 2-core machine
         return o
 
     def join(self, n: int) -> subprocess.Popen[bytes]:
