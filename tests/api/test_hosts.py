@@ -256,6 +256,11 @@ def test_a_failover_never_waits_on_a_silent_host(api: Api) -> None:
             assert list(states.values()) == [("ALLOCATED", alive)]
     for lb in lbs:
         assert api.lb_status(lb["id"]) == "ACTIVE"
+    # The dead host holds nothing now, yet it is not the least loaded: it stays out.
+    lb = api.lb(name="after")
+    with api.db.read() as s:
+        (amp,) = s.query(m.Amphora).filter(m.Amphora.load_balancer_id == lb["id"]).all()
+        assert amp.host == alive
     driver.answer.set()  # the host answers after all: the deferred destroy gets through
     deadline = time.monotonic() + 30
     while (dead, old[lbs[0]["id"]]) not in driver.destroyed and time.monotonic() < deadline:
