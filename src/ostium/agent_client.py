@@ -32,6 +32,9 @@ KEEPALIVE_SECONDS = 60.0
 a TCP and mutual-TLS handshake (milliseconds of CPU on both sides), and changes come
 minutes apart; the agent keeps idle connections longer (`agent.main.KEEPALIVE_SECONDS`)
 so that the client, not the server, closes them and no request meets a closing socket."""
+REMOTE_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+"""For agents on other hosts: a host that stopped answering costs a caller 5 s, not 10
+(a silent host is not called at all: see `control/worker/amphorae.retire`)."""
 
 
 class AgentUnavailable(TransientError):

@@ -4,8 +4,12 @@ in a log or an answer they do not belong to."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 import stat
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -14,8 +18,13 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
 from ostium.agent import enrolling
+from ostium.agent_client import AgentClient
 from ostium.control.db import models as m
+from ostium.control.housekeeping import Housekeeping
+from ostium.drivers.compute.base import AmphoraHost, AmphoraInfo
+from ostium.drivers.compute.noop import NoopDriver
 from ostium.model.enums import HostState
+from ostium.model.spec import AmphoraPlug
 from tests.api.conftest import Api
 
 
@@ -191,3 +200,110 @@ def test_only_admins_add_hosts_and_the_token_alone_joins(token_api: Api, tmp_pat
     _, token = _add(api, "h9")
     api.headers = {}  # the agent has no API token: its enrollment token is enough
     assert _join(api, token, tmp_path / "agent").cert.exists()
+
+
+class _TwoHosts(NoopDriver):
+    """Two hosts; the first one's agent hangs (until `answer` is set). Remembers what
+    each host was asked to destroy."""
+
+    def __init__(self) -> None:
+        self.destroyed: list[tuple[str, str]] = []
+        self.answer = threading.Event()
+        self.where = threading.local()
+
+    def hosts(self) -> list[str]:
+        return ["https://198.19.40.2:9443", "https://198.19.40.3:9443"]
+
+    def on(self, host: str | None) -> AmphoraHost:
+        self.where.host = host or "?"
+        return self
+
+    def build(self, plug: AmphoraPlug) -> AmphoraInfo:
+        return dataclasses.replace(super().build(plug), host=self.where.host)
+
+    def destroy(self, amphora_id: str) -> None:
+        host = self.where.host
+        if host == self.hosts()[0]:
+            self.answer.wait(30)
+        self.destroyed.append((host, amphora_id))
+
+
+def test_a_failover_never_waits_on_a_silent_host(api: Api) -> None:
+    """The old amphora of a failover on a silent host (its agent hanging) is marked
+    DELETED at once and its destroy is tried in the background: the failover ends while
+    that call still hangs. On a host that answers it is destroyed first, as always."""
+    driver = _TwoHosts()
+    api.worker.reconciler.driver = driver
+    dead, alive = driver.hosts()
+    lbs = [api.lb(name=f"lb{i}") for i in range(2)]
+    old: dict[str, str] = {}
+    with api.db.write() as s:
+        for lb, host, age in ((lbs[0], dead, 60), (lbs[1], alive, 1)):
+            (amp,) = s.query(m.Amphora).filter(m.Amphora.load_balancer_id == lb["id"]).all()
+            amp.host = host
+            amp.last_heartbeat = m.utcnow() - dt.timedelta(seconds=age)
+            old[lb["id"]] = amp.id
+    for lb in lbs:
+        assert api.put(f"/v2/lbaas/loadbalancers/{lb['id']}/failover").status_code == 202
+    api.settle()  # returns while the dead host's agent still hangs
+    assert driver.destroyed == [(alive, old[lbs[1]["id"]])]
+    with api.db.read() as s:
+        for lb in lbs:
+            amps = s.query(m.Amphora).filter(m.Amphora.load_balancer_id == lb["id"]).all()
+            states = {a.id: (a.status, a.host) for a in amps}
+            assert states.pop(old[lb["id"]])[0] == "DELETED"
+            # the replacement: on the host that answers
+            assert list(states.values()) == [("ALLOCATED", alive)]
+    for lb in lbs:
+        assert api.lb_status(lb["id"]) == "ACTIVE"
+    # The dead host holds nothing now, yet it is not the least loaded: it stays out.
+    lb = api.lb(name="after")
+    with api.db.read() as s:
+        (amp,) = s.query(m.Amphora).filter(m.Amphora.load_balancer_id == lb["id"]).all()
+        assert amp.host == alive
+    driver.answer.set()  # the host answers after all: the deferred destroy gets through
+    deadline = time.monotonic() + 30
+    while (dead, old[lbs[0]["id"]]) not in driver.destroyed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (dead, old[lbs[0]["id"]]) in driver.destroyed
+
+
+def test_housekeeping_removes_orphans_on_every_host_that_answers(api: Api) -> None:
+    """What a host still runs without a live row (its amphorae forgotten while it was
+    silent) is deleted through its agent; a host that does not answer is skipped."""
+    lb = api.lb()
+    with api.db.read() as s:
+        (amp,) = s.query(m.Amphora).filter(m.Amphora.load_balancer_id == lb["id"]).all()
+    deleted: list[str] = []
+
+    def agent(running: list[str]) -> AgentClient:
+        def handle(request: httpx.Request) -> httpx.Response:
+            if request.method == "GET" and request.url.path == "/amphorae":
+                body = {"amphorae": [_state(a) for a in running]}
+                return httpx.Response(200, json=body)
+            if request.method == "DELETE":
+                deleted.append(request.url.path.rsplit("/", 1)[-1])
+                return httpx.Response(204)
+            if request.url.path == "/sweep":
+                return httpx.Response(200, json={"removed": []})
+            return httpx.Response(404, json={"error": "not_found", "message": "?"})
+
+        return AgentClient(
+            httpx.Client(transport=httpx.MockTransport(handle), base_url="https://x")
+        )
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no route to host", request=request)
+
+    silent = AgentClient(
+        httpx.Client(transport=httpx.MockTransport(unreachable), base_url="https://y")
+    )
+    others = [silent, agent([amp.id, "0" * 8 + "-0000-4000-8000-" + "0" * 12])]
+    hk = Housekeeping(api.db, api.settings, more_agents=lambda: others)
+    report = hk.run_once(0.0)
+    assert deleted == ["0" * 8 + "-0000-4000-8000-" + "0" * 12]  # the live one stays
+    assert report.orphans == [f"amphora {deleted[0]}"]
+
+
+def _state(amphora_id: str) -> dict[str, object]:
+    return {"amphora_id": amphora_id, "namespace": f"ostt-{amphora_id[:8]}"}

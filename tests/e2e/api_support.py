@@ -473,8 +473,11 @@ class Ostium:
         tls = any(ln.startswith("tls_cert_file") for ln in self.sections.get("api_settings", []))
         return f"{'https' if tls else 'http'}://{self.bind_host}:{self.api_port}"
 
-    def start(self, role: str, key: str | None = None) -> subprocess.Popen[bytes]:
-        """Start `ostium serve|api|worker`; `serve` and `api` return once the API answers."""
+    def start(
+        self, role: str, key: str | None = None, wait: float = 30.0
+    ) -> subprocess.Popen[bytes]:
+        """Start `ostium serve|api|worker`; `serve` and `api` return once the API answers
+        (within `wait` seconds)."""
         key = key or role
         argv = [
             *OSTIUM,
@@ -505,7 +508,7 @@ class Ostium:
                 except httpx.HTTPError:
                     return False
 
-            wait_for(up, 30, 0.1, f"ostium {role} answering")
+            wait_for(up, wait, 0.1, f"ostium {role} answering")
         return proc
 
     def log(self, key: str) -> str:

@@ -30,12 +30,6 @@ from ostium.agent_client import AgentClient, mtls_client
 from ostium.devtools.demo_backends import DemoNetwork
 from ostium.drivers.certificates.local_ca import LocalCA
 
-# The many-hosts suite (tests/e2e/hosts) runs with `make test-hosts`
-# (OSTIUM_HOSTS_SUITE=1), not with every `make test`. Ignored from here rather than
-# from a conftest of its own, whose module name would shadow this one for
-# `from conftest import ...` in the other e2e modules.
-collect_ignore_glob = [] if os.environ.get("OSTIUM_HOSTS_SUITE") == "1" else ["hosts/*"]
-
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.geteuid() == 0:

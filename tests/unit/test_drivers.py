@@ -93,6 +93,7 @@ def test_multi_host_builds_and_destroys_on_the_named_host() -> None:
     driver.on("https://b:9443").destroy(amp)
     assert agent_b.amphorae == set()
     assert driver.local_agent() is a.client  # the first host is this machine's agent
+    assert driver.other_agents() == [b.client]  # housekeeping's orphans on the others
 
 
 def test_multi_host_without_a_host_builds_locally_and_finds_the_amphora_later() -> None:

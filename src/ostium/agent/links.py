@@ -19,6 +19,7 @@ host: the amphora routes through the subnet's own gateway.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from ostium.agent.commands import run
@@ -87,13 +88,24 @@ def _addresses(dev: str) -> set[str]:
 
 
 def ensure_bridge(name: str, host_address: str | None = None) -> None:
-    """A bridge ostium owns named `name`, up, carrying `host_address` (CIDR) if given."""
+    """A bridge ostium owns named `name`, up, carrying `host_address` (CIDR) if given.
+    Its MAC address is set once, at random (locally administered): a bridge whose
+    address was never set takes the lowest of its ports', so removing an amphora's veth
+    (a failover) could change it, and every neighbour's ARP entry for the host address
+    would point nowhere for seconds."""
     if not exists(name):
         run(["ip", "link", "add", "name", name, "type", "bridge"])
+        run(["ip", "link", "set", "dev", name, "address", random_mac()])
     if host_address and host_address not in _addresses(name):
         argv = ["ip", "addr", "replace", host_address, "dev", name]
         run(argv + (["nodad"] if ":" in host_address else []))
     run(["ip", "link", "set", "dev", name, "up"])
+
+
+def random_mac() -> str:
+    """A random unicast, locally administered MAC address."""
+    first = (secrets.randbits(8) & 0xFC) | 0x02
+    return ":".join(f"{b:02x}" for b in [first, *secrets.token_bytes(5)])
 
 
 UNREACHABLE_METRIC = "4242"

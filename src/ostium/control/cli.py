@@ -110,9 +110,13 @@ def _start_health(settings: Settings, db: Any, wake: Any) -> Any:
 
 def _housekeeping(settings: Settings, db: Any, driver: ComputeDriver) -> Any:
     from ostium.control.housekeeping import Housekeeping
+    from ostium.drivers.compute.multihost import MultiHostDriver
 
     agent = driver.local_agent()
-    return Housekeeping(db, settings, agent=agent, certificates=agent is not None)
+    others = driver.other_agents if isinstance(driver, MultiHostDriver) else None
+    return Housekeeping(
+        db, settings, agent=agent, certificates=agent is not None, more_agents=others
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

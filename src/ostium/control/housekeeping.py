@@ -12,13 +12,17 @@ jobs, each on its own period (`[house_keeping]`):
   `cert_expiry_buffer`, issue new ones from the local CA; the agent loads its new
   certificate into its running TLS server (`agent.tls`), so nothing restarts and no
   haproxy is touched; the amphorae rows get the new `cert_expiration`.
-- `remove_orphans` (every `orphan_interval`, when an agent is reachable): amphorae the
-  agent runs that have no live row are deleted through the agent, and the agent sweeps
-  namespaces, haproxy processes and state it does not know. Everything removed is
+- `remove_orphans` (every `orphan_interval`, on every agent that answers: the local
+  one and those of the other hosts): amphorae the agent runs that have no live row are
+  deleted through the agent, and the agent sweeps namespaces, haproxy processes and
+  state it does not know. This is how the amphorae of a host that went silent (failed
+  over, their rows only marked DELETED) are removed once the host answers again. An
+  agent that does not answer is skipped until the next round. Everything removed is
   logged, counted and returned.
 
-The agent comes from the compute driver (`ComputeDriver.local_agent`, in `ostium serve`)
-or from `netns_setup.connect_local_agent` (alone). Clock and sleep are injected; each job
+The agent comes from the compute driver (`ComputeDriver.local_agent`, in `ostium serve`,
+with the other hosts' agents as `more_agents`) or from `netns_setup.connect_local_agent`
+(alone). Clock and sleep are injected; each job
 catches its own failures. Must not import the API or the services, nor reconcile
 anything (the worker does).
 """
@@ -32,7 +36,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select, update
 
-from ostium.agent_client import AgentClient
+from ostium.agent_client import AgentClient, AgentUnavailable
 from ostium.control import metrics
 from ostium.control.background import Background
 from ostium.control.db import models as m
@@ -171,6 +175,7 @@ class Housekeeping(Background):
         settings: Settings,
         agent: AgentClient | None = None,
         certificates: bool = False,
+        more_agents: Callable[[], list[AgentClient]] | None = None,
         registry: metrics.Registry = metrics.REGISTRY,
         clock: Callable[[], dt.datetime] = m.utcnow,
         sleep: Callable[[float], object] | None = None,
@@ -180,6 +185,7 @@ class Housekeeping(Background):
         self.settings = settings
         self.agent = agent
         self.certificates = certificates
+        self.more_agents = more_agents
         self.clock = clock
         self.removed = metrics.housekeeping_removed(registry)
         self._due: dict[str, float] = {}
@@ -194,10 +200,22 @@ class Housekeeping(Background):
                 hk.cert_interval,
                 lambda: rotate_certificates(self.db, self.settings),
             )
-        if self.agent is not None:
-            agent = self.agent
-            out["orphans"] = (hk.orphan_interval, lambda: remove_orphans(self.db, agent))
+        if self.agent is not None or self.more_agents is not None:
+            out["orphans"] = (hk.orphan_interval, self._orphans_everywhere)
         return out
+
+    def _orphans_everywhere(self) -> Report:
+        """`remove_orphans` on the local agent (its failure is the job's), then on each
+        other host's agent that answers."""
+        total = Report()
+        if self.agent is not None:
+            total.orphans += remove_orphans(self.db, self.agent).orphans
+        for agent in self.more_agents() if self.more_agents is not None else []:
+            try:
+                total.orphans += remove_orphans(self.db, agent).orphans
+            except AgentUnavailable as exc:  # a silent host: next round
+                log.info("housekeeping: orphans of an agent not checked: %s", exc)
+        return total
 
     def run_once(self, now: float) -> Report:
         """Run every job that is due at monotonic time `now`; return what they did."""

@@ -27,7 +27,7 @@ import httpx
 from ostium.agent.links import vlan_ifname
 from ostium.agent.main import AgentProcess, start_agent_subprocess
 from ostium.agent.tls import CertReloader
-from ostium.agent_client import AgentClient, mtls_client, ssl_context
+from ostium.agent_client import REMOTE_TIMEOUT, AgentClient, mtls_client, ssl_context
 from ostium.control.health.manager import key_file
 from ostium.control.host_directory import HostDirectory
 from ostium.control.settings import NetworkSettings, Settings
@@ -203,7 +203,12 @@ def start_local_netns_driver(
 
     def connect(url: str) -> NetnsDriver:
         client = mtls_client(
-            url, cert=paths["client_cert"], key=paths["client_key"], ca=paths["ca"], context=context
+            url,
+            cert=paths["client_cert"],
+            key=paths["client_key"],
+            ca=paths["ca"],
+            context=context,
+            timeout=REMOTE_TIMEOUT,
         )
         clients.append(client)
         # More hosts: their agents trust the same CA; their expiry is their own business.

@@ -1,15 +1,17 @@
 """Several "hosts" on one machine: network namespaces, each running its own agent,
 joined to one ostium, with a fabric between them.
 
-The picture (every name starts with `ostt`, every address is in 198.19.210-211.0/24):
+The picture (every name starts with `ostt`, every address is in 198.19.210.0/24 or
+198.19.212.0/22):
 
 - management: the bridge `ostt-mg0` (198.19.210.1/24) in the root namespace, where
   `ostium serve` listens (API over HTTPS, health manager); host N has 198.19.210.1N on it;
-- the VIP network `ostt-fv` (kind existing-bridge, 198.19.211.0/24): in the root namespace
+- the VIP network `ostt-fv` (kind existing-bridge, 198.19.212.0/22, room for a thousand
+  VIPs for bench/hosts.py): in the root namespace
   and in each host namespace a bridge of that name, whose uplink is a veth into the
   bridge `fab` of the fabric namespace `ostt-fb` (what a switch does for a VLAN);
-- on the fabric: the client namespace `ostt-cl3` (198.19.211.50) and the backend
-  `ostt-bk3` (198.19.211.60:8080, answers `ostt-bk`).
+- on the fabric: the client namespace `ostt-cl3` (198.19.212.50) and the backend
+  `ostt-bk3` (198.19.212.60:8080, answers `ostt-bk`).
 
 The root namespace's own agent (started by `ostium serve`) is host 0; hosts 1.. join
 with `ostium agent --join https://198.19.210.1:PORT --token T`, each with its own state
@@ -19,6 +21,8 @@ killed, its namespaces (the host's and its amphorae's) removed.
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 import subprocess
 import sys
@@ -32,17 +36,17 @@ from ostium.drivers.certificates.local_ca import LocalCA
 MGMT = "198.19.210"
 VIP = Net(
     "ostt-fv",
-    "198.19.211.0/24",
+    "198.19.212.0/22",
     "ostt-fv",
     "ostt-fv-subnet",
     (
         "kind = existing-bridge",
         "gateway = none",
-        "allocation_start = 198.19.211.100",
-        "allocation_end = 198.19.211.250",
+        "allocation_start = 198.19.212.100",
+        "allocation_end = 198.19.215.250",
     ),
 )
-BACKEND = "198.19.211.60"
+BACKEND = "198.19.212.60"
 PY = sys.executable
 
 
@@ -80,7 +84,9 @@ class HostFabric:
             inside(ns, "ip", "link", "set", "lo", "up")
         inside("ostt-fb", "ip", "link", "add", "fab", "type", "bridge")
         inside("ostt-fb", "ip", "link", "set", "fab", "up")
-        ip("link", "add", "ostt-mg0", "type", "bridge")
+        # A fixed address: a bridge without one takes its lowest port's, so a dying host
+        # (its port gone) could change it and cut the others off for seconds (ARP).
+        ip("link", "add", "ostt-mg0", "address", "02:00:c6:13:d2:01", "type", "bridge")
         ip("addr", "add", f"{MGMT}.1/24", "dev", "ostt-mg0")
         ip("link", "set", "ostt-mg0", "up")
         # host 0 (the root namespace): its VIP bridge and uplink
@@ -92,8 +98,8 @@ class HostFabric:
         ip("link", "set", "ostt-u0", "master", "ostt-fv", "up")
         for n in range(1, self.count + 1):
             self._host(n)
-        self._leg("ostt-cl3", "eth0", "cl", "198.19.211.50/24")
-        self._leg("ostt-bk3", "eth0", "bk", f"{BACKEND}/24")
+        self._leg("ostt-cl3", "eth0", "cl", "198.19.212.50/22")
+        self._leg("ostt-bk3", "eth0", "bk", f"{BACKEND}/22")
         self.server = subprocess.Popen(
             [
                 "ip",
@@ -146,6 +152,7 @@ class HostFabric:
             verify=str(ca.cert_path),
             sections={
                 "api_settings": [
+                    "auth_strategy = noauth",  # on a non-loopback address, said so
                     "allow_noauth_on_public_bind = true",
                     f"tls_cert_file = {api_cert}",
                     f"tls_key_file = {api_key}",
@@ -161,7 +168,7 @@ class HostFabric:
         # uvicorn's graceful stop waits for an idle keep-alive TLS connection: keep none.
         o.api.http.headers["Connection"] = "close"
         self.ostium = o
-        o.start("serve")
+        o.start("serve", wait=120)  # generous: a loaded 2-core machine
         return o
 
     def join(self, n: int) -> subprocess.Popen[bytes]:
@@ -215,7 +222,7 @@ class HostFabric:
             rows = o.api.http.get("/v2/ostium/hosts").json()["hosts"]
             return any(h["name"] == f"host{n}" and h["state"] == "ACTIVE" for h in rows)
 
-        wait_for(joined, 30, 0.2, f"host{n} joined")
+        wait_for(joined, 90, 0.2, f"host{n} joined")
         return agent
 
     def kill(self, n: int) -> None:
@@ -231,7 +238,9 @@ class HostFabric:
                 sh("kill", "-9", str(pid))
         for line in sh("ip", "netns", "list").stdout.splitlines():
             ns = line.split()[0] if line else ""
-            if ns.startswith(f"ostt{n}") or ns == f"ostt-n{n}":
+            # host n's amphorae are `ostt<n><12 hex>`; host 0's `ostt<12 hex>` may start
+            # with the digit n too, and must live on
+            if re.fullmatch(rf"ostt{n}[0-9a-f]{{12}}", ns) or ns == f"ostt-n{n}":
                 for pid in sh("ip", "netns", "pids", ns).stdout.split():
                     sh("kill", "-9", pid)
                 sh("ip", "netns", "del", ns)
@@ -243,20 +252,28 @@ class HostFabric:
     # ------------------------------------------------------------------ teardown
 
     def destroy(self) -> list[str]:
+        """Remove everything the fabric made, whatever failed before (each step on its
+        own); what could not be removed cleanly is returned."""
         left: list[str] = []
         o = self.ostium
         if o is not None:  # load balancers first, while their hosts still answer
             try:
                 for lb in o.api.all_lbs():
-                    o.api.delete_lb(lb["id"])
+                    o.api.delete_lb(lb["id"], timeout=90)
                 for host in o.api.http.get("/v2/ostium/hosts").json()["hosts"]:
                     o.api.http.delete(f"/v2/ostium/hosts/{host['id']}")  # forgotten first
             except Exception as exc:
                 left.append(f"cascade delete failed: {exc!r}")
         for n in range(1, self.count + 1):
-            self.kill(n)
+            try:
+                self.kill(n)
+            except Exception as exc:
+                left.append(f"host{n} not killed cleanly: {exc!r}")
         if o is not None:
-            left += o.shutdown()
+            try:
+                left += o.shutdown()
+            except Exception as exc:
+                left.append(f"ostium not stopped cleanly: {exc!r}")
         if self.server is not None:
             self.server.kill()
             self.server.wait()
@@ -295,4 +312,33 @@ def http_lb(o: Ostium, name: str, **more: object) -> dict[str, object]:
             }
         ],
     }
-    return o.api.create_lb(o.api.subnet_id(VIP.subnet_name), **body)
+    lb = o.api.create_lb(o.api.subnet_id(VIP.subnet_name), wait=False, **body)
+    return o.api.wait_active(str(lb["id"]), 120)  # generous: a loaded 2-core machine
+
+
+def pair_lb(o: Ostium, name: str) -> dict[str, object]:
+    """An ACTIVE_STANDBY load balancer like `http_lb` (through a flavor of its own)."""
+    profile = o.api.http.post(
+        "/v2/lbaas/flavorprofiles",
+        json={
+            "flavorprofile": {
+                "name": f"{name}-fp",
+                "provider_name": "amphora",
+                "flavor_data": json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY"}),
+            }
+        },
+    ).json()["flavorprofile"]
+    flavor = o.api.http.post(
+        "/v2/lbaas/flavors",
+        json={"flavor": {"name": f"{name}-fl", "flavor_profile_id": profile["id"]}},
+    ).json()["flavor"]
+    return http_lb(o, name, flavor_id=flavor["id"])
+
+
+def hosts_of(o: Ostium, lb_id: str) -> dict[str, str]:
+    """Role (MASTER, BACKUP, STANDALONE) -> agent address, of the current amphorae."""
+    return {
+        str(a["role"]): str(a["lb_network_ip"])
+        for a in o.api.amphorae(lb_id)
+        if a["status"] != "DELETED" and a["role"]
+    }

@@ -11,13 +11,18 @@ records the outcome in the amphora's row:
   allocated once (IPAM, owner = amphora, purpose "member");
 - `push`: one spec per amphora, in the order given, each to its host;
 - `retire`: destroy an amphora and mark its row DELETED (its addresses released, its
-  open connections no longer counted); `forget` only marks it, for a host that is gone.
+  open connections no longer counted); on a silent host (dead: the health manager heard
+  none of its amphorae within `heartbeat_timeout`) it marks the row at once and leaves
+  the destroy to a background attempt (`DataPlane.destroy_later`), so failovers never
+  queue behind calls to a dead agent; housekeeping removes what is left when the host
+  answers again. `forget` only marks it, for a host that is gone.
 
 Callers: `reconciling`, `pairing`. Must not decide topology (roles, placement).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +33,7 @@ from ostium.control.db import ipam
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
 from ostium.control.settings import Settings
-from ostium.control.worker import spec_builder
+from ostium.control.worker import host_choice, spec_builder
 from ostium.control.worker.dataplane import DataPlane
 from ostium.model.enums import AmphoraStatus as AS
 from ostium.model.spec import AmphoraPlug, AmphoraSpec
@@ -42,6 +47,8 @@ LIVE = (
     AS.FAILOVER_STOPPED,
 )
 """Amphora statuses that still hold (or may hold) something on a host."""
+
+log = logging.getLogger("ostium.worker")
 
 MEMBER = "member"
 """`ip_allocation.purpose` of an amphora's address on a member subnet."""
@@ -128,7 +135,18 @@ class AmphoraSteps:
         return {spec.amphora_id: self.plane.apply(spec, host) for spec, host in specs}
 
     def retire(self, amp_id: str, host: str | None) -> None:
-        """Destroy the amphora, then mark its row DELETED."""
+        """Destroy the amphora, then mark its row DELETED. On a silent host (dead, as
+        the health manager sees it) the row is marked first and the destroy runs in the
+        background: no worker waits on a host that does not answer (housekeeping removes
+        the amphora if the host returns and the attempt failed)."""
+        if host is not None:
+            with self.db.read() as session:
+                dead = host in host_choice.silent_hosts(session, self.settings, [host])
+            if dead:
+                log.warning("amphora %s: its host %s is silent; forgotten", amp_id, host)
+                self.forget(amp_id)
+                self.plane.destroy_later(amp_id, host)
+                return
         self.plane.destroy(amp_id, host)
         self.forget(amp_id)
 

@@ -5,12 +5,14 @@ compute driver lists may take a new amphora unless its `host` row (an enrolled h
 says otherwise: not ACTIVE (ENROLLING, DRAINING, DOWN), or without the load balancer's
 VIP network or one of its member networks. Hosts without a row (the local agent,
 `remote_agents`) have every declared network. A host whose amphorae all went silent
-(it died: they are being failed over) takes none. A load balancer whose availability
-zone names a `compute_zone` takes only hosts of that zone (`db.zones`; hosts without a
-row are in `[controller_worker] local_zone`), and when none of them may take it,
-`eligible` raises `NoHostInZone` (the load balancer goes to ERROR with that reason):
-never a host of another zone, also at failover. Load is the count of live amphorae per
-host. Callers: `reconciling` (SINGLE) and `pairing` (ACTIVE_STANDBY).
+(it died: they are being failed over) takes none, nor, for 10 heartbeat timeouts, one
+whose amphorae were failed over away while silent (it holds nothing then, but is not
+the least loaded). A load balancer whose availability zone names a `compute_zone` takes
+only hosts of that zone (`db.zones`; hosts without a row are in `[controller_worker]
+local_zone`), and when none of them may take it, `eligible` raises `NoHostInZone` (the
+load balancer goes to ERROR with that reason): never a host of another zone, also at
+failover. Load is the count of live amphorae per host. Callers: `reconciling` (SINGLE)
+and `pairing` (ACTIVE_STANDBY).
 """
 
 from __future__ import annotations
@@ -102,4 +104,41 @@ def _silent(session: Session, settings: Settings, hosts: list[str]) -> set[str]:
         .where(m.Amphora.host.in_(hosts), m.Amphora.status.not_in(HOLDING))
         .group_by(m.Amphora.host)
     )
-    return {str(host) for host, last in rows if last is not None and last < cutoff}
+    silent = {str(host) for host, last in rows if last is not None and last < cutoff}
+    return silent | (_forgotten(session, settings, hosts) - _heard(session, cutoff, hosts))
+
+
+def _forgotten(session: Session, settings: Settings, hosts: list[str]) -> set[str]:
+    """Hosts with an amphora marked DELETED lately that was already silent then (failed
+    over away from a dead host): holding nothing any more, such a host would look the
+    least loaded; it stays out for 10 heartbeat timeouts (or until it is heard again)."""
+    timeout = dt.timedelta(seconds=settings.health.heartbeat_timeout)
+    rows = session.execute(
+        select(m.Amphora.host, m.Amphora.last_heartbeat, m.Amphora.updated_at).where(
+            m.Amphora.host.in_(hosts),
+            m.Amphora.status == AmphoraStatus.DELETED,
+            m.Amphora.updated_at > m.utcnow() - 10 * timeout,
+            m.Amphora.last_heartbeat.is_not(None),
+        )
+    )
+    return {str(h) for h, last, gone in rows if last and gone and last < gone - timeout}
+
+
+def _heard(session: Session, cutoff: dt.datetime, hosts: list[str]) -> set[str]:
+    """Hosts with a live amphora heard from since `cutoff`."""
+    return {
+        str(h)
+        for h in session.scalars(
+            select(m.Amphora.host).where(
+                m.Amphora.host.in_(hosts),
+                m.Amphora.status.not_in(HOLDING),
+                m.Amphora.last_heartbeat >= cutoff,
+            )
+        )
+    }
+
+
+def silent_hosts(session: Session, settings: Settings, hosts: list[str]) -> set[str]:
+    """Which of `hosts` are silent (dead, as far as the health manager can tell): the
+    worker does not wait on them (`amphorae.AmphoraSteps.retire`)."""
+    return _silent(session, settings, hosts)

@@ -63,6 +63,12 @@ class MultiHostDriver:
     def local_agent(self) -> AgentClient | None:
         return self.first.client
 
+    def other_agents(self) -> list[AgentClient]:
+        """The agents of every host but the local one (housekeeping removes their
+        orphans, e.g. what a host that was silent still runs when it comes back)."""
+        self._refresh()
+        return [d.client for d in self.by_host.values() if d is not self.first]
+
 
 class _AnyHost:
     """The operations when the worker names no host: build on the first host, find the
