@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from ostium.agent.commands import in_netns, run
+from ostium.agent.commands import in_netns_with_sysfs, run
 
 LOG = logging.getLogger(__name__)
 ETH_P_ARP = 0x0806
@@ -99,7 +99,11 @@ def announce(namespace: str, interface: str, address: str) -> None:
     """Announce `address` from `interface` in `namespace`, in the background."""
 
     def work() -> None:
-        argv = in_netns(namespace, [sys.executable, "-m", "ostium.agent.garp", interface, address])
+        # With the namespace's own /sys: the MAC is read from /sys/class/net/<interface>
+        # (plain `nsenter --net` keeps the host's sysfs, where that interface is absent).
+        argv = in_netns_with_sysfs(
+            namespace, [sys.executable, "-m", "ostium.agent.garp", interface, address]
+        )
         proc = run(argv, check=False, timeout=COUNT * SPACING + 10)
         if proc.returncode != 0:
             LOG.info(
