@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Terminated, free_port, sh
+from _common import Terminated, free_port, responder_lines, sh
 
 REPO = Path(__file__).resolve().parent.parent
 PREFIX = "ostb"  # agent name prefix: amphora namespaces are ostb<12 hex>
@@ -358,21 +358,7 @@ class Bench:
             self.haproxy(
                 ns,
                 ns,
-                "\n".join(
-                    [
-                        "global",
-                        "    maxconn 4096",
-                        "defaults",
-                        "    mode http",
-                        "    timeout client 30s",
-                        "    timeout server 30s",
-                        "    timeout connect 5s",
-                        "frontend answer",
-                        f"    bind {addr}:8080",
-                        f'    http-request return status 200 content-type text/plain string "{ns}"',
-                        "",
-                    ]
-                ),
+                "\n".join([*responder_lines(ns, addr), ""]),
             )
 
     def start_reference(self) -> None:

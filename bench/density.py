@@ -48,7 +48,7 @@ from typing import Any
 
 import dataplane as dp
 import httpx
-from _common import Terminated, free_port, sh
+from _common import Terminated, free_port, responder_lines, sh
 
 dp.VIP_NET, dp.VIP_GW = "198.19.96", "198.19.96.1"
 dp.BACK_NET = "198.19.100"
@@ -118,21 +118,7 @@ class Density(dp.Bench):
             self.haproxy(
                 ns,
                 ns,
-                "\n".join(
-                    [
-                        "global",
-                        "    maxconn 4096",
-                        "defaults",
-                        "    mode http",
-                        "    timeout client 30s",
-                        "    timeout server 30s",
-                        "    timeout connect 5s",
-                        "frontend answer",
-                        f"    bind {addr}:8080",
-                        f'    http-request return status 200 content-type text/plain string "{ns}"',
-                        "",
-                    ]
-                ),
+                "\n".join([*responder_lines(ns, addr), ""]),
             )
 
     # ---- one point of the curve ----------------------------------------------------

@@ -71,7 +71,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Terminated, free_port, sh
+from _common import Terminated, free_port, responder_lines, sh
 
 REPO = Path(__file__).resolve().parent.parent
 PREFIX = "ostf"  # agent name prefix: amphora namespaces are ostf<12 hex>
@@ -551,23 +551,7 @@ class Backends:
             sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"{addr}/24", "dev", f"{ns}p")
             sh("ip", "netns", "exec", ns, "ip", "link", "set", f"{ns}p", "up")
             cfg = self.workdir / f"{ns}.cfg"
-            cfg.write_text(
-                "\n".join(
-                    [
-                        "global",
-                        "    maxconn 4096",
-                        "defaults",
-                        "    mode http",
-                        "    timeout client 30s",
-                        "    timeout server 30s",
-                        "    timeout connect 5s",
-                        "frontend answer",
-                        f"    bind {addr}:8080",
-                        f'    http-request return status 200 content-type text/plain string "{ns}"',
-                        "",
-                    ]
-                )
-            )
+            cfg.write_text("\n".join([*responder_lines(ns, addr), ""]))
             sh(
                 "ip",
                 "netns",

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Terminated, free_port, sh
+from _common import Terminated, free_port, responder_lines, sh
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -167,18 +167,7 @@ class Bench:
             self.haproxy(
                 ns,
                 ns,
-                [
-                    "global",
-                    "    maxconn 4096",
-                    "defaults",
-                    "    mode http",
-                    "    timeout client 30s",
-                    "    timeout server 30s",
-                    "    timeout connect 5s",
-                    "frontend answer",
-                    f"    bind {addr}:8080",
-                    f'    http-request return status 200 content-type text/plain string "{ns}"',
-                ],
+                responder_lines(ns, addr),
             )
 
     def start_ostium(self) -> None:
