@@ -104,7 +104,47 @@ def reload(haproxy_bin: str, namespace: str, paths: HaproxyPaths, timeout: float
     new = _launch(haproxy_bin, namespace, paths, inherit, timeout)
     if old is not None and old != new:
         _signal(old, signal.SIGUSR1)  # soft stop: finish the connections it holds
+        _wait_listeners_released(old)
     return new
+
+
+def _listening_inodes(pid: int) -> set[str]:
+    """Inodes of the TCP sockets in LISTEN state in `pid`'s network namespace."""
+    found: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 9 and fields[3] == "0A":
+                    found.add(fields[9])
+    return found
+
+
+def holds_listeners(pid: int) -> bool:
+    """Whether `pid` still has one of its namespace's listening sockets open (it may
+    accept new connections)."""
+    listening = _listening_inodes(pid)
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:[") and target[8:-1] in listening:
+                return True
+    return False
+
+
+def _wait_listeners_released(pid: int, timeout: float = 2.0) -> None:
+    """Return once the old process of a reload has closed its copies of the listening
+    sockets (it handles SIGUSR1 on its next loop turn): until then it still accepts new
+    connections under the old configuration, with balancing state of its own (a
+    least-connections pool would not count the new process's connections). Bounded: a
+    process that never lets go only delays the answer."""
+    deadline = time.monotonic() + timeout
+    while holds_listeners(pid) and time.monotonic() < deadline:
+        time.sleep(0.002)
 
 
 def _launch(

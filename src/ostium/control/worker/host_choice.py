@@ -109,9 +109,12 @@ def _silent(session: Session, settings: Settings, hosts: list[str]) -> set[str]:
 
 
 def _forgotten(session: Session, settings: Settings, hosts: list[str]) -> set[str]:
-    """Hosts with an amphora marked DELETED lately that was already silent then (failed
-    over away from a dead host): holding nothing any more, such a host would look the
-    least loaded; it stays out for 10 heartbeat timeouts (or until it is heard again)."""
+    """Hosts with two or more amphorae marked DELETED lately that were already silent then
+    (failed over away from a dead host): holding nothing any more, such a host would look
+    the least loaded; it stays out for 10 heartbeat timeouts (or until it is heard again).
+    One silent amphora alone is that amphora's failure, not evidence that its host died
+    (a host running one amphora of a pair must take its replacement back when the pair's
+    anti-affinity leaves no other host)."""
     timeout = dt.timedelta(seconds=settings.health.heartbeat_timeout)
     rows = session.execute(
         select(m.Amphora.host, m.Amphora.last_heartbeat, m.Amphora.updated_at).where(
@@ -121,7 +124,11 @@ def _forgotten(session: Session, settings: Settings, hosts: list[str]) -> set[st
             m.Amphora.last_heartbeat.is_not(None),
         )
     )
-    return {str(h) for h, last, gone in rows if last and gone and last < gone - timeout}
+    lost: dict[str, int] = {}
+    for host, last, gone in rows:
+        if last and gone and last < gone - timeout:
+            lost[str(host)] = lost.get(str(host), 0) + 1
+    return {host for host, count in lost.items() if count >= 2}
 
 
 def _heard(session: Session, cutoff: dt.datetime, hosts: list[str]) -> set[str]:
