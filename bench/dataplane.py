@@ -311,6 +311,7 @@ class Bench:
                     "[haproxy_amphora]",
                     f"bind_port = {free_port()}",
                     f"name_prefix = {PREFIX}",
+                    f"connection_logging = {str(not self.args.no_access_log).lower()}",
                     "[controller_worker]",
                     "lease_seconds = 10",
                     "[health_manager]",
@@ -906,6 +907,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, help="throughput rounds per target (default 3/1)")
     p.add_argument("--seconds", type=float, help="seconds per throughput round (5/3)")
     p.add_argument("--python-load", action="store_true", help="do not use wrk")
+    p.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="[haproxy_amphora] connection_logging = false (the reference logs nothing)",
+    )
     args = p.parse_args(argv)
     if os.geteuid() != 0:
         print(json.dumps({"error": "needs root (namespaces, bridges, haproxy)"}))
@@ -928,6 +934,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "benchmark": "ostium data plane",
         "quick": quick,
+        "access_log": not args.no_access_log,
         "host": host_info(),
         "load_tool": WrkLoad.name if bench.wrk else PythonLoad.name,
     }
