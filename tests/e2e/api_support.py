@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import http.client
+import json
 import os
 import signal
 import socket
@@ -275,6 +276,30 @@ def trust(verify: str | bool) -> ssl.SSLContext | bool:
 
 class ApiError(AssertionError):
     pass
+
+
+@contextlib.contextmanager
+def topology_flavor(api: Lbaas, name: str, topology: str) -> Iterator[str]:
+    """A flavor (and its profile) whose profile sets `loadbalancer_topology`; its id,
+    both removed afterwards."""
+    profile = api.http.post(
+        "/v2/lbaas/flavorprofiles",
+        json={
+            "flavorprofile": {
+                "name": name,
+                "provider_name": "amphora",
+                "flavor_data": json.dumps({"loadbalancer_topology": topology}),
+            }
+        },
+    ).json()["flavorprofile"]
+    flavor = api.http.post(
+        "/v2/lbaas/flavors", json={"flavor": {"name": name, "flavor_profile_id": profile["id"]}}
+    ).json()["flavor"]
+    try:
+        yield str(flavor["id"])
+    finally:
+        api.http.delete(f"/v2/lbaas/flavors/{flavor['id']}")
+        api.http.delete(f"/v2/lbaas/flavorprofiles/{profile['id']}")
 
 
 class Lbaas:

@@ -50,6 +50,7 @@ from api_support import (
     kill_namespaces,
     processes,
     sh,
+    topology_flavor,
     wait_for,
 )
 from tests import pki
@@ -533,23 +534,8 @@ def test_udp_source_ip_flows_keep_their_member_across_a_takeover(
 @pytest.fixture
 def single_flavor(api: Lbaas) -> Iterator[str]:
     """A flavor whose profile says SINGLE (set up before, removed after, the pairs)."""
-    profile = api.http.post(
-        "/v2/lbaas/flavorprofiles",
-        json={
-            "flavorprofile": {
-                "name": "ostt-single",
-                "provider_name": "amphora",
-                "flavor_data": json.dumps({"loadbalancer_topology": "SINGLE"}),
-            }
-        },
-    ).json()["flavorprofile"]
-    flavor = api.http.post(
-        "/v2/lbaas/flavors",
-        json={"flavor": {"name": "ostt-single", "flavor_profile_id": profile["id"]}},
-    ).json()["flavor"]
-    yield str(flavor["id"])
-    api.http.delete(f"/v2/lbaas/flavors/{flavor['id']}")
-    api.http.delete(f"/v2/lbaas/flavorprofiles/{profile['id']}")
+    with topology_flavor(api, "ostt-single", "SINGLE") as flavor_id:
+        yield flavor_id
 
 
 def test_topology_per_load_balancer_from_a_flavor_and_no_change_later(

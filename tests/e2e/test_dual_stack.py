@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import Backends, Lbaas, Net, Ostium, processes, sh, wait_for
+from api_support import Backends, Lbaas, Net, Ostium, processes, sh, topology_flavor, wait_for
 
 from ostium.agent.naming import Names
 
@@ -68,23 +68,8 @@ def api(ostium: Ostium) -> Lbaas:
 
 @pytest.fixture
 def pair_flavor(api: Lbaas) -> Iterator[str]:
-    profile = api.http.post(
-        "/v2/lbaas/flavorprofiles",
-        json={
-            "flavorprofile": {
-                "name": "ostt-ds-pair",
-                "provider_name": "amphora",
-                "flavor_data": json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY"}),
-            }
-        },
-    ).json()["flavorprofile"]
-    flavor = api.http.post(
-        "/v2/lbaas/flavors",
-        json={"flavor": {"name": "ostt-ds-pair", "flavor_profile_id": profile["id"]}},
-    ).json()["flavor"]
-    yield str(flavor["id"])
-    api.http.delete(f"/v2/lbaas/flavors/{flavor['id']}")
-    api.http.delete(f"/v2/lbaas/flavorprofiles/{profile['id']}")
+    with topology_flavor(api, "ostt-ds-pair", "ACTIVE_STANDBY") as flavor_id:
+        yield flavor_id
 
 
 def dual_stack_lb(api: Lbaas, backends: Backends, **body: Any) -> dict[str, Any]:
