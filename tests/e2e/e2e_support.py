@@ -7,6 +7,7 @@ import itertools
 import subprocess
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ostium.agent_client import AgentClient
@@ -24,6 +25,15 @@ def sh(*argv: str, check: bool = False) -> subprocess.CompletedProcess[str]:
 
 
 COUNTER = itertools.count(10)
+
+
+def server_sessions(stats_sock: Path) -> list[int]:
+    """Current sessions per server, as the amphora's running haproxy counts them."""
+    cmd = f"echo 'show stat' | socat - UNIX-CONNECT:{stats_sock}"
+    out = sh("sh", "-c", cmd).stdout
+    rows = [line.split(",") for line in out.splitlines() if line and not line.startswith("#")]
+    # pxname,svname,qcur,qmax,scur,...: server rows are neither FRONTEND nor BACKEND
+    return [int(r[4]) for r in rows if len(r) > 4 and r[1] not in ("FRONTEND", "BACKEND")]
 
 
 @dataclass

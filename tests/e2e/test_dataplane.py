@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_support import Amphora, listener, member, pool, sh
+from api_support import wait_for
+from e2e_support import Amphora, listener, member, pool, server_sessions, sh
 
 from conftest import AgentRunner, Pki
 from ostium.agent.haproxy_process import pids_for_config
@@ -120,14 +121,18 @@ def test_stale_generation_and_invalid_config(amphora: Amphora, agent: AgentRunne
 # ------------------------------------------------------------------ balancing
 
 
-def test_least_connections_and_source_ip(amphora: Amphora) -> None:
+def test_least_connections_and_source_ip(amphora: Amphora, agent: AgentRunner) -> None:
     p = pool(member("b1"), member("b2"), algorithm="LEAST_CONNECTIONS")
     lst = listener(p["id"])
     amphora.apply([lst], [p])
+    state = amphora.client.get_amphora(amphora.amphora_id)
+    assert state is not None
+    sock = agent.state_dir / "amphorae" / state.namespace / "stats.sock"
     slow: list[str] = []
     t = threading.Thread(target=lambda: slow.append(amphora.get("/slow?s=4")[1]))
     t.start()
-    time.sleep(1.0)  # generous: the slow request must be in flight on a busy machine
+    # The running haproxy counts the slow request on one server before the others go.
+    wait_for(lambda: sorted(server_sessions(sock)) == [0, 1], 3, 0.02, "the slow request")
     others = set(amphora.names(6))
     t.join()
     # While one backend holds the slow request, every new one goes to the other.

@@ -39,6 +39,7 @@ from api_support import (
     sh,
     wait_for,
 )
+from e2e_support import server_sessions
 
 from ostium.agent.naming import Names
 
@@ -197,15 +198,19 @@ def test_step_by_step_round_robin_and_amphora_record(
 
 
 def test_least_connections_then_source_ip(
-    api: Lbaas, backends: Backends, make_lb: LbFactory
+    api: Lbaas, backends: Backends, ostium: Ostium, make_lb: LbFactory
 ) -> None:
     lb = make_lb(name="lc", **http_lb(backends, 1, 2, algorithm="LEAST_CONNECTIONS"))
     vip = lb["vip_address"]
+    amp = amphora_of(api, lb["id"])
     # Hold one connection open on one member: every new request goes to the other one.
     slow: list[str] = []
-    t = threading.Thread(target=lambda: slow.append(get(vip, "/slow?s=3", timeout=10)[1]))
+    t = threading.Thread(target=lambda: slow.append(get(vip, "/slow?s=4", timeout=10)[1]))
     t.start()
-    time.sleep(1.0)  # (generous: the machine may be busy) the slow request is in
+    # The running haproxy counts the slow request on one server (a fixed sleep was not
+    # always enough on a loaded CI machine).
+    sock = ostium.state_dir / "agent" / "amphorae" / ostium.namespace(amp) / "stats.sock"
+    wait_for(lambda: sorted(server_sessions(sock)) == [0, 1], 3, 0.02, "the slow request")
     during = set(names(vip, 8))
     t.join()
     assert len(slow) == 1 and len(during) == 1 and slow[0] not in during
