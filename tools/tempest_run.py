@@ -13,8 +13,9 @@ dynamic credentials (tempest creates projects and users with the admin account),
 isolated networks, `test_network_override` = ostium's `vip-net` (`test_subnet_override`
 stays unset: octavia-tempest-plugin 3.5.0 keeps the `{"subnet": ...}` wrapper of that
 lookup and every class setup fails with `KeyError: 'id'`; see docs/TEMPEST.md), and
-feature flags for what ostium supports today (no TLS termination, no PROMETHEUS
-listeners, no UDP/SCTP, no IPv6 VIPs in the default networks). `tempest run` runs
+feature flags for what ostium supports today (PROMETHEUS listeners and UDP/SCTP on;
+the TERMINATED_HTTPS tests with `--tls`, which also says barbican is available; the
+IPv6 tests off: not yet tried with the `vip-subnet-v6` subnet of `vip-net`). `tempest run` runs
 `octavia_tempest_plugin.tests.api` (or `--regex`), and this prints ONE JSON document:
 the run's figures, failures grouped by cause and skips grouped by reason
 (`tools/tempest_results.py`). Exit status 0 whatever the figures: this reports, it does

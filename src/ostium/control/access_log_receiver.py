@@ -14,47 +14,64 @@ Octavia's syslog), so the receiver listens on loopback unless told otherwise.
 from __future__ import annotations
 
 import logging
-import re
 import socket
 import threading
 from collections import OrderedDict, deque
 from typing import Any
 
-from ostium.model.access_log import lb_of, message
+from ostium.model.access_log import decoded, split_datagram
 
 log = logging.getLogger("ostium.access_logs")
 
 MAX_LOAD_BALANCERS = 10_000
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+BATCH = 256
+"""Datagrams taken off the socket per lock of the store, at most."""
 
 
 class LogStore:
+    """Lines kept as the bytes that came (decoded when read: most are never read)."""
+
     def __init__(self, keep: int) -> None:
         self.keep = keep
-        self.lines: OrderedDict[str, deque[tuple[int, str]]] = OrderedDict()
+        self.lines: OrderedDict[str, deque[tuple[int, bytes]]] = OrderedDict()
         self.seq = 0
         self.changed = threading.Condition()
+        self.waiting = 0
 
     def add(self, lb_id: str, line: str) -> None:
+        self.add_many([(lb_id, line.encode())])
+
+    def add_many(self, items: list[tuple[str, bytes]]) -> None:
+        """Lines of any load balancers, in order, under one lock."""
         with self.changed:
-            self.seq += 1
-            tail = self.lines.pop(lb_id, None) or deque(maxlen=self.keep)
-            tail.append((self.seq, line))
-            self.lines[lb_id] = tail
-            while len(self.lines) > MAX_LOAD_BALANCERS:
-                self.lines.popitem(last=False)
-            self.changed.notify_all()
+            lines = self.lines
+            for lb_id, line in items:
+                self.seq += 1
+                tail = lines.get(lb_id)
+                if tail is None:
+                    tail = lines[lb_id] = deque(maxlen=self.keep)
+                    if len(lines) > MAX_LOAD_BALANCERS:
+                        lines.popitem(last=False)
+                else:
+                    lines.move_to_end(lb_id)
+                tail.append((self.seq, line))
+            if self.waiting:
+                self.changed.notify_all()
 
     def since(self, lb_id: str, after: int, limit: int, wait: float = 0.0) -> dict[str, Any]:
         """Lines of `lb_id` newer than `after` (at most the last `limit`); waits up to
         `wait` seconds for one if there is none yet (a long poll for `--follow`)."""
         with self.changed:
             if wait > 0 and not self._newer(lb_id, after):
-                self.changed.wait_for(lambda: self._newer(lb_id, after), timeout=wait)
+                self.waiting += 1
+                try:
+                    self.changed.wait_for(lambda: self._newer(lb_id, after), timeout=wait)
+                finally:
+                    self.waiting -= 1
             found = [(s, line) for s, line in self.lines.get(lb_id, ()) if s > after]
             found = found[-limit:] if limit > 0 else []
             return {
-                "lines": [{"seq": s, "line": line} for s, line in found],
+                "lines": [{"seq": s, "line": decoded(line)} for s, line in found],
                 "next": found[-1][0] if found else max(after, 0),
             }
 
@@ -81,18 +98,25 @@ class LogReceiver:
     def _run(self) -> None:
         while self.running:
             try:
-                data = self.sock.recv(65535)
+                batch = [self.sock.recv(65535)]
+                # Whatever else is queued already, without waiting: one lock for all.
+                while len(batch) < BATCH:
+                    batch.append(self.sock.recv(65535, socket.MSG_DONTWAIT))
+            except BlockingIOError:
+                pass
             except OSError:
                 if not self.running:
                     return
                 continue
-            self.take(data)
+            self.take_many(batch)
 
     def take(self, data: bytes) -> None:
-        line = message(data)
-        lb_id = lb_of(line)
-        if lb_id is not None and _UUID.match(lb_id):
-            self.store.add(lb_id, line)
+        self.take_many([data])
+
+    def take_many(self, datagrams: list[bytes]) -> None:
+        items = [found for found in map(split_datagram, datagrams) if found is not None]
+        if items:
+            self.store.add_many(items)
 
 
 def start(ip: str, port: int, keep: int) -> tuple[LogStore, LogReceiver | None]:

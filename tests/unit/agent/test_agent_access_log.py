@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ostium.agent.render import render_haproxy
-from ostium.model.access_log import DEFAULT_USER_LOG_FORMAT, lb_of, listener_format, message
+from ostium.model.access_log import (
+    DEFAULT_USER_LOG_FORMAT,
+    decoded,
+    listener_format,
+    split_datagram,
+)
 from ostium.model.spec import ListenerSpec
 
 LB = "9a043474-7f90-468a-af0c-fae25dfe0bf4"
@@ -72,9 +77,32 @@ def test_a_format_that_could_break_the_config_is_refused(text: str) -> None:
     [
         b"<134>Nov 30 08:00:00 haproxy[123]: p1 LB 198.19.40.1:80 x",
         b"<134>Nov 30 08:00:00 host haproxy[123]: p1 LB 198.19.40.1:80 x\n",
+        b"<134>Nov 30 08:00:00 haproxy: p1 LB 198.19.40.1:80 x",
     ],
 )
 def test_syslog_lines_read_back(datagram: bytes) -> None:
-    line = message(datagram.replace(b"LB", LB.encode()))
-    assert line == f"p1 {LB} 198.19.40.1:80 x"
-    assert lb_of(line) == LB
+    found = split_datagram(datagram.replace(b"LB", LB.encode()))
+    assert found is not None
+    assert found[0] == LB and decoded(found[1]) == f"p1 {LB} 198.19.40.1:80 x"
+
+
+@pytest.mark.parametrize(
+    "datagram",
+    [
+        b"<134>Nov 30 08:00:00 haproxy[123]: p1 not-a-uuid 198.19.40.1:80 x",
+        b"<134>Nov 30 08:00:00 haproxy[123]: p1 LB",
+        b"no syslog header p1 LB x",
+        b"",
+        b"<134>Nov 30 08:00:00 haproxy[123]: p1 LBX x",
+    ],
+)
+def test_datagrams_without_a_load_balancer_id_are_dropped(datagram: bytes) -> None:
+    assert split_datagram(datagram.replace(b"LB", LB.encode())) is None
+
+
+@given(st.binary(max_size=300))
+def test_any_datagram_is_dropped_or_read_with_a_uuid(datagram: bytes) -> None:
+    found = split_datagram(datagram)
+    assert found is None or (len(found[0]) == 36 and found[1].split(b" ")[1] == found[0].encode())
+    if found is not None:
+        decoded(found[1])
