@@ -4,9 +4,10 @@ By default everything is started here and stopped at the end, also on failure: a
 Keystone (`tools/keystone_local.py`, `make keystone-venv`) with a service user for
 ostium and ostium in its catalog as `load-balancer`, `network` and `key-manager`, and `ostium serve`
 (`auth_strategy = keystone` against that Keystone, noop compute driver, its own state
-directory, free loopback ports). Any Keystone can be used instead (`--identity-uri`,
-`--admin-*`: e.g. ostium's built-in one) and any running ostium (`--ostium-url`: it must
-be in that Keystone's catalog already).
+directory, free loopback ports). `--builtin-keystone` starts no Keystone: tempest then
+uses ostium's own `/v3`, catalog and identity admin API. Any other Keystone can be used
+(`--identity-uri`, `--admin-*`) with any running ostium (`--ostium-url`: it must be in
+that Keystone's catalog already).
 
 Then a tempest workspace in `--workdir` (default `var/tempest`) gets a tempest.conf:
 dynamic credentials (tempest creates projects and users with the admin account), no
@@ -147,26 +148,14 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def _local_stack(work: Path, driver: str) -> Iterator[tuple[Keystone, str]]:
-    """A real Keystone and `ostium serve` validating tokens against it."""
-    keystone_port, port = _free_port(), _free_port()
+def _serve(work: Path, port: int, driver: str, config_text: str) -> Iterator[str]:
+    """`ostium serve` on loopback with this config until the block ends; its URL."""
     url = f"http://127.0.0.1:{port}"
-    keystone = start_keystone(work / "keystone", keystone_port)
     proc: subprocess.Popen[bytes] | None = None
     try:
-        password = secrets.token_urlsafe(18)
-        keystone.user("ostium", password, "service", ["service"])
-        keystone.service("load-balancer", "octavia", url)
-        keystone.service("network", "neutron", url)
-        keystone.service("key-manager", "barbican", f"{url}/key-manager")  # ostium's /v1
         config = work / "ostium.ini"
         config.touch(mode=0o600)
-        config.write_text(
-            "[api_settings]\nauth_strategy = keystone\n"
-            "[keystone_authtoken]\n"
-            f"www_authenticate_uri = {keystone.v3}\nauth_url = {keystone.url}\n"
-            f"username = ostium\npassword = {password}\nproject_name = service\n"
-        )
+        config.write_text(config_text)
         with (work / "ostium.log").open("wb") as out:
             proc = subprocess.Popen(
                 [*OSTIUM, "serve", "--config-file", str(config), "--state-dir",
@@ -184,11 +173,44 @@ def _local_stack(work: Path, driver: str) -> Iterator[tuple[Keystone, str]]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"ostium did not answer; see {work / 'ostium.log'}")
             time.sleep(0.2)
-        yield keystone, url
+        yield url
     finally:
         if proc is not None:
             _stop(proc)
+
+
+@contextlib.contextmanager
+def _local_stack(work: Path, driver: str) -> Iterator[tuple[Keystone, str]]:
+    """A real Keystone and `ostium serve` validating tokens against it."""
+    keystone_port, port = _free_port(), _free_port()
+    url = f"http://127.0.0.1:{port}"
+    keystone = start_keystone(work / "keystone", keystone_port)
+    try:
+        password = secrets.token_urlsafe(18)
+        keystone.user("ostium", password, "service", ["service"])
+        keystone.service("load-balancer", "octavia", url)
+        keystone.service("network", "neutron", url)
+        keystone.service("key-manager", "barbican", f"{url}/key-manager")  # ostium's /v1
+        config = (
+            "[api_settings]\nauth_strategy = keystone\n"
+            "[keystone_authtoken]\n"
+            f"www_authenticate_uri = {keystone.v3}\nauth_url = {keystone.url}\n"
+            f"username = ostium\npassword = {password}\nproject_name = service\n"
+        )
+        with _serve(work, port, driver, config):
+            yield keystone, url
+    finally:
         keystone.stop()
+
+
+@contextlib.contextmanager
+def _builtin_stack(work: Path, driver: str) -> Iterator[tuple[str, str]]:
+    """`ostium serve` with its built-in Keystone: (its URL, the admin password it wrote
+    on its first start)."""
+    config = "[api_settings]\nauth_strategy = keystone\n"
+    with _serve(work, _free_port(), driver, config) as url:
+        password_file = work / "ostium-state" / "admin-password"
+        yield url, password_file.read_text().strip()
 
 
 def _admin_token(args: argparse.Namespace) -> str:
@@ -288,6 +310,12 @@ def main() -> None:
         help="run the TERMINATED_HTTPS tests too (their secrets go to ostium's /v1, which "
         "the Keystone catalog must list as key-manager)",
     )
+    p.add_argument(
+        "--builtin-keystone",
+        action="store_true",
+        help="no external Keystone: tempest authenticates with ostium's own /v3 (its admin "
+        "from the first start's admin-password file)",
+    )
     p.add_argument("--workdir", default=str(ROOT / "var" / "tempest"))
     args = p.parse_args()
     if not (TEMPEST_VENV / "bin" / "tempest").exists():
@@ -295,7 +323,13 @@ def main() -> None:
     work = Path(args.workdir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=work))
-    if args.identity_uri:
+    if args.builtin_keystone:
+        with _builtin_stack(run_dir, args.compute_driver) as (url, admin_password):
+            args.identity_uri = f"{url}/v3"
+            args.admin_password = admin_password
+            summary = _run_tempest(args, run_dir, url)
+        summary["keystone"] = "built-in"
+    elif args.identity_uri:
         if not (args.ostium_url and args.admin_password):
             raise SystemExit("--identity-uri needs --ostium-url and --admin-password")
         summary = _run_tempest(args, run_dir, args.ostium_url)

@@ -33,7 +33,7 @@ from ostium.agent import (
     state_files,
     tls_files,
 )
-from ostium.agent.access_logs import socket_path
+from ostium.agent.access_logs import haproxy_target
 from ostium.agent.amphora import Amphora
 from ostium.agent.amphora_keepalived import AmphoraKeepalived
 from ostium.agent.errors import AgentFailure, InvalidConfig, InvalidSpec
@@ -90,12 +90,11 @@ class ApplyPipeline:
         self._max_maxconn = _fd_maxconn()
 
     def context(self, amp: Amphora) -> RenderContext:
-        logs = self.settings.log_socket_dir
         return RenderContext(
             stats_socket=str(amp.paths.stats_socket),
             group=self._group,
             max_maxconn=self._max_maxconn,
-            log_socket=str(socket_path(logs, amp.amphora_id)) if logs is not None else None,
+            log_target=haproxy_target() if self.settings.access_logs else None,
             log_facility=self.settings.user_log_facility,
             tls_dir=str(tls_files.tls_dir(amp.directory)),
         )

@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         "none: haproxy logs nothing",
     )
     p.add_argument("--user-log-facility", type=int, default=0, choices=range(8))
-    p.add_argument("--log-socket-dir", default=str(access_logs.DEFAULT_DIR))
+    p.add_argument("--log-socket-dir", help=argparse.SUPPRESS)  # before UDP; ignored
     p.add_argument(
         "--heartbeat-key-file",
         help="file holding the heartbeat HMAC key (a file, not an argument, so "
@@ -118,20 +118,22 @@ def main(argv: list[str]) -> int:
         respawn_count=args.respawn_count,
         respawn_interval=args.respawn_interval,
         rebuild_lost_namespaces=heartbeats is None,
-        log_socket_dir=Path(args.log_socket_dir) if log_targets else None,
+        access_logs=bool(log_targets),
         user_log_facility=args.user_log_facility,
     )
     manager = AmphoraManager(settings)
     manager.start()
     forwarder = None
-    if settings.log_socket_dir is not None:
+    if settings.access_logs:
+        registry = manager.registry
         forwarder = access_logs.AccessLogForwarder(
-            settings.log_socket_dir,
-            log_targets,
-            lambda: [a.amphora_id for a in manager.registry.all()],
+            log_targets, lambda: [(a.amphora_id, a.names.namespace) for a in registry.all()]
         )
         forwarder.start()
-        manager.before_apply.append(forwarder.ensure)
+        fwd = forwarder
+        manager.before_apply.append(
+            lambda amp_id: fwd.ensure(amp_id, registry.find(amp_id).names.namespace)
+        )
     sender = None
     if heartbeats is not None:
         sequence = SequenceSource(Path(args.state_dir) / "heartbeat.seq")

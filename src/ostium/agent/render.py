@@ -68,8 +68,9 @@ class RenderContext:
     group: str | None = "nogroup"
     max_maxconn: int = MAX_GLOBAL_MAXCONN
     """Cap from the host's file descriptor limit (haproxy needs about 2 fds per conn)."""
-    log_socket: str | None = None
-    """The amphora's access-log socket (`access_logs`); None: no access logs at all."""
+    log_target: str | None = None
+    """Where haproxy sends access-log lines (`access_logs.haproxy_target`); None: no
+    access logs at all."""
     log_facility: int = 0
     tls_dir: str = "/nonexistent"
     """Where `tls_files` keeps this amphora's TLS files."""
@@ -81,7 +82,7 @@ def _truthy(value: str) -> bool:
 
 def _log_lines(listener: ListenerSpec, ctx: RenderContext) -> list[str]:
     """Octavia's access log of a listener: its format with spaces escaped, or none."""
-    if ctx.log_socket is None:
+    if ctx.log_target is None:
         return []  # no log target in the config at all: nothing is logged anyway
     if listener.log_format is None:
         return ["no log"]
@@ -210,8 +211,8 @@ def build_view(spec: AmphoraSpec, ctx: RenderContext) -> View:
             "user": ctx.user,
             "group": ctx.group,
             "log": (
-                f"{quote(ctx.log_socket)} len 8192 local{ctx.log_facility}"
-                if ctx.log_socket is not None and any(ls.log_format is not None for ls in listeners)
+                f"{ctx.log_target} len 8192 local{ctx.log_facility}"
+                if ctx.log_target is not None and any(ls.log_format is not None for ls in listeners)
                 else None
             ),
         },

@@ -27,8 +27,8 @@ class AgentSettings:
     respawn_window: float = 60.0
     del_server_wait: float = 3.0
     """How long a removed server may take to lose its connections before we reload."""
-    log_socket_dir: Path | None = None
-    """Where each amphora's access-log socket is (`access_logs`); None: no access logs."""
+    access_logs: bool = False
+    """haproxy sends access-log lines to the agent (`access_logs`), which forwards them."""
     user_log_facility: int = 0
     """Syslog facility (local0..local7) of the access log lines."""
     rebuild_lost_namespaces: bool = True

@@ -23,7 +23,7 @@ from ostium.model.access_log import (
 from ostium.model.spec import ListenerSpec
 
 LB = "9a043474-7f90-468a-af0c-fae25dfe0bf4"
-LOGGED = dataclasses.replace(CTX, log_socket="/run/ostium/access-logs/x.sock", log_facility=3)
+LOGGED = dataclasses.replace(CTX, log_target="127.0.0.1:1514", log_facility=3)
 
 
 def _lines(text: str) -> list[str]:
@@ -46,7 +46,7 @@ def test_logged_listeners_render_and_pass_haproxy_check(tmp_path: Path) -> None:
     text = render_haproxy(s, LOGGED)
     assert_valid(text, tmp_path)
     ls = _lines(text)
-    assert 'log "/run/ostium/access-logs/x.sock" len 8192 local3' in ls
+    assert "log 127.0.0.1:1514 len 8192 local3" in ls
     escaped = fmt.replace(" ", "\\ ")
     assert f"log-format {escaped}" in ls
     assert ls.count("log global") == 1

@@ -20,9 +20,7 @@ are injected. Must not import the control plane.
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +33,7 @@ from ostium.agent.errors import AgentFailure
 from ostium.agent.nftables import checks, statistics
 from ostium.agent.nftables.services import monitored, served
 from ostium.agent.registry import AmphoraRegistry
+from ostium.agent.setns import enter_namespace
 from ostium.model.enums import HealthMonitorType, LbAlgorithm
 from ostium.model.spec import HealthMonitorSpec, MemberSpec
 
@@ -45,19 +44,6 @@ LOADS_EVERY = 1.0
 """Seconds between two conntrack counts for LEAST_CONNECTIONS pools."""
 WORKERS = 16
 """Checks in flight at once per amphora."""
-CLONE_NEWNET = 0x40000000
-
-
-def enter_namespace(namespace: str) -> None:
-    """Move the calling thread into network namespace `namespace` (ip netns name)."""
-    fd = os.open(f"/run/netns/{namespace}", os.O_RDONLY)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns {namespace}: {os.strerror(err)}")
-    finally:
-        os.close(fd)
 
 
 @dataclass
