@@ -12,6 +12,9 @@ the VIPs only. Measured, in one run:
 * full stack: POST load balancer, listener, pool, 2 members, HTTP health monitor, each
   waited until the load balancer is ACTIVE again (polled every 5 ms), then GET through
   the VIP until the first 200: time from the first POST to that response, N runs;
+* request -> its access-log line: a GET through the VIP on a new path, then the API's
+  long poll of the load balancer's logs (`ostium logs --follow`) until a line with that
+  path is in it (not with --no-access-log);
 * member added -> time until it receives traffic: a poller sends GETs through the VIP
   (new connection each) while a third member is POSTed; time from the POST to the first
   response from that member;
@@ -312,6 +315,8 @@ class Bench:
                     f"bind_port = {free_port()}",
                     f"name_prefix = {PREFIX}",
                     f"connection_logging = {str(not self.args.no_access_log).lower()}",
+                    "[amphora_agent]",
+                    f"log_receiver_port = {free_port(socket.SOCK_DGRAM)}",
                     "[controller_worker]",
                     "lease_seconds = 10",
                     "[health_manager]",
@@ -603,6 +608,29 @@ class Bench:
         out["steps_p50_ms"] = {k: round(pct(v, 0.5) * 1000, 1) for k, v in steps.items()}
         out["reconcile"] = self.reconcile_steps(since)
         return out
+
+    def log_delay(self, runs: int) -> dict[str, Any]:
+        """A request through the VIP until its access-log line is in the API's answer
+        (`GET .../logs?after=N&wait=S`, what `ostium logs --follow` polls)."""
+        lb = self.create_lb(**self.graph("log-delay"))
+        self.wait_active(lb["id"])
+        vip, url = lb["vip_address"], f"/v2/lbaas/loadbalancers/{lb['id']}/logs"
+        after = self.http.get(url).json()["logs"]["next"]
+        delays: list[float] = []
+        for run in range(runs):
+            path = f"/log-delay-{run}"
+            t0 = time.monotonic()
+            get(vip, path)
+            found = None
+            while found is None and time.monotonic() < t0 + 10:
+                page = self.http.get(url, params={"after": after, "wait": 5}).json()["logs"]
+                after = page["next"]
+                if any(path in line["line"] for line in page["lines"]):
+                    found = time.monotonic()
+            if found is None:
+                raise RuntimeError(f"no access-log line for {path} within 10 s")
+            delays.append(found - t0)
+        return summary(delays)
 
     def member_add(self, runs: int) -> dict[str, Any]:
         lb = self.create_lb(**self.graph("member-add"))
@@ -946,6 +974,8 @@ def main(argv: list[str] | None = None) -> int:
         log("ostium serving; full stack runs")
         result["full_stack_first_post_to_first_request_ms"] = bench.full_stack(runs)
         result["member_added_to_traffic_ms"] = bench.member_add(runs)
+        if not args.no_access_log:
+            result["request_to_access_log_line_ms"] = bench.log_delay(max(runs, 10))
         bench.start_reference()
         churn, throughput = bench.churn_and_throughput(changes, rounds, seconds)
         result["member_changes_under_load"] = churn
