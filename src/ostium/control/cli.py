@@ -10,7 +10,6 @@ import datetime as dt
 import ipaddress
 import json
 import logging
-import secrets
 import signal
 import sys
 import threading
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ostium.control import logs, logs_command
 from ostium.control.api_launch import api_workers, fork_api, serve_api
 from ostium.control.settings import Settings, load_settings
+from ostium.model.tokens import new_secret
 
 if TYPE_CHECKING:
     from ostium.drivers.compute.base import ComputeDriver
@@ -284,7 +284,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     db = _prepare(settings)
-    token = secrets.token_urlsafe(32)
+    token = new_secret(32)
     expires = None
     if args.expires_in:
         expires = m.utcnow() + dt.timedelta(seconds=args.expires_in)

@@ -19,7 +19,6 @@ import datetime as dt
 import ipaddress
 import logging
 import re
-import secrets
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,6 +37,7 @@ from ostium.drivers.certificates.local_ca import LocalCA
 from ostium.model.enums import AmphoraStatus, HostState
 from ostium.model.errors import BadRequest, Conflict, Forbidden, NotFound
 from ostium.model.ids import new_id
+from ostium.model.tokens import new_secret
 
 LOG = logging.getLogger("ostium.hosts")
 TOKEN_LIFETIME = dt.timedelta(hours=24)
@@ -75,7 +75,7 @@ def add(
     _check_name(name)
     if not 1 <= capacity <= 100000:
         raise BadRequest(f"Invalid capacity {capacity}: 1-100000 amphorae.")
-    token = secrets.token_urlsafe(32)
+    token = new_secret(32)
     row = m.Host(
         id=new_id(),
         name=name,

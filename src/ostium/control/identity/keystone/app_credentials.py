@@ -6,7 +6,6 @@ used (`tokens` intersects them). `expires_at` (ISO 8601, UTC) ends it."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -16,6 +15,7 @@ from ostium.control.db.identity_rows import IdentityAppCredential
 from ostium.control.identity.keystone import store
 from ostium.control.identity.keystone.errors import BadRequest, Conflict, NotFound
 from ostium.control.identity.keystone.tokens import TokenData, digest
+from ostium.model.tokens import new_secret
 
 
 def create_for(
@@ -92,7 +92,7 @@ def create(
         )
     ):
         raise Conflict(f"Conflict occurred attempting to store application_credential - {name}.")
-    secret = secret or secrets.token_urlsafe(48)
+    secret = secret or new_secret(48)
     row = IdentityAppCredential(
         id=store.new_id(),
         name=name,

@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from ostium.control.settings_keystone import IdentitySettings
+from ostium.model.tokens import new_secret
 
 MAX_PASSWORD = 4096
 """Characters; longer passwords are refused before hashing (no hashing of megabytes)."""
@@ -61,4 +62,4 @@ def verify(stored: str | None, password: str, settings: IdentitySettings) -> boo
 
 def new_password() -> str:
     """A random password for a bootstrap admin (192 bits)."""
-    return secrets.token_urlsafe(24)
+    return new_secret(24)

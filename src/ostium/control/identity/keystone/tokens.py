@@ -1,7 +1,7 @@
 """Tokens of the built-in Keystone: issue (password, token, application credential),
 validate, revoke.
 
-A token is 256 random bits (`secrets.token_urlsafe(32)`); the database keeps only its
+A token is 256 random bits (`model.tokens.new_secret(32)`); the database keeps only its
 SHA-256, so a copy of the database lets nobody in. A token's roles are read when it is
 validated, so a role removed (or a user, a project deleted) takes effect at once. A
 password that fails counts against its user: after `lockout_failure_attempts` failures
@@ -34,6 +34,7 @@ from ostium.control.identity.keystone.auth_request import AuthRequest, Ref
 from ostium.control.identity.keystone.errors import Unauthorized
 from ostium.control.identity.keystone.passwords import verify
 from ostium.control.settings_keystone import IdentitySettings
+from ostium.model.tokens import new_secret
 
 log = logging.getLogger("ostium.identity")
 
@@ -86,7 +87,7 @@ def issue(db: Database, settings: IdentitySettings, req: AuthRequest) -> tuple[s
     else:
         app_cred = _app_credential(db, req, now)
         user_id = app_cred.user_id
-    token = secrets.token_urlsafe(32)
+    token = new_secret(32)
     with db.write() as s:
         user = s.get(IdentityUser, user_id)
         if user is None or not user.enabled or not store.domain(s, user.domain_id).enabled:
