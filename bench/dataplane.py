@@ -449,6 +449,22 @@ class Bench:
             "GONE" if r.status_code == 404 else str(r.json()["loadbalancer"]["provisioning_status"])
         )
 
+    def toggle_member(
+        self, lb_id: str, path: str, member_id: str | None, timeout: float = 60
+    ) -> str | None:
+        """Add the third backend as a member of the pool at `path` when `member_id` is
+        None, else delete that member; wait until ACTIVE. The member's id, or None."""
+        if member_id is None:
+            body = {"address": f"{BACK_NET}.13", "protocol_port": 8080}
+            member_id = self.post(path, "member", body)["id"]
+        else:
+            r = self.http.delete(f"{path}/{member_id}")
+            if r.status_code != 204:
+                raise RuntimeError(f"member delete: {r.status_code} {r.text}")
+            member_id = None
+        self.wait_active(lb_id, timeout=timeout)
+        return member_id
+
     def wait_active(self, lb_id: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while True:
@@ -710,16 +726,7 @@ class Bench:
             member_id = None
             for i in range(changes):
                 t0 = time.monotonic()
-                if member_id is None:
-                    member_id = self.post(
-                        path, "member", {"address": f"{BACK_NET}.13", "protocol_port": 8080}
-                    )["id"]
-                else:
-                    r = self.http.delete(f"{path}/{member_id}")
-                    if r.status_code != 204:
-                        raise RuntimeError(f"member delete: {r.status_code} {r.text}")
-                    member_id = None
-                self.wait_active(lb["id"])
+                member_id = self.toggle_member(lb["id"], path, member_id)
                 timings.append(time.monotonic() - t0)
                 if (i + 1) % 20 == 0:
                     log(f"member changes under load: {i + 1}/{changes}")

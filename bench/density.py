@@ -202,16 +202,7 @@ class Density(dp.Bench):
         member_id: str | None = None
         for _ in range(changes):
             t0 = time.monotonic()
-            if member_id is None:
-                member_id = self.post(
-                    path, "member", {"address": f"{dp.BACK_NET}.13", "protocol_port": 8080}
-                )["id"]
-            else:
-                r = self.http.delete(f"{path}/{member_id}")
-                if r.status_code != 204:
-                    raise RuntimeError(f"member delete: {r.status_code} {r.text}")
-                member_id = None
-            self.wait_active(lb_id, timeout=120)
+            member_id = self.toggle_member(lb_id, path, member_id, timeout=120)
             timings.append(time.monotonic() - t0)
         if member_id is not None:
             self.http.delete(f"{path}/{member_id}")

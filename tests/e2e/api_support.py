@@ -142,6 +142,12 @@ class Backends:
     def destroy(self) -> None:
         self.demo.destroy()
 
+    def __enter__(self) -> Backends:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
 
 @contextlib.contextmanager
 def client_namespace(

@@ -88,11 +88,8 @@ def configure(o: Ostium, extra: dict[str, list[str]]) -> None:
 
 @pytest.fixture(scope="module")
 def backends() -> Iterator[Backends]:
-    b = Backends(BACK, prefix="ostt-s", count=3)
-    try:
+    with Backends(BACK, prefix="ostt-s", count=3) as b:
         yield b
-    finally:
-        b.destroy()
 
 
 @pytest.fixture(scope="module")

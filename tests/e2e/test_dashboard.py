@@ -37,11 +37,8 @@ WAIT = 60_000  # ms: an upper bound for a change to show, never an assertion on 
 
 @pytest.fixture(scope="module")
 def backends() -> Iterator[Backends]:
-    b = Backends(BACK, prefix="ostt-d", count=2)
-    try:
+    with Backends(BACK, prefix="ostt-d", count=2) as b:
         yield b
-    finally:
-        b.destroy()
 
 
 @pytest.fixture(scope="module")

@@ -36,11 +36,8 @@ HEALTH = [
 
 @pytest.fixture(scope="module")
 def backends() -> Iterator[Backends]:
-    b = Backends(BACK, prefix="ostt-x", count=2)
-    try:
+    with Backends(BACK, prefix="ostt-x", count=2) as b:
         yield b
-    finally:
-        b.destroy()
 
 
 @pytest.fixture(scope="module")

@@ -106,11 +106,8 @@ class Health:
 
 @pytest.fixture(scope="module")
 def backends() -> Iterator[Backends]:
-    b = Backends(BACK, prefix="ostt-h", count=2)
-    try:
+    with Backends(BACK, prefix="ostt-h", count=2) as b:
         yield b
-    finally:
-        b.destroy()
 
 
 @pytest.fixture(scope="module")

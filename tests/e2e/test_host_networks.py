@@ -174,11 +174,8 @@ def fabric() -> Iterator[Fabric]:
 
 @pytest.fixture(scope="module")
 def backends() -> Iterator[Backends]:
-    b = Backends(BACK, prefix="ostt-h", count=2)
-    try:
+    with Backends(BACK, prefix="ostt-h", count=2) as b:
         yield b
-    finally:
-        b.destroy()
 
 
 @pytest.fixture(scope="module")

@@ -55,11 +55,8 @@ def _bridge_exists(name: str) -> bool:
 
 @pytest.fixture(scope="module")
 def backends() -> Iterator[Backends]:
-    b = Backends(BACK, prefix="ostt-a", count=3)
-    try:
+    with Backends(BACK, prefix="ostt-a", count=3) as b:
         yield b
-    finally:
-        b.destroy()
 
 
 @pytest.fixture(scope="module")

@@ -45,11 +45,8 @@ def _in_namespace(ns: str, code: str) -> str:
 
 @pytest.fixture(scope="module")
 def backends() -> Iterator[Backends]:
-    b = Backends(BACK, prefix="ostt-u", count=3)
-    try:
+    with Backends(BACK, prefix="ostt-u", count=3) as b:
         yield b
-    finally:
-        b.destroy()
 
 
 @pytest.fixture(scope="module")
