@@ -333,17 +333,25 @@ class Api:
             time.sleep(interval)
 
     def wait_all_active(self, expected: int, timeout: float = 120.0) -> None:
+        """Until at least `expected` load balancers exist and none, on any page, is
+        pending (the writers' graphs lie beyond the first page of 1,000)."""
         deadline = time.monotonic() + timeout
+        fields = "fields=id&fields=provisioning_status"
         while True:
-            lbs = self.call(
-                "GET",
-                f"/v2/lbaas/loadbalancers?limit={LIST_SIZE}&fields=id&fields=provisioning_status",
-            )["loadbalancers"]
-            pending = [lb for lb in lbs if lb["provisioning_status"] != "ACTIVE"]
-            errors = [lb["id"] for lb in pending if lb["provisioning_status"] == "ERROR"]
-            if errors:
-                raise RuntimeError(f"load balancers in ERROR: {errors[:5]}")
-            if len(lbs) >= expected and not pending:
+            seen = len(
+                self.call("GET", f"/v2/lbaas/loadbalancers?limit={expected}&fields=id")[
+                    "loadbalancers"
+                ]
+            )
+            pending: list[str] = []
+            for status in ("PENDING_CREATE", "PENDING_UPDATE", "PENDING_DELETE", "ERROR"):
+                rows = self.call(
+                    "GET", f"/v2/lbaas/loadbalancers?provisioning_status={status}&{fields}"
+                )["loadbalancers"]
+                if status == "ERROR" and rows:
+                    raise RuntimeError(f"load balancers in ERROR: {[r['id'] for r in rows[:5]]}")
+                pending += [r["id"] for r in rows]
+            if seen >= expected and not pending:
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{len(pending)} load balancers still pending")
