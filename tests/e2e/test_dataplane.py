@@ -406,6 +406,31 @@ def _haproxy_pid(amphora: Amphora) -> int:
 # ------------------------------------------------------------------ supervision
 
 
+def test_an_agent_reloads_what_it_adopts_when_it_renders_it_differently(
+    amphora: Amphora, agent: AgentRunner
+) -> None:
+    """An amphora configured by an older agent (here: its haproxy.cfg with an extra
+    line) gets this agent's rendering at start, by a seamless reload; one whose file is
+    what this agent renders is left alone (the adoption test above)."""
+    p = pool(member("b1"), member("b2"))
+    amphora.apply([listener(p["id"])], [p])
+    before = _haproxy_pid(amphora)
+    state = amphora.client.get_amphora(amphora.amphora_id)
+    assert state is not None
+    config = agent.state_dir / "amphorae" / state.namespace / "haproxy.cfg"
+    rendered = config.read_text()
+
+    agent.stop()
+    config.write_text(rendered + "# written by an older agent\n")
+    agent.start()
+
+    assert config.read_text() == rendered
+    after = _haproxy_pid(amphora)
+    assert after != before
+    _wait(lambda: pids_for_config(config) == [after])  # the old process let go
+    assert set(amphora.names(4)) == {"b1", "b2"}
+
+
 def test_agent_restart_adopts_and_supervisor_respawns(amphora: Amphora, agent: AgentRunner) -> None:
     p = pool(member("b1"), member("b2"))
     lst = listener(p["id"])

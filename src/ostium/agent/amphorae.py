@@ -13,6 +13,7 @@ Must not import the control plane; it knows the host only through `netns`,
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -28,10 +29,13 @@ from ostium.agent.registry import AmphoraRegistry
 from ostium.agent.settings import AgentSettings
 from ostium.agent.supervising import Supervisor
 from ostium.agent.watcher import ProcessWatcher
+from ostium.model.errors import OstiumError
 from ostium.model.spec import AmphoraNetwork, AmphoraPlug, AmphoraSpec, AmphoraState
 from ostium.model.timing import phase
 
 __all__ = ["AgentSettings", "AmphoraManager", "AmphoraProbe"]
+
+LOG = logging.getLogger(__name__)
 
 
 class AmphoraManager:
@@ -64,6 +68,21 @@ class AmphoraManager:
         """Adopt amphorae from the state dir, clean orphans, start supervising."""
         self.supervisor.start()
         self.lvs_checker.start()
+
+    def refresh(self) -> int:
+        """After an agent start, once the apply hooks are in place: reload each amphora
+        whose haproxy.cfg this agent would render differently (`ApplyPipeline.refresh`);
+        how many were reloaded. A failure is logged and leaves that amphora as it was."""
+        reloaded = 0
+        for amp in self.registry.all():
+            with amp.lock:
+                try:
+                    if self.pipeline.refresh(amp):
+                        reloaded += 1
+                        LOG.info("amphora %s: reloaded with this agent's rendering", amp.amphora_id)
+                except OstiumError as exc:
+                    LOG.error("amphora %s: not re-rendered: %s", amp.amphora_id, exc)
+        return reloaded
 
     def close(self) -> None:
         """Stop supervising. Running haproxy processes are left alone on purpose."""

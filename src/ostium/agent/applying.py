@@ -99,8 +99,9 @@ class ApplyPipeline:
             tls_dir=str(tls_files.tls_dir(amp.directory)),
         )
 
-    def apply(self, amp: Amphora, spec: AmphoraSpec) -> None:
-        """Run `spec` on `amp` (the caller holds `amp.lock`)."""
+    def apply(self, amp: Amphora, spec: AmphoraSpec, reload: bool = False) -> None:
+        """Run `spec` on `amp` (the caller holds `amp.lock`); `reload`: load the file
+        even if only servers changed (or nothing did)."""
         paths = amp.paths
         with phase("render"):
             view = build_view(spec, self.context(amp))
@@ -113,7 +114,11 @@ class ApplyPipeline:
         # Only servers changed: the runtime API takes them first. haproxy parses each
         # server line itself (the same words as in the file), so no `haproxy -c` run is
         # needed (the slowest step of a member change); a later reload checks the file.
-        if running is not None and self._update_at_runtime(amp, self._applied_view(amp), view):
+        if (
+            not reload
+            and running is not None
+            and self._update_at_runtime(amp, self._applied_view(amp), view)
+        ):
             vrrp_config = self.keepalived.check(amp, spec)
             firewall.ensure_loaded(amp, spec)
             state_files.replace(candidate, paths.config)
@@ -124,6 +129,24 @@ class ApplyPipeline:
         first = amp.spec is None
         with phase("record"):
             self._record(amp, spec, view, vrrp_config, first)
+
+    def refresh(self, amp: Amphora) -> bool:
+        """Load this agent's rendering of the spec `amp` already runs, when the file on
+        disk differs (one seamless reload); whether it reloaded. The caller holds
+        `amp.lock`. For an amphora adopted after an upgrade or a settings change: an
+        older agent's file (its access-log target, say) would otherwise stay until the
+        amphora's next change."""
+        spec = amp.spec
+        if spec is None or haproxy_process.master_pid(amp.paths) is None:
+            return False
+        text = render_view(build_view(spec, self.context(amp)))
+        try:
+            if amp.paths.config.read_text() == text:
+                return False
+        except OSError:
+            pass
+        self.apply(amp, spec, reload=True)
+        return True
 
     def _swap(self, amp: Amphora, spec: AmphoraSpec, running: int | None) -> str | None:
         """Put the candidate in place and start or reload haproxy with it; the new

@@ -184,14 +184,25 @@ def _launch(
 
 
 def stop(paths: HaproxyPaths, timeout: float = 5.0) -> None:
-    """Stop every process of this config (SIGTERM, then SIGKILL); fine if none runs."""
+    """Stop every process of this config (SIGTERM, then SIGKILL); fine if none runs.
+
+    One scan of /proc finds them (its cost grows with the processes on the host, one
+    per amphora); then only those are watched. None can start meanwhile: the callers
+    hold the amphora's lock."""
     pids = pids_for_config(paths.config)
+    if not pids:
+        return
+    needle = f"-f {paths.config}"
+
+    def running() -> list[int]:
+        return [p for p in pids if _proc_state(p) not in (None, "Z") and needle in _cmdline(p)]
+
     for pid in pids:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pids_for_config(paths.config):
-        time.sleep(0.05)
-    for pid in pids_for_config(paths.config):
+    while time.monotonic() < deadline and running():
+        time.sleep(0.01)
+    for pid in running():
         _signal(pid, signal.SIGKILL)
 
 

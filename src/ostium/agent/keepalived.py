@@ -252,16 +252,27 @@ def reload(paths: KeepalivedPaths) -> None:
 
 
 def stop(paths: KeepalivedPaths, timeout: float = 5.0) -> None:
-    """SIGTERM (keepalived gives the VIP up cleanly), then SIGKILL; fine if none runs."""
+    """SIGTERM (keepalived gives the VIP up cleanly), then SIGKILL; fine if none runs.
+
+    Where keepalived never ran (no config, no pidfile: every SINGLE amphora) there is
+    nothing to look for, and no scan of /proc. Otherwise one scan finds the processes,
+    and only those are watched."""
+    if not paths.config.exists() and not paths.pidfile.exists():
+        paths.state.unlink(missing_ok=True)
+        return
     pids = pids_for_config(paths)
     parent = running_pid(paths)
     for pid in [parent] if parent is not None else pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
+
+    def running() -> list[int]:
+        return [p for p in pids if _is_ours(p, paths)]
+
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pids_for_config(paths):
+    while time.monotonic() < deadline and running():
         time.sleep(0.02)
-    for pid in pids_for_config(paths):
+    for pid in running():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     paths.state.unlink(missing_ok=True)

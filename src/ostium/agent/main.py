@@ -134,6 +134,7 @@ def main(argv: list[str]) -> int:
         manager.before_apply.append(
             lambda amp_id: fwd.ensure(amp_id, registry.find(amp_id).names.namespace)
         )
+    manager.refresh()  # after the hooks: a reload needs its access-log socket
     sender = None
     if heartbeats is not None:
         sequence = SequenceSource(Path(args.state_dir) / "heartbeat.seq")
