@@ -493,7 +493,9 @@ class Bench:
             for lb_id in list(pending):
                 if alive.get(lb_id, "DELETED") == "DELETED":
                     pending.discard(lb_id)
-                elif alive[lb_id] == "ERROR":  # retry the delete from ERROR
+                elif alive[lb_id] in ("ERROR", "ACTIVE"):
+                    # Again from ERROR, or after a 409: the load balancer was PENDING_*
+                    # when asked (a failover's rebuild, say).
                     self.http.delete(f"/v2/lbaas/loadbalancers/{lb_id}", params={"cascade": "true"})
             time.sleep(0.05)
         self.lbs = [x for x in self.lbs if x not in ids or x in pending]

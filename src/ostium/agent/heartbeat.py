@@ -184,8 +184,19 @@ class HeartbeatSender:
         probes = [p for p in self.manager.probes() if only is None or p.amphora_id in only]
         if len(probes) == 1:
             return self._send_one(probes[0])
+        started = time.monotonic()
         futures = [self._pool.submit(self._send_one, p) for p in probes]
         count = sum(f.result() for f in futures)
+        took = time.monotonic() - started
+        if only is None and took > self.settings.interval:
+            # Each amphora is heard once a round: a round longer than the interval
+            # brings every one of them that much closer to the health manager's timeout.
+            LOG.warning(
+                "heartbeat round of %d amphorae took %.1f s (interval %.1f s)",
+                len(probes),
+                took,
+                self.settings.interval,
+            )
         return count
 
     def _send_one(self, probe: AmphoraProbe) -> int:
