@@ -11,16 +11,25 @@ commands. Socket errors become `RuntimeCommandFailed` here and nowhere else.
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ostium.agent.errors import RuntimeCommandFailed, UnsafeRuntimeCommand
 
-__all__ = ["ProcInfo", "RuntimeCommandFailed", "send", "show_proc"]
+__all__ = ["ProcInfo", "RuntimeCommandFailed", "send", "send_all", "show_proc"]
 
 
 def send(socket_path: str, command: str, timeout: float = 5.0) -> str:
-    if "\n" in command or "\r" in command or ";" in command:
-        raise UnsafeRuntimeCommand(f"refusing multi-command runtime input {command!r}")
+    return send_all(socket_path, (command,), timeout)
+
+
+def send_all(socket_path: str, commands: Sequence[str], timeout: float = 5.0) -> str:
+    """Several commands over one connection (haproxy runs them in turn); the answers
+    come one after the other, each ending with an empty line."""
+    for command in commands:
+        if "\n" in command or "\r" in command or ";" in command:
+            raise UnsafeRuntimeCommand(f"refusing multi-command runtime input {command!r}")
+    command = ";".join(commands)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)

@@ -48,7 +48,9 @@ SOCKET_FAILURES = 2
 """Beats in a row without a stats answer (haproxy running) before reporting DOWN."""
 STATS_TIMEOUT = 0.5
 """Seconds a stats socket may take to answer one command (a healthy one takes ms)."""
-WORKERS = 8
+WORKERS = 32
+"""Amphorae asked at once: each answer waits for its haproxy to be scheduled, so on a
+busy host of a thousand amphorae eight in flight made a round outlast the interval."""
 SEQ_BLOCK = 1_000_000
 
 
