@@ -74,11 +74,13 @@ class Amphora:
     def amphora_id(self) -> str:
         return self.plug.amphora_id
 
-    @property
+    # Made once: the heartbeat round, the supervisor's pass and the checker's tick ask
+    # every amphora for them every few seconds (pathlib objects are not cheap).
+    @cached_property
     def paths(self) -> HaproxyPaths:
         return haproxy_paths(self.directory)
 
-    @property
+    @cached_property
     def kpaths(self) -> KeepalivedPaths:
         return KeepalivedPaths.in_dir(self.directory)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 DEFAULT_PREFIX = "amp-"
 MAX_PREFIX = 5
@@ -33,13 +34,13 @@ class Names:
         if not 1 <= len(self.prefix) <= MAX_PREFIX or not self.prefix.replace("-", "").isalnum():
             raise ValueError(f"name prefix {self.prefix!r} must be 1-5 of [A-Za-z0-9-]")
 
-    @property
+    @cached_property
     def short(self) -> str:
         """12 hex characters of the amphora id (without dashes)."""
         raw = self.amphora_id.replace("-", "").lower()
         return raw[:12] if all(c in "0123456789abcdef" for c in raw) else _hex(raw)[:12]
 
-    @property
+    @cached_property
     def namespace(self) -> str:
         return f"{self.prefix}{self.short}"
 
