@@ -62,14 +62,15 @@ def _ifindex(name: str) -> int | None:
 
 def is_up(name: str) -> bool:
     try:
-        return bool(int((SYSFS / name / "flags").read_text(), 16) & IFF_UP)
+        with open(f"{SYSFS}/{name}/flags", "rb") as f:
+            return bool(int(f.read(), 16) & IFF_UP)
     except (OSError, ValueError):
         return False
 
 
 def master(name: str) -> str | None:
     try:
-        return Path(os.readlink(SYSFS / name / "master")).name
+        return os.path.basename(os.readlink(f"{SYSFS}/{name}/master"))
     except OSError:
         return None
 
@@ -176,10 +177,8 @@ def network_fault(bridge: str, link: NetworkLink) -> str | None:
             return f"parent interface {link.parent} is gone"
     if link.kind == NetworkKind.MACVLAN:
         return None
-    if not exists(bridge):
-        return f"bridge {bridge} is gone"
-    if not is_up(bridge):
-        return f"bridge {bridge} is down"
+    if not is_up(bridge):  # one read when all is well; the reason only when not
+        return f"bridge {bridge} is gone" if not exists(bridge) else f"bridge {bridge} is down"
     if link.kind == NetworkKind.VLAN:
         assert link.parent is not None and link.vlan_id is not None
         vlan = vlan_ifname(link.parent, link.vlan_id)
@@ -189,11 +188,12 @@ def network_fault(bridge: str, link: NetworkLink) -> str | None:
 
 
 def port_fault(veth: str, bridge: str) -> str | None:
-    """What is wrong with an amphora's host-side veth (None: in its bridge and up)."""
-    if not exists(veth):
-        return f"veth {veth} is gone"
+    """What is wrong with an amphora's host-side veth (None: in its bridge and up).
+    Two reads when all is well (the supervisor asks for every amphora every pass)."""
     if master(veth) != bridge:
+        if not exists(veth):
+            return f"veth {veth} is gone"
         return f"veth {veth} is not in bridge {bridge}"
     if not is_up(veth):
-        return f"veth {veth} is down"
+        return f"veth {veth} is gone" if not exists(veth) else f"veth {veth} is down"
     return None
