@@ -37,6 +37,9 @@ class AmphoraRegistry:
             raise ValueError(f"state dir {state_dir} is too long for unix sockets")
         self._by_id: dict[str, Amphora] = {}
         self._lock = threading.Lock()
+        self.changes = 0
+        """Counts additions, removals and applied specs: what looks at every amphora on a
+        timer may work its list out again only when this moved (read it first)."""
         self._probe = Names(prefix, ZERO_ID)
 
     # ----------------------------------------------------------------- names
@@ -72,15 +75,18 @@ class AmphoraRegistry:
                 directory.mkdir(parents=True, exist_ok=True)
                 amp = Amphora(self.names(plug.amphora_id), directory, plug)
                 self._by_id[plug.amphora_id] = amp
+                self.changes += 1
             return amp
 
     def add(self, amp: Amphora) -> None:
         with self._lock:
             self._by_id[amp.amphora_id] = amp
+            self.changes += 1
 
     def remove(self, amphora_id: str) -> None:
         with self._lock:
             self._by_id.pop(amphora_id, None)
+            self.changes += 1
 
     def all(self) -> list[Amphora]:
         with self._lock:
@@ -100,11 +106,14 @@ class AmphoraRegistry:
         state_files.write_atomic(amp.directory / PLUG_FILE, amp.plug.model_dump_json())
 
     def save_spec(self, amp: Amphora, spec: AmphoraSpec) -> None:
+        """Write the spec `amp` now runs (set on it before this call)."""
         # TLS material stays in its own 0600 files (tls_files), never in spec.json.
         state_files.write_atomic(
             amp.directory / SPEC_FILE,
             spec.model_dump_json(exclude={"tls_files": {"__all__": {"pem"}}}),
         )
+        with self._lock:
+            self.changes += 1
 
     def load(self) -> list[Amphora]:
         """Register every amphora found in the state directory (after an agent restart).

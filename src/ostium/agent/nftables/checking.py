@@ -87,6 +87,10 @@ class LvsChecker:
         five times a second (a thousand of them without UDP or SCTP cost a third of
         the agent's Python time before)."""
         self._next_loads = 0.0
+        self._seen_changes = -1
+        self._busy: list[Amphora] = []
+        """The amphorae with UDP/SCTP work (checks, or flows to count), as of
+        `_seen_changes` of the registry."""
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -117,7 +121,7 @@ class LvsChecker:
         refresh_loads = self.clock() >= self._next_loads
         if refresh_loads:
             self._next_loads = self.clock() + LOADS_EVERY
-        for amp in self.registry.all():
+        for amp in self._to_look_at():
             spec = amp.spec
             if spec is None or amp.lost:
                 continue
@@ -144,6 +148,21 @@ class LvsChecker:
             present = {amp.amphora_id for amp in self.registry.all()}
             for gone in set(self._wanted) - present:
                 del self._wanted[gone]
+
+    def _to_look_at(self) -> list[Amphora]:
+        """The amphorae with UDP/SCTP work, worked out again only when the registry
+        changed (an amphora added or removed, a spec applied): most hosts have a
+        thousand HTTP amphorae and none of this work."""
+        changes = self.registry.changes  # before the walk: a change during it shows next
+        if changes != self._seen_changes:
+            self._busy = [
+                amp
+                for amp in self.registry.all()
+                if amp.spec is not None
+                and (self._checks_of(amp.amphora_id, amp.spec) or _counts_flows(amp))
+            ]
+            self._seen_changes = changes
+        return self._busy
 
     def _checks_of(self, amphora_id: str, spec: AmphoraSpec) -> dict[_Key, _Wanted]:
         """The member checks `spec` asks for (worked out again only when it changed)."""
@@ -256,6 +275,14 @@ class LvsChecker:
 
 def _address(member: MemberSpec) -> str:
     return str(member.monitor_address or member.address)
+
+
+def _counts_flows(amp: Amphora) -> bool:
+    """Whether the amphora's loaded table has LEAST_CONNECTIONS services."""
+    loaded = amp.lvs_loaded
+    return loaded is not None and any(
+        s.algorithm == LbAlgorithm.LEAST_CONNECTIONS for s in loaded.services
+    )
 
 
 def _target(member: MemberSpec) -> str:
