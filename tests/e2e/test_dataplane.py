@@ -424,9 +424,9 @@ def test_an_agent_reloads_what_it_adopts_when_it_renders_it_differently(
     config.write_text(rendered + "# written by an older agent\n")
     agent.start()
 
-    assert config.read_text() == rendered
+    _wait(lambda: config.read_text() == rendered)  # in the background, after the start
+    _wait(lambda: _haproxy_pid(amphora) != before)
     after = _haproxy_pid(amphora)
-    assert after != before
     _wait(lambda: pids_for_config(config) == [after])  # the old process let go
     assert set(amphora.names(4)) == {"b1", "b2"}
 

@@ -17,6 +17,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,12 +135,14 @@ def main(argv: list[str]) -> int:
         manager.before_apply.append(
             lambda amp_id: fwd.ensure(amp_id, registry.find(amp_id).names.namespace)
         )
-    manager.refresh()  # after the hooks: a reload needs its access-log socket
     sender = None
     if heartbeats is not None:
         sequence = SequenceSource(Path(args.state_dir) / "heartbeat.seq")
         sender = HeartbeatSender(manager, heartbeats, sequence)
         sender.start()
+    # After the hooks (a reload needs its access-log socket) and the heartbeats (after an
+    # upgrade every amphora may reload, one by one: no amphora may go silent meanwhile).
+    threading.Thread(target=manager.refresh, name="refresh", daemon=True).start()
     host, port = _split_bind(args.bind)
     config = uvicorn.Config(
         create_app(manager),
