@@ -14,8 +14,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from ostium.agent import links
 from ostium.agent.commands import in_netns, run
@@ -41,7 +41,7 @@ def list_namespaces() -> list[str]:
 
 
 def namespace_exists(name: str) -> bool:
-    return Path("/run/netns", name).exists()
+    return os.path.exists(f"/run/netns/{name}")  # asked for every amphora every round
 
 
 def link_exists(name: str, namespace: str | None = None) -> bool:
