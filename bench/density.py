@@ -22,7 +22,11 @@ the number of load balancers to that point and prints, per point:
   sampled `--lag-samples` times 1 s apart (p50/max, s) against the agents' heartbeat
   interval (2 s): an age well above the interval means heartbeats wait to be written,
   and the failovers the health manager started so far (amphorae silent longer than
-  `--heartbeat-timeout`: on a saturated host a storm of them stops the curve).
+  `--heartbeat-timeout`: on a saturated host a storm of them stops the curve);
+* idle CPU: for `--idle-seconds` (10) while nothing changes, the cores used by the
+  agent (with the commands it runs), `ostium serve`, the amphorae's haproxy processes
+  and the whole machine, from /proc: what watching the load balancers costs (heartbeat
+  rounds, supervision, the health manager), taken from the creates' share of the CPU.
 
 `--repo PATH` runs another checkout's code (its .venv) with the same benchmark, for
 old-vs-new figures from one session. One JSON document on stdout (progress on stderr);
@@ -62,6 +66,24 @@ def log(msg: str) -> None:
 
 def mb(kb: float) -> float:
     return round(kb / 1024.0, 2)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system time of `pid` and of its children it reaped (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / _TICK
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every CPU of the machine spent not idle (nor waiting for I/O)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / _TICK
 
 
 class Density(dp.Bench):
@@ -227,6 +249,29 @@ class Density(dp.Bench):
             "server_rss_mb": mb(server[0]),
         }
 
+    def idle_cpu(self, seconds: float) -> dict[str, Any]:
+        """CPU used while nothing changes, in cores (CPU seconds per second): the
+        agent (with the commands it runs), `ostium serve`, the amphorae's haproxy
+        processes, and the whole machine, from /proc over `seconds`."""
+        haproxy = [
+            p
+            for p in dp.processes(f"{self.state_dir}/agent/amphorae/")
+            if "haproxy" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
+        ]
+        groups = {"agent": [self.agent_pid()], "serve": [self.serve.pid if self.serve else 0]}
+        groups["haproxy"] = haproxy
+        before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in groups.items()}
+        machine = machine_busy_seconds()
+        started = time.monotonic()
+        time.sleep(seconds)
+        took = time.monotonic() - started
+        cores = {
+            name: round((sum(cpu_seconds(p) for p in pids) - before[name]) / took, 3)
+            for name, pids in groups.items()
+        }
+        cores["machine"] = round((machine_busy_seconds() - machine) / took, 3)
+        return {"seconds": round(took, 1), "cores": cores}
+
     def heartbeat_ages(self, samples: int) -> dict[str, Any]:
         db = self.state_dir / "ostium.sqlite"
         ages: list[float] = []
@@ -259,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--changes", type=int, default=10, help="member changes per point")
     p.add_argument("--posters", type=int, default=4, help="threads POSTing load balancers")
     p.add_argument("--lag-samples", type=int, default=3)
+    p.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=10.0,
+        help="per point, seconds of CPU sampling while nothing changes (0: skip)",
+    )
     p.add_argument("--repo", type=Path, help="run this checkout's code (its .venv)")
     p.add_argument(
         "--heartbeat-timeout",
@@ -320,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(2 * HEARTBEAT_INTERVAL)  # a heartbeat or two from the new ones
             point["memory"] = bench.memory_now(n)
             point["health_manager"] = bench.heartbeat_ages(args.lag_samples)
+            if args.idle_seconds > 0:
+                point["idle_cpu"] = bench.idle_cpu(args.idle_seconds)
             since = bench.log_offset()
             point["member_change_to_active_ms"] = bench.member_changes(args.changes)
             point["member_change_to_active_ms"]["reconcile"] = bench.reconcile_steps(since)
