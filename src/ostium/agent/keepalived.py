@@ -251,16 +251,16 @@ def reload(paths: KeepalivedPaths) -> None:
         raise AgentFailure(f"keepalived (pid {pid}) exited before its reload") from None
 
 
-def stop(paths: KeepalivedPaths, timeout: float = 5.0) -> None:
+def stop(paths: KeepalivedPaths, timeout: float = 5.0, found: list[int] | None = None) -> None:
     """SIGTERM (keepalived gives the VIP up cleanly), then SIGKILL; fine if none runs.
 
-    Where keepalived never ran (no config, no pidfile: every SINGLE amphora) there is
-    nothing to look for, and no scan of /proc. Otherwise one scan finds the processes,
-    and only those are watched."""
-    if not paths.config.exists() and not paths.pidfile.exists():
+    `found`: the processes a caller's scan of /proc found already. Otherwise, where
+    keepalived never ran (no config, no pidfile: every SINGLE amphora) there is nothing
+    to look for, and no scan; else one scan finds them. Only those are watched."""
+    if found is None and not paths.config.exists() and not paths.pidfile.exists():
         paths.state.unlink(missing_ok=True)
         return
-    pids = pids_for_config(paths)
+    pids = pids_for_config(paths) if found is None else found
     parent = running_pid(paths)
     for pid in [parent] if parent is not None else pids:
         with contextlib.suppress(ProcessLookupError):

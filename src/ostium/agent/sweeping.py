@@ -46,8 +46,9 @@ def sweep(registry: AmphoraRegistry) -> tuple[str, ...]:
         if directory.name in known or not registry.owns(directory.name):
             continue
         kpaths = KeepalivedPaths.in_dir(directory)
-        if keepalived.pids_for_config(kpaths):
-            keepalived.stop(kpaths)
+        kept = keepalived.pids_for_config(kpaths)
+        if kept:  # even with its files gone: what runs with that config path
+            keepalived.stop(kpaths, found=kept)
             removed.append(f"keepalived {kpaths.config}")
         paths = haproxy_paths(directory)
         pids = haproxy_process.pids_for_config(paths.config)
