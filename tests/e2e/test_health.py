@@ -399,13 +399,19 @@ def test_destroyed_amphora_is_replaced_with_the_same_vip(
 
 
 def test_forged_replayed_truncated_and_oversized_heartbeats_change_nothing(
-    api: Lbaas, health: Health, make_lb: Callable[..., dict[str, Any]]
+    api: Lbaas,
+    health: Health,
+    backends: Backends,
+    make_lb: Callable[..., dict[str, Any]],
 ) -> None:
     from ostium.model.heartbeat import HaproxyState, Heartbeat, PoolReport, encode
 
     lb = make_lb()
     amp = only_amphora(api, lb["id"])["id"]
-    before = expect(api, lb["id"], lb="ONLINE", pool="ONLINE")
+    # The settled state, members included: their first checks may still be running
+    # when the load balancer and the pool are ONLINE already.
+    up = {backends.address(1): "ONLINE", backends.address(2): "ONLINE"}
+    before = expect(api, lb["id"], lb="ONLINE", pool="ONLINE", members=up)
     real = health.captured(amp)
     (pool,) = api.http.get("/v2/lbaas/pools", params={"loadbalancer_id": lb["id"]}).json()["pools"]
     evil = Heartbeat(
