@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ostium.agent import procfs
 from ostium.agent.commands import in_netns, run
 from ostium.agent.errors import AgentFailure, CommandFailed, InvalidConfig
 
@@ -50,25 +51,6 @@ def check_config(haproxy_bin: str, config: Path) -> None:
         raise InvalidConfig("haproxy refused the rendered configuration", lines[-60:])
 
 
-# Plain open(): the heartbeat round asks for every amphora's haproxy every interval, and
-# pathlib objects cost more than the reads themselves.
-def _proc_state(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return stat.rsplit(b")", 1)[1].split()[0].decode()
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
 def pids_for_config(config: Path) -> list[int]:
     """Every live haproxy process started with `config` (old ones still finishing their
     connections after a reload included)."""
@@ -77,7 +59,7 @@ def pids_for_config(config: Path) -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             pid = int(entry)
-            if needle in _cmdline(pid) and _proc_state(pid) not in (None, "Z"):
+            if needle in procfs.cmdline(pid) and procfs.alive(pid):
                 found.append(pid)
     return found
 
@@ -89,7 +71,7 @@ def master_pid(paths: HaproxyPaths) -> int | None:
             pid = int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    if _proc_state(pid) in (None, "Z") or f"-f {paths.config}" not in _cmdline(pid):
+    if not procfs.alive(pid) or f"-f {paths.config}" not in procfs.cmdline(pid):
         return None
     return pid
 
@@ -182,7 +164,7 @@ def _launch(
         pid = int(pending.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         pid = 0
-    if not pid or _proc_state(pid) in (None, "Z"):
+    if not pid or not procfs.alive(pid):
         raise AgentFailure(f"haproxy in {namespace} did not come up", {"log": _tail(paths.log)})
     os.replace(pending, paths.pidfile)
     return pid
@@ -200,7 +182,7 @@ def stop(paths: HaproxyPaths, timeout: float = 5.0) -> None:
     needle = f"-f {paths.config}"
 
     def running() -> list[int]:
-        return [p for p in pids if _proc_state(p) not in (None, "Z") and needle in _cmdline(p)]
+        return [p for p in pids if procfs.alive(p) and needle in procfs.cmdline(p)]
 
     for pid in pids:
         _signal(pid, signal.SIGTERM)

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ostium.agent import state_files
+from ostium.agent import procfs, state_files
 from ostium.agent.commands import in_netns_with_sysfs, run
 from ostium.agent.errors import AgentFailure, CommandFailed, InvalidConfig, StateFileError
 from ostium.agent.keepalived_config import KeepalivedFiles
@@ -138,24 +138,9 @@ def set_track(paths: KeepalivedPaths, haproxy_ok: bool) -> None:
 # --------------------------------------------------------------------------- processes
 
 
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def _is_ours(pid: int, paths: KeepalivedPaths) -> bool:
-    cmd = _cmdline(pid)
-    return "keepalived" in cmd and f"-f {paths.config} " in cmd + " " and _alive(pid)
+    cmd = procfs.cmdline(pid)
+    return "keepalived" in cmd and f"-f {paths.config} " in cmd + " " and procfs.alive(pid)
 
 
 def running_pid(paths: KeepalivedPaths) -> int | None:
@@ -238,7 +223,7 @@ def _vrrp_child(paths: KeepalivedPaths) -> int | None:
         pid = int(paths.vrrp_pidfile.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return pid if _alive(pid) else None
+    return pid if procfs.alive(pid) else None
 
 
 def reload(paths: KeepalivedPaths) -> None:

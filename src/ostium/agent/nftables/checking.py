@@ -83,9 +83,8 @@ class LvsChecker:
         self._amphorae: dict[str, _AmphoraChecks] = {}
         self._wanted: dict[str, tuple[AmphoraSpec, dict[_Key, _Wanted]]] = {}
         """Amphora -> the spec its checks were worked out from, and those checks: a
-        spec changes only on an apply, and a tick looks at every amphora of the host
-        five times a second (a thousand of them without UDP or SCTP cost a third of
-        the agent's Python time before)."""
+        spec changes only on an apply, while every registry change makes
+        `_to_look_at` ask again for every amphora of the host."""
         self._next_loads = 0.0
         self._seen_changes = -1
         self._busy: list[Amphora] = []
