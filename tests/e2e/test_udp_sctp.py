@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from api_support import Backends, Net, Ostium, client_namespace, sh, wait_for
-from udp_support import SCTP_PORT, UDP_PORT, UdpServers, ask, spread
+from udp_support import SCTP_PORT, UDP_PORT, UdpServers, ask, fresh_port, spread
 
 VIP = Net("ostt-vipu", "198.19.40.0/24", "ostt-vip7", "ostt-vipu-subnet")
 BACK = Net("ostt-backu", "198.19.41.0/24", "ostt-back7", "ostt-backu-subnet")
@@ -279,8 +279,14 @@ def test_weight_zero_drains_and_admin_down_removes(
 ) -> None:
     vip = lb["vip_address"]
     pool = _pool(ostium, lb, "rr")
+    # A flow that u1 answered before the drain (same source port again, so conntrack
+    # still has it) stays on u1; only new flows leave it.
+    port = fresh_port()
+    while ask(vip, 53, source_port=port) != backends.name(1):
+        port = fresh_port()
     _set_member(ostium, lb, "rr", "u1", weight=0)
     assert spread(vip, 53, 8) == {backends.name(2): 8}
+    assert ask(vip, 53, source_port=port) == backends.name(1)
     wait_for(lambda: _status(ostium, pool, "u1") == "DRAINING", 10, what="u1 DRAINING")
     _set_member(ostium, lb, "rr", "u1", weight=1)
     _set_member(ostium, lb, "rr", "u2", admin_state_up=False)

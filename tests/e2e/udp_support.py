@@ -5,6 +5,9 @@ flow for the load balancer)."""
 from __future__ import annotations
 
 import collections
+import errno
+import itertools
+import random
 import signal
 import socket
 import subprocess
@@ -49,12 +52,47 @@ class UdpServers:
             self.stop(i, kind)
 
 
-def ask(address: str, port: int, timeout: float = 2.0, source: str | None = None) -> str | None:
-    """One datagram on a new socket (a new flow): the name of the member that answered."""
+# Source ports for `ask`, below the kernel's ephemeral range (32768-60999) and never
+# the same twice in a run. A kernel-chosen port can repeat one used seconds before, and
+# conntrack then still holds that flow (30 s, 120 s once it is a stream) with the member
+# it was given then: by design an old flow keeps its member, so a reused port made a
+# "new" flow land on a member that was already drained.
+# The start is random because an earlier run's flows may still be tracked.
+_START = random.randrange(10000, 32000)
+_SOURCE_PORTS = itertools.cycle([*range(_START, 32000), *range(10000, _START)])
+
+
+def fresh_port() -> int:
+    return next(_SOURCE_PORTS)
+
+
+def _bind_fresh_port(s: socket.socket, source: str | None, port: int | None) -> None:
+    if port is not None:
+        s.bind((source or "", port))
+        return
+    for _ in range(100):
+        try:
+            s.bind((source or "", next(_SOURCE_PORTS)))
+            return
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+    raise RuntimeError("no free source port for a UDP probe")
+
+
+def ask(
+    address: str,
+    port: int,
+    timeout: float = 2.0,
+    source: str | None = None,
+    source_port: int | None = None,
+) -> str | None:
+    """One datagram from a source port not used before in this run (a new flow for the
+    load balancer), or from `source_port` (the same flow again): the name of the member
+    that answered."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
-        if source:
-            s.bind((source, 0))
+        _bind_fresh_port(s, source, source_port)
         s.sendto(b"hello", (address, port))
         try:
             data = s.recv(2048)
