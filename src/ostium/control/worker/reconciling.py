@@ -7,8 +7,9 @@ amphora steps (`amphorae`) and ending the same way (`tree.finish`):
 - delete: every amphora is destroyed and its row marked DELETED, the tree removed;
 - SINGLE (`SingleSteps`, here): ensure the STANDALONE amphora row, build it if needed,
   allocate its member-network addresses and push its spec in one transaction with one
-  tree load. A failover builds the replacement first and removes the old amphora only
-  after the new one serves;
+  tree load. The usual change (amphora built, addresses allocated) reads the row and
+  builds the spec in one read transaction. A failover builds the replacement first
+  and removes the old amphora only after the new one serves;
 - ACTIVE_STANDBY: `pairing.PairSteps` (two amphorae, VRRP).
 
 Steps are idempotent, so a worker killed mid-way leaves nothing another worker cannot
@@ -107,17 +108,25 @@ class SingleSteps:
         self.settings = steps.settings
 
     def run(self, lb_id: str, generation: int, failover: bool) -> dict[str, int]:
-        with phase("row"):
-            amp_id, built = self._ensure_row(lb_id, failover)
-        if not built:
-            with self.db.read() as session:
-                lb = session.get(m.LoadBalancer, lb_id)
-                assert lb is not None
-                vip = ipaddress.ip_address(lb.vip_address or "").compressed
-            with phase("build"):
-                self.steps.build(lb_id, amp_id, ha_ip=vip, vrrp_ip=None)
-        with phase("spec"):
-            spec, host = self._spec(lb_id, amp_id, generation)
+        ready = None
+        if not failover:
+            with phase("spec"):
+                ready = self._spec_of_running(lb_id, generation)
+        if ready is not None:
+            spec, host = ready
+        else:
+            with phase("row"):
+                amp_id, built = self._ensure_row(lb_id, failover)
+            if not built:
+                with self.db.read() as session:
+                    lb = session.get(m.LoadBalancer, lb_id)
+                    assert lb is not None
+                    vip = ipaddress.ip_address(lb.vip_address or "").compressed
+                with phase("build"):
+                    self.steps.build(lb_id, amp_id, ha_ip=vip, vrrp_ip=None)
+            with phase("spec"):
+                spec, host = self._spec(lb_id, amp_id, generation)
+        amp_id = spec.amphora_id
         with phase("push"):
             applied = self.steps.push([(spec, host)])
         if failover:
@@ -131,6 +140,25 @@ class SingleSteps:
                     log.warning("amphora %s not destroyed (%s); forgotten", old, exc)
                     self.steps.forget(old)
         return applied
+
+    def _spec_of_running(
+        self, lb_id: str, generation: int
+    ) -> tuple[AmphoraSpec, str | None] | None:
+        """The usual change, to a load balancer whose amphora is built and has its
+        member-network addresses: its spec and host from one read transaction (the lease
+        keeps other workers away). None when anything is missing: `run` then takes the
+        steps one by one."""
+        with self.db.read() as session:
+            current = self._current(session, lb_id)
+            if not current or current[0].status != AmphoraStatus.ALLOCATED:
+                return None
+            amp = current[0]
+            lb = load_tree(session, lb_id)
+            addresses = self.steps.member_addresses_as_allocated(session, lb, amp.id)
+            if addresses is None:
+                return None
+            spec = spec_builder.build(self.settings, lb, amp.id, generation, addresses)
+            return spec, amp.host
 
     def _spec(self, lb_id: str, amp_id: str, generation: int) -> tuple[AmphoraSpec, str | None]:
         """The amphora's spec and host, from one transaction and one tree load: a read

