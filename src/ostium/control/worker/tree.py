@@ -11,7 +11,10 @@ with the reason, never PENDING. Both give the lease back. Callers: `reconciling`
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -22,6 +25,8 @@ from ostium.model.enums import OperatingStatus as OS
 from ostium.model.enums import ProvisioningStatus as PS
 from ostium.model.errors import PermanentError
 from ostium.model.member_status import member_operating_status
+
+T = TypeVar("T")
 
 Row = m.Listener | m.Pool | m.Member | m.HealthMonitor | m.L7Policy | m.L7Rule
 
@@ -56,49 +61,63 @@ def load_tree(session: Session, lb_id: str) -> m.LoadBalancer:
     return lb
 
 
+def _group(
+    session: Session, query: Select[T], parent: Callable[[T], str], into: dict[str, list[T]]
+) -> None:
+    """Each row of `query`, in its order, appended to its parent's list in `into`."""
+    for row in session.scalars(query):
+        into[parent(row)].append(row)
+
+
 def _fill_pools(session: Session, lb_id: str, pools: list[m.Pool]) -> None:
     members: dict[str, list[m.Member]] = {p.id: [] for p in pools}
-    monitors: dict[str, m.HealthMonitor] = {}
+    monitors: dict[str, list[m.HealthMonitor]] = {p.id: [] for p in pools}
     if pools:
         of_lb = m.Pool.load_balancer_id == lb_id
-        for mb in session.scalars(
+        _group(
+            session,
             select(m.Member)
             .join(m.Pool, m.Member.pool_id == m.Pool.id)
             .where(of_lb)
-            .order_by(m.Member.created_at)
-        ):
-            members[mb.pool_id].append(mb)
-        for hm in session.scalars(
-            select(m.HealthMonitor).join(m.Pool, m.HealthMonitor.pool_id == m.Pool.id).where(of_lb)
-        ):
-            monitors[hm.pool_id] = hm
+            .order_by(m.Member.created_at),
+            lambda mb: mb.pool_id,
+            members,
+        )
+        _group(
+            session,
+            select(m.HealthMonitor).join(m.Pool, m.HealthMonitor.pool_id == m.Pool.id).where(of_lb),
+            lambda hm: hm.pool_id,
+            monitors,
+        )
     for p in pools:
         set_committed_value(p, "members", members[p.id])
-        set_committed_value(p, "health_monitor", monitors.get(p.id))
+        set_committed_value(p, "health_monitor", next(iter(monitors[p.id]), None))
 
 
 def _fill_listeners(session: Session, lb_id: str, listeners: list[m.Listener]) -> None:
     policies: dict[str, list[m.L7Policy]] = {li.id: [] for li in listeners}
-    rules: dict[str, list[m.L7Rule]] = {}
     if listeners:
-        of_lb = m.Listener.load_balancer_id == lb_id
-        for pol in session.scalars(
+        _group(
+            session,
             select(m.L7Policy)
             .join(m.Listener, m.L7Policy.listener_id == m.Listener.id)
-            .where(of_lb)
-            .order_by(m.L7Policy.position)
-        ):
-            policies[pol.listener_id].append(pol)
-            rules[pol.id] = []
+            .where(m.Listener.load_balancer_id == lb_id)
+            .order_by(m.L7Policy.position),
+            lambda pol: pol.listener_id,
+            policies,
+        )
+    rules: dict[str, list[m.L7Rule]] = {pol.id: [] for pols in policies.values() for pol in pols}
     if rules:
-        for r in session.scalars(
+        _group(
+            session,
             select(m.L7Rule)
             .join(m.L7Policy, m.L7Rule.l7policy_id == m.L7Policy.id)
             .join(m.Listener, m.L7Policy.listener_id == m.Listener.id)
             .where(m.Listener.load_balancer_id == lb_id)
-            .order_by(m.L7Rule.created_at)
-        ):
-            rules[r.l7policy_id].append(r)
+            .order_by(m.L7Rule.created_at),
+            lambda r: r.l7policy_id,
+            rules,
+        )
     for li in listeners:
         set_committed_value(li, "l7policies", policies[li.id])
         for pol in policies[li.id]:
