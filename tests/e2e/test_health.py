@@ -522,6 +522,18 @@ def _agent_serial(o: Ostium) -> int:
         return int(x509.load_der_x509_certificate(der).serial_number)
 
 
+def _serial_or_none(o: Ostium) -> int | None:
+    """`_agent_serial`, or None for a handshake that failed: one that overlaps the
+    agent's reload of its certificate and key into the live context can (the worker
+    retries such a call as a transient error)."""
+    import ssl
+
+    try:
+        return _agent_serial(o)
+    except (ssl.SSLError, OSError):
+        return None
+
+
 def test_certificate_rotation_and_orphans(
     installation: tuple[Ostium, Health], api: Lbaas, make_lb: Callable[..., dict[str, Any]]
 ) -> None:
@@ -535,7 +547,7 @@ def test_certificate_rotation_and_orphans(
     with Load(vip, threads=2) as load:
         time.sleep(0.5)
         out = json.loads(_housekeeping(o, cert_expiry_buffer="315360000"))
-        wait_for(lambda: _agent_serial(o) != serial, 15, "the agent presenting its new cert")
+        wait_for(lambda: _serial_or_none(o) not in (serial, None), 15, "the agent's new cert")
         time.sleep(0.5)
     assert [c for c in out["certificates"] if c.startswith("agent.pem")], out
     assert load.failures == [] and load.ok > 20

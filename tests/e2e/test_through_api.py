@@ -207,8 +207,13 @@ def test_least_connections_then_source_ip(
     # The running haproxy counts the slow request on one server (a fixed sleep was not
     # always enough on a loaded CI machine).
     sock = ostium.state_dir / "agent" / "amphorae" / ostium.namespace(amp) / "stats.sock"
-    wait_for(lambda: sorted(server_sessions(sock)) == [0, 1], 3, 0.02, "the slow request")
-    during = set(names(vip, 8))
+    during: set[str] = set()
+    for _ in range(8):
+        # Before each request: the slow one on one server, none on the other. Without
+        # this wait a request can come while haproxy still counts the one before it
+        # (the other server at 1 too), and a tie may go to either server.
+        wait_for(lambda: sorted(server_sessions(sock)) == [0, 1], 3, 0.02, "the slow request")
+        during.update(names(vip, 1))
     t.join()
     assert len(slow) == 1 and len(during) == 1 and slow[0] not in during
     assert set(names(vip, 6)) == {backends.name(1), backends.name(2)}  # idle again: both
